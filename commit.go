@@ -1,0 +1,134 @@
+package verso
+
+import (
+	"fmt"
+	"time"
+)
+
+// OpKind names an operation of a transaction.
+type OpKind string
+
+// The operations a transaction can hold.
+const (
+	// OpPut creates a key or replaces its value. The parent namespace
+	// must exist (ErrNoParent); a namespace cannot be overwritten
+	// (ErrIsNamespace).
+	OpPut OpKind = "put"
+	// OpDelete removes a key, or a namespace with everything below it.
+	OpDelete OpKind = "delete"
+	// OpMkcol creates a namespace (ErrExists if the path exists).
+	OpMkcol OpKind = "mkcol"
+	// OpCopy copies From to Path: a key, or a namespace with everything
+	// below it (Depth Infinite) or alone (Depth 0). Dead properties are
+	// copied along.
+	OpCopy OpKind = "copy"
+	// OpMove moves From, and everything below it, to Path.
+	OpMove OpKind = "move"
+	// OpProps changes the dead properties of Path, in the order given.
+	OpProps OpKind = "props"
+)
+
+// Infinite is the depth of a namespace copy that takes everything below it.
+const Infinite = -1
+
+// Op is one operation of a transaction.
+type Op struct {
+	Kind OpKind
+	Path Path
+	// From is the source of OpCopy and OpMove.
+	From Path
+	// Value and ContentType are the new value of OpPut.
+	Value       []byte
+	ContentType string
+	// Props are the property changes of OpProps.
+	Props []PropChange
+	// Depth of OpCopy: 0 or Infinite (the zero value means Infinite).
+	Depth int
+	// Overwrite lets OpCopy and OpMove replace what is at Path (it is
+	// deleted first, in the same revision). Without it they fail with
+	// ErrExists when Path exists.
+	Overwrite bool
+	// If is a compare-and-set condition on Path, checked against the state
+	// the transaction's earlier operations left.
+	If Cond
+}
+
+// Cond is a precondition on one path. The zero Cond always holds. When it
+// fails, Commit returns ErrPrecondition and changes nothing.
+type Cond struct {
+	// Absent requires that the path does not exist (If-None-Match: *).
+	Absent bool
+	// Exists requires that the path exists (If-Match: *).
+	Exists bool
+	// ModRev, when above 0, requires that the path exists with this ModRev
+	// (its ETag; If-Match: "N").
+	ModRev Revision
+}
+
+// IsZero reports whether the condition always holds.
+func (c Cond) IsZero() bool { return c == Cond{} }
+
+// PropChange sets or removes one dead property. Name is in Clark notation
+// ("{namespace}local"), Value the property's XML content.
+type PropChange struct {
+	Name   string
+	Value  string
+	Remove bool
+}
+
+// Txn is an atomic change: all its operations take effect in one new
+// revision, or none does.
+type Txn struct {
+	// Author is the authenticated user making the change ("" for anonymous).
+	Author string
+	// Message says why; a client may set it, otherwise the caller generates
+	// one (the HTTP layer writes "PUT /ns/key").
+	Message string
+	// Base, when above 0, makes the transaction fail with a *ConflictError
+	// if any path it touches changed after revision Base.
+	Base Revision
+	// Ops are applied in order, each seeing the effect of those before it.
+	Ops []Op
+}
+
+// Action says what a commit did to one path.
+type Action string
+
+// The actions recorded for a changed path.
+const (
+	Added    Action = "added"
+	Modified Action = "modified"
+	Deleted  Action = "deleted"
+	Copied   Action = "copied" // added, as a copy of Change.From
+	Moved    Action = "moved"  // added, moved from Change.From (which is Deleted)
+)
+
+// Change is one path a commit changed.
+type Change struct {
+	Path   Path
+	Kind   Kind
+	Action Action
+	// From and FromRev name the source of a copy or move.
+	From    Path     `json:",omitempty"`
+	FromRev Revision `json:",omitempty"`
+}
+
+// Commit is the record of one revision.
+type Commit struct {
+	Rev     Revision
+	Author  string
+	Time    time.Time
+	Message string
+	// Changes lists every path the revision changed, in path order. A copy,
+	// move or delete of a namespace lists every path below it too.
+	Changes []Change
+}
+
+// String renders the commit as a one-line summary, like svn log's header.
+func (c *Commit) String() string {
+	author := c.Author
+	if author == "" {
+		author = "(no author)"
+	}
+	return fmt.Sprintf("r%d | %s | %s | %s", c.Rev, author, c.Time.UTC().Format("2006-01-02 15:04:05 -0700"), c.Message)
+}
