@@ -1,0 +1,316 @@
+package server
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/verso-config/verso"
+)
+
+// WebDAV write locks (RFC 4918 sections 6 and 7). They live in the server's
+// memory only: a restart forgets them, which clients see as an expired lock.
+
+var (
+	// errLocked: a lock that protects the resource was not submitted, or a
+	// new lock conflicts with one that exists (423 Locked).
+	errLocked = errors.New("locked")
+	// errNoSuchLock: the token names no live lock, or not one whose scope
+	// holds the resource of the request (409 Conflict).
+	errNoSuchLock = errors.New("no such lock")
+)
+
+// lock is one write lock. Root is the locked resource; an infinite lock also
+// covers everything below it. Timeout is what the lock was granted or last
+// refreshed with (0 means it never expires); Expires is then the moment it
+// lapses (zero when Timeout is 0).
+type lock struct {
+	Token    string
+	Root     verso.Path
+	Infinite bool
+	Shared   bool
+	Owner    string
+	Timeout  time.Duration
+	Expires  time.Time
+}
+
+// scopeIncludes reports whether p lies in the lock's scope.
+func (l lock) scopeIncludes(p verso.Path) bool {
+	return l.Root == p || l.Infinite && l.Root.Contains(p)
+}
+
+// overlaps reports whether the scopes of two locks share a resource.
+func (l lock) overlaps(o lock) bool {
+	return l.scopeIncludes(o.Root) || o.scopeIncludes(l.Root)
+}
+
+// lockManager holds the live locks. It is safe for concurrent use. Locks
+// past their expiry are dropped lazily, the next time the manager is used
+// after the earliest expiry; its clock is injected so tests never sleep.
+type lockManager struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	byToken map[string]*lock
+	// sweepAt is the earliest expiry of any lock (zero when none expires).
+	sweepAt time.Time
+}
+
+func newLockManager(now func() time.Time) *lockManager {
+	if now == nil {
+		now = time.Now
+	}
+	return &lockManager{now: now, byToken: make(map[string]*lock)}
+}
+
+// expire drops locks that have expired by now. The caller holds m.mu.
+func (m *lockManager) expire(now time.Time) {
+	if m.sweepAt.IsZero() || now.Before(m.sweepAt) {
+		return
+	}
+	m.sweepAt = time.Time{}
+	for tok, l := range m.byToken {
+		if l.Expires.IsZero() {
+			continue
+		}
+		if !now.Before(l.Expires) {
+			delete(m.byToken, tok)
+			continue
+		}
+		m.noteExpiry(l.Expires)
+	}
+}
+
+// noteExpiry makes sure the next sweep happens no later than t.
+func (m *lockManager) noteExpiry(t time.Time) {
+	if !t.IsZero() && (m.sweepAt.IsZero() || t.Before(m.sweepAt)) {
+		m.sweepAt = t
+	}
+}
+
+// create grants a new lock on root, or fails with errLocked if it conflicts
+// with a live lock: an exclusive lock conflicts with every lock whose scope
+// overlaps its own (a lock on root, an infinite lock above root, or, when
+// the new lock is infinite, any lock below root); a shared lock conflicts
+// only with exclusive ones. A timeout of 0 or less never expires.
+func (m *lockManager) create(root verso.Path, infinite, shared bool, owner string, timeout time.Duration) (lock, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+	l := lock{Root: root, Infinite: infinite, Shared: shared, Owner: owner}
+	for _, o := range m.byToken {
+		if l.overlaps(*o) && (!shared || !o.Shared) {
+			return lock{}, fmt.Errorf("%w: %s is locked by %s", errLocked, root, o.Token)
+		}
+	}
+	tok, err := newLockToken()
+	if err != nil {
+		return lock{}, err
+	}
+	l.Token = tok
+	m.setTimeout(&l, now, timeout)
+	m.byToken[tok] = &l
+	return l, nil
+}
+
+func (m *lockManager) setTimeout(l *lock, now time.Time, timeout time.Duration) {
+	if timeout <= 0 {
+		l.Timeout, l.Expires = 0, time.Time{}
+		return
+	}
+	l.Timeout, l.Expires = timeout, now.Add(timeout)
+	m.noteExpiry(l.Expires)
+}
+
+// refresh restarts the timeout of the live lock named by token, with the
+// new timeout (0 or less: never expires). An unknown or expired token is
+// errNoSuchLock.
+func (m *lockManager) refresh(token string, timeout time.Duration) (lock, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+	l, ok := m.byToken[token]
+	if !ok {
+		return lock{}, fmt.Errorf("%w: %s", errNoSuchLock, token)
+	}
+	m.setTimeout(l, now, timeout)
+	return *l, nil
+}
+
+// unlock removes the lock named by token. As RFC 4918 section 9.11 allows
+// UNLOCK on any resource in the lock's scope, p must lie in it; otherwise,
+// or if the token names no live lock, the answer is errNoSuchLock.
+func (m *lockManager) unlock(p verso.Path, token string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+	l, ok := m.byToken[token]
+	if !ok {
+		return fmt.Errorf("%w: %s", errNoSuchLock, token)
+	}
+	if !l.scopeIncludes(p) {
+		return fmt.Errorf("%w: %s does not cover %s", errNoSuchLock, token, p)
+	}
+	delete(m.byToken, token)
+	return nil
+}
+
+// covering returns the live locks whose scope includes p, sorted by token.
+func (m *lockManager) covering(p verso.Path) []lock {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+	return m.coveringLocked(p)
+}
+
+func (m *lockManager) coveringLocked(p verso.Path) []lock {
+	var ls []lock
+	for _, l := range m.byToken {
+		if l.scopeIncludes(p) {
+			ls = append(ls, *l)
+		}
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Token < ls[j].Token })
+	return ls
+}
+
+// confirm reports errLocked unless every lock that protects a write to p is
+// satisfied by one of the submitted tokens. The write touches these
+// resources, and each needs one submitted token among the locks covering it
+// (there is either one exclusive lock or any number of shared ones; any one
+// of the shared suffices):
+//   - p itself;
+//   - with subtree (DELETE or MOVE of a namespace), the root of every lock
+//     below p;
+//   - with membership (p is being created or removed), p's parent, whose
+//     member list changes: a depth-0 lock on a namespace protects it.
+func (m *lockManager) confirm(p verso.Path, subtree, membership bool, tokens []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+	if len(m.byToken) == 0 {
+		return nil
+	}
+	submitted := make(map[string]bool, len(tokens))
+	for _, t := range tokens {
+		submitted[t] = true
+	}
+	check := func(r verso.Path) error {
+		ls := m.coveringLocked(r)
+		if len(ls) == 0 {
+			return nil
+		}
+		for _, l := range ls {
+			if submitted[l.Token] {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s is locked by %s", errLocked, r, ls[0].Token)
+	}
+	if err := check(p); err != nil {
+		return err
+	}
+	if subtree {
+		var roots []verso.Path
+		for _, l := range m.byToken {
+			if l.Root != p && p.Contains(l.Root) {
+				roots = append(roots, l.Root)
+			}
+		}
+		sort.Slice(roots, func(i, j int) bool { return roots[i] < roots[j] })
+		for _, r := range roots {
+			if err := check(r); err != nil {
+				return err
+			}
+		}
+	}
+	if membership && !p.IsRoot() {
+		if err := check(p.Parent()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeSubtree drops every lock rooted at p or below it, after p was
+// deleted or moved away. Infinite locks above p stay.
+func (m *lockManager) removeSubtree(p verso.Path) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for tok, l := range m.byToken {
+		if p.Contains(l.Root) {
+			delete(m.byToken, tok)
+		}
+	}
+}
+
+// lookup returns the live lock named by token.
+func (m *lockManager) lookup(token string) (lock, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+	l, ok := m.byToken[token]
+	if !ok {
+		return lock{}, false
+	}
+	return *l, true
+}
+
+// newLockToken returns "urn:uuid:" and a random (version 4) UUID.
+func newLockToken() (string, error) {
+	var u [16]byte
+	if _, err := rand.Read(u[:]); err != nil {
+		return "", fmt.Errorf("make lock token: %w", err)
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]), nil
+}
+
+// activeLockXML renders l as a DAV:activelock element (prefix D, to be
+// placed inside a document that binds it to DAV:). rootHref is the lock
+// root's URL, already escaped for a URL; the timeout shows the seconds left
+// at now, rounded up.
+func activeLockXML(l lock, rootHref string, now time.Time) string {
+	var b strings.Builder
+	b.WriteString("<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope>")
+	if l.Shared {
+		b.WriteString("<D:shared/>")
+	} else {
+		b.WriteString("<D:exclusive/>")
+	}
+	b.WriteString("</D:lockscope><D:depth>")
+	if l.Infinite {
+		b.WriteString("infinity")
+	} else {
+		b.WriteString("0")
+	}
+	b.WriteString("</D:depth>")
+	if l.Owner != "" {
+		b.WriteString("<D:owner>" + l.Owner + "</D:owner>")
+	}
+	b.WriteString("<D:timeout>")
+	if l.Timeout <= 0 || l.Expires.IsZero() {
+		b.WriteString("Infinite")
+	} else {
+		left := l.Expires.Sub(now)
+		secs := int64(left / time.Second)
+		if left%time.Second > 0 {
+			secs++
+		}
+		b.WriteString("Second-" + strconv.FormatInt(max(secs, 0), 10))
+	}
+	b.WriteString("</D:timeout><D:locktoken><D:href>")
+	escapeText(&b, l.Token)
+	b.WriteString("</D:href></D:locktoken><D:lockroot><D:href>")
+	escapeText(&b, rootHref)
+	b.WriteString("</D:href></D:lockroot></D:activelock>")
+	return b.String()
+}
