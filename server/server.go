@@ -1,11 +1,18 @@
 // Package server is verso's HTTP surface: the WebDAV tree under the mount
-// point (by default /config), the JSON API under /api/v1, and the health
-// endpoints. It depends only on the verso.Store interface.
+// point (by default /config), the health endpoints, and later the JSON API
+// under /api/v1. It depends only on the verso.Store interface, never on a
+// backend.
+//
+// # Errors
+//
+// Handlers return errors; one function, writeError, turns them into
+// statuses (see errors.go). Nothing else writes an error status.
 package server
 
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/verso-config/verso"
@@ -13,7 +20,8 @@ import (
 
 // Options configure a Server. The zero value (or nil) gives the defaults.
 type Options struct {
-	// Mount is the URL path under which the tree is served; default "/config".
+	// Mount is the URL path under which the tree is served; default
+	// "/config", so the ancestor's URLs (http://HOST/config/ns/key) work.
 	Mount string
 	// MaxValueSize is the largest value a write may carry, in bytes; default
 	// 1 MiB. Larger bodies get 413 and nothing is stored.
@@ -24,38 +32,105 @@ type Options struct {
 	Clock func() time.Time
 }
 
+// Header names verso reads and writes. They are documented in docs/HTTP.md.
+const (
+	// HeaderRevision, on responses, is the revision at which the key last
+	// changed (for a namespace: anything below it); on writes, the revision
+	// the write made.
+	HeaderRevision = "X-Verso-Revision"
+	// HeaderMessage, on write requests, sets the commit message.
+	HeaderMessage = "X-Verso-Message"
+)
+
+// maxMessageLen caps a commit message given in HeaderMessage.
+const maxMessageLen = 4096
+
 // Server serves one Store over HTTP. It is an http.Handler.
 type Server struct {
 	store verso.Store
-	opts  Options
+	mount string // without a trailing slash; "" when mounted at the root
+	max   int64
 	log   *slog.Logger
 	now   func() time.Time
+	locks *lockManager
+	api   *http.ServeMux
 }
 
 // New returns a Server for store.
 func New(store verso.Store, opts *Options) *Server {
-	s := &Server{store: store}
+	var o Options
 	if opts != nil {
-		s.opts = *opts
+		o = *opts
 	}
-	if s.opts.Mount == "" {
-		s.opts.Mount = "/config"
+	if o.Mount == "" {
+		o.Mount = "/config"
 	}
-	if s.opts.MaxValueSize <= 0 {
-		s.opts.MaxValueSize = 1 << 20
+	if o.MaxValueSize <= 0 {
+		o.MaxValueSize = 1 << 20
 	}
-	s.log = s.opts.Logger
-	if s.log == nil {
-		s.log = slog.Default()
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
-	s.now = s.opts.Clock
-	if s.now == nil {
-		s.now = time.Now
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
+	s := &Server{
+		store: store,
+		mount: strings.TrimSuffix(o.Mount, "/"),
+		max:   o.MaxValueSize,
+		log:   o.Logger,
+		now:   o.Clock,
+		locks: newLockManager(o.Clock),
+	}
+	s.api = s.routes()
 	return s
 }
 
-// ServeHTTP dispatches a request.
+// ServeHTTP dispatches a request: the health endpoints and the JSON API
+// first, then the tree.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "not implemented yet", http.StatusNotImplemented)
+	path := r.URL.Path
+	switch path {
+	case "/healthz":
+		s.handleHealth(w, r)
+		return
+	case "/readyz":
+		s.handleReady(w, r)
+		return
+	}
+	if strings.HasPrefix(path, apiPrefix) {
+		s.api.ServeHTTP(w, r)
+		return
+	}
+	if rel, ok := s.inMount(path); ok {
+		s.serveTree(w, r, rel)
+		return
+	}
+	writeError(w, r, s.log, errorf(http.StatusNotFound, "not found: the configuration tree is under %s/", s.mount))
+}
+
+// inMount returns the part of a URL path below the mount point.
+func (s *Server) inMount(urlPath string) (string, bool) {
+	if s.mount == "" {
+		return urlPath, true
+	}
+	rest, ok := strings.CutPrefix(urlPath, s.mount)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "", false
+	}
+	return rest, true
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.store.Head(r.Context()); err != nil {
+		writeError(w, r, s.log, errorf(http.StatusServiceUnavailable, "not ready: %v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ready\n"))
 }

@@ -1,0 +1,137 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/verso-config/verso"
+)
+
+// Lock timeouts: what a LOCK without a Timeout header gets, and the most a
+// client may ask for. Locks live in the server's memory (docs/HTTP.md).
+const (
+	defaultLockTimeout = time.Hour
+	maxLockTimeout     = 7 * 24 * time.Hour
+)
+
+// handleLock creates a lock (exclusive or shared, Depth 0 or infinity) or,
+// with an empty body, refreshes the one whose token the If header names.
+// Locking a path that does not exist creates an empty key there.
+func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path) error {
+	timeout := lockTimeout(r.Header.Get("Timeout"))
+	li, empty, err := readLockInfo(http.MaxBytesReader(nil, r.Body, maxXMLBody))
+	if err != nil {
+		return xmlBodyError(err)
+	}
+	if empty {
+		return s.refreshLock(w, r, p, timeout)
+	}
+	infinite := true
+	switch d := r.Header.Get("Depth"); {
+	case d == "" || strings.EqualFold(d, "infinity"):
+	case d == "0":
+		infinite = false
+	default:
+		return errorf(http.StatusBadRequest, "LOCK takes Depth: 0 or infinity")
+	}
+	cur, err := s.current(r, p)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		// Creating the empty key changes the parent's membership, which
+		// a lock on the parent protects.
+		if _, err := s.preconditions(r, p, nil, lockWrite{path: p, membership: true}); err != nil {
+			return err
+		}
+	} else if ih := r.Header.Get("If"); ih != "" {
+		if _, err := parseIfHeader(ih); err != nil {
+			return errorf(http.StatusBadRequest, "malformed If header: %v", err)
+		}
+	}
+	l, err := s.locks.create(p, infinite, li.Shared, li.Owner, timeout)
+	if err != nil {
+		return errorf(http.StatusLocked, "%s is locked by another lock that conflicts with this one", s.href(p, cur != nil && cur.IsNamespace()))
+	}
+	status := http.StatusOK
+	if cur == nil {
+		if _, err := s.commit(r, "LOCK "+string(p), verso.Op{Kind: verso.OpPut, Path: p, Value: []byte{}, ContentType: "application/octet-stream", If: verso.Cond{Absent: true}}); err != nil {
+			s.locks.unlock(p, l.Token)
+			return s.explainNoParent(r, p, err)
+		}
+		status = http.StatusCreated
+	}
+	w.Header().Set("Lock-Token", "<"+l.Token+">")
+	return s.writeLockResponse(w, status, l, cur != nil && cur.IsNamespace())
+}
+
+// refreshLock extends the lock whose token the If header submits.
+func (s *Server) refreshLock(w http.ResponseWriter, r *http.Request, p verso.Path, timeout time.Duration) error {
+	ih := r.Header.Get("If")
+	if ih == "" {
+		return errorf(http.StatusBadRequest, "a LOCK without a body refreshes a lock and needs its token in an If header")
+	}
+	ifh, err := parseIfHeader(ih)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "malformed If header: %v", err)
+	}
+	for _, tok := range ifh.tokens() {
+		old, ok := s.locks.lookup(tok)
+		if !ok || !covers(old, p) {
+			continue
+		}
+		l, err := s.locks.refresh(tok, timeout)
+		if err != nil {
+			continue
+		}
+		cur, _ := s.current(r, l.Root)
+		return s.writeLockResponse(w, http.StatusOK, l, cur != nil && cur.IsNamespace())
+	}
+	return errorf(http.StatusPreconditionFailed, "no lock submitted in the If header covers %s", s.href(p, false))
+}
+
+// covers reports whether lock l applies to p.
+func covers(l lock, p verso.Path) bool {
+	return l.Root == p || (l.Infinite && l.Root.Contains(p))
+}
+
+func (s *Server) writeLockResponse(w http.ResponseWriter, status int, l lock, namespace bool) error {
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?>` + "\n" +
+		`<D:prop xmlns:D="DAV:"><D:lockdiscovery>` + activeLockXML(l, s.href(l.Root, namespace), s.now()) +
+		`</D:lockdiscovery></D:prop>`))
+	return err
+}
+
+// lockTimeout reads a Timeout header ("Second-N, Infinite", first usable
+// value wins), capped at maxLockTimeout.
+func lockTimeout(h string) time.Duration {
+	for _, v := range strings.Split(h, ",") {
+		v = strings.TrimSpace(v)
+		if strings.EqualFold(v, "Infinite") {
+			return maxLockTimeout
+		}
+		if n, ok := strings.CutPrefix(v, "Second-"); ok {
+			if secs, err := strconv.ParseInt(n, 10, 64); err == nil && secs > 0 {
+				return min(time.Duration(secs)*time.Second, maxLockTimeout)
+			}
+		}
+	}
+	return defaultLockTimeout
+}
+
+// handleUnlock removes the lock named by the Lock-Token header: 204.
+func (s *Server) handleUnlock(w http.ResponseWriter, r *http.Request, p verso.Path) error {
+	tok := strings.TrimSpace(r.Header.Get("Lock-Token"))
+	if len(tok) < 3 || tok[0] != '<' || tok[len(tok)-1] != '>' {
+		return errorf(http.StatusBadRequest, "UNLOCK needs a Lock-Token header: <token>")
+	}
+	if err := s.locks.unlock(p, tok[1:len(tok)-1]); err != nil {
+		return errorf(http.StatusConflict, "no lock with token %s covers %s", tok, s.href(p, false))
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/verso-config/verso"
+)
+
+// statusError is an error that already knows its HTTP status. Handlers
+// return it for protocol errors (a bad header, a method-specific status);
+// everything else is mapped from the verso sentinels by statusOf.
+type statusError struct {
+	status int
+	msg    string
+	err    error // the cause, if any, for logs and errors.Is
+}
+
+func (e *statusError) Error() string { return e.msg }
+func (e *statusError) Unwrap() error { return e.err }
+
+// errorf returns a statusError with a formatted message.
+func errorf(status int, format string, args ...any) error {
+	return &statusError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// withStatus gives err a specific status, keeping its message and cause.
+func withStatus(status int, err error) error {
+	return &statusError{status: status, msg: err.Error(), err: err}
+}
+
+// statusOf maps an error to its HTTP status. It is the one place where
+// verso's errors meet HTTP.
+func statusOf(err error) int {
+	var se *statusError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &se):
+		return se.status
+	case errors.As(err, &mbe), errors.Is(err, verso.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, verso.ErrNotFound), errors.Is(err, verso.ErrNoRevision):
+		return http.StatusNotFound
+	case errors.Is(err, verso.ErrGone):
+		return http.StatusGone
+	case errors.Is(err, verso.ErrPrecondition):
+		return http.StatusPreconditionFailed
+	case errors.Is(err, verso.ErrNoParent), errors.Is(err, verso.ErrNotNamespace),
+		errors.Is(err, verso.ErrConflict), errors.Is(err, verso.ErrExists):
+		return http.StatusConflict
+	case errors.Is(err, verso.ErrIsNamespace):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, verso.ErrSamePath), errors.Is(err, verso.ErrRoot):
+		return http.StatusForbidden
+	case errors.Is(err, verso.ErrInvalidPath), errors.Is(err, verso.ErrInvalidOp),
+		errors.Is(err, verso.ErrEmptyTxn):
+		return http.StatusBadRequest
+	case errors.Is(err, errLocked):
+		return http.StatusLocked
+	case errors.Is(err, errNoSuchLock):
+		return http.StatusConflict
+	case errors.Is(err, verso.ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers a request that failed. 4xx errors carry their message
+// (one line of plain text); a 500 is logged with its cause and the client
+// sees only that something went wrong on the server.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = "internal server error (the server log has the details)"
+	}
+	msg = strings.ReplaceAll(msg, "\n", " ")
+	h := w.Header()
+	if strings.HasPrefix(r.URL.Path, apiPrefix) {
+		h.Set("X-Content-Type-Options", "nosniff")
+		writeJSON(w, status, errorJSON{Status: status, Error: msg})
+		return
+	}
+	h.Del("ETag")
+	h.Del("Last-Modified")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusMethodNotAllowed {
+		h.Set("Allow", allowedMethods)
+	}
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%d %s: %s\n", status, http.StatusText(status), msg)
+}
+
+// errorJSON is the body of a failed API request.
+type errorJSON struct {
+	Status int    `json:"status"`
+	Error  string `json:"error"`
+}
