@@ -1,0 +1,178 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/verso-config/verso"
+)
+
+// apiPrefix is where the JSON API lives, beside the tree.
+const apiPrefix = "/api/v1/"
+
+// apiHandler is a JSON API handler: it writes its answer, or returns an
+// error for writeError.
+type apiHandler func(w http.ResponseWriter, r *http.Request) error
+
+// routes registers the JSON API, one method pattern per handler.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h apiHandler) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				writeError(w, r, s.log, err)
+			}
+		})
+	}
+	handle("GET /api/v1/log", s.handleLog)
+	handle("GET /api/v1/revisions/{rev}", s.handleRevision)
+	handle("GET /api/v1/diff", s.handleDiff)
+	handle("POST /api/v1/revert", s.handleRevert)
+	handle("/api/v1/", func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "no API endpoint %s %s (see docs/API.md)", r.Method, r.URL.Path)
+	})
+	return mux
+}
+
+// commitJSON is a commit as the API shows it.
+type commitJSON struct {
+	Revision verso.Revision `json:"revision"`
+	Author   string         `json:"author"`
+	Time     time.Time      `json:"time"`
+	Message  string         `json:"message"`
+	Changes  []changeJSON   `json:"changes"`
+}
+
+type changeJSON struct {
+	Path         verso.Path     `json:"path"`
+	Kind         verso.Kind     `json:"kind"`
+	Action       verso.Action   `json:"action"`
+	From         verso.Path     `json:"from,omitempty"`
+	FromRevision verso.Revision `json:"from_revision,omitempty"`
+}
+
+func toCommitJSON(c *verso.Commit) commitJSON {
+	out := commitJSON{Revision: c.Rev, Author: c.Author, Time: c.Time.UTC(), Message: c.Message, Changes: []changeJSON{}}
+	for _, ch := range c.Changes {
+		out.Changes = append(out.Changes, changeJSON{Path: ch.Path, Kind: ch.Kind, Action: ch.Action, From: ch.From, FromRevision: ch.FromRev})
+	}
+	return out
+}
+
+// logJSON is the answer of GET /api/v1/log.
+type logJSON struct {
+	Path    verso.Path     `json:"path"`
+	Head    verso.Revision `json:"head"`
+	Commits []commitJSON   `json:"commits"`
+	// Next is the "before" value that fetches the next page; absent on the
+	// last page.
+	Next *verso.Revision `json:"next,omitempty"`
+}
+
+// maxLogLimit caps one page of the log.
+const maxLogLimit = 1000
+
+// handleLog answers GET /api/v1/log?path=P&limit=N&before=REV: newest
+// first, the commits that changed P or anything below it.
+func (s *Server) handleLog(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	p, err := queryPath(q.Get("path"))
+	if err != nil {
+		return err
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLogLimit {
+			return errorf(http.StatusBadRequest, "limit must be a number from 1 to %d", maxLogLimit)
+		}
+		limit = n
+	}
+	before := verso.Head
+	if v := q.Get("before"); v != "" {
+		if before, err = verso.ParseRevision(v); err != nil {
+			return withStatus(http.StatusBadRequest, err)
+		}
+	}
+	head, err := s.store.Head(r.Context())
+	if err != nil {
+		return err
+	}
+	if before > head {
+		return errorf(http.StatusNotFound, "revision %d is beyond the head (%d)", before, head)
+	}
+	commits, err := s.store.Log(r.Context(), verso.LogQuery{Path: p, Before: before, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	out := logJSON{Path: p, Head: head, Commits: []commitJSON{}}
+	for i, c := range commits {
+		if i == limit {
+			next := commits[i-1].Rev - 1
+			out.Next = &next
+			break
+		}
+		out.Commits = append(out.Commits, toCommitJSON(c))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// handleRevision answers GET /api/v1/revisions/N with one commit in full.
+func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) error {
+	rev, err := verso.ParseRevision(r.PathValue("rev"))
+	if err != nil {
+		return withStatus(http.StatusBadRequest, err)
+	}
+	if rev == verso.Head {
+		if rev, err = s.store.Head(r.Context()); err != nil {
+			return err
+		}
+	}
+	c, err := s.store.Revision(r.Context(), rev)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toCommitJSON(c))
+}
+
+// queryPath parses a path given as a query parameter ("" is the root).
+func queryPath(v string) (verso.Path, error) {
+	p, err := verso.ParsePath(v)
+	if err != nil {
+		return "", withStatus(http.StatusBadRequest, err)
+	}
+	return p, nil
+}
+
+// writeJSON writes v as the JSON body of a response.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// readJSON decodes a request body of at most max bytes into v, refusing
+// unknown fields and trailing data.
+func readJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", max)
+		}
+		return errorf(http.StatusBadRequest, "invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "invalid JSON body: more than one value")
+	}
+	return nil
+}
