@@ -105,23 +105,25 @@ const (
 
 // Change is one path a commit changed.
 type Change struct {
-	Path   Path
-	Kind   Kind
-	Action Action
+	Path   Path   `json:"path"`
+	Kind   Kind   `json:"kind"`
+	Action Action `json:"action"`
 	// From and FromRev name the source of a copy or move.
-	From    Path     `json:",omitempty"`
-	FromRev Revision `json:",omitempty"`
+	From    Path     `json:"from,omitempty"`
+	FromRev Revision `json:"from_revision,omitempty"`
 }
 
 // Commit is the record of one revision.
+//
+// Its JSON form is the one the HTTP API speaks.
 type Commit struct {
-	Rev     Revision
-	Author  string
-	Time    time.Time
-	Message string
+	Rev     Revision  `json:"revision"`
+	Author  string    `json:"author"`
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
 	// Changes lists every path the revision changed, in path order. A copy,
 	// move or delete of a namespace lists every path below it too.
-	Changes []Change
+	Changes []Change `json:"changes"`
 }
 
 // String renders the commit as a one-line summary, like svn log's header.

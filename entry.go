@@ -50,6 +50,19 @@ func (k Kind) String() string {
 // MarshalText writes the kind as "key" or "namespace".
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
+// UnmarshalText reads "key" or "namespace".
+func (k *Kind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "key":
+		*k = KindKey
+	case "namespace":
+		*k = KindNamespace
+	default:
+		return fmt.Errorf("verso: unknown kind %q", b)
+	}
+	return nil
+}
+
 // Entry is a key or namespace as it is at some revision. Entries returned by
 // a Store are shared with other readers: treat them, their Value and their
 // Props as read-only.

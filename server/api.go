@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/verso-config/verso"
 )
@@ -37,36 +36,11 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
-// commitJSON is a commit as the API shows it.
-type commitJSON struct {
-	Revision verso.Revision `json:"revision"`
-	Author   string         `json:"author"`
-	Time     time.Time      `json:"time"`
-	Message  string         `json:"message"`
-	Changes  []changeJSON   `json:"changes"`
-}
-
-type changeJSON struct {
-	Path         verso.Path     `json:"path"`
-	Kind         verso.Kind     `json:"kind"`
-	Action       verso.Action   `json:"action"`
-	From         verso.Path     `json:"from,omitempty"`
-	FromRevision verso.Revision `json:"from_revision,omitempty"`
-}
-
-func toCommitJSON(c *verso.Commit) commitJSON {
-	out := commitJSON{Revision: c.Rev, Author: c.Author, Time: c.Time.UTC(), Message: c.Message, Changes: []changeJSON{}}
-	for _, ch := range c.Changes {
-		out.Changes = append(out.Changes, changeJSON{Path: ch.Path, Kind: ch.Kind, Action: ch.Action, From: ch.From, FromRevision: ch.FromRev})
-	}
-	return out
-}
-
 // logJSON is the answer of GET /api/v1/log.
 type logJSON struct {
 	Path    verso.Path     `json:"path"`
 	Head    verso.Revision `json:"head"`
-	Commits []commitJSON   `json:"commits"`
+	Commits []*verso.Commit   `json:"commits"`
 	// Next is the "before" value that fetches the next page; absent on the
 	// last page.
 	Next *verso.Revision `json:"next,omitempty"`
@@ -108,14 +82,14 @@ func (s *Server) handleLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := logJSON{Path: p, Head: head, Commits: []commitJSON{}}
+	out := logJSON{Path: p, Head: head, Commits: []*verso.Commit{}}
 	for i, c := range commits {
 		if i == limit {
 			next := commits[i-1].Rev - 1
 			out.Next = &next
 			break
 		}
-		out.Commits = append(out.Commits, toCommitJSON(c))
+		out.Commits = append(out.Commits, c)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -135,7 +109,7 @@ func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toCommitJSON(c))
+	return writeJSON(w, http.StatusOK, c)
 }
 
 // queryPath parses a path given as a query parameter ("" is the root).

@@ -193,7 +193,7 @@ type revertJSON struct {
 	// Revision is the new revision, absent when nothing differed.
 	Revision *verso.Revision `json:"revision,omitempty"`
 	Changed  bool            `json:"changed"`
-	Commit   *commitJSON     `json:"commit,omitempty"`
+	Commit   *verso.Commit   `json:"commit,omitempty"`
 }
 
 // handleRevert answers POST /api/v1/revert. History is never rewritten: a
@@ -248,6 +248,5 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cj := toCommitJSON(c)
-	return writeJSON(w, http.StatusOK, revertJSON{Revision: &c.Rev, Changed: true, Commit: &cj})
+	return writeJSON(w, http.StatusOK, revertJSON{Revision: &c.Rev, Changed: true, Commit: c})
 }
