@@ -38,9 +38,9 @@ func (s *Server) routes() *http.ServeMux {
 
 // logJSON is the answer of GET /api/v1/log.
 type logJSON struct {
-	Path    verso.Path     `json:"path"`
-	Head    verso.Revision `json:"head"`
-	Commits []*verso.Commit   `json:"commits"`
+	Path    verso.Path      `json:"path"`
+	Head    verso.Revision  `json:"head"`
+	Commits []*verso.Commit `json:"commits"`
 	// Next is the "before" value that fetches the next page; absent on the
 	// last page.
 	Next *verso.Revision `json:"next,omitempty"`
