@@ -1,0 +1,259 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Config is everything `verso serve` can be told, from flags or from the
+// VERSO_* environment. DefaultConfig gives the defaults, ApplyEnv the
+// environment, the flags bound by bindFlags the command line, and Validate
+// checks the result before anything is opened.
+type Config struct {
+	// Data is the directory holding the store; the bolt file is
+	// Data/verso.db. It is created if missing.
+	Data string
+	// Listen is the TCP address to serve on, host:port. Port 0 picks a free
+	// port; the address actually used is logged.
+	Listen string
+	// Mount is the URL path under which the tree is served.
+	Mount string
+	// MaxValueSize is the largest value a write may carry.
+	MaxValueSize ByteSize
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
+}
+
+// DefaultConfig returns the configuration verso serve uses when told
+// nothing.
+func DefaultConfig() *Config {
+	return &Config{
+		Data:         "./verso-data",
+		Listen:       "127.0.0.1:8080",
+		Mount:        "/config",
+		MaxValueSize: 1 << 20,
+		LogLevel:     "info",
+		LogFormat:    "text",
+	}
+}
+
+// dbFile is the name of the bolt file inside Config.Data.
+const dbFile = "verso.db"
+
+// The causes a ConfigError wraps.
+var (
+	errInvalidSize   = errors.New("want a positive size in bytes or with a unit (512KiB, 1MiB, 2MB)")
+	errInvalidListen = errors.New("want host:port, such as 127.0.0.1:8080 or :8080")
+	errInvalidMount  = errors.New(`want an absolute URL path such as /config, without "..", "//" or a trailing "/"`)
+	errInvalidLevel  = errors.New("want debug, info, warn or error")
+	errInvalidFormat = errors.New("want text or json")
+	errEmpty         = errors.New("must not be empty")
+)
+
+// ConfigError reports a setting that verso cannot use. Field is the flag's
+// name (the environment variable is VERSO_ and the name in upper case, with
+// _ for -).
+type ConfigError struct {
+	Field string // flag name: "listen", "max-value-size", ...
+	Value string // the value as given
+	Err   error  // why it is refused
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("invalid --%s (or %s) %q: %v", e.Field, envName(e.Field), e.Value, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// envName returns the environment variable for a flag: VERSO_MAX_VALUE_SIZE
+// for max-value-size.
+func envName(flag string) string {
+	return "VERSO_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// setting ties one Config field to its flag.
+type setting struct {
+	flag  string
+	usage string
+	value pflag.Value // bound to the field
+}
+
+// settings lists c's fields, each as a pflag.Value writing into c.
+func (c *Config) settings() []setting {
+	return []setting{
+		{"data", "`DIR` holding the store (the file DIR/" + dbFile + "); created if missing", (*stringValue)(&c.Data)},
+		{"listen", "`ADDR` (host:port) to serve on; port 0 picks a free one, and the address used is logged", (*stringValue)(&c.Listen)},
+		{"mount", "URL `PATH` under which the tree of keys is served", (*stringValue)(&c.Mount)},
+		{"max-value-size", "largest value a write may carry: a `SIZE` in bytes or with a unit (512KiB, 1MiB, 2MB)", &c.MaxValueSize},
+		{"log-level", "`LEVEL` of the least important log messages written: debug, info, warn or error", (*stringValue)(&c.LogLevel)},
+		{"log-format", "log line `FORMAT`: text (key=value) or json", (*stringValue)(&c.LogFormat)},
+	}
+}
+
+// bindFlags defines one flag per field on fs, writing into c. The help shows
+// c's current values as the defaults.
+func (c *Config) bindFlags(fs *pflag.FlagSet) {
+	for _, s := range c.settings() {
+		fs.Var(s.value, s.flag, fmt.Sprintf("%s (env %s)", s.usage, envName(s.flag)))
+	}
+}
+
+// ApplyEnv sets each field whose variable (VERSO_DATA, VERSO_LISTEN,
+// VERSO_MOUNT, VERSO_MAX_VALUE_SIZE, VERSO_LOG_LEVEL, VERSO_LOG_FORMAT) is
+// set and not empty in getenv. A value that cannot be parsed gives a
+// *ConfigError.
+func (c *Config) ApplyEnv(getenv func(string) string) error {
+	for _, s := range c.settings() {
+		v := getenv(envName(s.flag))
+		if v == "" {
+			continue
+		}
+		if err := s.value.Set(v); err != nil {
+			return &ConfigError{Field: s.flag, Value: v, Err: err}
+		}
+	}
+	return nil
+}
+
+// Validate checks every field and returns a *ConfigError for the first that
+// verso cannot use.
+func (c *Config) Validate() error {
+	if c.Data == "" {
+		return &ConfigError{Field: "data", Value: c.Data, Err: errEmpty}
+	}
+	if err := validateListen(c.Listen); err != nil {
+		return &ConfigError{Field: "listen", Value: c.Listen, Err: err}
+	}
+	if err := validateMount(c.Mount); err != nil {
+		return &ConfigError{Field: "mount", Value: c.Mount, Err: err}
+	}
+	if c.MaxValueSize <= 0 {
+		return &ConfigError{Field: "max-value-size", Value: c.MaxValueSize.String(), Err: errInvalidSize}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return &ConfigError{Field: "log-level", Value: c.LogLevel, Err: err}
+	}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "json":
+	default:
+		return &ConfigError{Field: "log-format", Value: c.LogFormat, Err: errInvalidFormat}
+	}
+	return nil
+}
+
+// validateListen accepts host:port with a numeric port; the host may be
+// empty (every interface).
+func validateListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errInvalidListen
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > math.MaxUint16 {
+		return errInvalidListen
+	}
+	return nil
+}
+
+// validateMount accepts "/" or a clean absolute path without a trailing
+// slash, "." or ".." segments.
+func validateMount(m string) error {
+	if m == "/" {
+		return nil
+	}
+	if !strings.HasPrefix(m, "/") || strings.HasSuffix(m, "/") || strings.ContainsAny(m, "?#\\") {
+		return errInvalidMount
+	}
+	for _, seg := range strings.Split(m[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return errInvalidMount
+		}
+	}
+	if strings.Contains(m, "..") {
+		return errInvalidMount
+	}
+	return nil
+}
+
+// stringValue is a string field as a pflag.Value.
+type stringValue string
+
+func (s *stringValue) Set(v string) error { *s = stringValue(v); return nil }
+func (s *stringValue) String() string     { return string(*s) }
+func (s *stringValue) Type() string       { return "string" }
+
+// ByteSize is a number of bytes, written as a plain number or with a unit:
+// B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), in any
+// case, with an optional space before the unit.
+type ByteSize int64
+
+var byteUnits = map[string]int64{
+	"":    1,
+	"b":   1,
+	"kb":  1000,
+	"mb":  1000 * 1000,
+	"gb":  1000 * 1000 * 1000,
+	"kib": 1 << 10,
+	"mib": 1 << 20,
+	"gib": 1 << 30,
+}
+
+// ParseByteSize parses "1048576", "512KiB", "1MiB", "2MB" and the like.
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	if i < len(t) && (t[i] == '-' || t[i] == '+') {
+		i++
+	}
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return 0, errInvalidSize
+	}
+	mult, ok := byteUnits[unit]
+	if !ok {
+		return 0, errInvalidSize
+	}
+	if n > math.MaxInt64/mult || n < math.MinInt64/mult {
+		return 0, errInvalidSize
+	}
+	return ByteSize(n * mult), nil
+}
+
+// Set parses v (see ParseByteSize).
+func (b *ByteSize) Set(v string) error {
+	n, err := ParseByteSize(v)
+	if err != nil {
+		return err
+	}
+	*b = n
+	return nil
+}
+
+// String writes b with the largest binary unit that divides it exactly.
+func (b ByteSize) String() string {
+	switch n := int64(b); {
+	case n != 0 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n != 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n != 0 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	default:
+		return strconv.FormatInt(n, 10)
+	}
+}
+
+// Type names the flag's value in the help.
+func (b *ByteSize) Type() string { return "size" }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/verso-config/verso/bolt"
+	"github.com/verso-config/verso/server"
+)
+
+// Limits of the HTTP server.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	shutdownTimeout   = 10 * time.Second // in-flight requests get this long to finish
+)
+
+func newServeCommand(getenv func(string) string) *cobra.Command {
+	cfg := DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the verso service",
+		Long: `Serve runs verso: it opens the store in the data directory (creating it if
+needed) and serves the tree of keys over HTTP and WebDAV under the mount
+point, until it gets SIGINT or SIGTERM. Then it lets requests in flight finish
+(for at most 10 seconds), closes the store and exits 0.
+
+Every flag can also be set in the environment as VERSO_ and the flag's name in
+upper case with _ for - (VERSO_DATA, VERSO_LISTEN, VERSO_MOUNT,
+VERSO_MAX_VALUE_SIZE, VERSO_LOG_LEVEL, VERSO_LOG_FORMAT); a flag wins over its
+variable. Logs go to stderr. Only one verso at a time may use a data
+directory.`,
+		Example: `  # serve ./verso-data on 127.0.0.1:8080 under /config
+  verso serve
+
+  # another directory, any free port, JSON logs
+  verso serve --data /var/lib/verso --listen 127.0.0.1:0 --log-format json
+
+  # the same through the environment
+  VERSO_DATA=/var/lib/verso VERSO_MAX_VALUE_SIZE=4MiB verso serve`,
+		Args: commandArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := loadConfig(cmd.Flags(), cfg, getenv); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
+		},
+	}
+	cfg.bindFlags(cmd.Flags())
+	return cmd
+}
+
+// loadConfig completes cfg, which holds the defaults overridden by the flags
+// set in fs, with the environment for every flag not set, and validates the
+// result.
+func loadConfig(fs *pflag.FlagSet, cfg *Config, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { given[envName(f.Name)] = true })
+	err := cfg.ApplyEnv(func(name string) string {
+		if given[name] {
+			return "" // the flag wins
+		}
+		return getenv(name)
+	})
+	if err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
+
+// serve runs the service described by cfg until ctx ends, logging to w.
+func serve(ctx context.Context, cfg *Config, w io.Writer) error {
+	log := newLogger(cfg, w)
+
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	dbPath := filepath.Join(cfg.Data, dbFile)
+	if abs, err := filepath.Abs(dbPath); err == nil {
+		dbPath = abs
+	}
+	store, err := bolt.Open(dbPath, &bolt.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", dbPath, err)
+	}
+	closeStore := func() error {
+		if err := store.Close(); err != nil {
+			return fmt.Errorf("close store %s: %w", dbPath, err)
+		}
+		return nil
+	}
+	head, err := store.Head(ctx)
+	if err != nil {
+		return errors.Join(fmt.Errorf("read head revision: %w", err), closeStore())
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return errors.Join(err, closeStore())
+	}
+	srv := &http.Server{
+		Handler: server.New(store, &server.Options{
+			Mount:        cfg.Mount,
+			MaxValueSize: int64(cfg.MaxValueSize),
+			Logger:       log,
+		}),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	addr := ln.Addr().String()
+	log.Info("listening", "addr", addr, "mount", cfg.Mount, "data", dbPath, "revision", int64(head))
+	if !isLoopback(addr) {
+		log.Warn("listening beyond this host with no authentication: anyone who can reach it can read and change every key", "addr", addr)
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return errors.Join(fmt.Errorf("serve %s: %w", addr, err), closeStore())
+	case <-ctx.Done():
+	}
+
+	log.Info("stopping", "reason", context.Cause(ctx).Error())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at the deadline; closing their connections", "timeout", shutdownTimeout, "err", err)
+		srv.Close()
+	}
+	head, err = store.Head(context.Background())
+	if err != nil {
+		return errors.Join(fmt.Errorf("read head revision: %w", err), closeStore())
+	}
+	if err := closeStore(); err != nil {
+		return err
+	}
+	log.Info("stopped cleanly", "revision", int64(head))
+	return nil
+}
+
+// isLoopback reports whether addr (host:port) is reachable only from this
+// host.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
