@@ -399,6 +399,7 @@ func isNameChar(r rune) bool {
 // errMalformed.
 type xmlReader struct {
 	d        *xml.Decoder
+	body     *bodyReader
 	bindings []nsBinding // in scope, innermost last
 	marks    []int       // len(bindings) when each open element started
 	open     []xml.Name  // the open elements' names as written (prefix, local)
@@ -409,7 +410,23 @@ type xmlReader struct {
 type nsBinding struct{ prefix, uri string }
 
 func newXMLReader(r io.Reader) *xmlReader {
-	return &xmlReader{d: xml.NewDecoder(r)}
+	br := &bodyReader{r: r}
+	return &xmlReader{d: xml.NewDecoder(br), body: br}
+}
+
+// bodyReader remembers the error of the request body, so that it can be
+// told apart from the decoder's own complaints.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 func (x *xmlReader) lookup(prefix string) (string, bool) {
@@ -460,16 +477,16 @@ func (x *xmlReader) next() (xml.Token, error) {
 	for {
 		t, err := x.d.RawToken()
 		if err != nil {
-			var syntax *xml.SyntaxError
 			switch {
+			case x.body.err != nil:
+				return nil, x.body.err
 			case err == io.EOF && len(x.open) == 0:
 				return nil, io.EOF
 			case err == io.EOF:
 				return nil, malformed("unexpected end of body inside <%s>", x.open[len(x.open)-1].Local)
-			case errors.As(err, &syntax):
-				return nil, malformed("%v", err)
 			}
-			return nil, err
+			// Syntax errors, and an encoding other than UTF-8.
+			return nil, malformed("%v", err)
 		}
 		switch t := t.(type) {
 		case xml.StartElement:
