@@ -1,0 +1,307 @@
+package bolt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/verso-config/verso"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// maxProblems caps the problems Check reports one by one.
+const maxProblems = 100
+
+// Check verifies the consistency of the data file, and of the head cache
+// against it, in one read transaction (commits wait while it runs):
+//
+//   - the revisions are 1..head without gaps, each with a readable commit
+//     record;
+//   - the history holds exactly one state per path and revision listed in
+//     the commit records, a tombstone exactly for deletions;
+//   - the tree at head equals the tree rebuilt from the history, with the
+//     right TreeRev on every namespace;
+//   - every path but the root has a parent, and it is a namespace;
+//   - the index holds exactly the changed paths of each commit and the
+//     namespaces above them;
+//   - the head cache holds the tree at head.
+//
+// It returns nil, or an error joining every problem found (the first
+// hundred, then a count).
+func (s *Store) Check() error {
+	if s.isClosed.Load() {
+		return verso.ErrClosed
+	}
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	c := &checker{}
+	err := s.view(func(tx *bbolt.Tx) error {
+		c.check(tx)
+		if c.head >= 0 {
+			s.checkCache(c)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.err()
+}
+
+type checker struct {
+	problems []error
+	extra    int
+	head     verso.Revision
+	// tree is the tree bucket, decoded, root included.
+	tree map[verso.Path]*verso.Entry
+}
+
+func (c *checker) addf(format string, args ...any) {
+	if len(c.problems) >= maxProblems {
+		c.extra++
+		return
+	}
+	c.problems = append(c.problems, fmt.Errorf(format, args...))
+}
+
+func (c *checker) err() error {
+	if c.extra > 0 {
+		c.problems = append(c.problems, fmt.Errorf("and %d more problems", c.extra))
+	}
+	return errors.Join(c.problems...)
+}
+
+func (c *checker) check(tx *bbolt.Tx) {
+	c.head = -1
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			c.addf("bucket %q is missing", name)
+			return
+		}
+	}
+	if v := tx.Bucket(bucketMeta).Get(keyFormat); len(v) != 8 || decodeRev(v) != formatVersion {
+		c.addf("format is %x, want %d", v, formatVersion)
+	}
+	head, err := readHead(tx)
+	if err != nil {
+		c.addf("%v", err)
+		return
+	}
+	c.head = head
+
+	// Commit records: 1..head, each telling which states the history and
+	// the index must hold.
+	type histWant struct {
+		deleted bool
+		kind    verso.Kind
+	}
+	wantHist := make(map[string]histWant)
+	wantIndex := make(map[string]bool)
+	next := verso.Revision(1)
+	err = tx.Bucket(bucketRevs).ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			c.addf("revs: key %x is not a revision", k)
+			return nil
+		}
+		rev := decodeRev(k)
+		if rev > head {
+			c.addf("revision %d: record beyond head %d", rev, head)
+			return nil
+		}
+		for ; next < rev; next++ {
+			c.addf("revision %d: commit record missing", next)
+		}
+		next = rev + 1
+		commit, err := decodeCommit(v)
+		if err != nil {
+			c.addf("revision %d: %v", rev, err)
+			return nil
+		}
+		if commit.Rev != rev {
+			c.addf("revision %d: record says revision %d", rev, commit.Rev)
+		}
+		indexed := map[verso.Path]bool{verso.Root: true}
+		for i, ch := range commit.Changes {
+			if i > 0 && commit.Changes[i-1].Path >= ch.Path {
+				c.addf("revision %d: changes not sorted by path at %s", rev, ch.Path)
+			}
+			wantHist[string(histKey(ch.Path, rev))] = histWant{deleted: ch.Action == verso.Deleted, kind: ch.Kind}
+			indexed[ch.Path] = true
+			for _, a := range ch.Path.Ancestors() {
+				indexed[a] = true
+			}
+		}
+		for p := range indexed {
+			wantIndex[string(indexKey(p, rev))] = true
+		}
+		return nil
+	})
+	if err != nil {
+		c.addf("revs: %v", err)
+	}
+	for ; next <= head; next++ {
+		c.addf("revision %d: commit record missing", next)
+	}
+
+	// History: rebuild the tree at head from each path's newest state.
+	rebuilt := make(map[verso.Path]*verso.Entry)
+	hc := tx.Bucket(bucketHist).Cursor()
+	for k, v := hc.First(); k != nil; k, v = hc.Next() {
+		tk, rev, ok := splitHistKey(k)
+		if !ok || len(tk) < 2 {
+			c.addf("hist: malformed key %q", k)
+			continue
+		}
+		p := pathFromTreeKey(tk)
+		if int(tk[0]) != p.Depth() {
+			c.addf("hist %s@%d: depth byte %d, want %d", p, rev, tk[0], p.Depth())
+		}
+		want, listed := wantHist[string(k)]
+		delete(wantHist, string(k))
+		if !listed {
+			c.addf("hist %s@%d: no commit record lists this change", p, rev)
+		}
+		if isTombstone(v) {
+			if listed && !want.deleted {
+				c.addf("hist %s@%d: deleted, but the commit record says otherwise", p, rev)
+			}
+			delete(rebuilt, p)
+			continue
+		}
+		e, err := decodeEntry(p, v)
+		if err != nil {
+			c.addf("hist %s@%d: %v", p, rev, err)
+			continue
+		}
+		if listed && (want.deleted || want.kind != e.Kind) {
+			c.addf("hist %s@%d: a %s, but the commit record says %v", p, rev, e.Kind, want)
+		}
+		if e.ModRev != rev {
+			c.addf("hist %s@%d: ModRev is %d", p, rev, e.ModRev)
+		}
+		rebuilt[p] = e
+	}
+	for _, k := range slices.Sorted(maps.Keys(wantHist)) {
+		tk, rev, _ := splitHistKey([]byte(k))
+		c.addf("hist %s@%d: listed in the commit record but missing", pathFromTreeKey(tk), rev)
+	}
+
+	// Index: exactly the expected keys. Remember each path's newest
+	// revision for the TreeRev of namespaces.
+	newest := make(map[verso.Path]verso.Revision)
+	err = tx.Bucket(bucketIndex).ForEach(func(k, _ []byte) error {
+		p, rev, ok := splitIndexKey(k)
+		if !ok {
+			c.addf("index: malformed key %q", k)
+			return nil
+		}
+		if !wantIndex[string(k)] {
+			c.addf("index %s@%d: the commit record does not change this path or below it", p, rev)
+		}
+		delete(wantIndex, string(k))
+		newest[p] = max(newest[p], rev)
+		return nil
+	})
+	if err != nil {
+		c.addf("index: %v", err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(wantIndex)) {
+		p, rev, _ := splitIndexKey([]byte(k))
+		c.addf("index %s@%d: missing", p, rev)
+	}
+
+	// Tree: equal to the rebuilt tree, parents present.
+	c.tree = make(map[verso.Path]*verso.Entry)
+	err = tx.Bucket(bucketTree).ForEach(func(k, v []byte) error {
+		if len(k) < 2 {
+			c.addf("tree: malformed key %q", k)
+			return nil
+		}
+		p := pathFromTreeKey(k)
+		if int(k[0]) != p.Depth() {
+			c.addf("tree %s: depth byte %d, want %d", p, k[0], p.Depth())
+		}
+		e, err := decodeEntry(p, v)
+		if err != nil {
+			c.addf("tree %s: %v", p, err)
+			return nil
+		}
+		c.tree[p] = e
+		return nil
+	})
+	if err != nil {
+		c.addf("tree: %v", err)
+	}
+	if _, ok := c.tree[verso.Root]; !ok {
+		c.tree[verso.Root] = rootEntry()
+	}
+	if _, ok := rebuilt[verso.Root]; !ok {
+		rebuilt[verso.Root] = rootEntry()
+	}
+	c.tree[verso.Root].TreeRev = head
+	for _, p := range slices.Sorted(maps.Keys(c.tree)) {
+		e := c.tree[p]
+		want, ok := rebuilt[p]
+		if !ok {
+			c.addf("tree %s: not in the history at head", p)
+			continue
+		}
+		switch {
+		case p == verso.Root:
+		case e.IsNamespace():
+			if e.TreeRev != newest[p] {
+				c.addf("tree %s: TreeRev is %d, the index says %d", p, e.TreeRev, newest[p])
+			}
+		case e.TreeRev != e.ModRev:
+			c.addf("tree %s: TreeRev %d of a key is not its ModRev %d", p, e.TreeRev, e.ModRev)
+		}
+		if !sameEntry(e, want) {
+			c.addf("tree %s: differs from its newest history record", p)
+		}
+		if p != verso.Root {
+			if parent := c.tree[p.Parent()]; parent == nil {
+				c.addf("tree %s: parent %s is missing", p, p.Parent())
+			} else if !parent.IsNamespace() {
+				c.addf("tree %s: parent %s is not a namespace", p, p.Parent())
+			}
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(rebuilt)) {
+		if c.tree[p] == nil {
+			c.addf("tree %s: missing, but exists at head in the history", p)
+		}
+	}
+}
+
+// checkCache compares the head cache with the tree read by check.
+func (s *Store) checkCache(c *checker) {
+	if h := verso.Revision(s.head.Load()); h != c.head {
+		c.addf("cache: head is %d, the file says %d", h, c.head)
+	}
+	seen := 0
+	s.cache.Range(func(k, v any) bool {
+		p, e := k.(verso.Path), v.(*verso.Entry)
+		seen++
+		want := c.tree[p]
+		switch {
+		case want == nil:
+			c.addf("cache %s: not in the tree", p)
+		case e.Path != p || e.TreeRev != want.TreeRev || !sameEntry(e, want):
+			c.addf("cache %s: differs from the tree", p)
+		}
+		return true
+	})
+	if seen != len(c.tree) {
+		c.addf("cache: %d entries, the tree has %d", seen, len(c.tree))
+	}
+}
+
+// sameEntry reports whether a and b agree in everything but TreeRev (the
+// history does not keep the TreeRev of namespaces).
+func sameEntry(a, b *verso.Entry) bool {
+	x, y := *a, *b
+	x.TreeRev, y.TreeRev = 0, 0
+	return x.Path == y.Path && bytes.Equal(encodeEntry(&x), encodeEntry(&y))
+}

@@ -1,0 +1,179 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/verso-config/verso"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// request is one Commit call waiting for the committer.
+type request struct {
+	ctx  context.Context
+	txn  *verso.Txn
+	done chan struct{} // closed when commit or err is set
+
+	plan   *plan // set inside the bbolt transaction when the txn is valid
+	commit *verso.Commit
+	err    error
+}
+
+// Commit applies txn as one new revision and returns its record once the
+// revision is on disk and visible to Get at verso.Head.
+//
+// Commit hands txn to the store's committer and always waits for its
+// answer, whatever happens to ctx: if ctx is done when the committer
+// reaches txn, txn is skipped and Commit returns ctx.Err(); once txn is
+// part of a bbolt transaction it commits regardless of ctx.
+func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, error) {
+	if s.isClosed.Load() {
+		return nil, verso.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if txn == nil || len(txn.Ops) == 0 {
+		return nil, verso.ErrEmptyTxn
+	}
+	for i := range txn.Ops {
+		if err := validateOp(&txn.Ops[i]); err != nil {
+			return nil, &verso.OpError{Index: i, Kind: txn.Ops[i].Kind, Err: err}
+		}
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, verso.ErrClosed
+	}
+	s.inflight.Add(1)
+	s.mu.Unlock()
+	defer s.inflight.Done()
+
+	req := &request{ctx: ctx, txn: txn, done: make(chan struct{})}
+	s.reqs <- req
+	<-req.done
+	return req.commit, req.err
+}
+
+// commitLoop is the committer: the only goroutine that writes to the file.
+// It runs until Close closes s.reqs, which happens only once no Commit call
+// is left to send on it.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*request, 0, s.maxBatch)
+	for req := range s.reqs {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < s.maxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commitBatch(batch)
+		clear(batch)
+	}
+}
+
+// commitBatch commits the transactions of batch, each as its own revision,
+// in one bbolt write transaction, then publishes them and answers every
+// caller.
+func (s *Store) commitBatch(batch []*request) {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+
+	// db.Update, not db.Batch: Batch may run a function twice, which
+	// would plan the same transaction at two revisions. Update runs fn
+	// once; if it fails, the head written inside it is rolled back with
+	// everything else, so no revision is consumed.
+	var head verso.Revision
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		var err error
+		if head, err = readHead(tx); err != nil {
+			return err
+		}
+		start := head
+		for _, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+				continue
+			}
+			p, err := planTxn(tx, head, r.txn, s.now())
+			if err != nil {
+				if errors.Is(err, errCorrupt) {
+					return err
+				}
+				r.err = err
+				continue
+			}
+			if err := writePlan(tx, p); err != nil {
+				return err
+			}
+			r.plan, head = p, p.rev
+		}
+		if head == start {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keyHead, revKey(head))
+	})
+	if err != nil {
+		s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
+		err = fmt.Errorf("commit: %w", err)
+		for _, r := range batch {
+			r.plan, r.err = nil, err
+			close(r.done)
+		}
+		return
+	}
+
+	published := false
+	for _, r := range batch {
+		if r.plan == nil {
+			continue
+		}
+		s.publish(r.plan)
+		published = true
+	}
+	if published {
+		s.head.Store(int64(head))
+		s.mu.Lock()
+		close(s.headCh)
+		s.headCh = make(chan struct{})
+		s.mu.Unlock()
+	}
+	for _, r := range batch {
+		if r.plan != nil {
+			r.commit, r.plan = r.plan.commit, nil
+		}
+		close(r.done)
+	}
+}
+
+// now returns the commit time: the clock's reading in UTC without a
+// monotonic part, the form it has after a round trip through the file.
+func (s *Store) now() time.Time { return s.clock().Round(0).UTC() }
+
+// publish applies a durable plan to the head cache. It stores new entries
+// and never modifies published ones.
+func (s *Store) publish(p *plan) {
+	for i, ch := range p.commit.Changes {
+		if e := p.changed[i]; e != nil {
+			s.cache.Store(ch.Path, e)
+		} else if ch.Path != verso.Root {
+			s.cache.Delete(ch.Path)
+		}
+	}
+	for _, e := range p.treeRevs {
+		s.cache.Store(e.Path, e)
+	}
+	s.cache.Store(verso.Root, p.root)
+}

@@ -1,0 +1,88 @@
+/*
+Package bolt is verso's embedded store: a verso.Store kept in one bbolt file
+(go.etcd.io/bbolt), the default for a single server.
+
+# Basics
+
+Open creates or opens a data file; only one process may have it open.
+
+	s, err := bolt.Open("/var/lib/verso/verso.db", nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+The file holds five buckets:
+
+  - meta: the head revision and the number of the file's format.
+  - revs: the commit record of each revision, by 8-byte big-endian
+    revision, in JSON.
+  - tree: the tree at head, one entry per path, keyed by the path's depth
+    (one byte) and the path, so that the children of a namespace are one
+    prefix scan, already in name order. Namespaces carry their current
+    TreeRev.
+  - hist: every state every path has had: depth, path, 0x00, revision ->
+    the entry as that revision left it, or a tombstone if it deleted the
+    path. Reading p at revision R is one seek: to p's key at R+1, then one
+    step back.
+  - index: path, 0x00, revision -> nothing, for each path a revision
+    changed and each namespace above it. Log of p is a backward scan of the
+    keys starting with p+0x00; the TreeRev of a namespace at R is the first
+    key at or before R.
+
+The root namespace is not stored until properties are set on it. Entries
+are stored in a compact binary encoding that starts with a version byte.
+
+The tree at head is also held in memory, loaded by Open and updated after
+each commit is durable, before Commit returns. Get at verso.Head reads only
+memory and never waits for a commit; Get at an older revision, Walk, Log and
+Revision use one bbolt read transaction each, so each sees one revision.
+
+# Group commit
+
+A single committer goroutine does all writing. Commit hands its transaction
+to the committer and waits. The committer takes the first waiting
+transaction and whatever others are queued (up to Options.MaxBatch) and runs
+them all in one bbolt write transaction (db.Update), so one fsync makes all
+of them durable. Inside it, in order, each transaction is planned against
+the state the ones before it left (every operation validated and every
+change computed, nothing written) and, if valid, written as revision
+head+1. An invalid transaction gets its own error and consumes no revision;
+the others in the group are unaffected.
+
+The committer never uses db.Batch: Batch retries a failed group one
+function at a time and may run a function twice, so a plan function would
+have to be idempotent, and the revision it allocates would advance twice.
+Here the head revision lives in the bbolt transaction: if the transaction
+fails to commit, every transaction of the group gets that error, nothing is
+published, and no revision has been consumed. Revisions never advance twice
+and have no gaps.
+
+After db.Update returns (bbolt has fsynced), the committer publishes the
+group's entries to the in-memory tree in revision order, advances the head,
+wakes Wait, and answers each Commit.
+
+# Caveats
+
+A transaction whose context is done when the committer reaches it is
+skipped and its Commit returns the context's error. Once it is part of a
+bbolt transaction it commits regardless of its context, and Commit waits
+for that outcome rather than returning early: an error from Commit means
+the transaction did not commit.
+
+While a group's revisions are being published, a Get at verso.Head may
+return an entry of a revision a moment before Head reports it; it never
+returns an entry of a revision that is not on disk.
+
+Walk reads every entry it will visit in one read transaction before it
+calls fn, so a slow fn never holds a bbolt transaction open (which would
+stall commits that need to grow the file), at the cost of holding the
+walked entries in memory.
+
+Check verifies the whole file against the head cache; it reads everything,
+and commits wait for it. Tests run it after every test.
+
+The whole tree at head lives in memory: the store suits configuration, not
+bulk data.
+*/
+package bolt
