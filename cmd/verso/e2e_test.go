@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,7 +86,18 @@ type versoProc struct {
 	done   chan struct{} // closed when the process has exited
 	mu     sync.Mutex
 	stderr bytes.Buffer
-	code   int // exit status, once done
+	code   int  // exit status, once done
+	signal bool // a signal was sent: verso takes a second one as "die now"
+}
+
+// Signal sends sig to the process (once: a second signal would kill it).
+func (p *versoProc) Signal(sig os.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.signal {
+		p.signal = true
+		p.cmd.Process.Signal(sig)
+	}
 }
 
 // Stderr returns what the process has written to stderr so far.
@@ -94,14 +107,14 @@ func (p *versoProc) Stderr() string {
 	return p.stderr.String()
 }
 
-// Stop sends SIGTERM and waits for the process to exit, returning its exit
-// status and stderr.
+// Stop sends SIGTERM (unless a signal was sent already) and waits for the
+// process to exit, returning its exit status and stderr.
 func (p *versoProc) Stop(t *testing.T) (code int, stderr string) {
 	t.Helper()
 	select {
 	case <-p.done:
 	default:
-		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.Signal(syscall.SIGTERM)
 	}
 	select {
 	case <-p.done:
@@ -337,12 +350,7 @@ func TestServe_RestartKeepsData(t *testing.T) {
 func TestServe_SIGINTStopsCleanly(t *testing.T) {
 	t.Parallel()
 	p := launchVerso(t)
-	p.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("verso did not exit within 20s of SIGINT")
-	}
+	p.Signal(syscall.SIGINT)
 	code, stderr := p.Stop(t)
 	if code != 0 || !strings.Contains(stderr, `msg="stopped cleanly"`) {
 		t.Errorf("verso after SIGINT: status %d, want 0 and a clean stop; stderr:\n%s", code, stderr)
@@ -429,5 +437,41 @@ func TestServe_EnvSettings(t *testing.T) {
 	}
 	if cmd.ProcessState.ExitCode() != 0 {
 		t.Errorf("verso exited with status %d, want 0", cmd.ProcessState.ExitCode())
+	}
+}
+
+func TestServe_ShutdownFinishesInFlightRequest(t *testing.T) {
+	t.Parallel()
+	p := launchVerso(t)
+	curl(t, p.Addr, mkcolNamespace)
+
+	// A chunked PUT whose body is still arriving when SIGTERM comes.
+	conn, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", p.Addr, err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /config/namespace/key HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nvalue\n\r\n", p.Addr)
+	time.Sleep(200 * time.Millisecond) // let the server take the request
+	p.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-p.done:
+		t.Fatalf("verso exited before the request in flight finished; stderr:\n%s", p.Stderr())
+	default:
+	}
+	fmt.Fprintf(conn, "0\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read the response to the PUT in flight: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Errorf("PUT in flight during shutdown: status %d, want 201", resp.StatusCode)
+	}
+	code, stderr := p.Stop(t)
+	if code != 0 || !strings.Contains(stderr, `msg="stopped cleanly" revision=2`) {
+		t.Errorf("verso after SIGTERM: status %d, want 0 and a clean stop at revision 2; stderr:\n%s", code, stderr)
 	}
 }
