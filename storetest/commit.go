@@ -185,7 +185,7 @@ func testOpErrors(t *testing.T, open func(t *testing.T) verso.Store) {
 		{"PutNoParent", txn(opPut("/missing/k", "x")), 0, verso.ErrNoParent, []string{"/missing/k", "/missing"}},
 		{"PutParentIsKey", txn(opPut("/k/x", "x")), 0, verso.ErrNotNamespace, []string{"/k/x", "/k"}},
 		{"PutOnNamespace", txn(opPut("/ns", "x")), 0, verso.ErrIsNamespace, []string{"/ns"}},
-		{"PutOnRootChild", txn(opPut("/other", "x")), 0, verso.ErrIsNamespace, []string{"/other"}},
+		{"PutOnEmptyNamespace", txn(opPut("/other", "x")), 0, verso.ErrIsNamespace, []string{"/other"}},
 
 		{"MkcolRoot", txn(opMkcol("/")), 0, verso.ErrExists, []string{"/"}},
 		{"MkcolExistingNamespace", txn(opMkcol("/ns")), 0, verso.ErrExists, []string{"/ns"}},
@@ -222,6 +222,7 @@ func testOpErrors(t *testing.T, open func(t *testing.T) verso.Store) {
 		{"MoveExists", txn(opMove("/k", "/ns/k")), 0, verso.ErrExists, []string{"/ns/k"}},
 		{"MoveNoFrom", txn(verso.Op{Kind: verso.OpMove, Path: p("/m")}), 0, verso.ErrInvalidOp, nil},
 
+		{"PropsEmptyName", txn(opProps("/k", setProp("", "1"))), 0, verso.ErrInvalidOp, nil},
 		{"PropsMissing", txn(opProps("/missing", setProp("{urn:x}a", "1"))), 0, verso.ErrNotFound, []string{"/missing"}},
 
 		{"UnknownKind", txn(verso.Op{Kind: "frobnicate", Path: p("/k")}), 0, verso.ErrInvalidOp, nil},

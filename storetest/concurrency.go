@@ -95,6 +95,13 @@ func testConcurrency(t *testing.T, open func(t *testing.T) verso.Store) {
 			wg.Go(func() {
 				path := verso.Path(fmt.Sprintf("/w%02d", w))
 				for i := range commits {
+					if i%5 == 2 {
+						// A failing transaction among the others takes no
+						// revision and does not disturb them.
+						bad := txn(opPut(fmt.Sprintf("/missing-%d/x", w), "x"))
+						_, err := s.Commit(t.Context(), bad)
+						wantOpError(t, "Commit("+describe(bad)+")", err, 0, verso.OpPut, verso.ErrNoParent)
+					}
 					value := fmt.Sprintf("%d-%d", w, i)
 					c, err := s.Commit(t.Context(), &verso.Txn{Author: string(path), Message: value, Ops: []verso.Op{
 						{Kind: verso.OpPut, Path: path, Value: []byte(value), ContentType: "text/plain"},
@@ -288,6 +295,27 @@ func testClose(t *testing.T, open func(t *testing.T) verso.Store) {
 		}
 		if err := s.Close(); err != nil && !errors.Is(err, verso.ErrClosed) {
 			t.Errorf("second Close() = %v, want nil or ErrClosed", err)
+		}
+	})
+
+	t.Run("UnblocksWait", func(t *testing.T) {
+		s := newStore(t, open)
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Wait(t.Context(), 1)
+			done <- err
+		}()
+		time.Sleep(20 * time.Millisecond)
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close() with a Wait pending error: %v", err)
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, verso.ErrClosed) {
+				t.Errorf("Wait(1) pending at Close = %v, want ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("Wait(1) pending at Close still blocked 5s after Close")
 		}
 	})
 

@@ -108,6 +108,17 @@ func testEntries(t *testing.T, open func(t *testing.T) verso.Store) {
 			ns("/shallow", 10, 10, 15, 1, "ivy", props("{urn:x}n", "ns")),
 			ns("/shallow/k", 13, 13, 15, 1, "liam", nil),
 		}, []string{"/shallow/k/deep"}},
+		{"SeveralChangesOneVersion", as("olga",
+			put("/ns/k", "a", "text/plain"), opProps("/ns/k", setProp("{urn:x}c", "1")), put("/ns/k", "b", "text/plain"),
+			put("/ns/new", "1", "text/plain"), opProps("/ns/new", setProp("{urn:x}c", "1")), put("/ns/new", "2", "text/plain"),
+		), []*verso.Entry{
+			ns("/ns", 1, 5, 16, 2, "dave", props("{urn:x}n", "ns")),
+			key("/ns/k", "b", "text/plain", 1, 16, 6, "olga", props("{urn:x}b", "<x:y>2</x:y>", "{urn:x}c", "1")),
+			key("/ns/new", "2", "text/plain", 16, 16, 1, "olga", props("{urn:x}c", "1")),
+		}, nil},
+		{"DeleteAndRecreateIsNew", as("pia", opDelete("/ns/k"), put("/ns/k", "c", "text/plain")), []*verso.Entry{
+			key("/ns/k", "c", "text/plain", 17, 17, 1, "pia", nil),
+		}, nil},
 	}
 	for i, st := range steps {
 		rev := verso.Revision(i + 1)

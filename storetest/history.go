@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -29,8 +30,21 @@ func historyScript() []*verso.Txn {
 		as("alice", "r10", opProps("/", setProp("{urn:x}root", "r"))),
 		as("bob", "r11", opPut("/n", "1"), opCopy("/n", "/n2"), opDelete("/B"), opMkcol("/B"), opPut("/B/x", "x")),
 		as("carol", "r12", opProps("/a0/y", setProp("{urn:x}q", "q")), opPut("/a/sub/y", "y2")),
+		// Names that share a prefix are not inside each other.
+		as("alice", "r13", opDelete("/a")),
+		as("bob", "r14", opMove("/a0", "/a")),
+		// Any bytes as values, names beyond ASCII, deep namespaces.
+		as("carol", "r15", opMkcol("/ü"), opPut("/ü/日本 key", "\x00\xff\x00binary"),
+			opPut("/ü/z", strings.Repeat("large value ", 1400)), opPut("/ü/empty", ""),
+			opProps("/ü/z", setProp("{urn:x}a b", "<x:v xmlns:x=\"urn:x\">&amp;</x:v>"), setProp("{urn:y}a", "ü"))),
+		as("alice", "r16", opMkcol("/d"), opMkcol("/d/e"), opMkcol("/d/e/f"), opMkcol("/d/e/f/g"), opPut("/d/e/f/g/h", "deep")),
+		as("bob", "r17", opCopy("/d/e", "/ü/e"), opDelete("/d")),
 	}
 }
+
+// histMid is a revision of the history script at which /a is a namespace
+// with a key /a/k and a namespace /a/sub.
+const histMid = 12
 
 // buildHistory commits the script to s and returns the model of it.
 func buildHistory(t *testing.T, s verso.Store) *model {
@@ -144,10 +158,11 @@ func testWalk(t *testing.T, open func(t *testing.T) verso.Store) {
 		depth int
 	}{
 		{"/", head, 0}, {"/", head, 1}, {"/", head, 2}, {"/", head, verso.Infinite},
-		{"/a", head, 0}, {"/a", head, 1}, {"/a", head, verso.Infinite},
+		{"/", histMid, 1}, {"/", histMid, 2}, {"/ü", head, 1}, {"/ü", head, verso.Infinite},
+		{"/a", histMid, 0}, {"/a", histMid, 1}, {"/a", histMid, verso.Infinite},
 		{"/a", 4, 1}, {"/a-x", 6, 1}, {"/a-x", 6, verso.Infinite}, {"/a-x/m", 6, 1},
-		{"/a/k", head, 0}, {"/a/k", head, 1}, {"/a/k", head, verso.Infinite}, // a key visits itself only
-		{"/a0/y", 8, verso.Infinite},
+		{"/a/k", histMid, 0}, {"/a/k", histMid, 1}, {"/a/k", histMid, verso.Infinite}, // a key visits itself only
+		{"/a0/y", 8, verso.Infinite}, {"/a", head, verso.Infinite}, {"/d/e", 16, 2},
 	}
 	for _, tc := range depthCases {
 		t.Run(fmt.Sprintf("Depth%d%sAtR%d", tc.depth, tc.path, tc.rev), func(t *testing.T) {
@@ -163,7 +178,7 @@ func testWalk(t *testing.T, open func(t *testing.T) verso.Store) {
 		for _, tc := range []struct {
 			path verso.Path
 			rev  verso.Revision
-		}{{"/never", verso.Head}, {"/a-x", head}, {"/a/k", 5}, {"/a/k/under", head}, {"/c", 3}} {
+		}{{"/never", verso.Head}, {"/a-x", head}, {"/a/k", 5}, {"/a/k/under", histMid}, {"/c", 3}, {"/a0", head}, {"/d", head}} {
 			called := 0
 			err := s.Walk(ctx, tc.path, tc.rev, verso.Infinite, func(*verso.Entry) error { called++; return nil })
 			if !errors.Is(err, verso.ErrNotFound) {
@@ -231,6 +246,7 @@ func testLog(t *testing.T, open func(t *testing.T) verso.Store) {
 				{Path: path, Before: 1},
 				{Path: path, Limit: 1},
 				{Path: path, Limit: 2, Before: 9},
+				{Path: path, Limit: 3, Before: 15},
 				{Path: path, Limit: 100},
 			} {
 				before := q.Before

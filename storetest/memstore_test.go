@@ -366,7 +366,9 @@ func (w *memTxn) edit(p verso.Path, kind verso.Kind) *verso.Entry {
 	var e verso.Entry
 	if old := w.tree[p]; old != nil {
 		e = *old
-		e.Version++
+		if e.ModRev != w.rev {
+			e.Version++
+		}
 	} else {
 		e = verso.Entry{Path: p, Kind: kind, CreateRev: w.rev, Version: 1}
 	}

@@ -61,7 +61,10 @@ func (m *model) apply(tx *verso.Txn) {
 	}
 	change := func(path verso.Path) *verso.Entry {
 		c := *cur[path]
-		c.Version++
+		if c.ModRev != rev {
+			// Version counts the revisions that changed the entry.
+			c.Version++
+		}
 		c.ModRev, c.TreeRev, c.ModBy = rev, rev, tx.Author
 		cur[path] = &c
 		written[path] = true
