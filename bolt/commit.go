@@ -88,6 +88,9 @@ func (s *Store) commitLoop() {
 // in one bbolt write transaction, then publishes them and answers every
 // caller.
 func (s *Store) commitBatch(batch []*request) {
+	if s.batchHook != nil {
+		s.batchHook(len(batch))
+	}
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
 

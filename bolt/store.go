@@ -68,6 +68,10 @@ type Store struct {
 	inflight sync.WaitGroup // Commit calls that got past the closed check
 	reqs     chan *request  // to the committer
 	done     chan struct{}  // closed when the committer exits
+
+	// batchHook, if set (by tests, before the first Commit), is called by
+	// the committer with the size of each group before it commits it.
+	batchHook func(size int)
 }
 
 var _ verso.Store = (*Store)(nil)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/storetest"
 )
 
 // mustOpen opens a store in a new file under t.TempDir(). At cleanup it
@@ -109,7 +110,7 @@ func paths(es []*verso.Entry) []string {
 }
 
 func TestStore_Conformance(t *testing.T) {
-	t.Skip("storetest does not exist yet")
+	storetest.Run(t, func(t *testing.T) verso.Store { return mustOpen(t, nil) })
 }
 
 func TestStore_Basics(t *testing.T) {
