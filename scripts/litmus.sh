@@ -47,7 +47,7 @@ command -v litmus >/dev/null || die "litmus is not installed (apt-get install li
 bin=${1:-}
 if [ -z "$bin" ]; then
 	bin="$work/verso"
-	(cd "$root" && go build -o "$bin" ./cmd/verso) || die "go build ./cmd/verso failed"
+	(cd "$root" && go build -buildvcs=false -o "$bin" ./cmd/verso) || die "go build ./cmd/verso failed"
 fi
 [ -x "$bin" ] || die "$bin is not an executable"
 
