@@ -182,6 +182,9 @@ func (s *memStore) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, e
 	if s.closed {
 		return nil, verso.ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(txn.Ops) == 0 {
 		return nil, verso.ErrEmptyTxn
 	}

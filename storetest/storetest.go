@@ -1,7 +1,33 @@
 // Package storetest is the conformance suite of verso stores: every backend
 // runs it from its own tests, the way file systems run testing/fstest.TestFS.
+//
+//	func TestStore_Conformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) verso.Store { return mustOpen(t, nil) })
+//	}
+//
 // It checks the rules of docs/STORE.md and nothing an implementation is free
-// to choose.
+// to choose (ModTime's precision, the text of errors, the root's Version).
+// Where the contract can be read two ways the suite takes one reading:
+//
+//   - Version counts the revisions that changed an entry: several operations
+//     on one path in one commit add one; a path deleted and created again in
+//     one commit is a new entry (Version 1, CreateRev the new revision).
+//   - Copy Depth 0 copies a namespace alone (docs/STORE.md), although the
+//     comment on verso.Op.Depth calls the zero value Infinite; the suite
+//     always sets verso.Infinite for a subtree copy.
+//   - A move makes new entries at the destination, as a copy does, and
+//     their changes name From; their FromRev is not checked.
+//   - An operation's If sees the entries the earlier operations of the
+//     transaction wrote, with ModRev the new revision.
+//   - Txn.Base conflicts with a path listed in the transaction's Changes
+//     that some revision after Base lists in its own Changes.
+//   - Changes are sorted by path in byte order or in walk order (the two
+//     differ only for names holding bytes below '/').
+//   - Errors of a copy's or move's source name From in their PathError; a
+//     missing parent may name the path or the parent.
+//   - Revision(Head) is ErrNoRevision, like any negative revision.
+//   - Once Commit returns, Get at Head sees the commit; Close wakes a
+//     pending Wait with ErrClosed.
 package storetest
 
 import (
@@ -32,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) verso.Store) {
 		{"OpErrors", testOpErrors},
 		{"Preconditions", testPreconditions},
 		{"Atomicity", testAtomicity},
+		{"CanceledContext", testCanceledContext},
 		{"Base", testBase},
 		{"CommitRecord", testCommitRecord},
 		{"Entries", testEntries},
