@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"slices"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -36,7 +38,7 @@ func testEmptyStore(t *testing.T, open func(t *testing.T) verso.Store) {
 	if !errors.As(err, &pe) || pe.Path != p("/a") {
 		t.Errorf("Get(%q, HEAD) = %v, %v; want a *PathError for %q", "/a", e, err, "/a")
 	}
-	if !errors.Is(err, verso.ErrNotFound) || !errors.Is(err, errNotExist) {
+	if !errors.Is(err, verso.ErrNotFound) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Get(%q, HEAD) error = %v, want ErrNotFound that is also fs.ErrNotExist", "/a", err)
 	}
 
@@ -412,12 +414,8 @@ func testBase(t *testing.T, open func(t *testing.T) verso.Store) {
 }
 
 func normalizePaths(ps []verso.Path) []verso.Path {
-	out := append([]verso.Path(nil), ps...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	out := slices.Clone(ps)
+	slices.Sort(out)
 	return out
 }
 

@@ -1,13 +1,10 @@
 package storetest
 
 import (
-	"io/fs"
 	"testing"
 
 	"github.com/verso-config/verso"
 )
-
-var errNotExist = fs.ErrNotExist
 
 // testEntries checks the metadata of entries as commits change them:
 // Version, CreateRev, ModRev, TreeRev, ModBy, ModTime, properties.
