@@ -102,13 +102,19 @@ func message(r *http.Request, generated string) (string, error) {
 func (s *Server) author(r *http.Request) string { return "" }
 
 // commit runs one transaction for a request, with the request's author and
-// message (generated from the method and path unless the client set one).
-func (s *Server) commit(r *http.Request, generated string, ops ...verso.Op) (*verso.Commit, error) {
+// message (generated from the method and path unless the client set one),
+// and on success tells the client the new revision in HeaderRevision.
+func (s *Server) commit(w http.ResponseWriter, r *http.Request, generated string, ops ...verso.Op) (*verso.Commit, error) {
 	msg, err := message(r, generated)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.Commit(r.Context(), &verso.Txn{Author: s.author(r), Message: msg, Ops: ops})
+	c, err := s.store.Commit(r.Context(), &verso.Txn{Author: s.author(r), Message: msg, Ops: ops})
+	if err != nil {
+		return nil, err
+	}
+	w.Header().Set(HeaderRevision, strconv.FormatInt(int64(c.Rev), 10))
+	return c, nil
 }
 
 // current returns the entry at p at the head, or nil if there is none.
@@ -157,15 +163,13 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, p verso.Path)
 		}
 		return withStatus(http.StatusBadRequest, fmt.Errorf("read body: %w", err))
 	}
-	c, err := s.commit(r, "PUT "+string(p), verso.Op{
+	c, err := s.commit(w, r, "PUT "+string(p), verso.Op{
 		Kind: verso.OpPut, Path: p, Value: value, ContentType: contentType(r, value), If: pre.guard(cur),
 	})
 	if err != nil {
 		return s.explainNoParent(r, p, err)
 	}
-	h := w.Header()
-	h.Set("ETag", strconv.Quote(strconv.FormatInt(int64(c.Rev), 10)))
-	h.Set(HeaderRevision, strconv.FormatInt(int64(c.Rev), 10))
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(int64(c.Rev), 10)))
 	if len(c.Changes) > 0 && c.Changes[0].Action == verso.Added {
 		w.WriteHeader(http.StatusCreated)
 	} else {
@@ -219,7 +223,7 @@ func (s *Server) handleMkcol(w http.ResponseWriter, r *http.Request, p verso.Pat
 	if _, err := s.preconditions(r, p, nil, lockWrite{path: p, membership: true}); err != nil {
 		return err
 	}
-	if _, err := s.commit(r, "MKCOL "+string(p), verso.Op{Kind: verso.OpMkcol, Path: p}); err != nil {
+	if _, err := s.commit(w, r, "MKCOL "+string(p), verso.Op{Kind: verso.OpMkcol, Path: p}); err != nil {
 		if errors.Is(err, verso.ErrExists) {
 			return withStatus(http.StatusMethodNotAllowed, err)
 		}
@@ -247,7 +251,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if err != nil {
 		return err
 	}
-	if _, err := s.commit(r, "DELETE "+string(p), verso.Op{Kind: verso.OpDelete, Path: p, If: pre.guard(cur)}); err != nil {
+	if _, err := s.commit(w, r, "DELETE "+string(p), verso.Op{Kind: verso.OpDelete, Path: p, If: pre.guard(cur)}); err != nil {
 		return err
 	}
 	s.locks.removeSubtree(p)
@@ -314,7 +318,7 @@ func (s *Server) handleCopyMove(w http.ResponseWriter, r *http.Request, src vers
 		kind = verso.OpMove
 	}
 	op := verso.Op{Kind: kind, Path: dst, From: src, Depth: depth, Overwrite: overwrite}
-	if _, err := s.commit(r, fmt.Sprintf("%s %s to %s", r.Method, src, dst), op); err != nil {
+	if _, err := s.commit(w, r, fmt.Sprintf("%s %s to %s", r.Method, src, dst), op); err != nil {
 		if errors.Is(err, verso.ErrExists) {
 			return withStatus(http.StatusPreconditionFailed, err)
 		}

@@ -57,7 +57,7 @@ func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path
 	}
 	status := http.StatusOK
 	if cur == nil {
-		if _, err := s.commit(r, "LOCK "+string(p), verso.Op{Kind: verso.OpPut, Path: p, Value: []byte{}, ContentType: "application/octet-stream", If: verso.Cond{Absent: true}}); err != nil {
+		if _, err := s.commit(w, r, "LOCK "+string(p), verso.Op{Kind: verso.OpPut, Path: p, Value: []byte{}, ContentType: "application/octet-stream", If: verso.Cond{Absent: true}}); err != nil {
 			s.locks.unlock(p, l.Token)
 			return s.explainNoParent(r, p, err)
 		}

@@ -252,7 +252,7 @@ func (s *Server) handleProppatch(w http.ResponseWriter, r *http.Request, p verso
 		done.Props = append(done.Props, property{Name: pp.Name})
 	}
 	if len(changes) > 0 {
-		if _, err := s.commit(r, "PROPPATCH "+string(p), verso.Op{Kind: verso.OpProps, Path: p, Props: changes, If: pre.guard(cur)}); err != nil {
+		if _, err := s.commit(w, r, "PROPPATCH "+string(p), verso.Op{Kind: verso.OpProps, Path: p, Props: changes, If: pre.guard(cur)}); err != nil {
 			return err
 		}
 	}
