@@ -26,7 +26,8 @@ The file holds five buckets:
     path. Reading p at revision R is one seek: to p's key at R+1, then one
     step back.
   - index: path, 0x00, revision -> nothing, for each path a revision
-    changed and each namespace above it. Log of p is a backward scan of the
+    changed and each namespace above it (the root: every revision, even
+    one whose operations cancelled out). Log of p is a backward scan of the
     keys starting with p+0x00; the TreeRev of a namespace at R is the first
     key at or before R.
 
@@ -50,13 +51,16 @@ change computed, nothing written) and, if valid, written as revision
 head+1. An invalid transaction gets its own error and consumes no revision;
 the others in the group are unaffected.
 
-The committer never uses db.Batch: Batch retries a failed group one
-function at a time and may run a function twice, so a plan function would
-have to be idempotent, and the revision it allocates would advance twice.
-Here the head revision lives in the bbolt transaction: if the transaction
-fails to commit, every transaction of the group gets that error, nothing is
-published, and no revision has been consumed. Revisions never advance twice
-and have no gaps.
+The contract that keeps revisions exact: planning a transaction is a pure
+function of the bbolt transaction's state (it writes nothing, so running it
+again would be harmless: it is idempotent), and the head revision that
+numbers each plan is read and written inside the same bbolt transaction as
+the plan itself. So revisions never advance twice and have no gaps. If the
+bbolt transaction fails to commit, every transaction of the group gets that
+error, nothing is published, and no revision is consumed, since the head
+rolled back with everything else. The committer uses db.Update, never
+db.Batch: Batch re-runs functions one at a time after a failure, and a
+function that allocates a revision must not run twice.
 
 After db.Update returns (bbolt has fsynced), the committer publishes the
 group's entries to the in-memory tree in revision order, advances the head,
@@ -68,7 +72,9 @@ A transaction whose context is done when the committer reaches it is
 skipped and its Commit returns the context's error. Once it is part of a
 bbolt transaction it commits regardless of its context, and Commit waits
 for that outcome rather than returning early: an error from Commit means
-the transaction did not commit.
+the transaction did not commit (short of a failed fsync of bbolt's meta
+page, after which, as with any file, the outcome is unknown until the next
+Open).
 
 While a group's revisions are being published, a Get at verso.Head may
 return an entry of a revision a moment before Head reports it; it never
