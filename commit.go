@@ -42,7 +42,8 @@ type Op struct {
 	ContentType string
 	// Props are the property changes of OpProps.
 	Props []PropChange
-	// Depth of OpCopy: 0 or Infinite (the zero value means Infinite).
+	// Depth of OpCopy: Infinite copies a namespace with everything below
+	// it; 0 copies the namespace alone. Note that the zero value is 0.
 	Depth int
 	// Overwrite lets OpCopy and OpMove replace what is at Path (it is
 	// deleted first, in the same revision). Without it they fail with

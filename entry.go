@@ -85,7 +85,8 @@ type Entry struct {
 	// TreeRev is, for a namespace, the last revision that changed it or
 	// anything below it; for a key it equals ModRev.
 	TreeRev Revision
-	// Version counts the changes to the entry since it was created, from 1.
+	// Version counts the revisions that changed the entry since it was
+	// created, from 1 (several operations on it in one commit count once).
 	Version int64
 	// ModTime is the time of ModRev's commit.
 	ModTime time.Time
