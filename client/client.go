@@ -92,8 +92,9 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// treeURL returns the URL of p in the tree.
-func (c *Client) treeURL(p verso.Path, query url.Values) string {
+// treeURL returns the URL of p in the tree; slash adds the trailing "/"
+// that names a namespace (the root always has it).
+func (c *Client) treeURL(p verso.Path, slash bool, query url.Values) string {
 	u := *c.base
 	var b strings.Builder
 	b.WriteString(strings.TrimSuffix(u.Path, "/"))
@@ -106,7 +107,7 @@ func (c *Client) treeURL(p verso.Path, query url.Values) string {
 	u.Path, u.RawPath = "", ""
 	u.Opaque = ""
 	s := u.String() + b.String()
-	if p == verso.Root {
+	if p == verso.Root || slash {
 		s += "/"
 	}
 	if len(query) > 0 {

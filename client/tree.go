@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/verso-config/verso"
 )
@@ -22,13 +23,18 @@ type Value struct {
 	ETag string
 }
 
-// Get reads the key at p, as of rev (verso.Head for the newest).
+// Get reads the key at p, as of rev (verso.Head for the newest). A
+// namespace at p is an *Error (409) saying so, not its listing.
 func (c *Client) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*Value, error) {
-	resp, err := c.do(ctx, http.MethodGet, c.treeURL(p, revQuery(rev)), nil, nil)
+	resp, err := c.do(ctx, http.MethodGet, c.treeURL(p, false, revQuery(rev)), nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	// The server lists a namespace under a weak ETag; a key's is strong.
+	if strings.HasPrefix(resp.Header.Get("ETag"), "W/") {
+		return nil, &Error{Status: http.StatusConflict, Message: string(p) + " is a namespace, not a key"}
+	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, err
@@ -55,7 +61,7 @@ type Entry struct {
 
 // List returns the children of the namespace p as of rev.
 func (c *Client) List(ctx context.Context, p verso.Path, rev verso.Revision) ([]Entry, error) {
-	resp, err := c.do(ctx, http.MethodGet, c.treeURL(p, revQuery(rev))+"/", nil, http.Header{"Accept": {"application/json"}})
+	resp, err := c.do(ctx, http.MethodGet, c.treeURL(p, true, revQuery(rev)), nil, http.Header{"Accept": {"application/json"}})
 	if err != nil {
 		return nil, err
 	}
@@ -108,29 +114,47 @@ func (o *WriteOptions) header() http.Header {
 // Put writes data to the key at p and returns the revision it made and
 // whether the key was created.
 func (c *Client) Put(ctx context.Context, p verso.Path, data []byte, opts *WriteOptions) (verso.Revision, bool, error) {
-	resp, err := c.do(ctx, http.MethodPut, c.treeURL(p, nil), bytes.NewReader(data), opts.header())
+	resp, err := c.do(ctx, http.MethodPut, c.treeURL(p, false, nil), bytes.NewReader(data), opts.header())
 	if err != nil {
 		return 0, false, err
 	}
 	resp.Body.Close()
-	r, _ := strconv.ParseInt(resp.Header.Get("X-Verso-Revision"), 10, 64)
-	return verso.Revision(r), resp.StatusCode == http.StatusCreated, nil
+	rev, err := c.committed(ctx, resp)
+	return rev, resp.StatusCode == http.StatusCreated, err
 }
 
-// Mkdir creates the namespace p.
-func (c *Client) Mkdir(ctx context.Context, p verso.Path, opts *WriteOptions) error {
-	resp, err := c.do(ctx, "MKCOL", c.treeURL(p, nil), nil, opts.header())
+// Mkdir creates the namespace p and returns the revision it made.
+func (c *Client) Mkdir(ctx context.Context, p verso.Path, opts *WriteOptions) (verso.Revision, error) {
+	resp, err := c.do(ctx, "MKCOL", c.treeURL(p, false, nil), nil, opts.header())
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return resp.Body.Close()
+	resp.Body.Close()
+	return c.committed(ctx, resp)
 }
 
-// Delete removes the key or namespace p (with everything below it).
-func (c *Client) Delete(ctx context.Context, p verso.Path, opts *WriteOptions) error {
-	resp, err := c.do(ctx, http.MethodDelete, c.treeURL(p, nil), nil, opts.header())
+// Delete removes the key or namespace p (with everything below it) and
+// returns the revision it made.
+func (c *Client) Delete(ctx context.Context, p verso.Path, opts *WriteOptions) (verso.Revision, error) {
+	resp, err := c.do(ctx, http.MethodDelete, c.treeURL(p, false, nil), nil, opts.header())
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return resp.Body.Close()
+	resp.Body.Close()
+	return c.committed(ctx, resp)
+}
+
+// committed returns the revision a successful write made, from its
+// X-Verso-Revision header. A server that does not send the header is asked
+// for its head instead; that is only a guess, since another write may have
+// landed in between.
+func (c *Client) committed(ctx context.Context, resp *http.Response) (verso.Revision, error) {
+	if r, err := strconv.ParseInt(resp.Header.Get("X-Verso-Revision"), 10, 64); err == nil && r > 0 {
+		return verso.Revision(r), nil
+	}
+	cm, err := c.Revision(ctx, verso.Head)
+	if err != nil {
+		return 0, err
+	}
+	return cm.Rev, nil
 }
