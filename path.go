@@ -45,14 +45,12 @@ func ParsePath(s string) (Path, error) {
 	if !strings.HasPrefix(s, "/") {
 		s = "/" + s
 	}
-	if len(s) > 1 && strings.HasSuffix(s, "/") {
-		s = s[:len(s)-1]
-	}
 	if s == "/" {
 		return Root, nil
 	}
+	s = strings.TrimSuffix(s, "/") // "//" leaves "/": an empty segment below
 	depth := 0
-	for _, seg := range strings.Split(s[1:], "/") {
+	for _, seg := range strings.Split(strings.TrimPrefix(s, "/"), "/") {
 		depth++
 		switch {
 		case seg == "":
