@@ -16,22 +16,30 @@ const apiPrefix = "/api/v1/"
 // error for writeError.
 type apiHandler func(w http.ResponseWriter, r *http.Request) error
 
-// routes registers the JSON API, one method pattern per handler.
+// routes registers the JSON API. Each endpoint has one method; any other
+// gets a JSON 405 naming it, and an unknown endpoint a JSON 404.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	handle := func(pattern string, h apiHandler) {
+	handle := func(method, pattern string, h apiHandler) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if err := h(w, r); err != nil {
+			var err error
+			if r.Method == method || (method == http.MethodGet && r.Method == http.MethodHead) {
+				err = h(w, r)
+			} else {
+				w.Header().Set("Allow", method)
+				err = errorf(http.StatusMethodNotAllowed, "%s takes %s, not %s", r.URL.Path, method, r.Method)
+			}
+			if err != nil {
 				writeError(w, r, s.log, err)
 			}
 		})
 	}
-	handle("GET /api/v1/log", s.handleLog)
-	handle("GET /api/v1/revisions/{rev}", s.handleRevision)
-	handle("GET /api/v1/diff", s.handleDiff)
-	handle("POST /api/v1/revert", s.handleRevert)
-	handle("/api/v1/", func(w http.ResponseWriter, r *http.Request) error {
-		return errorf(http.StatusNotFound, "no API endpoint %s %s (see docs/API.md)", r.Method, r.URL.Path)
+	handle("GET", "/api/v1/log", s.handleLog)
+	handle("GET", "/api/v1/revisions/{rev}", s.handleRevision)
+	handle("GET", "/api/v1/diff", s.handleDiff)
+	handle("POST", "/api/v1/revert", s.handleRevert)
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log, errorf(http.StatusNotFound, "no API endpoint %s (see docs/HTTP.md)", r.URL.Path))
 	})
 	return mux
 }

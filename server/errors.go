@@ -92,7 +92,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	h.Del("Last-Modified")
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if status == http.StatusMethodNotAllowed {
+	if status == http.StatusMethodNotAllowed && h.Get("Allow") == "" {
 		h.Set("Allow", allowedMethods)
 	}
 	w.WriteHeader(status)
