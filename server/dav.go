@@ -21,6 +21,9 @@ const allowedMethods = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROP
 func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, rel string) {
 	p, err := s.requestPath(r, rel)
 	if err == nil {
+		err = s.authorize(r, p, methodAccess(r.Method))
+	}
+	if err == nil {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
 			err = s.handleGet(w, r, p)
@@ -49,6 +52,16 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, rel string) {
 	if err != nil {
 		writeError(w, r, s.log, err)
 	}
+}
+
+// methodAccess is the access a method needs on its request path. COPY and
+// MOVE also need write access to their destination, checked by the handler.
+func methodAccess(method string) Access {
+	switch method {
+	case http.MethodGet, http.MethodHead, "PROPFIND", http.MethodOptions, "COPY":
+		return Read
+	}
+	return Write
 }
 
 // requestPath turns the URL path below the mount into a verso.Path, refusing
