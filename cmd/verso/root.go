@@ -46,6 +46,9 @@ Start the service with 'verso serve'; see 'verso serve --help' for its flags.`,
 		return &usageError{cmd: cmd.CommandPath(), err: err}
 	})
 	root.AddCommand(newServeCommand(getenv))
+	root.AddCommand(newGetCommand(getenv), newPutCommand(getenv), newLsCommand(getenv),
+		newMkdirCommand(getenv), newRmCommand(getenv))
+	root.AddCommand(newLogCommand(getenv), newDiffCommand(getenv), newRevertCommand(getenv))
 	return root
 }
 
