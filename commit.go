@@ -2,6 +2,7 @@ package verso
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,10 @@ const (
 	OpMove OpKind = "move"
 	// OpProps changes the dead properties of Path, in the order given.
 	OpProps OpKind = "props"
+	// OpCheck asserts Op.If on Path and changes nothing: a precondition
+	// on a path the transaction does not otherwise touch (the source of a
+	// copy, a key the change was computed from).
+	OpCheck OpKind = "check"
 )
 
 // Infinite is the depth of a namespace copy that takes everything below it.
@@ -127,11 +132,17 @@ type Commit struct {
 	Changes []Change `json:"changes"`
 }
 
-// String renders the commit as a one-line summary, like svn log's header.
+// String renders the commit as a one-line summary, like svn log's header:
+// "r5 | alice | 2026-11-26 12:36:33 +0000 | PUT /ns/key". A message of
+// several lines shows its first line followed by "...".
 func (c *Commit) String() string {
 	author := c.Author
 	if author == "" {
 		author = "(no author)"
 	}
-	return fmt.Sprintf("r%d | %s | %s | %s", c.Rev, author, c.Time.UTC().Format("2006-01-02 15:04:05 -0700"), c.Message)
+	msg, _, more := strings.Cut(c.Message, "\n")
+	if more {
+		msg += " ..."
+	}
+	return fmt.Sprintf("r%d | %s | %s | %s", c.Rev, author, c.Time.UTC().Format("2006-01-02 15:04:05 -0700"), msg)
 }

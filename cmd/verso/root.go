@@ -30,7 +30,10 @@ reads, keeping configuration keys in a tree of namespaces. Every change is a
 global revision, like a Subversion commit, and the tree is served over HTTP
 and WebDAV, so plain curl reads and writes it.
 
-Start the service with 'verso serve'; see 'verso serve --help' for its flags.`,
+Start the service with 'verso serve'; see 'verso serve --help' for its flags.
+The other commands are clients of a running server (--server or VERSO_URL,
+default http://127.0.0.1:8080): get, put, ls, mkdir and rm for everyday work,
+log, diff and revert for history. 'verso help COMMAND' explains each.`,
 		Example: `  verso serve
   curl -XMKCOL http://127.0.0.1:8080/config/namespace
   echo "value" | curl -T- http://127.0.0.1:8080/config/namespace/key
