@@ -171,7 +171,7 @@ func validateOp(op *verso.Op) error {
 		return &verso.PathError{Op: string(op.Kind), Path: p, Err: fmt.Errorf("%w: "+format, append([]any{verso.ErrInvalidOp}, args...)...)}
 	}
 	switch op.Kind {
-	case verso.OpPut, verso.OpDelete, verso.OpMkcol, verso.OpCopy, verso.OpMove, verso.OpProps:
+	case verso.OpPut, verso.OpDelete, verso.OpMkcol, verso.OpCopy, verso.OpMove, verso.OpProps, verso.OpCheck:
 	default:
 		return invalid(op.Path, "unknown operation %q", op.Kind)
 	}
@@ -247,6 +247,8 @@ func (t *txnState) apply(op *verso.Op) error {
 		return nil
 	}
 	switch op.Kind {
+	case verso.OpCheck:
+		// The condition above is all a check does.
 	case verso.OpPut:
 		if op.Path == verso.Root {
 			return fail(op.Path, verso.ErrRoot)

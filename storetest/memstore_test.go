@@ -241,7 +241,7 @@ type memTxn struct {
 func (w *memTxn) apply(op verso.Op) error {
 	fail := func(p verso.Path, err error) error { return &verso.PathError{Op: string(op.Kind), Path: p, Err: err} }
 	switch op.Kind {
-	case verso.OpPut, verso.OpDelete, verso.OpMkcol, verso.OpProps:
+	case verso.OpPut, verso.OpDelete, verso.OpMkcol, verso.OpProps, verso.OpCheck:
 	case verso.OpCopy, verso.OpMove:
 		if op.From == "" {
 			return fail(op.Path, verso.ErrInvalidOp)

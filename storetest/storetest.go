@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) verso.Store) {
 		{"Ops", testOps},
 		{"OpErrors", testOpErrors},
 		{"Preconditions", testPreconditions},
+		{"Check", testCheck},
 		{"Atomicity", testAtomicity},
 		{"CanceledContext", testCanceledContext},
 		{"Base", testBase},
