@@ -330,8 +330,13 @@ func (s *Server) handleCopyMove(w http.ResponseWriter, r *http.Request, src vers
 	if move {
 		kind = verso.OpMove
 	}
-	op := verso.Op{Kind: kind, Path: dst, From: src, Depth: depth, Overwrite: overwrite}
-	if _, err := s.commit(w, r, fmt.Sprintf("%s %s to %s", r.Method, src, dst), op); err != nil {
+	ops := []verso.Op{{Kind: kind, Path: dst, From: src, Depth: depth, Overwrite: overwrite}}
+	if pre.conditional {
+		// The conditions held for the source as just read; the check makes
+		// the copy or move apply only if it is still in that state.
+		ops = append([]verso.Op{{Kind: verso.OpCheck, Path: src, If: pre.guard(cur)}}, ops...)
+	}
+	if _, err := s.commit(w, r, fmt.Sprintf("%s %s to %s", r.Method, src, dst), ops...); err != nil {
 		if errors.Is(err, verso.ErrExists) {
 			return withStatus(http.StatusPreconditionFailed, err)
 		}

@@ -85,7 +85,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	h := w.Header()
 	if strings.HasPrefix(r.URL.Path, apiPrefix) {
 		h.Set("X-Content-Type-Options", "nosniff")
-		writeJSON(w, status, errorJSON{Status: status, Error: msg})
+		ej := errorJSON{Status: status, Error: msg}
+		if status < 500 {
+			ej.describe(err)
+		}
+		writeJSON(w, status, ej)
 		return
 	}
 	h.Del("ETag")
@@ -99,8 +103,29 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	fmt.Fprintf(w, "%d %s: %s\n", status, http.StatusText(status), msg)
 }
 
-// errorJSON is the body of a failed API request.
+// errorJSON is the body of a failed API request. Op, Path and Paths say
+// what the error concerns, when it concerns an operation of a transaction
+// (its index), one path, or several (the paths of a conflict).
 type errorJSON struct {
-	Status int    `json:"status"`
-	Error  string `json:"error"`
+	Status int          `json:"status"`
+	Error  string       `json:"error"`
+	Op     *int         `json:"op,omitempty"`
+	Path   verso.Path   `json:"path,omitempty"`
+	Paths  []verso.Path `json:"paths,omitempty"`
+}
+
+// describe fills in Op, Path and Paths from the errors err wraps.
+func (e *errorJSON) describe(err error) {
+	var oe *verso.OpError
+	var pe *verso.PathError
+	var ce *verso.ConflictError
+	if errors.As(err, &oe) {
+		e.Op = &oe.Index
+	}
+	if errors.As(err, &pe) {
+		e.Path = pe.Path
+	}
+	if errors.As(err, &ce) {
+		e.Paths = ce.Paths
+	}
 }
