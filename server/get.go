@@ -20,9 +20,15 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, p verso.Path)
 		if rev, err = revisionParam(r); err != nil {
 			return err
 		}
+		if err = s.longPoll(w, r, p, rev); err != nil { // ?index=N&wait=D (watch.go)
+			return err
+		}
 	}
 	e, err := s.store.Get(r.Context(), p, rev)
 	if err != nil {
+		return err
+	}
+	if done, err := s.exportIfAsked(w, r, e, rev); done || err != nil { // ?format= (export.go)
 		return err
 	}
 	if e.IsNamespace() {

@@ -30,6 +30,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock returns the current time (lock expiry); default time.Now.
 	Clock func() time.Time
+	// WatchHeartbeat is how often an idle watch stream gets a keepalive
+	// comment, so that proxies keep it open; default 15s.
+	WatchHeartbeat time.Duration
+	// WatchBuffer is how many commits a watcher may fall behind before it
+	// is disconnected with the revision to resume from; default 256.
+	WatchBuffer int
 }
 
 // Header names verso reads and writes. They are documented in docs/HTTP.md.
@@ -54,6 +60,9 @@ type Server struct {
 	now   func() time.Time
 	locks *lockManager
 	api   *http.ServeMux
+
+	watch     *watchHub     // watch streams and long-polls (watch.go)
+	heartbeat time.Duration // of idle watch streams
 }
 
 // New returns a Server for store.
@@ -74,6 +83,12 @@ func New(store verso.Store, opts *Options) *Server {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.WatchHeartbeat <= 0 {
+		o.WatchHeartbeat = defaultWatchHeartbeat
+	}
+	if o.WatchBuffer <= 0 {
+		o.WatchBuffer = defaultWatchBuffer
+	}
 	s := &Server{
 		store: store,
 		mount: strings.TrimSuffix(o.Mount, "/"),
@@ -81,6 +96,9 @@ func New(store verso.Store, opts *Options) *Server {
 		log:   o.Logger,
 		now:   o.Clock,
 		locks: newLockManager(o.Clock),
+
+		watch:     newWatchHub(store, o.Logger, o.WatchBuffer),
+		heartbeat: o.WatchHeartbeat,
 	}
 	s.api = s.routes()
 	return s
