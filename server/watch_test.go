@@ -191,11 +191,11 @@ func TestWatch_Events(t *testing.T) {
 	if ev := s.next(t); ev.ID != "2" || ev.Data != "" {
 		t.Errorf("first event of a watch from the head = %+v, want only id 2", ev)
 	}
-	ts.must(t, 201, "MKCOL", "/config/other", "")                                           // r3: not below /app
-	ts.must(t, 204, "PUT", "/config/app/a", "two", "Content-Type", "text/plain")            // r4
+	ts.must(t, 201, "MKCOL", "/config/other", "")                                          // r3: not below /app
+	ts.must(t, 204, "PUT", "/config/app/a", "two", "Content-Type", "text/plain")           // r4
 	ts.must(t, 201, "PUT", "/config/app/bin", "\xff\x00", "Content-Type", "application/x") // r5
-	ts.must(t, 201, "COPY", "/config/app", "", "Destination", "/config/other/app")          // r6: not below /app
-	ts.must(t, 204, "DELETE", "/config/app/a", "")                                          // r7
+	ts.must(t, 201, "COPY", "/config/app", "", "Destination", "/config/other/app")         // r6: not below /app
+	ts.must(t, 204, "DELETE", "/config/app/a", "")                                         // r7
 
 	str := func(s string) *string { return &s }
 	want := []watchEvent{
