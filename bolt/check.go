@@ -18,14 +18,17 @@ const maxProblems = 100
 // against it, in one read transaction (commits wait while it runs):
 //
 //   - the revisions are 1..head without gaps, each with a readable commit
-//     record;
+//     record (from the start of history on, once pruned: below it, records
+//     that pruning has yet to retire may remain);
 //   - the history holds exactly one state per path and revision listed in
-//     the commit records, a tombstone exactly for deletions;
+//     the commit records, a tombstone exactly for deletions, except where a
+//     gone marker stands for states dropped by pruning (below the start of
+//     history, records may be missing or left for pruning to retire);
 //   - the tree at head equals the tree rebuilt from the history, with the
 //     right TreeRev on every namespace;
 //   - every path but the root has a parent, and it is a namespace;
 //   - the index holds exactly the changed paths of each commit and the
-//     namespaces above them;
+//     namespaces above them (from the start of history on);
 //   - the head cache holds the tree at head.
 //
 // It returns nil, or an error joining every problem found (the first
@@ -54,6 +57,7 @@ type checker struct {
 	problems []error
 	extra    int
 	head     verso.Revision
+	start    verso.Revision // the start of history
 	// tree is the tree bucket, decoded, root included.
 	tree map[verso.Path]*verso.Entry
 }
@@ -90,8 +94,20 @@ func (c *checker) check(tx *bbolt.Tx) {
 		return
 	}
 	c.head = head
+	if v := tx.Bucket(bucketMeta).Get(keyStart); v != nil {
+		if len(v) != 8 || decodeRev(v) > head {
+			c.addf("start of history %x is not a revision up to head %d", v, head)
+		} else {
+			c.start = decodeRev(v)
+		}
+	}
+	if v := tx.Bucket(bucketMeta).Get(keyPruned); v != nil && (len(v) != 16 || decodeRev(v[:8]) > head) {
+		c.addf("pruning progress %x is not a revision up to head %d and a count", v, head)
+	}
+	start := c.start
 
-	// Commit records: 1..head, each telling which states the history and
+	// Commit records: 1..head (from the start of history, or from the
+	// oldest record pruning has yet to retire), each telling which states the history and
 	// the index must hold.
 	type histWant struct {
 		deleted bool
@@ -99,7 +115,10 @@ func (c *checker) check(tx *bbolt.Tx) {
 	}
 	wantHist := make(map[string]histWant)
 	wantIndex := make(map[string]bool)
-	next := verso.Revision(1)
+	next := max(start, 1)
+	if k, _ := tx.Bucket(bucketRevs).Cursor().First(); len(k) == 8 && decodeRev(k) < next {
+		next = decodeRev(k)
+	}
 	err = tx.Bucket(bucketRevs).ForEach(func(k, v []byte) error {
 		if len(k) != 8 {
 			c.addf("revs: key %x is not a revision", k)
@@ -147,6 +166,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 
 	// History: rebuild the tree at head from each path's newest state.
 	rebuilt := make(map[verso.Path]*verso.Entry)
+	lastGone := make(map[verso.Path]bool) // paths whose newest record so far is a gone marker
 	hc := tx.Bucket(bucketHist).Cursor()
 	for k, v := hc.First(); k != nil; k, v = hc.Next() {
 		tk, rev, ok := splitHistKey(k)
@@ -160,8 +180,14 @@ func (c *checker) check(tx *bbolt.Tx) {
 		}
 		want, listed := wantHist[string(k)]
 		delete(wantHist, string(k))
-		if !listed {
+		if !listed && rev >= start {
 			c.addf("hist %s@%d: no commit record lists this change", p, rev)
+		}
+		delete(lastGone, p)
+		if isGone(v) {
+			delete(rebuilt, p)
+			lastGone[p] = true
+			continue
 		}
 		if isTombstone(v) {
 			if listed && !want.deleted {
@@ -183,8 +209,19 @@ func (c *checker) check(tx *bbolt.Tx) {
 		}
 		rebuilt[p] = e
 	}
+	for _, p := range slices.Sorted(maps.Keys(lastGone)) {
+		c.addf("hist %s: the newest record is a gone marker, not a state", p)
+	}
 	for _, k := range slices.Sorted(maps.Keys(wantHist)) {
 		tk, rev, _ := splitHistKey([]byte(k))
+		if rev < start {
+			continue // pruning dropped it before retiring its revision
+		}
+		// Dropped by pruning if the record before it is a gone marker.
+		pk, pv := seekBefore(hc, []byte(k))
+		if ptk, _, ok := splitHistKey(pk); ok && bytes.Equal(ptk, tk) && isGone(pv) {
+			continue
+		}
 		c.addf("hist %s@%d: listed in the commit record but missing", pathFromTreeKey(tk), rev)
 	}
 
@@ -197,7 +234,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 			c.addf("index: malformed key %q", k)
 			return nil
 		}
-		if !wantIndex[string(k)] {
+		if !wantIndex[string(k)] && rev >= start {
 			c.addf("index %s@%d: the commit record does not change this path or below it", p, rev)
 		}
 		delete(wantIndex, string(k))
@@ -208,8 +245,9 @@ func (c *checker) check(tx *bbolt.Tx) {
 		c.addf("index: %v", err)
 	}
 	for _, k := range slices.Sorted(maps.Keys(wantIndex)) {
-		p, rev, _ := splitIndexKey([]byte(k))
-		c.addf("index %s@%d: missing", p, rev)
+		if p, rev, _ := splitIndexKey([]byte(k)); rev >= start {
+			c.addf("index %s@%d: missing", p, rev)
+		}
 	}
 
 	// Tree: equal to the rebuilt tree, parents present.

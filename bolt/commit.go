@@ -19,6 +19,11 @@ type request struct {
 	plan   *plan // set inside the bbolt transaction when the txn is valid
 	commit *verso.Commit
 	err    error
+
+	// step, when set, makes this a maintenance request instead of a
+	// commit: the committer runs step alone in its own bbolt write
+	// transaction and sets err to what it returned (see prune.go).
+	step func(tx *bbolt.Tx) error
 }
 
 // Commit applies txn as one new revision and returns its record once the
@@ -66,12 +71,21 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*request, 0, s.maxBatch)
 	for req := range s.reqs {
+		if req.step != nil {
+			s.runStep(req)
+			continue
+		}
 		batch = append(batch[:0], req)
+		var step *request // a maintenance request met while filling the batch
 	fill:
 		for len(batch) < s.maxBatch {
 			select {
 			case r, ok := <-s.reqs:
 				if !ok {
+					break fill
+				}
+				if r.step != nil {
+					step = r
 					break fill
 				}
 				batch = append(batch, r)
@@ -81,7 +95,45 @@ func (s *Store) commitLoop() {
 		}
 		s.commitBatch(batch)
 		clear(batch)
+		if step != nil {
+			s.runStep(step)
+		}
 	}
+}
+
+// runStep runs a maintenance request in its own bbolt write transaction.
+// Steps never change the tree or the head, so nothing is published.
+func (s *Store) runStep(req *request) {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	if err := req.ctx.Err(); err != nil {
+		req.err = err
+	} else {
+		req.err = s.db.Update(req.step)
+	}
+	close(req.done)
+}
+
+// do has the committer run step in a bbolt write transaction of its own,
+// between group commits, and returns step's error (or the transaction's).
+// Like Commit, it waits for the answer once the step is queued.
+func (s *Store) do(ctx context.Context, step func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return verso.ErrClosed
+	}
+	s.inflight.Add(1)
+	s.mu.Unlock()
+	defer s.inflight.Done()
+
+	req := &request{ctx: ctx, step: step, done: make(chan struct{})}
+	s.reqs <- req
+	<-req.done
+	return req.err
 }
 
 // commitBatch commits the transactions of batch, each as its own revision,

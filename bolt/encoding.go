@@ -25,6 +25,13 @@ var (
 
 	keyHead   = []byte("head")
 	keyFormat = []byte("format")
+	// keyStart holds the revision where history starts, once pruning
+	// has dropped older revisions (see prune.go); absent means 0.
+	keyStart = []byte("start")
+	// keyPruned holds the progress of pruning by Retention.KeepVersions:
+	// the newest revision whose changed paths were trimmed, then the
+	// KeepVersions they were trimmed to.
+	keyPruned = []byte("pruned")
 )
 
 // formatVersion is the layout of the data file this package writes. Open
@@ -104,7 +111,9 @@ func splitIndexKey(k []byte) (verso.Path, verso.Revision, bool) {
 // counts, values are arbitrary bytes (JSON would base64 them), and decoding
 // sits on the path of every read at an old revision. The first byte is the
 // encoding's version, so a later layout can be told apart; a lone
-// tombstoneByte in hist records that the path was deleted.
+// tombstoneByte in hist records that the path was deleted, and a lone
+// goneByte that its states from that revision until its next record were
+// dropped by pruning.
 //
 //	entryV1 kind createRev modRev treeRev version sec nsec modBy contentType value nprops (name value)...
 //
@@ -114,11 +123,14 @@ func splitIndexKey(k []byte) (verso.Path, verso.Revision, bool) {
 const (
 	tombstoneByte = 0
 	entryV1       = 1
+	goneByte      = 2
 )
 
 var errCorrupt = errors.New("corrupt record")
 
 func isTombstone(v []byte) bool { return len(v) == 1 && v[0] == tombstoneByte }
+
+func isGone(v []byte) bool { return len(v) == 1 && v[0] == goneByte }
 
 func encodeEntry(e *verso.Entry) []byte {
 	n := 2 + 6*binary.MaxVarintLen64 + len(e.ModBy) + len(e.ContentType) + len(e.Value) + 4*binary.MaxVarintLen64

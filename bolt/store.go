@@ -65,6 +65,9 @@ type Store struct {
 	headCh   chan struct{} // closed and replaced when head advances
 	closeCh  chan struct{} // closed by Close, ends Wait
 
+	// pruneMu makes concurrent Prune calls run one at a time.
+	pruneMu sync.Mutex
+
 	inflight sync.WaitGroup // Commit calls that got past the closed check
 	reqs     chan *request  // to the committer
 	done     chan struct{}  // closed when the committer exits
@@ -251,7 +254,8 @@ func (s *Store) view(fn func(*bbolt.Tx) error) error {
 	return err
 }
 
-// resolveRev checks rev against the head in tx; Head becomes the head.
+// resolveRev checks rev against the head and the start of history in tx;
+// Head becomes the head.
 func resolveRev(tx *bbolt.Tx, op string, p verso.Path, rev verso.Revision) (verso.Revision, error) {
 	head, err := readHead(tx)
 	if err != nil {
@@ -263,7 +267,24 @@ func resolveRev(tx *bbolt.Tx, op string, p verso.Path, rev verso.Revision) (vers
 	if rev < 0 || rev > head {
 		return 0, &verso.PathError{Op: op, Path: p, Rev: rev, Err: verso.ErrNoRevision}
 	}
+	if start := readStart(tx); rev < start {
+		return 0, &verso.PathError{Op: op, Path: p, Rev: rev, Err: goneBefore(start)}
+	}
 	return rev, nil
+}
+
+// readStart returns the revision where history starts in tx (0 when none
+// was ever pruned).
+func readStart(tx *bbolt.Tx) verso.Revision {
+	if v := tx.Bucket(bucketMeta).Get(keyStart); len(v) == 8 {
+		return decodeRev(v)
+	}
+	return 0
+}
+
+// goneBefore is the error of a revision below start.
+func goneBefore(start verso.Revision) error {
+	return fmt.Errorf("history starts at r%d: %w", start, verso.ErrGone)
 }
 
 // Walk calls fn for p and the entries below it as of rev, down to depth
@@ -395,6 +416,9 @@ func (r *revReader) histAt(tk []byte) (*verso.Entry, error) {
 		return nil, nil
 	}
 	p := pathFromTreeKey(tk)
+	if isGone(v) {
+		return nil, &verso.PathError{Op: "get", Path: p, Rev: r.rev, Err: fmt.Errorf("older versions were pruned: %w", verso.ErrGone)}
+	}
 	e, err := decodeEntry(p, v)
 	if err != nil {
 		return nil, err
@@ -481,6 +505,9 @@ func (s *Store) Revision(ctx context.Context, rev verso.Revision) (*verso.Commit
 		if rev <= 0 || rev > head {
 			return fmt.Errorf("revision %d: %w", rev, verso.ErrNoRevision)
 		}
+		if start := readStart(tx); rev < start {
+			return fmt.Errorf("revision %d: %w", rev, goneBefore(start))
+		}
 		c, err = readCommit(tx, rev)
 		return err
 	})
@@ -501,7 +528,9 @@ func readCommit(tx *bbolt.Tx, rev verso.Revision) (*verso.Commit, error) {
 
 // Log returns, newest first, the commits that changed q.Path or anything
 // below it. It reads the index bucket backwards from q.Before, so its cost
-// is that of the commits it returns, not of the whole history.
+// is that of the commits it returns, not of the whole history. It stops at
+// the start of history (see HistoryStart); a q.Before below it is
+// verso.ErrGone.
 func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, error) {
 	if s.isClosed.Load() {
 		return nil, verso.ErrClosed
@@ -523,10 +552,11 @@ func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, err
 		if err != nil {
 			return err
 		}
+		start := readStart(tx)
 		c := tx.Bucket(bucketIndex).Cursor()
 		for k, _ := seekBefore(c, indexKey(p, before+1)); k != nil; k, _ = c.Prev() {
 			kp, rev, ok := splitIndexKey(k)
-			if !ok || kp != p {
+			if !ok || kp != p || rev < start {
 				break
 			}
 			commit, err := readCommit(tx, rev)

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) verso.Store) {
 		{"Wait", testWait},
 		{"Concurrency", testConcurrency},
 		{"Close", testClose},
+		{"Retention", testRetention},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, open) })
