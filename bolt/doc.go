@@ -14,7 +14,9 @@ Open creates or opens a data file; only one process may have it open.
 
 The file holds five buckets:
 
-  - meta: the head revision and the number of the file's format.
+  - meta: the head revision, the number of the file's format and, once
+    history was pruned, the revision where it starts ("start") and how far
+    trimming by count got ("pruned").
   - revs: the commit record of each revision, by 8-byte big-endian
     revision, in JSON.
   - tree: the tree at head, one entry per path, keyed by the path's depth
@@ -22,9 +24,10 @@ The file holds five buckets:
     prefix scan, already in name order. Namespaces carry their current
     TreeRev.
   - hist: every state every path has had: depth, path, 0x00, revision ->
-    the entry as that revision left it, or a tombstone if it deleted the
-    path. Reading p at revision R is one seek: to p's key at R+1, then one
-    step back.
+    the entry as that revision left it, a tombstone if it deleted the
+    path, or a gone marker where pruning dropped the states from that
+    revision up to the next record. Reading p at revision R is one seek: to
+    p's key at R+1, then one step back.
   - index: path, 0x00, revision -> nothing, for each path a revision
     changed and each namespace above it (the root: every revision, even
     one whose operations cancelled out). Log of p is a backward scan of the
@@ -65,6 +68,26 @@ function that allocates a revision must not run twice.
 After db.Update returns (bbolt has fsynced), the committer publishes the
 group's entries to the in-memory tree in revision order, advances the head,
 wakes Wait, and answers each Commit.
+
+# Retention
+
+Store implements verso.Pruner: Prune drops the history a verso.Retention
+does not keep, and HistoryStart says where history starts. The committer
+runs pruning too, in small steps (bbolt write transactions of about a
+thousand deleted records) between group commits, so it never races with a
+commit and holds commits up for a few milliseconds at most; reads go on
+meanwhile and each sees the file before or after a step, and every step
+leaves a file that reads correctly. Pruning by age first raises the start
+of history (reads below it are verso.ErrGone from then on), then retires
+the revisions below it: their commit records, the states of paths that no
+read from the start on can reach, and the index keys no namespace's TreeRev
+needs. Pruning by count replaces a path's oldest states with one gone
+marker at the oldest of them: a read it would have served finds the marker
+and returns verso.ErrGone, while a read before the path existed still finds
+nothing. Only paths changed since the last pruning are revisited, so a
+periodic Prune costs what changed since, not the size of the history.
+Deleted records leave free pages that bbolt reuses; the file does not
+shrink.
 
 # Caveats
 
