@@ -14,7 +14,7 @@ import (
 )
 
 // allowedMethods is the Allow header of the tree.
-const allowedMethods = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK"
+const allowedMethods = "OPTIONS, GET, HEAD, PUT, POST, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK"
 
 // serveTree serves a request below the mount point. rel is the decoded URL
 // path below the mount ("" or "/" for the root namespace).
@@ -29,6 +29,8 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, rel string) {
 			err = s.handleGet(w, r, p)
 		case http.MethodPut:
 			err = s.handlePut(w, r, p)
+		case http.MethodPost:
+			err = s.handleImport(w, r, p) // a JSON or YAML document (import.go)
 		case http.MethodDelete:
 			err = s.handleDelete(w, r, p)
 		case "MKCOL":
@@ -151,6 +153,9 @@ func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request, p verso.P
 
 // handlePut creates or replaces a key: 201 when created, 204 when replaced.
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request, p verso.Path) error {
+	if s.importsOnPut(r, p) { // a JSON or YAML document to a namespace (import.go)
+		return s.handleImport(w, r, p)
+	}
 	if p == verso.Root {
 		return errorf(http.StatusMethodNotAllowed, "%s is the root namespace; PUT writes keys", s.href(p, true))
 	}
