@@ -286,7 +286,7 @@ func yamlNumbers(v any) any {
 // EnvironmentFile: names are the path below the namespace joined with "_",
 // upper-cased, every character other than A-Z, 0-9 and _ made "_", and "_"
 // put before a leading digit; values are single-quoted (a ' inside is
-// written '\''). Two keys that come out as one name, or a value holding a
+// written '\”). Two keys that come out as one name, or a value holding a
 // NUL (which no environment can carry), are refused with 422.
 func (t *exportTree) env(s *Server) ([]byte, error) {
 	var b bytes.Buffer
