@@ -285,8 +285,8 @@ func yamlNumbers(v any) any {
 // env renders t as NAME='value' lines for sh's "." and systemd's
 // EnvironmentFile: names are the path below the namespace joined with "_",
 // upper-cased, every character other than A-Z, 0-9 and _ made "_", and "_"
-// put before a leading digit; values are single-quoted (a ' inside is
-// written '\”). Two keys that come out as one name, or a value holding a
+// put before a leading digit; values are single-quoted, a quote inside
+// ending the quoting, escaped, and starting it again. Two keys that come out as one name, or a value holding a
 // NUL (which no environment can carry), are refused with 422.
 func (t *exportTree) env(s *Server) ([]byte, error) {
 	var b bytes.Buffer
