@@ -308,7 +308,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if from > head {
-		return fmt.Errorf("watch from revision %d: the head is %d: %w", from, head, verso.ErrNoRevision)
+		return fmt.Errorf("watch from revision %d: beyond the head (%d): %w", from, head, verso.ErrNoRevision)
 	}
 
 	sub, pos, err := s.watch.subscribe(ctx, p)
@@ -323,6 +323,9 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 	var backlog []verso.Revision
 	if from < pos {
 		if _, err := s.store.Revision(ctx, from+1); err != nil {
+			if errors.Is(err, verso.ErrGone) {
+				return withStatus(http.StatusGone, fmt.Errorf("watch from revision %d: history no longer reaches back there; read the current state and watch from its revision: %w", from, err))
+			}
 			return err
 		}
 		if backlog, err = s.history(ctx, p, from, pos); err != nil {
