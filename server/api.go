@@ -54,6 +54,10 @@ type logJSON struct {
 	// Next is the "before" value that fetches the next page; absent on the
 	// last page.
 	Next *verso.Revision `json:"next,omitempty"`
+	// HistoryStart is where the store's history starts: the log has no
+	// commit below it, since older ones were pruned. Absent when the store
+	// cannot say (it does not prune).
+	HistoryStart *verso.Revision `json:"history_start,omitempty"`
 }
 
 // maxLogLimit caps one page of the log.
@@ -100,6 +104,13 @@ func (s *Server) handleLog(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		out.Commits = append(out.Commits, c)
+	}
+	if hs, ok := s.store.(verso.HistoryStarter); ok {
+		start, err := hs.HistoryStart(r.Context())
+		if err != nil {
+			return err
+		}
+		out.HistoryStart = &start
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
