@@ -65,6 +65,12 @@ func New(baseURL string, opts *Options) (*Client, error) {
 type Error struct {
 	Status  int    // the HTTP status
 	Message string // the server's explanation
+	// Op is the index of the operation of a transaction the error
+	// concerns (nil when none), Path the path it concerns, Paths those of
+	// a conflict (the paths changed after the transaction's base).
+	Op    *int
+	Path  verso.Path
+	Paths []verso.Path
 }
 
 func (e *Error) Error() string {
@@ -146,7 +152,11 @@ func (c *Client) do(ctx context.Context, method, url string, body io.Reader, hea
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return nil, &Error{Status: resp.StatusCode, Message: serverMessage(resp, b)}
+	e := &Error{Status: resp.StatusCode, Message: serverMessage(resp, b)}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		e.details(b)
+	}
+	return nil, e
 }
 
 // serverMessage extracts the explanation from an error response: the JSON

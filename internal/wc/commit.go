@@ -1,0 +1,184 @@
+package wc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/client"
+)
+
+// OutOfDateError says that a commit was refused because paths it changes
+// changed on the server after the working copy's base.
+type OutOfDateError struct {
+	Paths []string // relative to the top of the working copy
+}
+
+func (e *OutOfDateError) Error() string {
+	return fmt.Sprintf("commit failed: out of date: %s changed on the server; run 'verso update', then commit again",
+		strings.Join(e.Paths, ", "))
+}
+
+// ErrConflicted is returned by Commit while a file is conflicted.
+var ErrConflicted = errors.New("conflicted")
+
+// Commit sends every local change as one transaction, each path guarded by
+// its base revision, and returns the revision it made (0 when there was
+// nothing to commit). When any path changed on the server since its base,
+// nothing is committed and the error is an *OutOfDateError naming them.
+func (w *WC) Commit(ctx context.Context, c *client.Client, message string, out io.Writer) (verso.Revision, error) {
+	local, err := w.scan()
+	if err != nil {
+		return 0, err
+	}
+	changes := w.status(local)
+	for _, ch := range changes {
+		switch ch.State {
+		case Conflicted:
+			return 0, fmt.Errorf("cannot commit: %s is %w; edit it, then run 'verso resolve %s'", ch.Rel, ErrConflicted, ch.Rel)
+		case Obstructed:
+			return 0, fmt.Errorf("cannot commit: %s was a %s and is now a %s; move it aside or run 'verso revert %s'",
+				ch.Rel, w.m.Entries[ch.Rel].Kind, ch.Kind, ch.Rel)
+		}
+	}
+	if len(changes) == 0 {
+		return 0, nil
+	}
+	tx := &client.Txn{Message: message}
+	var lines []string
+	add := func(verb, rel string) { lines = append(lines, fmt.Sprintf("%-15s%s", verb, rel)) }
+	// Additions and modifications in path order (folders before what they
+	// hold), then deletions children first, so each delete is guarded by
+	// the base revision of what it removes.
+	for _, ch := range changes {
+		p, err := w.checkedRemote(ch.Rel)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case ch.State == Added && ch.Kind == verso.KindNamespace:
+			tx.Mkdir(p, verso.Cond{Absent: true})
+			add("Adding", ch.Rel)
+		case ch.State == Added:
+			tx.Put(p, local[ch.Rel].data, "", verso.Cond{Absent: true})
+			add("Adding", ch.Rel)
+		case ch.State == Modified:
+			e := w.m.Entries[ch.Rel]
+			tx.Put(p, local[ch.Rel].data, e.ContentType, verso.Cond{ModRev: e.Rev})
+			add("Sending", ch.Rel)
+		}
+	}
+	for _, ch := range slices.Backward(changes) {
+		if ch.State != Deleted {
+			continue
+		}
+		e := w.m.Entries[ch.Rel]
+		cond := verso.Cond{ModRev: e.Rev}
+		if e.Kind == verso.KindNamespace {
+			cond = verso.Cond{Exists: true}
+		}
+		tx.Delete(w.remote(ch.Rel), cond)
+	}
+	for _, ch := range changes {
+		if ch.State == Deleted {
+			add("Deleting", ch.Rel)
+		}
+	}
+	cm, err := c.Commit(ctx, tx)
+	if err != nil {
+		if errors.Is(err, verso.ErrPrecondition) || errors.Is(err, verso.ErrConflict) {
+			if stale, serr := w.outOfDate(ctx, c, changes); serr == nil && len(stale) > 0 {
+				return 0, &OutOfDateError{Paths: stale}
+			}
+		}
+		return 0, err
+	}
+	for _, ch := range changes {
+		switch {
+		case ch.State == Deleted:
+			for rel := range w.m.Entries {
+				if below(ch.Rel, rel) {
+					delete(w.m.Entries, rel)
+				}
+			}
+		case ch.Kind == verso.KindNamespace:
+			w.m.Entries[ch.Rel] = &Entry{Kind: verso.KindNamespace, Rev: cm.Rev}
+		default:
+			ct := ""
+			if e := w.m.Entries[ch.Rel]; e != nil {
+				ct = e.ContentType
+			}
+			if err := w.record(ch.Rel, local[ch.Rel].data, cm.Rev, ct, false); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := w.save(); err != nil {
+		return 0, fmt.Errorf("committed revision %d, but could not record it in %s: %w", cm.Rev, MetaDir, err)
+	}
+	for _, l := range lines {
+		fmt.Fprintln(out, l)
+	}
+	fmt.Fprintf(out, "Committed revision %d.\n", cm.Rev)
+	return cm.Rev, nil
+}
+
+// checkedRemote returns the verso path of a local file, refusing names
+// verso does not accept.
+func (w *WC) checkedRemote(rel string) (verso.Path, error) {
+	p := w.remote(rel)
+	if q, err := verso.ParsePath(string(p)); err != nil || q != p {
+		return "", fmt.Errorf("cannot commit %s: not a valid verso name", rel)
+	}
+	return p, nil
+}
+
+// outOfDate returns the changed paths whose server state is no longer
+// their base: changed, deleted, or (for additions) created meanwhile.
+func (w *WC) outOfDate(ctx context.Context, c *client.Client, changes []Change) ([]string, error) {
+	listings := map[string]map[string]client.Entry{}
+	server := func(rel string) (*client.Entry, error) {
+		dir := parent(rel)
+		kids, ok := listings[dir]
+		if !ok {
+			kids = map[string]client.Entry{}
+			l, err := c.List(ctx, w.remote(dir), verso.Head)
+			if err != nil && !errors.Is(err, verso.ErrNotFound) && !errors.Is(err, verso.ErrConflict) {
+				return nil, err
+			}
+			for _, e := range l {
+				kids[e.Name] = e
+			}
+			listings[dir] = kids
+		}
+		name := rel[len(dir):]
+		name = strings.TrimPrefix(name, "/")
+		if e, ok := kids[name]; ok {
+			return &e, nil
+		}
+		return nil, nil
+	}
+	var stale []string
+	for _, ch := range changes {
+		s, err := server(ch.Rel)
+		if err != nil {
+			return nil, err
+		}
+		base := w.m.Entries[ch.Rel]
+		switch {
+		case base == nil: // added here
+			if s != nil {
+				stale = append(stale, ch.Rel)
+			}
+		case s == nil:
+			stale = append(stale, ch.Rel)
+		case base.Kind == verso.KindKey && (s.Kind != verso.KindKey || s.Revision != base.Rev):
+			stale = append(stale, ch.Rel)
+		}
+	}
+	return stale, nil
+}
