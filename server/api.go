@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -92,7 +93,8 @@ func (s *Server) handleLog(w http.ResponseWriter, r *http.Request) error {
 	if before > head {
 		return errorf(http.StatusNotFound, "revision %d is beyond the head (%d)", before, head)
 	}
-	commits, err := s.store.Log(r.Context(), verso.LogQuery{Path: p, Before: before, Limit: limit + 1})
+	// Only what the user may read (access.go).
+	commits, err := s.visibleLog(r, verso.LogQuery{Path: p, Before: before, Limit: limit + 1})
 	if err != nil {
 		return err
 	}
@@ -129,6 +131,9 @@ func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.store.Revision(r.Context(), rev)
 	if err != nil {
 		return err
+	}
+	if c = s.visibleCommit(r, c); c == nil { // only paths the user may read (access.go)
+		return s.denied(r, fmt.Sprintf("read any path r%d changed", rev))
 	}
 	return writeJSON(w, http.StatusOK, c)
 }

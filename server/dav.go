@@ -113,8 +113,9 @@ func message(r *http.Request, generated string) (string, error) {
 	return m, nil
 }
 
-// author returns the user a write is attributed to ("" for anonymous).
-func (s *Server) author(r *http.Request) string { return "" }
+// author returns the user a write is attributed to: the authenticated
+// user, "" for anonymous (access.go).
+func (s *Server) author(r *http.Request) string { return s.user(r) }
 
 // commit runs one transaction for a request, with the request's author and
 // message (generated from the method and path unless the client set one),
@@ -258,6 +259,9 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if d := r.Header.Get("Depth"); d != "" && !strings.EqualFold(d, "infinity") {
 		return errorf(http.StatusBadRequest, "DELETE takes Depth: infinity only")
 	}
+	if err := s.authorizeTree(r, p, Write); err != nil {
+		return err
+	}
 	cur, err := s.current(r, p)
 	if err != nil {
 		return err
@@ -301,6 +305,9 @@ func (s *Server) handleCopyMove(w http.ResponseWriter, r *http.Request, src vers
 		depth = 0
 	default:
 		return errorf(http.StatusBadRequest, "%s takes Depth: infinity%s", r.Method, map[bool]string{false: " or 0", true: ""}[move])
+	}
+	if err := s.authorizeCopyMove(r, src, dst, move, depth); err != nil {
+		return err
 	}
 	cur, err := s.current(r, src)
 	if err != nil {

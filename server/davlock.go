@@ -36,6 +36,13 @@ func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path
 	default:
 		return errorf(http.StatusBadRequest, "LOCK takes Depth: 0 or infinity")
 	}
+	if infinite {
+		// An infinite lock holds off writers below p: it needs the right
+		// to write there (access.go).
+		if err := s.authorizeTree(r, p, Write); err != nil {
+			return err
+		}
+	}
 	cur, err := s.current(r, p)
 	if err != nil {
 		return err

@@ -122,7 +122,11 @@ func (s *Server) handlePropfind(w http.ResponseWriter, r *http.Request, p verso.
 		return err
 	}
 	mw := newMultistatusWriter(w)
+	hidden := s.hidden(r) // what the user may not read is left out (access.go)
 	err = s.store.Walk(r.Context(), p, rev, depth, func(e *verso.Entry) error {
+		if hidden(e.Path) {
+			return nil
+		}
 		return mw.propstats(s.href(e.Path, e.IsNamespace()), s.propstats(e, req))
 	})
 	if err != nil {

@@ -83,6 +83,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	h := w.Header()
+	authHeaders(h, status, err) // a 401's challenge, a 429's Retry-After (access.go)
 	if strings.HasPrefix(r.URL.Path, apiPrefix) {
 		h.Set("X-Content-Type-Options", "nosniff")
 		ej := errorJSON{Status: status, Error: msg}

@@ -102,7 +102,7 @@ type listingEntryJSON struct {
 func (s *Server) serveListing(w http.ResponseWriter, r *http.Request, ns *verso.Entry, rev verso.Revision) error {
 	var children []*verso.Entry
 	err := s.store.Walk(r.Context(), ns.Path, rev, 1, func(e *verso.Entry) error {
-		if e.Path != ns.Path {
+		if e.Path != ns.Path && s.readable(r, e.Path) { // unreadable children are left out (access.go)
 			children = append(children, e)
 		}
 		return nil

@@ -68,6 +68,9 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := diffJSON{Path: p, From: from, To: to, Changes: []diffChangeJSON{}}
 	for _, d := range diffs {
+		if !s.readable(r, d.Path) { // unreadable paths are left out (access.go)
+			continue
+		}
 		out.Changes = append(out.Changes, describeDiff(d, from, to))
 	}
 	if q.Get("format") == "text" || strings.HasPrefix(r.Header.Get("Accept"), "text/plain") {
@@ -219,6 +222,14 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusNotFound, "no revision %d to undo (head is %d)", req.Undo, head)
 		}
 		msg = verso.RevertMessage("", 0, req.Undo)
+		// Before UndoOps, whose conflicts name paths (access.go).
+		c, err := s.store.Revision(ctx, req.Undo)
+		if err != nil {
+			return err
+		}
+		if err := s.authorizeCommit(r, c); err != nil {
+			return err
+		}
 		if ops, err = verso.UndoOps(ctx, s.store, req.Undo); err != nil {
 			return err
 		}
@@ -235,6 +246,9 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 		}
 	default:
 		return errorf(http.StatusBadRequest, `give {"path": P, "to": N} to restore P as of revision N, or {"undo": N} to reverse revision N`)
+	}
+	if err := s.authorizeOps(r, ops); err != nil { // read and write every path (access.go)
+		return err
 	}
 	if len(ops) == 0 {
 		return writeJSON(w, http.StatusOK, revertJSON{})

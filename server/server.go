@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/auth"
 )
 
 // Options configure a Server. The zero value (or nil) gives the defaults.
@@ -30,6 +31,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock returns the current time (lock expiry); default time.Now.
 	Clock func() time.Time
+	// Auth authenticates users and holds the path rules (package auth);
+	// nil lets everyone do everything, anonymously (access.go).
+	Auth *auth.Auth
 	// WatchHeartbeat is how often an idle watch stream gets a keepalive
 	// comment, so that proxies keep it open; default 15s.
 	WatchHeartbeat time.Duration
@@ -60,6 +64,7 @@ type Server struct {
 	now   func() time.Time
 	locks *lockManager
 	api   *http.ServeMux
+	auth  *auth.Auth // nil: everyone may do everything (access.go)
 
 	watch     *watchHub     // watch streams and long-polls (watch.go)
 	heartbeat time.Duration // of idle watch streams
@@ -96,6 +101,7 @@ func New(store verso.Store, opts *Options) *Server {
 		log:   o.Logger,
 		now:   o.Clock,
 		locks: newLockManager(o.Clock),
+		auth:  o.Auth,
 
 		watch:     newWatchHub(store, o.Logger, o.WatchBuffer),
 		heartbeat: o.WatchHeartbeat,
@@ -114,6 +120,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/readyz":
 		s.handleReady(w, r)
+		return
+	}
+	r, err := s.identify(r) // who asks, once for every check (access.go)
+	if err != nil {
+		writeError(w, r, s.log, err)
 		return
 	}
 	if strings.HasPrefix(path, apiPrefix) {
