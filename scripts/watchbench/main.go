@@ -145,6 +145,15 @@ func bench(n, writes int) error {
 	if _, err := do("PUT", "/config/bench/key", "0"); err != nil {
 		return err
 	}
+	var alone []string
+	for i := range writes {
+		d, err := do("PUT", "/config/bench/key", "before-"+strconv.Itoa(i))
+		if err != nil {
+			return err
+		}
+		alone = append(alone, d.Round(10*time.Microsecond).String())
+	}
+	fmt.Printf("PUT with no watchers answered in %s\n", strings.Join(alone, ", "))
 	// One watch first, so the hub is running before the baseline.
 	warm, err := dialWatch(addr)
 	if err != nil {
