@@ -127,6 +127,9 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if h, ok := srv.Handler.(*server.Server); ok {
+		srv.RegisterOnShutdown(h.Close) // ends watch streams, which Shutdown would wait for
+	}
 	addr := ln.Addr().String()
 	log.Info("listening", "addr", addr, "mount", cfg.Mount, "data", dbPath, "revision", int64(head))
 	if !isLoopback(addr) {
