@@ -1,0 +1,736 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/verso-config/verso"
+)
+
+// Front serves a Server's port with a fast lane in front of net/http.
+//
+// Reading a key is what verso does most, and net/http's per-request work
+// (a goroutine-safe ResponseWriter, a header map, a context, a buffered
+// reader per request) costs more than the read itself: a minimal net/http
+// handler reaches about 0.6x of what nginx does serving a static file. Front
+// accepts the connections itself and reads each request's head from its own
+// buffer. A request that is a plain GET or HEAD of a key at head, readable
+// without credentials, is answered directly, with exactly the status,
+// headers and body that the Server's handler would give. Anything else
+// (another method or path, a query, a conditional or range request,
+// credentials, a body, HTTP/1.0, anything the fast lane does not fully
+// understand) hands the connection over to the http.Server: the bytes read
+// so far, unparsed, are replayed in front of the connection, so net/http
+// sees exactly what the client sent. From then on net/http owns that
+// connection for the rest of its life, and every surface (WebDAV, the JSON
+// API, watch streams, long-polls) behaves as it does without a front.
+//
+// The fast lane's answers are counted in the Server's metrics (requests
+// and latency, as GET or HEAD with status 200). They are not written to an
+// access log: with Options.AccessLog set, the fast lane is off and every
+// request goes through net/http. They do not count against
+// Options.MaxRequests, since each is answered from memory without waiting.
+//
+// Front serves plain TCP only: with TLS, serve the http.Server directly.
+type Front struct {
+	s  *Server
+	hs *http.Server
+	on bool // false: hand every connection over at once (an access log)
+
+	// The metrics of the fast lane's answers, by method.
+	getCount, headCount     prometheus.Counter
+	getLatency, headLatency prometheus.Observer
+
+	idleTimeout   time.Duration // between requests on a connection
+	headerTimeout time.Duration // from a request's first byte to its whole head
+
+	handoff *handoffListener
+	served  atomic.Uint64 // requests the fast lane answered
+
+	closing atomic.Bool // set by Shutdown and Close
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[*fastConn]struct{}
+	shutOnce sync.Once
+}
+
+// NewFront returns a front for s, handing the requests it does not answer
+// to hs, whose Handler serves them (usually s itself, perhaps wrapped). The
+// front takes its idle and header timeouts from hs (IdleTimeout, then
+// ReadTimeout; ReadHeaderTimeout, then ReadTimeout).
+func NewFront(s *Server, hs *http.Server) *Front {
+	f := &Front{
+		s:             s,
+		hs:            hs,
+		idleTimeout:   hs.IdleTimeout,
+		headerTimeout: hs.ReadHeaderTimeout,
+		conns:         map[*fastConn]struct{}{},
+		on:            s.ops.access == nil,
+		getCount:      s.ops.httpRequests.WithLabelValues(http.MethodGet, "200"),
+		headCount:     s.ops.httpRequests.WithLabelValues(http.MethodHead, "200"),
+		getLatency:    s.ops.httpDuration.WithLabelValues(http.MethodGet, "200"),
+		headLatency:   s.ops.httpDuration.WithLabelValues(http.MethodHead, "200"),
+	}
+	if f.idleTimeout <= 0 {
+		f.idleTimeout = hs.ReadTimeout
+	}
+	if f.headerTimeout <= 0 {
+		f.headerTimeout = hs.ReadTimeout
+	}
+	f.handoff = newHandoffListener()
+	return f
+}
+
+// Served returns how many requests the fast lane has answered itself (the
+// count is brought up to date each time a connection writes its answers).
+func (f *Front) Served() uint64 { return f.served.Load() }
+
+// Serve accepts connections on ln until Shutdown or Close, or until Accept
+// fails; it returns http.ErrServerClosed after Shutdown or Close, like
+// http.Server.Serve.
+func (f *Front) Serve(ln net.Listener) error {
+	f.handoff.addr = ln.Addr()
+	f.mu.Lock()
+	if f.closing.Load() {
+		f.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	f.ln = ln
+	f.mu.Unlock()
+	// It returns once Shutdown or Close closes the handoff listener.
+	go f.hs.Serve(f.handoff)
+
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if f.closing.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: back off as
+				// net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		fc := &fastConn{f: f, c: c}
+		f.mu.Lock()
+		if f.closing.Load() {
+			f.mu.Unlock()
+			c.Close()
+			return http.ErrServerClosed
+		}
+		f.conns[fc] = struct{}{}
+		f.mu.Unlock()
+		go fc.serve()
+	}
+}
+
+// Shutdown stops accepting connections, closes the fast lane's idle ones,
+// waits for its busy ones to finish their request (or to be handed over),
+// and then shuts the http.Server down with ctx, which waits for the
+// requests net/http is serving. If ctx ends first, it returns ctx's error;
+// Close then ends what is left.
+func (f *Front) Shutdown(ctx context.Context) error {
+	f.stopAccepting()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f.mu.Lock()
+		for fc := range f.conns {
+			if fc.idle.Load() {
+				fc.c.SetReadDeadline(aLongTimeAgo)
+			}
+		}
+		n := len(f.conns)
+		f.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return f.hs.Shutdown(ctx)
+}
+
+// Close closes the listener and every connection at once, the fast lane's
+// and net/http's.
+func (f *Front) Close() error {
+	f.stopAccepting()
+	f.mu.Lock()
+	for fc := range f.conns {
+		fc.c.Close()
+	}
+	f.mu.Unlock()
+	return f.hs.Close()
+}
+
+func (f *Front) stopAccepting() {
+	f.shutOnce.Do(func() {
+		f.mu.Lock()
+		f.closing.Store(true)
+		if f.ln != nil {
+			f.ln.Close()
+		}
+		f.mu.Unlock()
+	})
+}
+
+func (f *Front) forget(fc *fastConn) {
+	f.mu.Lock()
+	delete(f.conns, fc)
+	f.mu.Unlock()
+}
+
+// aLongTimeAgo is a deadline in the past: setting it wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// The sizes of a fast-lane connection's buffers. A request head that does
+// not fit in readBufSize goes to net/http, which has its own limit.
+const (
+	readBufSize  = 4 << 10
+	writeBufSize = 4 << 10
+	flushAt      = 64 << 10 // write out pipelined answers beyond this
+)
+
+// fastConn is one connection while the fast lane serves it.
+type fastConn struct {
+	f    *Front
+	c    net.Conn
+	rbuf []byte // rbuf[r:w] is read and not yet served
+	r, w int
+	wbuf []byte // answers not yet written
+	n    uint64 // answers in wbuf
+	idle atomic.Bool
+
+	// The Last-Modified value last formatted, by Unix second.
+	lmSec int64
+	lm    []byte
+
+	deadline time.Time // the read deadline last set
+	idleSent time.Time // when hs.ConnState last heard that c is idle
+}
+
+func (fc *fastConn) serve() {
+	if !fc.f.on {
+		fc.handOver()
+		return
+	}
+	fc.rbuf = make([]byte, readBufSize)
+	fc.wbuf = make([]byte, 0, writeBufSize)
+	for {
+		if fc.r == fc.w {
+			fc.r, fc.w = 0, 0
+			if !fc.flush() {
+				fc.close()
+				return
+			}
+			if !fc.readMore(true) {
+				fc.close()
+				return
+			}
+			continue
+		}
+		n, st := scanHead(fc.rbuf[fc.r:fc.w])
+		switch st {
+		case headComplete:
+			if fc.answer(fc.rbuf[fc.r : fc.r+n]) {
+				fc.r += n
+				if len(fc.wbuf) >= flushAt && !fc.flush() {
+					fc.close()
+					return
+				}
+				continue
+			}
+		case headIncomplete:
+			if fc.w-fc.r < len(fc.rbuf) {
+				// Write out earlier answers first: a client that
+				// pipelines may wait for them before sending more.
+				if !fc.flush() {
+					fc.close()
+					return
+				}
+				if fc.r > 0 {
+					fc.w = copy(fc.rbuf, fc.rbuf[fc.r:fc.w])
+					fc.r = 0
+				}
+				if fc.readMore(false) {
+					continue
+				}
+				if fc.r == fc.w {
+					fc.close()
+					return
+				}
+				// The client stopped mid-request (an error or end of
+				// input): let net/http see it as it would have.
+			}
+		}
+		fc.handOver()
+		return
+	}
+}
+
+// readMore reads into rbuf[w:]; awaiting says the buffer is empty and the
+// connection is between requests. It reports whether anything was read.
+func (fc *fastConn) readMore(awaiting bool) bool {
+	timeout := fc.f.headerTimeout
+	if awaiting {
+		fc.idle.Store(true)
+		defer fc.idle.Store(false)
+		if fc.f.closing.Load() {
+			return false
+		}
+		timeout = fc.f.idleTimeout
+	}
+	// Deadlines, and the idle state told to hs.ConnState (which a
+	// connection limiter uses to choose whom to evict), are kept to within
+	// a second of exact, so that a busy connection does not pay for them
+	// on every request.
+	now := time.Now()
+	if timeout > 0 {
+		if d := now.Add(timeout); d.Sub(fc.deadline) > time.Second || d.Before(fc.deadline) {
+			fc.deadline = d
+			fc.c.SetReadDeadline(d)
+		}
+	}
+	if hook := fc.f.hs.ConnState; hook != nil && awaiting && now.Sub(fc.idleSent) > time.Second {
+		fc.idleSent = now
+		hook(fc.c, http.StateIdle)
+	}
+	n, err := fc.c.Read(fc.rbuf[fc.w:])
+	fc.w += n
+	return n > 0 || (err == nil && fc.w < len(fc.rbuf))
+}
+
+// flush writes out the answers in wbuf.
+func (fc *fastConn) flush() bool {
+	if len(fc.wbuf) == 0 {
+		return true
+	}
+	_, err := fc.c.Write(fc.wbuf)
+	fc.f.served.Add(fc.n)
+	fc.n = 0
+	if cap(fc.wbuf) > flushAt {
+		fc.wbuf = make([]byte, 0, writeBufSize) // a large value passed through
+	} else {
+		fc.wbuf = fc.wbuf[:0]
+	}
+	return err == nil
+}
+
+func (fc *fastConn) close() {
+	fc.f.forget(fc)
+	fc.c.Close()
+}
+
+// handOver gives the connection to net/http, with the bytes read and not
+// yet served in front of it. Answers already given are written first, so
+// they stay in order.
+func (fc *fastConn) handOver() {
+	fc.f.forget(fc)
+	if !fc.flush() {
+		fc.c.Close()
+		return
+	}
+	fc.c.SetDeadline(time.Time{})
+	hc := &handedConn{Conn: fc.c, pending: fc.rbuf[fc.r:fc.w]}
+	if !fc.f.handoff.deliver(hc) {
+		fc.c.Close()
+	}
+}
+
+// answer serves one complete request head from the fast lane, appending
+// the answer to wbuf. It returns false, having written nothing, when the
+// request is not for the fast lane.
+func (fc *fastConn) answer(head []byte) bool {
+	method, target, ok := fastRequest(head)
+	if !ok {
+		return false
+	}
+	s := fc.f.s
+	p, ok := s.fastPath(target)
+	if !ok || !s.anonymousCanRead(p) {
+		return false
+	}
+	start := time.Now()
+	e, err := s.store.Get(context.Background(), p, verso.Head)
+	if err != nil || e.Kind != verso.KindKey {
+		return false
+	}
+	ct := e.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	for i := 0; i < len(ct); i++ {
+		if c := ct[i]; c < ' ' || c == 0x7f {
+			return false // net/http would rewrite it; let it
+		}
+	}
+	// The same bytes net/http writes for handleGet's answer: its status
+	// line, the handler's headers sorted by name, then Date.
+	b := fc.wbuf
+	b = append(b, "HTTP/1.1 200 OK\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(e.Value)), 10)
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, ct...)
+	b = append(b, "\r\nEtag: \""...)
+	b = strconv.AppendInt(b, int64(e.ModRev), 10)
+	b = append(b, "\"\r\nLast-Modified: "...)
+	b = append(b, fc.lastModified(e.ModTime)...)
+	b = append(b, "\r\nX-Content-Type-Options: nosniff\r\nX-Verso-Revision: "...)
+	b = strconv.AppendInt(b, int64(e.ModRev), 10)
+	b = append(b, "\r\nDate: "...)
+	b = append(b, httpDate()...)
+	b = append(b, "\r\n\r\n"...)
+	if method == http.MethodGet {
+		b = append(b, e.Value...)
+	}
+	fc.wbuf = b
+	fc.n++
+	f := fc.f
+	if method == http.MethodGet {
+		f.getCount.Inc()
+		f.getLatency.Observe(time.Since(start).Seconds())
+	} else {
+		f.headCount.Inc()
+		f.headLatency.Observe(time.Since(start).Seconds())
+	}
+	return true
+}
+
+// lastModified returns t as net/http formats Last-Modified, remembering
+// the last one formatted.
+func (fc *fastConn) lastModified(t time.Time) []byte {
+	sec := t.Unix()
+	if fc.lm == nil || sec != fc.lmSec {
+		fc.lm = t.UTC().AppendFormat(fc.lm[:0], http.TimeFormat)
+		fc.lmSec = sec
+	}
+	return fc.lm
+}
+
+// dateCache holds the Date header of the current second.
+type dateCache struct {
+	sec int64
+	b   []byte
+}
+
+var currentDate atomic.Pointer[dateCache]
+
+// httpDate returns the current time as the Date header wants it.
+func httpDate() []byte {
+	now := time.Now()
+	sec := now.Unix()
+	if d := currentDate.Load(); d != nil && d.sec == sec {
+		return d.b
+	}
+	d := &dateCache{sec: sec, b: now.UTC().AppendFormat(nil, http.TimeFormat)}
+	currentDate.Store(d)
+	return d.b
+}
+
+// fastPath returns the key a fast-lane request target names, if the
+// Server's ServeHTTP would send it to the tree and nothing about the path
+// needs net/http's care. It keeps to what ParsePath accepts unchanged, so
+// that its answer is the one handleGet would give.
+func (s *Server) fastPath(target []byte) (verso.Path, bool) {
+	path := string(target)
+	if bytes.IndexByte(target, '%') >= 0 {
+		// Decoded as net/http decodes URL paths; an encoded '/' is
+		// refused by requestPath.
+		if bytes.Contains(target, []byte("%2f")) || bytes.Contains(target, []byte("%2F")) {
+			return "", false
+		}
+		var err error
+		if path, err = url.PathUnescape(path); err != nil {
+			return "", false
+		}
+	}
+	if s.mount == "" && (path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, apiPrefix)) {
+		return "", false // only then can ServeHTTP's other routes lie in the tree
+	}
+	rel, ok := s.inMount(path)
+	if !ok {
+		return "", false
+	}
+	if cleanPath(rel) {
+		return verso.Path(rel), true
+	}
+	p, err := verso.ParsePath(rel)
+	if err != nil {
+		return "", false
+	}
+	return p, true
+}
+
+// cleanPath reports whether ParsePath would return s unchanged, for the
+// printable ASCII paths that requests usually name; false means "ask
+// ParsePath".
+func cleanPath(s string) bool {
+	if len(s) < 2 || len(s) > verso.MaxPathLen || s[0] != '/' || s[len(s)-1] == '/' {
+		return false
+	}
+	depth, seg := 0, 0 // seg: where the current segment starts
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '/' {
+			if c := s[i]; c < '!' || c > '~' {
+				return false
+			}
+			continue
+		}
+		if i == 0 {
+			seg = 1
+			continue
+		}
+		name := s[seg:i]
+		if name == "" || name == "." || name == ".." || len(name) > verso.MaxNameLen {
+			return false
+		}
+		depth++
+		seg = i + 1
+	}
+	return depth <= verso.MaxDepth
+}
+
+// The states of a request head in the read buffer.
+const (
+	headIncomplete = iota
+	headComplete
+	headOther // not for the fast lane: hand it over as it is
+)
+
+// scanHead finds the end of the request head at the start of b: it returns
+// the head's length when it is complete. A head that could not be a fast
+// lane request is headOther as soon as that is clear, so that net/http
+// takes it without waiting for the rest.
+func scanHead(b []byte) (int, int) {
+	if len(b) >= 5 && string(b[:4]) != "GET " && string(b[:5]) != "HEAD " {
+		return 0, headOther
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return 0, headIncomplete
+		}
+		j += i
+		if j == 0 || b[j-1] != '\r' {
+			return 0, headOther // a bare LF: net/http accepts it, and decides
+		}
+		if j == i+1 {
+			return j + 1, headComplete
+		}
+		i = j + 1
+	}
+}
+
+// fastRequest checks a complete request head: it returns its method and
+// target when the request is a fast-lane request, one whose answer from
+// handleGet depends only on the method and the path. Anything net/http
+// would refuse, or treat specially, or that a handler reads, is not.
+//
+// If handleGet of a key (at head, without a query) comes to depend on
+// another request header, add the header to the names refused below, and
+// a case to the fast lane's differential test.
+func fastRequest(head []byte) (method string, target []byte, ok bool) {
+	// scanHead made sure that every line ends in CRLF; a CR elsewhere is
+	// refused with the other control characters.
+	eol := bytes.IndexByte(head, '\n')
+	line := head[:eol-1]
+	switch {
+	case bytes.HasPrefix(line, []byte("GET /")):
+		method, line = http.MethodGet, line[4:]
+	case bytes.HasPrefix(line, []byte("HEAD /")):
+		method, line = http.MethodHead, line[5:]
+	default:
+		return "", nil, false
+	}
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 || string(line[sp+1:]) != "HTTP/1.1" {
+		return "", nil, false
+	}
+	target = line[:sp]
+	for _, c := range target {
+		if !pathByte[c] {
+			return "", nil, false // a query, a fragment, a space, non-ASCII...
+		}
+	}
+	hosts := 0
+	rest := head[eol+1 : len(head)-2]
+	for len(rest) > 0 {
+		eol := bytes.IndexByte(rest, '\n')
+		line := rest[:eol-1]
+		rest = rest[eol+1:]
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return "", nil, false
+		}
+		name := line[:colon]
+		for _, c := range name {
+			if !tokenByte[c] {
+				return "", nil, false
+			}
+		}
+		value := bytes.Trim(line[colon+1:], " \t")
+		for _, c := range value {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				return "", nil, false
+			}
+		}
+		switch {
+		case equalFold(name, "host"):
+			hosts++
+			for _, c := range value {
+				if !hostByte[c] {
+					return "", nil, false
+				}
+			}
+		case equalFold(name, "connection"):
+			if !equalFold(value, "keep-alive") {
+				return "", nil, false
+			}
+		case refusedHeader(name):
+			return "", nil, false
+		}
+	}
+	return method, target, hosts == 1
+}
+
+// refusedHeader reports whether a request header keeps a request out of
+// the fast lane: it is about a body, a range or a condition, credentials,
+// or the connection.
+func refusedHeader(name []byte) bool {
+	if len(name) > 3 && equalFold(name[:3], "if-") {
+		return true
+	}
+	for _, h := range refusedHeaders {
+		if equalFold(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+var refusedHeaders = []string{
+	"range", "authorization", "proxy-authorization", "cookie",
+	"expect", "content-length", "transfer-encoding", "upgrade", "te", "trailer",
+	"x-verso-message",
+}
+
+// equalFold reports whether b is s in any case; s is lower-case ASCII.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(s) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Byte classes of the request head.
+var pathByte, tokenByte, hostByte [256]bool
+
+func init() {
+	for c := 0; c < 256; c++ {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		pathByte[c] = alnum || bytes.IndexByte([]byte("-._~!$&'()*+,;=:@/%"), byte(c)) >= 0
+		tokenByte[c] = alnum || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), byte(c)) >= 0
+		hostByte[c] = alnum || bytes.IndexByte([]byte("-._:[]"), byte(c)) >= 0
+	}
+}
+
+// handedConn is a connection handed over to net/http: it reads the bytes
+// the fast lane had read first.
+type handedConn struct {
+	net.Conn
+	pending []byte
+}
+
+// NetConn returns the connection handed over, for code that looks through
+// wrappers (as it does through TLS) to find the one it accepted.
+func (c *handedConn) NetConn() net.Conn { return c.Conn }
+
+// CloseWrite half-closes the connection, as net/http does before closing
+// one whose request body it did not read, so that the client sees the
+// answer before the end.
+func (c *handedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c *handedConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// handoffListener is the net.Listener the http.Server serves: its Accept
+// returns the connections the fast lane hands over.
+type handoffListener struct {
+	addr net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newHandoffListener() *handoffListener {
+	return &handoffListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// deliver hands c to Accept; false if the listener is closed.
+func (l *handoffListener) deliver(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
