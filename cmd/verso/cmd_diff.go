@@ -18,11 +18,22 @@ func newDiffCommand(getenv func(string) string) *cobra.Command {
 		Long: `Diff prints what changed at or below PATH (the root / by default) between
 revision A and revision B (the newest when B is absent), as a unified diff in
 the style of svn diff. Binary values are summarised by size and SHA-256. It
-prints nothing when nothing differs.`,
+prints nothing when nothing differs.
+
+Inside a working copy (see 'verso checkout'), 'verso diff [FILE...]' without
+-r shows the local changes against the checked-out revisions instead.`,
 		Example: `  verso diff /app/db -r 12:15
   verso diff /app/db/host -r 12`,
-		Args: argsBetween(0, 1, "[PATH]"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if _, ok := openWC(); ok && revs == "" {
+				return nil // files of the working copy, any number
+			}
+			return argsBetween(0, 1, "[PATH]")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if w, ok := openWC(); ok && revs == "" {
+				return wcDiff(cmd, w, args) // inside a working copy: its local changes
+			}
 			p, err := optionalPathArg(cmd, args)
 			if err != nil {
 				return err

@@ -27,11 +27,24 @@ back, what changed gets its old value.
 the paths, when a later revision changed the same paths, since undoing N
 would silently discard that later work; restore those paths with -r instead.
 
-It prints "Nothing to revert." when the tree is already as asked.`,
+It prints "Nothing to revert." when the tree is already as asked.
+
+Inside a working copy (see 'verso checkout'), 'verso revert FILE...' without
+-r or --undo drops the local changes of each FILE instead: it gets the
+content it was checked out or updated with back, an added FILE is removed,
+and a conflict is cleared.`,
 		Example: `  verso revert /app/db -r 12
   verso revert --undo 15 -m "host change broke the staging app"`,
-		Args: argsBetween(0, 1, "PATH"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if _, ok := openWC(); ok && rev == "" && undo == "" && len(args) > 0 {
+				return nil // files of the working copy, any number
+			}
+			return argsBetween(0, 1, "PATH")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if w, ok := openWC(); ok && rev == "" && undo == "" && len(args) > 0 {
+				return wcRevert(cmd, w, args) // inside a working copy: drop local changes
+			}
 			var p verso.Path
 			var to, undone verso.Revision
 			var err error

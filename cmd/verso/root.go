@@ -52,6 +52,7 @@ log, diff and revert for history. 'verso help COMMAND' explains each.`,
 	root.AddCommand(newGetCommand(getenv), newPutCommand(getenv), newLsCommand(getenv),
 		newMkdirCommand(getenv), newRmCommand(getenv))
 	root.AddCommand(newLogCommand(getenv), newDiffCommand(getenv), newRevertCommand(getenv))
+	root.AddCommand(newCheckoutCommand(getenv), newStatusCommand(getenv), newCommitCommand(getenv), newUpdateCommand(getenv), newResolveCommand(getenv))
 	root.AddCommand(newWatchCommand(getenv))
 	root.AddCommand(newExportCommand(getenv), newImportCommand(getenv), newInventoryCommand(getenv), newTemplateCommand(getenv))
 	return root

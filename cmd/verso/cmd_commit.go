@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newCommitCommand(getenv func(string) string) *cobra.Command {
+	var message, user string
+	cmd := &cobra.Command{
+		Use:     "commit -m MESSAGE",
+		Aliases: []string{"ci"},
+		Short:   "Send the local changes of a working copy as one revision",
+		Long: `Commit sends every local change of the working copy (see 'verso status') to
+the server as one transaction: it makes exactly one new revision, or
+nothing at all. Each file is guarded by the revision it was checked out or
+updated at; if any of them changed on the server since, nothing is
+committed and commit names them: run 'verso update', then commit again.
+
+It prints nothing when there is nothing to commit.`,
+		Example: `  verso commit -m "move the database to db2"`,
+		Args:    commandArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if message == "" {
+				return usageErrorf(cmd, "%s needs -m MESSAGE, saying why", cmd.CommandPath())
+			}
+			w, err := mustOpenWC()
+			if err != nil {
+				return err
+			}
+			c, err := wcServer(cmd, getenv, w, user)
+			if err != nil {
+				return err
+			}
+			if _, err := w.Commit(cmd.Context(), c.Client, message, cmd.OutOrStdout()); err != nil {
+				return c.explain(err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&message, "message", "m", "", "commit `MESSAGE`")
+	cmd.Flags().StringVar(&user, "user", "", "`NAME` to authenticate as; the password is read from VERSO_PASSWORD (env VERSO_USER)")
+	return cmd
+}
