@@ -26,6 +26,16 @@ type Config struct {
 	Mount string
 	// MaxValueSize is the largest value a write may carry.
 	MaxValueSize ByteSize
+	// Users is an Apache htpasswd file; with it, writes need a user.
+	Users string
+	// Authz is a Subversion authz file of path rules.
+	Authz string
+	// TLSCert and TLSKey are the PEM files of the certificate to serve
+	// HTTPS with; both or neither.
+	TLSCert, TLSKey string
+	// AllowAnonymousWrites lets anonymous requests write on a server that
+	// listens beyond loopback without a users file.
+	AllowAnonymousWrites bool
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// LogFormat is text or json.
@@ -94,6 +104,11 @@ func (c *Config) settings() []setting {
 		{"listen", "`ADDR` (host:port) to serve on; port 0 picks a free one, and the address used is logged", (*stringValue)(&c.Listen)},
 		{"mount", "URL `PATH` under which the tree of keys is served", (*stringValue)(&c.Mount)},
 		{"max-value-size", "largest value a write may carry: a `SIZE` in bytes or with a unit (512KiB, 1MiB, 2MB)", &c.MaxValueSize},
+		{"users", "Apache htpasswd `FILE` of users (bcrypt, apr1, SHA1; verso passwd writes it); every write then needs a user", (*stringValue)(&c.Users)},
+		{"authz", "Subversion authz `FILE` of path rules ([groups], [/path], user = rw)", (*stringValue)(&c.Authz)},
+		{"tls-cert", "PEM `FILE` of the certificate to serve HTTPS with (needs --tls-key)", (*stringValue)(&c.TLSCert)},
+		{"tls-key", "PEM `FILE` of the certificate's private key", (*stringValue)(&c.TLSKey)},
+		{"allow-anonymous-writes", "let anonymous requests write when listening beyond loopback without --users", (*boolValue)(&c.AllowAnonymousWrites)},
 		{"log-level", "`LEVEL` of the least important log messages written: debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"log-format", "log line `FORMAT`: text (key=value) or json", (*stringValue)(&c.LogFormat)},
 	}
@@ -104,6 +119,9 @@ func (c *Config) settings() []setting {
 func (c *Config) bindFlags(fs *pflag.FlagSet) {
 	for _, s := range c.settings() {
 		fs.Var(s.value, s.flag, fmt.Sprintf("%s (env %s)", s.usage, envName(s.flag)))
+		if _, ok := s.value.(*boolValue); ok {
+			fs.Lookup(s.flag).NoOptDefVal = "true" // --flag alone sets it
+		}
 	}
 }
 
@@ -141,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return &ConfigError{Field: "log-level", Value: c.LogLevel, Err: err}
+	}
+	if err := c.validateAccess(); err != nil { // serve_auth.go
+		return err
 	}
 	switch strings.ToLower(c.LogFormat) {
 	case "text", "json":

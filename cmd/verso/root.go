@@ -49,6 +49,7 @@ log, diff and revert for history. 'verso help COMMAND' explains each.`,
 		return &usageError{cmd: cmd.CommandPath(), err: err}
 	})
 	root.AddCommand(newServeCommand(getenv))
+	root.AddCommand(newPasswdCommand())
 	root.AddCommand(newGetCommand(getenv), newPutCommand(getenv), newLsCommand(getenv),
 		newMkdirCommand(getenv), newRmCommand(getenv))
 	root.AddCommand(newLogCommand(getenv), newDiffCommand(getenv), newRevertCommand(getenv))

@@ -83,6 +83,14 @@ func loadConfig(fs *pflag.FlagSet, cfg *Config, getenv func(string) string) erro
 // serve runs the service described by cfg until ctx ends, logging to w.
 func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 	log := newLogger(cfg, w)
+	access, err := newAccess(cfg, log) // users and rules (serve_auth.go)
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -121,23 +129,35 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 			Mount:        cfg.Mount,
 			MaxValueSize: int64(cfg.MaxValueSize),
 			Logger:       log,
+			Auth:         access,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsCfg,
 	}
 	if h, ok := srv.Handler.(*server.Server); ok {
 		srv.RegisterOnShutdown(h.Close) // ends watch streams, which Shutdown would wait for
 	}
 	addr := ln.Addr().String()
 	log.Info("listening", "addr", addr, "mount", cfg.Mount, "data", dbPath, "revision", int64(head))
-	if !isLoopback(addr) {
-		log.Warn("listening beyond this host with no authentication: anyone who can reach it can read and change every key", "addr", addr)
+	for _, msg := range accessWarnings(cfg, addr) { // serve_auth.go
+		log.Warn(msg, "addr", addr)
 	}
+	if tlsCfg != nil {
+		log.Info("serving HTTPS", "cert", cfg.TLSCert)
+	}
+	go reloadAccess(ctx, access)
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate is in srv.TLSConfig
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return errors.Join(fmt.Errorf("serve %s: %w", addr, err), closeStore())
