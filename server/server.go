@@ -10,6 +10,7 @@
 package server
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -40,6 +41,13 @@ type Options struct {
 	// WatchBuffer is how many commits a watcher may fall behind before it
 	// is disconnected with the revision to resume from; default 256.
 	WatchBuffer int
+	// AccessLog, if not nil, receives one line per request in the Apache
+	// combined log format, with the authenticated user (accesslog.go).
+	AccessLog io.Writer
+	// MaxRequests caps the requests answered at once; more get 503 with
+	// Retry-After. Watch streams, long-polls and the health endpoints do
+	// not count. 0 means no cap.
+	MaxRequests int
 }
 
 // Header names verso reads and writes. They are documented in docs/HTTP.md.
@@ -68,6 +76,8 @@ type Server struct {
 
 	watch     *watchHub     // watch streams and long-polls (watch.go)
 	heartbeat time.Duration // of idle watch streams
+
+	ops *operations // metrics, access log, request cap (metrics.go)
 }
 
 // New returns a Server for store.
@@ -106,13 +116,14 @@ func New(store verso.Store, opts *Options) *Server {
 		watch:     newWatchHub(store, o.Logger, o.WatchBuffer),
 		heartbeat: o.WatchHeartbeat,
 	}
+	s.ops = newOperations(s, &o)
 	s.api = s.routes()
 	return s
 }
 
-// ServeHTTP dispatches a request: the health endpoints and the JSON API
-// first, then the tree.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// dispatch answers a request (ServeHTTP, in metrics.go, measures and logs
+// it first): the health endpoints and the JSON API first, then the tree.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch path {
 	case "/healthz":
@@ -155,8 +166,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// handleReady answers 200 when the store is open and accepts commits
+// (storeReady, in metrics.go), 503 otherwise.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.store.Head(r.Context()); err != nil {
+	if err := s.storeReady(r.Context()); err != nil {
 		writeError(w, r, s.log, errorf(http.StatusServiceUnavailable, "not ready: %v", err))
 		return
 	}
