@@ -50,6 +50,7 @@ log, diff and revert for history. 'verso help COMMAND' explains each.`,
 	})
 	root.AddCommand(newServeCommand(getenv))
 	root.AddCommand(newPasswdCommand())
+	root.AddCommand(newCheckCommand(getenv), newBackupCommand(getenv), newRestoreCommand(getenv))
 	root.AddCommand(newGetCommand(getenv), newPutCommand(getenv), newLsCommand(getenv),
 		newMkdirCommand(getenv), newRmCommand(getenv))
 	root.AddCommand(newLogCommand(getenv), newDiffCommand(getenv), newRevertCommand(getenv))

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// errInvalidCount is the cause of a ConfigError for a count flag.
+var errInvalidCount = errors.New("want a whole number, 0 or more")
+
+// countValue is an int field that holds a count, as a pflag.Value.
+type countValue int
+
+func (c *countValue) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return errInvalidCount
+	}
+	*c = countValue(n)
+	return nil
+}
+
+func (c *countValue) String() string { return strconv.Itoa(int(*c)) }
+func (c *countValue) Type() string   { return "int" }
+
+// openAccessLog opens the access log that --access-log names: nil for
+// "", stdout for "-", otherwise the file, created if missing (mode 0640)
+// and appended to, so that logrotate's copytruncate works. close closes
+// what was opened.
+func openAccessLog(name string, stdout io.Writer) (w io.Writer, close func() error, err error) {
+	switch name {
+	case "":
+		return nil, func() error { return nil }, nil
+	case "-":
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open access log: %w", err)
+	}
+	return f, f.Close, nil
+}
