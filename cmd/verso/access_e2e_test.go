@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/http"
@@ -92,21 +93,13 @@ func TestConfig_AccessSettings(t *testing.T) {
 	cfg = DefaultConfig()
 	cfg.TLSCert = "c.pem"
 	var ce *ConfigError
-	if err := cfg.Validate(); !errorsAs(err, &ce) || ce.Field != "tls-key" {
+	if err := cfg.Validate(); !errors.As(err, &ce) || ce.Field != "tls-key" {
 		t.Errorf("Validate with --tls-cert alone = %v, want a ConfigError for tls-key", err)
 	}
 	cfg = DefaultConfig()
 	if err := cfg.ApplyEnv(envMap(map[string]string{"VERSO_ALLOW_ANONYMOUS_WRITES": "maybe"})); err == nil {
 		t.Errorf("VERSO_ALLOW_ANONYMOUS_WRITES=maybe accepted, want an error")
 	}
-}
-
-func errorsAs(err error, target **ConfigError) bool {
-	ce, ok := err.(*ConfigError)
-	if ok {
-		*target = ce
-	}
-	return ok
 }
 
 // TestPasswd_EndToEnd: verso passwd writes a user, a server started with
@@ -274,4 +267,3 @@ func selfSigned(t *testing.T, dir string) (cert, key string, pool *x509.CertPool
 	pool.AddCert(c)
 	return cert, key, pool
 }
-
