@@ -466,3 +466,23 @@ func TestAccess_Reload(t *testing.T) {
 	}
 	ts.must(t, 201, "PUT", "/config/ns/k", "still open")
 }
+
+func TestAccess_AccessLogNamesUser(t *testing.T) {
+	users, rules := accessFiles(t)
+	a, err := auth.New(&auth.Options{Users: users, Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	ts := newTestServer(t, &server.Options{Auth: a, AccessLog: &log})
+	if got, body, _ := ts.as(t, "alice", "MKCOL", "/config/ns", ""); got != 201 {
+		t.Fatalf("MKCOL as alice = %d %q", got, body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), "MKCOL") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if line := log.String(); !strings.Contains(line, " - alice [") || strings.Contains(line, "alice-pw") {
+		t.Errorf("access log = %q, want alice as the user and no password", line)
+	}
+}
