@@ -634,7 +634,7 @@ func refusedHeader(name []byte) bool {
 var refusedHeaders = []string{
 	"range", "authorization", "proxy-authorization", "cookie",
 	"expect", "content-length", "transfer-encoding", "upgrade", "te", "trailer",
-	"x-verso-message",
+	"x-verso-message", "x-verso-consistent",
 }
 
 // equalFold reports whether b is s in any case; s is lower-case ASCII.

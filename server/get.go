@@ -24,7 +24,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, p verso.Path)
 			return err
 		}
 	}
-	e, err := s.store.Get(r.Context(), p, rev)
+	e, err := s.getEntry(r, p, rev) // ?consistent: a linearizable read (consistent.go)
 	if err != nil {
 		return err
 	}
