@@ -284,6 +284,11 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Watching needs read access to the path itself: an anonymous client
+	// gets 401 (and can log in) rather than a stream that stays silent.
+	if err := s.authorize(r, p, Read); err != nil {
+		return err
+	}
 	values := false
 	switch v := q.Get("values"); v {
 	case "", "0", "false":
@@ -441,9 +446,15 @@ func (ws *watchStream) send(c *verso.Commit) error {
 	if c.Rev <= ws.last {
 		return nil
 	}
-	ev := watchEventJSON{Rev: c.Rev, Author: c.Author, Time: c.Time, Message: c.Message, Changes: []watchChangeJSON{}}
-	for _, ch := range c.Changes {
-		if !ws.path.Contains(ch.Path) || !ws.s.readable(ws.r, ch.Path) {
+	// The commit as this user may see it: unreadable paths and copy
+	// sources left out, and the message too when paths were (as the log).
+	vc := ws.s.visibleCommit(ws.r, c)
+	if vc == nil {
+		return nil
+	}
+	ev := watchEventJSON{Rev: c.Rev, Author: c.Author, Time: c.Time, Message: vc.Message, Changes: []watchChangeJSON{}}
+	for _, ch := range vc.Changes {
+		if !ws.path.Contains(ch.Path) {
 			continue
 		}
 		wc := watchChangeJSON{Change: ch}
