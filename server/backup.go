@@ -10,12 +10,15 @@ import (
 // handleBackup answers GET /api/v1/backup: a consistent snapshot of the
 // whole store, streamed as it is read, while commits go on. The body is a
 // data file of the store's backend (for bolt, a bbolt file that `verso
-// restore` puts in place). Only a user who may write the root, that is
-// change everything, may take it: a backup holds every key.
+// restore` puts in place). Only a user who may read everything and write
+// the root may take it: a backup holds every key.
 //
 // A snapshot that fails half-way cuts the connection, so that a client
 // never mistakes a truncated body for a complete one.
 func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) error {
+	if err := s.authorizeTree(r, verso.Root, Read); err != nil {
+		return err
+	}
 	if err := s.authorize(r, verso.Root, Write); err != nil {
 		return err
 	}

@@ -220,7 +220,11 @@ func (s *Server) planImport(r *http.Request, p verso.Path, doc *docNode, sync bo
 // add appends op to the plan after checking that the request may write its
 // path.
 func (pl *importPlan) add(s *Server, r *http.Request, op verso.Op) error {
-	if err := s.authorize(r, op.Path, Write); err != nil {
+	check := s.authorize
+	if op.Kind == verso.OpDelete {
+		check = s.authorizeTree // a sync may delete a whole namespace
+	}
+	if err := check(r, op.Path, Write); err != nil {
 		return err
 	}
 	pl.ops = append(pl.ops, op)

@@ -328,28 +328,23 @@ func parseCond(j *txnCondJSON) (verso.Cond, error) {
 // for what it changes, read for what it only looks at (a check, a copy's
 // source).
 func (s *Server) authorizeOp(r *http.Request, i int, op verso.Op) error {
-	need := []struct {
-		p verso.Path
-		a Access
-	}{{op.Path, Write}}
+	var err error
 	switch op.Kind {
 	case verso.OpCheck:
-		need[0].a = Read
-	case verso.OpCopy:
-		need = append(need, struct {
-			p verso.Path
-			a Access
-		}{op.From, Read})
-	case verso.OpMove:
-		need = append(need, struct {
-			p verso.Path
-			a Access
-		}{op.From, Write})
+		err = s.authorize(r, op.Path, Read)
+	case verso.OpCopy, verso.OpMove:
+		// The same rights as a WebDAV COPY or MOVE: read the source (and
+		// everything below it that is copied), write the destination and
+		// everything below it (an overwrite replaces it), and for a move
+		// write the source tree.
+		err = s.authorizeCopyMove(r, op.From, op.Path, op.Kind == verso.OpMove, op.Depth)
+	case verso.OpDelete:
+		err = s.authorizeTree(r, op.Path, Write)
+	default:
+		err = s.authorize(r, op.Path, Write)
 	}
-	for _, n := range need {
-		if err := s.authorize(r, n.p, n.a); err != nil {
-			return &verso.OpError{Index: i, Kind: op.Kind, Err: err}
-		}
+	if err != nil {
+		return &verso.OpError{Index: i, Kind: op.Kind, Err: err}
 	}
 	return nil
 }
