@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test vet fmt-check go-test litmus build run
+.PHONY: test vet fmt-check go-test litmus build run fuzz
 
 ## test: go vet, the gofmt check, the Go tests with -race, then litmus
 test: vet fmt-check go-test litmus
@@ -23,6 +23,21 @@ go-test:
 
 litmus:
 	bash scripts/litmus.sh
+
+## fuzz: every fuzz target for FUZZTIME each (CI: 5s); a finding fails and
+## leaves its input in the package's testdata/fuzz/TARGET/ (make it a test)
+FUZZTIME ?= 5s
+FUZZ_TARGETS = \
+	.:FuzzParsePath .:FuzzParseRevision \
+	server:FuzzReadPropfind server:FuzzReadProppatch server:FuzzReadLockInfo \
+	server:FuzzParseIfHeader server:FuzzGetParams server:FuzzTxn \
+	auth:FuzzParseUsers internal/authz:FuzzParse
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "go test -run '^$$' -fuzz '^$$name\$$' -fuzztime=$(FUZZTIME) ./$$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime=$(FUZZTIME) ./$$pkg; \
+	done
 
 ## build: the binary in bin/verso
 build:
