@@ -42,9 +42,9 @@ type ackedWrite struct {
 // crashStats are the figures of a run.
 type crashStats struct {
 	cycles, acked, failedInFlight, txns, deletes, mkcols int
-	revisions                                           verso.Revision
-	killedAfter                                         []time.Duration
-	recovery                                            []time.Duration
+	revisions                                            verso.Revision
+	killedAfter                                          []time.Duration
+	recovery                                             []time.Duration
 }
 
 func TestCrash(t *testing.T) {
