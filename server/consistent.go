@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/verso-config/verso"
@@ -23,9 +24,18 @@ func wantsConsistent(r *http.Request) bool {
 // and the store has one (a store without one is consistent already).
 func (s *Server) getEntry(r *http.Request, p verso.Path, rev verso.Revision) (*verso.Entry, error) {
 	if rev == verso.Head && wantsConsistent(r) {
-		if cr, ok := s.store.(verso.ConsistentReader); ok {
-			return cr.GetConsistent(r.Context(), p)
-		}
+		return s.getConsistent(r.Context(), p)
 	}
 	return s.store.Get(r.Context(), p, rev)
+}
+
+// getConsistent reads p at head through the store's ConsistentReader, if
+// it has one. Writes read what they check with it: a server of a cluster
+// whose copy of the tree lags must not refuse a conditional write (412),
+// or answer 404 to a DELETE, for want of a commit another server made.
+func (s *Server) getConsistent(ctx context.Context, p verso.Path) (*verso.Entry, error) {
+	if cr, ok := s.store.(verso.ConsistentReader); ok {
+		return cr.GetConsistent(ctx, p)
+	}
+	return s.store.Get(ctx, p, verso.Head)
 }

@@ -133,9 +133,11 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, generated string
 	return c, nil
 }
 
-// current returns the entry at p at the head, or nil if there is none.
+// current returns the entry at p at the head, or nil if there is none. A
+// write's checks (preconditions, 404, 201 or 204) read it, so it is a
+// consistent read on a cluster store (consistent.go).
 func (s *Server) current(r *http.Request, p verso.Path) (*verso.Entry, error) {
-	e, err := s.store.Get(r.Context(), p, verso.Head)
+	e, err := s.getConsistent(r.Context(), p)
 	if errors.Is(err, verso.ErrNotFound) {
 		return nil, nil
 	}
