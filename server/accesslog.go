@@ -77,12 +77,20 @@ func (l *accessLog) log(e *logRequest) {
 		b = append(b, '-')
 	}
 	b = append(b, " \""...)
-	b = appendQuoted(b, e.Referer)
+	b = appendQuoted(b, orDash(e.Referer))
 	b = append(b, "\" \""...)
-	b = appendQuoted(b, e.UserAgent)
+	b = appendQuoted(b, orDash(e.UserAgent))
 	b = append(b, "\"\n"...)
 	l.buf = b
 	l.w.Write(b) // a failing log must not fail requests
+}
+
+// orDash returns s, or "-" for an empty header, as Apache writes it.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // appendField appends an unquoted field: "-" when empty, and escaped like

@@ -24,32 +24,32 @@ func TestAccessLog_Format(t *testing.T) {
 			r.Header.Set("User-Agent", "curl/8.5.0")
 			return r
 		}, "", 200, 5,
-			`192.0.2.7 - - [26/Nov/2026:12:36:33 +0100] "GET /config/app/db/host?rev=3 HTTP/1.1" 200 5 "" "curl/8.5.0"` + "\n"},
+			`192.0.2.7 - - [26/Nov/2026:12:36:33 +0100] "GET /config/app/db/host?rev=3 HTTP/1.1" 200 5 "-" "curl/8.5.0"` + "\n"},
 		{"authenticated write, no body", func() *http.Request {
 			r := httptest.NewRequest("PUT", "/config/app/k", nil)
 			r.RemoteAddr = "[2001:db8::1]:443"
 			r.Header.Set("Referer", "http://example.com/")
 			return r
 		}, "alice", 204, 0,
-			`2001:db8::1 - alice [26/Nov/2026:12:36:33 +0100] "PUT /config/app/k HTTP/1.1" 204 - "http://example.com/" ""` + "\n"},
+			`2001:db8::1 - alice [26/Nov/2026:12:36:33 +0100] "PUT /config/app/k HTTP/1.1" 204 - "http://example.com/" "-"` + "\n"},
 		{"basic user when nothing authenticated", func() *http.Request {
 			r := httptest.NewRequest("GET", "/config/k", nil)
 			r.SetBasicAuth("bob", "secret")
 			return r
 		}, "", 200, 1,
-			`192.0.2.1 - bob [26/Nov/2026:12:36:33 +0100] "GET /config/k HTTP/1.1" 200 1 "" ""` + "\n"},
+			`192.0.2.1 - bob [26/Nov/2026:12:36:33 +0100] "GET /config/k HTTP/1.1" 200 1 "-" "-"` + "\n"},
 		{"refused basic user left out", func() *http.Request {
 			r := httptest.NewRequest("GET", "/config/k", nil)
 			r.SetBasicAuth("mallory", "guess")
 			return r
 		}, "", 401, 30,
-			`192.0.2.1 - - [26/Nov/2026:12:36:33 +0100] "GET /config/k HTTP/1.1" 401 30 "" ""` + "\n"},
+			`192.0.2.1 - - [26/Nov/2026:12:36:33 +0100] "GET /config/k HTTP/1.1" 401 30 "-" "-"` + "\n"},
 		{"hostile fields escaped", func() *http.Request {
 			r := httptest.NewRequest("GET", "/config/k", nil)
 			r.Header.Set("User-Agent", "evil\"agent\n\\x")
 			return r
 		}, "a b\"c", 200, 1,
-			`192.0.2.1 - a\x20b\"c [26/Nov/2026:12:36:33 +0100] "GET /config/k HTTP/1.1" 200 1 "" "evil\"agent\x0a\\x"` + "\n"},
+			`192.0.2.1 - a\x20b\"c [26/Nov/2026:12:36:33 +0100] "GET /config/k HTTP/1.1" 200 1 "-" "evil\"agent\x0a\\x"` + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer

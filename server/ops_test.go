@@ -101,7 +101,7 @@ func TestServer_AccessLog(t *testing.T) {
 	ts.must(t, 200, "GET", "/config/app/", "")
 	ts.must(t, 404, "GET", "/config/app/k?rev=1", "")
 	lines := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
-	re := regexp.MustCompile(`^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "(\S+ \S+ HTTP/1\.1)" (\d{3}) (\d+|-) "" "Go-http-client/1\.1"$`)
+	re := regexp.MustCompile(`^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "(\S+ \S+ HTTP/1\.1)" (\d{3}) (\d+|-) "-" "Go-http-client/1\.1"$`)
 	var got []string
 	for _, l := range lines {
 		m := re.FindStringSubmatch(l)
