@@ -69,6 +69,16 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes the connection, as net/http does before closing
+// one whose request body it did not read, so that the client reads the
+// answer rather than a reset.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // Accept waits for a connection; when max are open, it makes room by
 // closing the oldest evictable one, or waits until one closes.
 func (l *Listener) Accept() (net.Conn, error) {

@@ -434,3 +434,20 @@ func TestServer_ReadHeaderTimeout(t *testing.T) {
 		t.Errorf("connection with an unfinished header still open after %v (%v)", d, err)
 	}
 }
+
+// TestListener_TooLargeBody: behind the Listener, a client sending a body
+// past the limit reads the 413, not a reset.
+func TestListener_TooLargeBody(t *testing.T) {
+	hs, _ := limitedServer(t, &server.Options{MaxValueSize: 10}, 4, time.Second)
+	for range 3 {
+		req, _ := http.NewRequest("PUT", hs.URL+"/config/big", strings.NewReader(strings.Repeat("x", 4<<20)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("PUT of 4MiB: %v, want a 413", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("PUT of 4MiB = %d, want 413", resp.StatusCode)
+		}
+	}
+}
