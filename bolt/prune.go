@@ -187,7 +187,9 @@ func (s *Store) findStart(ctx context.Context, cutoff time.Time) (verso.Revision
 
 // retireStep retires revisions below the start of history, oldest first,
 // until it has deleted about pruneBudget records. It reports what it
-// deleted and whether no such revision is left.
+// deleted and whether no such revision is left. A revision's commit record
+// goes last, once every path it changed is trimmed, so a step that runs
+// out of budget halfway through a revision leaves it for the next step.
 func retireStep(tx *bbolt.Tx) (versions, commits int, done bool, err error) {
 	start := readStart(tx)
 	revs := tx.Bucket(bucketRevs)
@@ -203,19 +205,25 @@ func retireStep(tx *bbolt.Tx) (versions, commits int, done bool, err error) {
 			return 0, 0, false, fmt.Errorf("revision %d: %w", rev, err)
 		}
 		for _, ch := range c.Changes {
-			n, states, err := trimBefore(tx, ch.Path, start)
+			n, states, complete, err := trimBefore(tx, ch.Path, start, max(pruneBudget-deleted, 1))
 			if err != nil {
 				return 0, 0, false, err
 			}
 			deleted += n
 			versions += states
+			if !complete {
+				return versions, commits, false, nil
+			}
 		}
 		for _, q := range indexedPaths(c) {
-			n, err := trimIndex(tx, q, start)
+			n, complete, err := trimIndex(tx, q, start, max(pruneBudget-deleted, 1))
 			if err != nil {
 				return 0, 0, false, err
 			}
 			deleted += n
+			if !complete {
+				return versions, commits, false, nil
+			}
 		}
 		if err := revs.Delete(revKey(rev)); err != nil {
 			return 0, 0, false, fmt.Errorf("delete commit %d: %w", rev, err)
@@ -248,28 +256,6 @@ func histPrefix(p verso.Path) []byte {
 	return k[:len(k)-8]
 }
 
-// histRecord is one hist key of a path and what kind of record it holds.
-type histRecord struct {
-	key  []byte
-	rev  verso.Revision
-	gone bool // a gone marker, not a state
-	tomb bool
-}
-
-// histRecords returns every hist record of p, oldest first.
-func histRecords(hist *bbolt.Bucket, p verso.Path) []histRecord {
-	prefix := histPrefix(p)
-	var out []histRecord
-	c := hist.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if len(k) != len(prefix)+8 {
-			break
-		}
-		out = append(out, histRecord{key: bytes.Clone(k), rev: decodeRev(k[len(prefix):]), gone: isGone(v), tomb: isTombstone(v)})
-	}
-	return out
-}
-
 // deleteKeys deletes keys from b.
 func deleteKeys(b *bbolt.Bucket, keys [][]byte) error {
 	for _, k := range keys {
@@ -282,42 +268,55 @@ func deleteKeys(b *bbolt.Bucket, keys [][]byte) error {
 
 // trimBefore deletes p's hist records that no read at start or later uses:
 // each record followed by another at or before start, and a final deletion
-// at or before start. It returns the records deleted and how many of them
-// were states (not gone markers).
-func trimBefore(tx *bbolt.Tx, p verso.Path, start verso.Revision) (deleted, states int, err error) {
+// at or before start; at most limit of them, oldest first. It returns the
+// records deleted, how many of them were states (not gone markers), and
+// whether none is left to delete.
+func trimBefore(tx *bbolt.Tx, p verso.Path, start verso.Revision, limit int) (deleted, states int, complete bool, err error) {
 	hist := tx.Bucket(bucketHist)
-	recs := histRecords(hist, p)
+	prefix := histPrefix(p)
 	var drop [][]byte
-	n := 0 // records that can go, oldest first
-	for n < len(recs) {
-		if n+1 < len(recs) {
-			if recs[n+1].rev > start {
+	var prev []byte // the record before k, a candidate
+	var prevGone, prevTomb bool
+	complete = true
+	c := hist.Cursor()
+	for k, v := c.Seek(prefix); ; k, v = c.Next() {
+		ok := k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8
+		if prev != nil {
+			if ok {
+				if decodeRev(k[len(prefix):]) > start {
+					break // prev serves the reads at start
+				}
+			} else if !prevTomb || decodeRev(prev[len(prefix):]) > start {
+				break // prev is p's current state
+			}
+			if len(drop) == limit {
+				complete = false
 				break
 			}
-		} else if !recs[n].tomb || recs[n].rev > start {
+			drop = append(drop, prev)
+			if !prevGone {
+				states++
+			}
+		}
+		if !ok {
 			break
 		}
-		n++
-	}
-	for _, r := range recs[:n] {
-		drop = append(drop, r.key)
-		if !r.gone {
-			states++
-		}
+		prev, prevGone, prevTomb = bytes.Clone(k), isGone(v), isTombstone(v)
 	}
 	if err := deleteKeys(hist, drop); err != nil {
-		return 0, 0, fmt.Errorf("trim history of %s: %w", p, err)
+		return 0, 0, false, fmt.Errorf("trim history of %s: %w", p, err)
 	}
-	return len(drop), states, nil
+	return len(drop), states, complete, nil
 }
 
 // trimIndex deletes q's index keys below start that cannot be the newest
 // key at or before any revision from start on: each followed by another at
-// or before start. A namespace's TreeRev at a revision R is its newest
-// index key at or before R, so the newest key at or before start stays,
-// unless q is the root (whose TreeRev is always R) or has no history left
-// (it exists at no revision from start on).
-func trimIndex(tx *bbolt.Tx, q verso.Path, start verso.Revision) (int, error) {
+// or before start; at most limit of them. A namespace's TreeRev at a
+// revision R is its newest index key at or before R, so the newest key at
+// or before start stays, unless q is the root (whose TreeRev is always R)
+// or has no history left (it exists at no revision from start on). It
+// returns the keys deleted and whether none is left to delete.
+func trimIndex(tx *bbolt.Tx, q verso.Path, start verso.Revision, limit int) (int, bool, error) {
 	all := q == verso.Root
 	if !all {
 		prefix := histPrefix(q)
@@ -329,8 +328,14 @@ func trimIndex(tx *bbolt.Tx, q verso.Path, start verso.Revision) (int, error) {
 	prefix = prefix[:len(prefix)-8]
 	var drop [][]byte
 	var prev []byte
+	complete := true
 	c := index.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+		if len(drop) == limit {
+			complete = false
+			prev = nil
+			break
+		}
 		rev := decodeRev(k[len(prefix):])
 		if prev != nil && (all || rev <= start) {
 			drop = append(drop, prev)
@@ -341,13 +346,13 @@ func trimIndex(tx *bbolt.Tx, q verso.Path, start verso.Revision) (int, error) {
 		}
 		prev = bytes.Clone(k)
 	}
-	if prev != nil && all {
+	if prev != nil && all && len(drop) < limit {
 		drop = append(drop, prev)
 	}
 	if err := deleteKeys(index, drop); err != nil {
-		return 0, fmt.Errorf("trim index of %s: %w", q, err)
+		return 0, false, fmt.Errorf("trim index of %s: %w", q, err)
 	}
-	return len(drop), nil
+	return len(drop), complete, nil
 }
 
 // trimVersionsStep trims to keep states each path changed by the
@@ -371,15 +376,17 @@ func trimVersionsStep(tx *bbolt.Tx, keep int, target verso.Revision) (states int
 	last := from - 1
 	done = true
 	c := tx.Bucket(bucketRevs).Cursor()
+	read := 0
 	for k, v := c.Seek(revKey(from)); k != nil; k, v = c.Next() {
 		rev := decodeRev(k)
 		if rev > target {
 			break
 		}
-		if len(paths) >= pruneBudget {
+		if len(paths) >= pruneBudget || read >= pruneBudget {
 			done = false
 			break
 		}
+		read++
 		commit, err := decodeCommit(v)
 		if err != nil {
 			return 0, false, fmt.Errorf("revision %d: %w", rev, err)
@@ -396,13 +403,21 @@ func trimVersionsStep(tx *bbolt.Tx, keep int, target verso.Revision) (states int
 		last = target
 	}
 
+	// Trim every path within the budget, or leave the progress mark
+	// where it was: the next step reads the same revisions again, and
+	// trimming a path twice is harmless.
 	hist := tx.Bucket(bucketHist)
+	budget := pruneBudget
 	for _, p := range paths {
-		n, err := trimVersions(hist, p, keep)
+		n, deleted, complete, err := trimVersions(hist, p, keep, max(budget, 1))
 		if err != nil {
 			return 0, false, err
 		}
 		states += n
+		budget -= deleted + 1
+		if !complete {
+			return states, false, nil
+		}
 	}
 	mark := append(revKey(last), revKey(verso.Revision(keep))...)
 	if err := meta.Put(keyPruned, mark); err != nil {
@@ -411,41 +426,60 @@ func trimVersionsStep(tx *bbolt.Tx, keep int, target verso.Revision) (states int
 	return states, done, nil
 }
 
-// trimVersions keeps p's newest keep states. The records before the oldest
-// kept state go, but the first of them stays as (or becomes) a gone
-// marker. It returns the number of states dropped.
-func trimVersions(hist *bbolt.Bucket, p verso.Path, keep int) (int, error) {
-	recs := histRecords(hist, p)
-	cut, kept := len(recs), 0 // recs[cut:] holds the kept states
-	for cut > 0 && kept < keep {
-		cut--
-		if !recs[cut].gone {
+// trimVersions keeps p's newest keep states. The records before the
+// oldest kept state go, at most limit of them, oldest first; the first of
+// them stays as (or becomes) a gone marker, so that every step leaves p
+// readable: a read reaches either a state still there or the marker. It
+// returns the states dropped, the records deleted, and whether nothing is
+// left to drop.
+func trimVersions(hist *bbolt.Bucket, p verso.Path, keep, limit int) (states, deleted int, complete bool, err error) {
+	prefix := histPrefix(p)
+	inP := func(k []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 }
+	c := hist.Cursor()
+
+	// Back from the newest record to the oldest state kept.
+	end := append(bytes.Clone(prefix[:len(prefix)-1]), 1) // just after p's records
+	var cut []byte
+	kept := 0
+	for k, v := seekBefore(c, end); inP(k); k, v = c.Prev() {
+		if !isGone(v) {
 			kept++
 		}
-	}
-	if kept < keep || cut == 0 {
-		return 0, nil
-	}
-	dropped := 0
-	for _, r := range recs[:cut] {
-		if !r.gone {
-			dropped++
+		if kept == keep {
+			cut = bytes.Clone(k)
+			break
 		}
 	}
-	if dropped == 0 {
-		return 0, nil
+	if cut == nil {
+		return 0, 0, true, nil // keep states or fewer
 	}
-	if !recs[0].gone {
-		if err := hist.Put(recs[0].key, []byte{goneByte}); err != nil {
-			return 0, fmt.Errorf("mark pruned history of %s: %w", p, err)
-		}
+
+	// Forward from the oldest record to the cut.
+	k, v := c.Seek(prefix)
+	if bytes.Equal(k, cut) {
+		return 0, 0, true, nil
 	}
+	first, firstGone := bytes.Clone(k), isGone(v)
 	var drop [][]byte
-	for _, r := range recs[1:cut] {
-		drop = append(drop, r.key)
+	complete = true
+	for k, v = c.Next(); inP(k) && !bytes.Equal(k, cut); k, v = c.Next() {
+		if len(drop) == limit {
+			complete = false
+			break
+		}
+		drop = append(drop, bytes.Clone(k))
+		if !isGone(v) {
+			states++
+		}
+	}
+	if !firstGone {
+		if err := hist.Put(first, []byte{goneByte}); err != nil {
+			return 0, 0, false, fmt.Errorf("mark pruned history of %s: %w", p, err)
+		}
+		states++
 	}
 	if err := deleteKeys(hist, drop); err != nil {
-		return 0, fmt.Errorf("trim versions of %s: %w", p, err)
+		return 0, 0, false, fmt.Errorf("trim versions of %s: %w", p, err)
 	}
-	return dropped, nil
+	return states, len(drop), complete, nil
 }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -83,14 +84,18 @@ func TestStore_PruneInSteps(t *testing.T) {
 	}
 	// Each key keeps its newest 3 states (KeepVersions), the older ones
 	// above the start leave a gone marker, and the namespace its one state.
-	var recs []histRecord
+	recs := 0
 	s.db.View(func(tx *bbolt.Tx) error {
 		for i := range keys {
-			recs = append(recs, histRecords(tx.Bucket(bucketHist), verso.Path(fmt.Sprintf("/ns/k%d", i)))...)
+			prefix := histPrefix(verso.Path(fmt.Sprintf("/ns/k%d", i)))
+			c := tx.Bucket(bucketHist).Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				recs++
+			}
 		}
 		return nil
 	})
-	if got, want := len(recs), keys*(1+3); got != want {
+	if got, want := recs, keys*(1+3); got != want {
 		t.Errorf("hist holds %d records of /ns/k*, want %d (a gone marker and 3 states each)", got, want)
 	}
 	if got := countKeys(t, s, bucketRevs); got > int(mustHeadRev(t, s)-keep+1) {
@@ -246,5 +251,41 @@ func TestCheck_Pruned(t *testing.T) {
 	setMarker(true)
 	if err := s.Check(); err != nil {
 		t.Errorf("Check() with the marker back:\n%v", err)
+	}
+}
+
+// TestStore_PruneHotKey prunes a key with more versions than one step may
+// delete: the work spreads over several steps, each leaving a clean file.
+func TestStore_PruneHotKey(t *testing.T) {
+	s := mustOpen(t, &Options{Clock: testClock()})
+	ctx := context.Background()
+	s.db.NoSync = true // before any commit
+	times := map[verso.Revision]time.Time{}
+	for i := range 1500 {
+		c := mustCommit(t, s, put("/hot", fmt.Sprint(i)))
+		times[c.Rev] = c.Time
+	}
+	st, err := s.Prune(ctx, verso.Retention{KeepFor: time.Minute}, times[1200].Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (verso.PruneStats{Versions: 1199, Commits: 1199, Start: 1200}); st != want {
+		t.Errorf("Prune(KeepFor) = %+v, want %+v", st, want)
+	}
+	if err := s.Check(); err != nil {
+		t.Errorf("Check() after Prune(KeepFor):\n%v", err)
+	}
+	st, err = s.Prune(ctx, verso.Retention{KeepVersions: 1}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Versions != 300 {
+		t.Errorf("Prune(KeepVersions 1) dropped %d versions, want 300", st.Versions)
+	}
+	if _, err := s.Get(ctx, "/hot", 1499); !errors.Is(err, verso.ErrGone) {
+		t.Errorf("Get(/hot, r1499) error = %v, want ErrGone", err)
+	}
+	if e := mustGet(t, s, "/hot", 1500); string(e.Value) != "1499" {
+		t.Errorf("Get(/hot, r1500) = %q, want 1499", e.Value)
 	}
 }
