@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -40,6 +41,12 @@ type Config struct {
 	LogLevel string
 	// LogFormat is text or json.
 	LogFormat string
+	// KeepVersions keeps each key's newest N versions and prunes older
+	// ones in the background (0: keep all).
+	KeepVersions int
+	// KeepFor keeps the history of this long and prunes older revisions
+	// in the background (0: keep all).
+	KeepFor time.Duration
 }
 
 // DefaultConfig returns the configuration verso serve uses when told
@@ -111,6 +118,8 @@ func (c *Config) settings() []setting {
 		{"allow-anonymous-writes", "let anonymous requests write when listening beyond loopback without --users", (*boolValue)(&c.AllowAnonymousWrites)},
 		{"log-level", "`LEVEL` of the least important log messages written: debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"log-format", "log line `FORMAT`: text (key=value) or json", (*stringValue)(&c.LogFormat)},
+		{"keep-versions", "keep each key's newest `N` versions, pruning older ones every minute (0 keeps all)", (*intValue)(&c.KeepVersions)},
+		{"keep-for", "keep the history of the last `DURATION` (720h, 90m), pruning older revisions every minute (0 keeps all)", (*durationValue)(&c.KeepFor)},
 	}
 }
 
@@ -159,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return &ConfigError{Field: "log-level", Value: c.LogLevel, Err: err}
+	}
+	if err := c.validateRetention(); err != nil {
+		return err
 	}
 	if err := c.validateAccess(); err != nil { // serve_auth.go
 		return err

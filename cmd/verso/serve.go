@@ -109,7 +109,9 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", dbPath, err)
 	}
+	stopPruning := startPruning(store, cfg.Retention(), pruneInterval, log)
 	closeStore := func() error {
+		stopPruning()
 		if err := store.Close(); err != nil {
 			return fmt.Errorf("close store %s: %w", dbPath, err)
 		}
