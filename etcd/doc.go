@@ -1,1 +1,87 @@
+/*
+Package etcd is verso's cluster store: a verso.Store kept in an etcd
+cluster, so that any number of stateless verso servers share one tree with
+one line of revisions. docs/CLUSTER.md says how to run it and what each
+kind of read guarantees.
+
+# Basics
+
+	s, err := etcd.Open(ctx, &etcd.Options{
+		Endpoints: []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379", "http://10.0.0.3:2379"},
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+Every key lives under Options.Prefix (default "/verso/"):
+
+  - rev: the head revision, in decimal. Every commit rewrites it, so its
+    etcd mod revision names the newest commit.
+  - c/<rev>: the commit record of each revision (20-digit zero-padded
+    decimal), in JSON.
+  - t/<path>: the tree at head, one entry per path, in the entry encoding
+    of package bolt. Namespaces carry their current TreeRev.
+  - h/<path> 0x00 <rev>: every state every path has had: the entry as that
+    revision left it, or a tombstone if it deleted the path.
+  - i/<path> 0x00 <rev>: one empty key for each path a revision changed and
+    each namespace above it (the root: every revision). Log of p is a
+    backward range read of p's keys.
+
+History lives in h/, i/ and c/, not in etcd's own revisions, so etcd may
+compact (and should: see docs/CLUSTER.md) without verso losing any.
+
+# Commits
+
+A single committer goroutine per Store writes. It takes the waiting
+transactions (up to Options.MaxBatch), plans each against the tree in
+memory at the head it knows, each against the state the ones before it
+leave (every operation validated and every change computed, nothing
+written: the rules of package bolt's planner), and sends all of them as
+ONE etcd transaction: If the mod revision of rev is still the one the tree
+in memory was read at, Then put every key of every plan and rev = the last
+revision. Each verso transaction still gets its own revision; an invalid
+one gets its own error and consumes none. A group stops before the etcd
+transaction would exceed Options.MaxTxnOps or Options.MaxTxnBytes.
+
+The comparison holds only if no commit, through any server, came after the
+state the plans were made against; so plans are exact, each revision is
+handed out once, and revisions have no gaps. When it fails, the committer
+waits until the watch has delivered the newer commit (or reads the tree
+again) and plans the group again, up to 100 times. The failures a group
+planned (a failed precondition, a missing parent) are answered only once a
+transaction with the same comparison has succeeded: that proves the state
+they were read from was the head, so a lagging copy never fails a write
+that would succeed.
+
+When etcd does not answer (a timeout, a member lost), the transaction may
+or may not have applied. The committer sends the very same transaction
+again until etcd answers: the comparison lets at most one copy apply, and
+each commit record carries the id of its group, so a failed comparison
+whose first record is the group's own means an earlier copy applied.
+After 30 seconds without an answer the callers get an error saying the
+outcome is unknown.
+
+# Reads
+
+The tree at head is held in memory as a copy-on-write B-tree, one
+immutable snapshot per revision. Open loads it with one range read, and
+a watch on the prefix, from the etcd revision after the load, applies each
+etcd revision's changes in order. A commit made through this Store is
+applied to the snapshot as soon as etcd acknowledges it, before Commit
+returns: a client reads its own writes through the same server. If etcd
+has compacted the revisions the watch needs, the store reads the tree
+again.
+
+Get at verso.Head and Walk at verso.Head read the snapshot only. Head and
+Wait follow it too: commits made through other servers reach them as soon
+as the watch delivers them. GetConsistent (verso.ConsistentReader) reads
+the head revision with a quorum read, waits until the snapshot has it, and
+answers from it: a linearizable read.
+
+Get and Walk at an older revision read h/ and i/ in one etcd transaction,
+so each sees one revision; a Get of an entry that has not changed since
+the revision asked for is answered from memory. A Walk at an old revision
+reads the whole history of the subtree it walks.
+*/
 package etcd
