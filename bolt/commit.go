@@ -70,6 +70,11 @@ func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, erro
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*request, 0, s.maxBatch)
+	// What the last group tells about the next: how many writers it
+	// answered (most come straight back with their next commit), how many
+	// others queued meanwhile, and how long it took.
+	var answered, queued int
+	var took time.Duration
 	for req := range s.reqs {
 		if req.step != nil {
 			s.runStep(req)
@@ -93,7 +98,15 @@ func (s *Store) commitLoop() {
 				break fill
 			}
 		}
+		if step == nil && len(batch) < min(answered+queued, s.maxBatch) {
+			// Without this wait, writers that keep the store busy split
+			// into two groups that take turns (one writer, then all the
+			// others), paying twice the fsyncs.
+			step = s.awaitGroup(&batch, min(answered+queued, s.maxBatch), took/2)
+		}
+		start := time.Now()
 		s.commitBatch(batch)
+		answered, queued, took = len(batch), len(s.reqs), time.Since(start)
 		clear(batch)
 		if step != nil {
 			s.runStep(step)
@@ -135,6 +148,35 @@ func (s *Store) do(ctx context.Context, step func(tx *bbolt.Tx) error) error {
 	<-req.done
 	return req.err
 }
+
+// awaitGroup adds to batch the transactions that arrive within wait, until
+// it holds want of them; it returns a maintenance request that arrived
+// meanwhile, which ends the wait.
+func (s *Store) awaitGroup(batch *[]*request, want int, wait time.Duration) (step *request) {
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(min(wait, maxGroupWait))
+	defer t.Stop()
+	for len(*batch) < want {
+		select {
+		case r, ok := <-s.reqs:
+			if !ok {
+				return nil
+			}
+			if r.step != nil {
+				return r
+			}
+			*batch = append(*batch, r)
+		case <-t.C:
+			return nil
+		}
+	}
+	return nil
+}
+
+// maxGroupWait caps how long the committer waits for a group to fill.
+const maxGroupWait = 2 * time.Millisecond
 
 // commitBatch commits the transactions of batch, each as its own revision,
 // in one bbolt write transaction, then publishes them and answers every
