@@ -20,6 +20,9 @@ type Config struct {
 	// Data is the directory holding the store; the bolt file is
 	// Data/verso.db. It is created if missing.
 	Data string
+	// ClusterConfig chooses the store (bolt or etcd) and says how to reach
+	// etcd (serve_store.go).
+	ClusterConfig
 	// Listen is the TCP address to serve on, host:port. Port 0 picks a free
 	// port; the address actually used is logged.
 	Listen string
@@ -106,7 +109,7 @@ type setting struct {
 
 // settings lists c's fields, each as a pflag.Value writing into c.
 func (c *Config) settings() []setting {
-	return []setting{
+	return append(c.clusterSettings(), []setting{ // --store, --etcd-*: serve_store.go
 		{"data", "`DIR` holding the store (the file DIR/" + dbFile + "); created if missing", (*stringValue)(&c.Data)},
 		{"listen", "`ADDR` (host:port) to serve on; port 0 picks a free one, and the address used is logged", (*stringValue)(&c.Listen)},
 		{"mount", "URL `PATH` under which the tree of keys is served", (*stringValue)(&c.Mount)},
@@ -120,7 +123,7 @@ func (c *Config) settings() []setting {
 		{"log-format", "log line `FORMAT`: text (key=value) or json", (*stringValue)(&c.LogFormat)},
 		{"keep-versions", "keep each key's newest `N` versions, pruning older ones every minute (0 keeps all)", (*intValue)(&c.KeepVersions)},
 		{"keep-for", "keep the history of the last `DURATION` (720h, 90m), pruning older revisions every minute (0 keeps all)", (*durationValue)(&c.KeepFor)},
-	}
+	}...)
 }
 
 // bindFlags defines one flag per field on fs, writing into c. The help shows
@@ -170,6 +173,9 @@ func (c *Config) Validate() error {
 		return &ConfigError{Field: "log-level", Value: c.LogLevel, Err: err}
 	}
 	if err := c.validateRetention(); err != nil {
+		return err
+	}
+	if err := c.validateStore(); err != nil { // serve_store.go
 		return err
 	}
 	if err := c.validateAccess(); err != nil { // serve_auth.go

@@ -10,12 +10,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/bolt"
+	"github.com/verso-config/verso/etcd"
 	"github.com/verso-config/verso/server"
 )
 
@@ -77,6 +80,7 @@ func loadConfig(fs *pflag.FlagSet, cfg *Config, getenv func(string) string) erro
 	if err != nil {
 		return err
 	}
+	cfg.EtcdPassword = getenv(etcdPasswordEnv) // never a flag (serve_store.go)
 	return cfg.Validate()
 }
 
@@ -92,24 +96,44 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 		return err
 	}
 
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	unlock, err := lockDataDir(cfg.Data)
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	var (
+		store       verso.Store
+		dbPath      string // where the store is, for logs and errors
+		stopPruning = func() {}
+	)
+	switch cfg.Store {
+	case storeEtcd: // the cluster store: many servers share one etcd cluster (docs/CLUSTER.md)
+		opts, err := cfg.etcdOptions(log)
+		if err != nil {
+			return err
+		}
+		dbPath = "etcd " + strings.Join(opts.Endpoints, ",") + " prefix " + opts.Prefix
+		es, err := etcd.Open(ctx, opts)
+		if err != nil {
+			return fmt.Errorf("open store on %s: %w", dbPath, err)
+		}
+		store = es
+	default: // bolt, the embedded store: one file in the data directory
+		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+		unlock, err := lockDataDir(cfg.Data)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 
-	dbPath := filepath.Join(cfg.Data, dbFile)
-	if abs, err := filepath.Abs(dbPath); err == nil {
-		dbPath = abs
+		dbPath = filepath.Join(cfg.Data, dbFile)
+		if abs, err := filepath.Abs(dbPath); err == nil {
+			dbPath = abs
+		}
+		bs, err := bolt.Open(dbPath, &bolt.Options{Logger: log})
+		if err != nil {
+			return fmt.Errorf("open store %s: %w", dbPath, err)
+		}
+		stopPruning = startPruning(bs, cfg.Retention(), pruneInterval, log)
+		store = bs
 	}
-	store, err := bolt.Open(dbPath, &bolt.Options{Logger: log})
-	if err != nil {
-		return fmt.Errorf("open store %s: %w", dbPath, err)
-	}
-	stopPruning := startPruning(store, cfg.Retention(), pruneInterval, log)
 	closeStore := func() error {
 		stopPruning()
 		if err := store.Close(); err != nil {

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+func TestConfig_Store(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		field string // of the *ConfigError
+	}{
+		{"unknown store", nil, []string{"--store", "zookeeper"}, "store"},
+		{"etcd without endpoints", nil, []string{"--store", "etcd"}, "etcd-endpoints"},
+		{"etcd from the environment without endpoints", map[string]string{"VERSO_STORE": "etcd"}, nil, "etcd-endpoints"},
+		{"endpoint not a URL", nil, []string{"--store", "etcd", "--etcd-endpoints", "10.0.0.1:2379"}, "etcd-endpoints"},
+		{"endpoint of another scheme", nil, []string{"--store", "etcd", "--etcd-endpoints", "http://a:2379,ftp://b"}, "etcd-endpoints"},
+		{"certificate without key", nil, []string{"--store", "etcd", "--etcd-endpoints", "https://a:2379", "--etcd-cert", "c.pem"}, "etcd-cert"},
+		{"pruning on etcd", nil, []string{"--store", "etcd", "--etcd-endpoints", "http://a:2379", "--keep-versions", "5"}, "keep-versions"},
+		{"endpoints for bolt", nil, []string{"--etcd-endpoints", "http://a:2379"}, "etcd-endpoints"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := execute(t, tt.env, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, tt.args...)...)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != tt.field {
+				t.Errorf("serve %v = %v, want a *ConfigError for --%s", tt.args, err, tt.field)
+			}
+		})
+	}
+}
+
+// freeLoopbackPorts returns n TCP ports that were free a moment ago.
+func freeLoopbackPorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// startEtcd runs a one-member etcd cluster in this process and returns its
+// client URL.
+func startEtcd(t *testing.T) string {
+	t.Helper()
+	ports := freeLoopbackPorts(t, 2)
+	peer, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", ports[0]))
+	client, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
+	cfg := embed.NewConfig()
+	cfg.Name = "m0"
+	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
+	cfg.InitialCluster = "m0=" + peer.String()
+	cfg.TickMs, cfg.ElectionMs = 25, 250
+	cfg.UnsafeNoFsync = true
+	cfg.LogLevel = "error"
+	cfg.LogOutputs = []string{filepath.Join(cfg.Dir + ".log")}
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatalf("start etcd: %v", err)
+	}
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(30 * time.Second):
+		t.Fatal("etcd not ready after 30s")
+	}
+	return client.String()
+}
+
+// TestServe_InProcessEtcd runs two verso servers on one etcd cluster: a
+// write through one is read, consistently, through the other.
+func TestServe_InProcessEtcd(t *testing.T) {
+	endpoint := startEtcd(t)
+	args := []string{"--store", "etcd", "--etcd-endpoints", endpoint, "--etcd-prefix", "/serve-test/"}
+	addrA, stopA, logA := serveInProcess(t, args...)
+	addrB, stopB, _ := serveInProcess(t, args...)
+
+	req, _ := http.NewRequest(http.MethodPut, "http://"+addrA+"/config/k", strings.NewReader("v1"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT /config/k through A = %v, %v; want 201", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get("http://" + addrB + "/config/k?consistent")
+	if err != nil {
+		t.Fatalf("GET /config/k?consistent through B: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "v1" || resp.Header.Get("X-Verso-Revision") != "1" {
+		t.Errorf("GET /config/k?consistent through B = %d %q (revision %s), want 200 %q (revision 1)", resp.StatusCode, body, resp.Header.Get("X-Verso-Revision"), "v1")
+	}
+	for _, stop := range []func() error{stopA, stopB} {
+		if err := stop(); err != nil {
+			t.Errorf("serve returned %v after cancel, want nil", err)
+		}
+	}
+	if out := logA.String(); !strings.Contains(out, "data=\"etcd "+endpoint) || !strings.Contains(out, "stopped cleanly") {
+		t.Errorf("log of A does not name the etcd store or stop cleanly:\n%s", out)
+	}
+}
