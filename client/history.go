@@ -17,6 +17,9 @@ type LogPage struct {
 	Commits []*verso.Commit `json:"commits"`
 	// Next, when set, is the Before of the next (older) page.
 	Next *verso.Revision `json:"next,omitempty"`
+	// HistoryStart, when set, is where the server's retained history
+	// starts: older revisions were pruned.
+	HistoryStart *verso.Revision `json:"history_start,omitempty"`
 }
 
 // Log returns, newest first, the commits that changed p or anything below

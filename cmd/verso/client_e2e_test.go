@@ -320,3 +320,34 @@ func TestCLI_LogPages(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_LogSaysWhereHistoryStarts: after the server pruned old history,
+// verso log ends with a line saying so instead of silently stopping.
+func TestCLI_LogSaysWhereHistoryStarts(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
+	if err != nil {
+		t.Fatalf("bolt.Open: %v", err)
+	}
+	defer st.Close()
+	ts := httptest.NewServer(server.New(st, &server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer ts.Close()
+	cl, err := client.New(ts.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []verso.Path{"/a", "/b", "/c"} {
+		if _, err := cl.Mkdir(t.Context(), p, nil); err != nil {
+			t.Fatalf("Mkdir(%s): %v", p, err)
+		}
+	}
+	// Keep only what is needed from an hour from now: everything but the
+	// head is older than that.
+	if _, err := st.Prune(t.Context(), verso.Retention{KeepFor: time.Minute}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Prune: %v", err)
+	}
+	out, stderr, err := execute(t, map[string]string{"VERSO_URL": ts.URL}, "log")
+	if err != nil || !strings.Contains(out, "r3 |") || strings.Contains(out, "r2 |") ||
+		!strings.HasSuffix(out, "(history before r3 was pruned by the server's retention policy)\n") {
+		t.Errorf("verso log after pruning = %q, %v (stderr %q); want r3 only and a last line saying history starts at r3", out, err, stderr)
+	}
+}

@@ -71,6 +71,9 @@ revisions.`,
 				}
 				shown += len(page.Commits)
 				if page.Next == nil || len(page.Commits) == 0 || *page.Next < 1 {
+					if hs := page.HistoryStart; hs != nil && *hs > 0 && (limit == 0 || shown < limit) {
+						fmt.Fprintf(w, "(history before r%d was pruned by the server's retention policy)\n", *hs)
+					}
 					break
 				}
 				before = *page.Next
