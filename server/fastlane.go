@@ -228,6 +228,11 @@ type fastConn struct {
 	lmSec int64
 	lm    []byte
 
+	// The request target last answered and its key: clients read the
+	// same keys again and again, and this saves making a string of each.
+	lastTarget []byte
+	lastPath   verso.Path
+
 	deadline time.Time // the read deadline last set
 	idleSent time.Time // when hs.ConnState last heard that c is idle
 }
@@ -369,8 +374,15 @@ func (fc *fastConn) answer(head []byte) bool {
 		return false
 	}
 	s := fc.f.s
-	p, ok := s.fastPath(target)
-	if !ok || !s.anonymousCanRead(p) {
+	p := fc.lastPath
+	if p == "" || !bytes.Equal(target, fc.lastTarget) {
+		var ok bool
+		if p, ok = s.fastPath(target); !ok {
+			return false
+		}
+		fc.lastTarget, fc.lastPath = append(fc.lastTarget[:0], target...), p
+	}
+	if !s.anonymousCanRead(p) {
 		return false
 	}
 	start := time.Now()

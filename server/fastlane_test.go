@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,4 +465,31 @@ func BenchmarkServeKey(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkPutParallel measures durable PUTs of 16 concurrent clients over
+// real HTTP (each PUT its own revision, sharing fsyncs by group commit).
+func BenchmarkPutParallel(b *testing.B) {
+	sd := startSide(b, true, nil, nil)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var n atomic.Int64
+	b.SetParallelism(8) // 16 clients on 2 cores
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		key := fmt.Sprintf("http://%s/config/k%d", sd.addr, n.Add(1))
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPut, key, strings.NewReader("0123456789abcdefghij"))
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				b.Errorf("PUT: %s", resp.Status)
+				return
+			}
+		}
+	})
 }
