@@ -436,10 +436,37 @@ func (fc *fastConn) answer(head []byte) bool {
 func (fc *fastConn) lastModified(t time.Time) []byte {
 	sec := t.Unix()
 	if fc.lm == nil || sec != fc.lmSec {
-		fc.lm = t.UTC().AppendFormat(fc.lm[:0], http.TimeFormat)
+		fc.lm = appendHTTPDate(fc.lm[:0], t)
 		fc.lmSec = sec
 	}
 	return fc.lm
+}
+
+// appendHTTPDate appends t as http.TimeFormat formats it, in a fraction of
+// the time time.Format takes (random keys have different times).
+func appendHTTPDate(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 1000 || year > 9999 {
+		return t.AppendFormat(b, http.TimeFormat)
+	}
+	hour, min, sec := t.Clock()
+	two := func(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+	b = append(b, t.Weekday().String()[:3]...)
+	b = append(b, ", "...)
+	b = two(b, day)
+	b = append(b, ' ')
+	b = append(b, month.String()[:3]...)
+	b = append(b, ' ')
+	b = two(b, year/100)
+	b = two(b, year%100)
+	b = append(b, ' ')
+	b = two(b, hour)
+	b = append(b, ':')
+	b = two(b, min)
+	b = append(b, ':')
+	b = two(b, sec)
+	return append(b, " GMT"...)
 }
 
 // dateCache holds the Date header of the current second.
@@ -457,7 +484,7 @@ func httpDate() []byte {
 	if d := currentDate.Load(); d != nil && d.sec == sec {
 		return d.b
 	}
-	d := &dateCache{sec: sec, b: now.UTC().AppendFormat(nil, http.TimeFormat)}
+	d := &dateCache{sec: sec, b: appendHTTPDate(nil, now)}
 	currentDate.Store(d)
 	return d.b
 }
