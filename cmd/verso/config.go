@@ -44,6 +44,14 @@ type Config struct {
 	LogLevel string
 	// LogFormat is text or json.
 	LogFormat string
+	// AccessLog is where the access log goes: a file (appended to), "-"
+	// for stdout, or "" for none.
+	AccessLog string
+	// MaxConns caps the open client connections (0: no cap).
+	MaxConns int
+	// MaxRequests caps the requests answered at once, watch streams and
+	// long-polls aside (0: no cap).
+	MaxRequests int
 	// KeepVersions keeps each key's newest N versions and prunes older
 	// ones in the background (0: keep all).
 	KeepVersions int
@@ -62,6 +70,8 @@ func DefaultConfig() *Config {
 		MaxValueSize: 1 << 20,
 		LogLevel:     "info",
 		LogFormat:    "text",
+		MaxConns:     1024,
+		MaxRequests:  512,
 	}
 }
 
@@ -121,6 +131,9 @@ func (c *Config) settings() []setting {
 		{"allow-anonymous-writes", "let anonymous requests write when listening beyond loopback without --users", (*boolValue)(&c.AllowAnonymousWrites)},
 		{"log-level", "`LEVEL` of the least important log messages written: debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"log-format", "log line `FORMAT`: text (key=value) or json", (*stringValue)(&c.LogFormat)},
+		{"access-log", "`FILE` to append an access log to (Apache combined format, with the user), - for stdout; none if empty", (*stringValue)(&c.AccessLog)},
+		{"max-conns", "most client connections open at once (`N`, 0 for no cap); idle and header-reading ones make room for new ones", (*countValue)(&c.MaxConns)},
+		{"max-requests", "most requests answered at once (`N`, 0 for no cap); more get 503 (watches and long-polls aside)", (*countValue)(&c.MaxRequests)},
 		{"keep-versions", "keep each key's newest `N` versions, pruning older ones every minute (0 keeps all)", (*intValue)(&c.KeepVersions)},
 		{"keep-for", "keep the history of the last `DURATION` (720h, 90m), pruning older revisions every minute (0 keeps all)", (*durationValue)(&c.KeepFor)},
 	}...)
@@ -180,6 +193,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateAccess(); err != nil { // serve_auth.go
 		return err
+	}
+	if c.MaxConns < 0 {
+		return &ConfigError{Field: "max-conns", Value: strconv.Itoa(c.MaxConns), Err: errInvalidCount}
+	}
+	if c.MaxRequests < 0 {
+		return &ConfigError{Field: "max-requests", Value: strconv.Itoa(c.MaxRequests), Err: errInvalidCount}
 	}
 	switch strings.ToLower(c.LogFormat) {
 	case "text", "json":

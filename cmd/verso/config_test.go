@@ -21,6 +21,8 @@ func TestConfig_Default(t *testing.T) {
 		MaxValueSize: 1 << 20,
 		LogLevel:     "info",
 		LogFormat:    "text",
+		MaxConns:     1024,
+		MaxRequests:  512,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("DefaultConfig() mismatch (-want +got):\n%s", diff)
@@ -51,6 +53,8 @@ func TestConfig_ApplyEnv(t *testing.T) {
 		MaxValueSize: 512 << 10,
 		LogLevel:     "debug",
 		LogFormat:    "json",
+		MaxConns:     1024,
+		MaxRequests:  512,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config after ApplyEnv mismatch (-want +got):\n%s", diff)

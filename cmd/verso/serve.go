@@ -146,6 +146,11 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 		return errors.Join(fmt.Errorf("read head revision: %w", err), closeStore())
 	}
 
+	accessLog, closeAccessLog, err := openAccessLog(cfg.AccessLog, os.Stdout)
+	if err != nil {
+		return errors.Join(err, closeStore())
+	}
+	defer closeAccessLog()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return errors.Join(err, closeStore())
@@ -156,6 +161,8 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 			MaxValueSize: int64(cfg.MaxValueSize),
 			Logger:       log,
 			Auth:         access,
+			AccessLog:    accessLog,
+			MaxRequests:  cfg.MaxRequests,
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
@@ -165,6 +172,11 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 	}
 	if h, ok := srv.Handler.(*server.Server); ok {
 		srv.RegisterOnShutdown(h.Close) // ends watch streams, which Shutdown would wait for
+	}
+	if h, ok := srv.Handler.(*server.Server); ok {
+		lim := h.Listener(ln, cfg.MaxConns) // makes room by closing idle and header-reading connections first
+		srv.ConnState = lim.ConnState
+		ln = lim
 	}
 	addr := ln.Addr().String()
 	log.Info("listening", "addr", addr, "mount", cfg.Mount, "data", dbPath, "revision", int64(head))
