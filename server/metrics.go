@@ -45,9 +45,8 @@ type operations struct {
 	connsEvicted  prometheus.Counter
 	connsAccepted prometheus.Counter
 
-	// watchers is the number of open watch streams and long-polls. The
-	// watch surface keeps it up to date (Inc when one starts, Dec when it
-	// ends); it is exported as verso_watchers.
+	// watchers is the number of open watch streams and long-polls (the
+	// requests longLived picks out), exported as verso_watchers.
 	watchers prometheus.Gauge
 }
 
@@ -154,6 +153,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 	rec := &recorder{ResponseWriter: w}
 	long := longLived(r)
+	if long {
+		ops.watchers.Inc()
+		defer ops.watchers.Dec()
+	}
 	ops.httpInFlight.Inc()
 	defer func() {
 		ops.httpInFlight.Dec()

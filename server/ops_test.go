@@ -451,3 +451,28 @@ func TestListener_TooLargeBody(t *testing.T) {
 		}
 	}
 }
+
+func TestServer_MetricsWatchers(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/v1/watch?path=/", nil)
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatalf("GET /api/v1/watch: %v", err)
+	}
+	defer resp.Body.Close()
+	want := func(n int) {
+		t.Helper()
+		line := fmt.Sprintf("verso_watchers %d\n", n)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			body, _ := ts.must(t, 200, "GET", "/metrics", "")
+			if strings.Contains(body, line) {
+				return
+			}
+		}
+		t.Fatalf("/metrics never said %q", strings.TrimSpace(line))
+	}
+	want(1)
+	cancel()
+	want(0)
+}
