@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/auth"
@@ -51,27 +50,16 @@ func (s *Server) identify(r *http.Request) (*http.Request, error) {
 	case err != nil:
 		return r, &statusError{status: http.StatusUnauthorized, msg: "wrong user name or password", err: err}
 	}
-	if user != "" {
-		// Code that holds the request as it arrived (the access log, once
-		// the answer is written) finds the user here until the request's
-		// context ends, after ServeHTTP has returned.
-		requestUsers.Store(r, user)
-		context.AfterFunc(r.Context(), func() { requestUsers.Delete(r) })
-	}
+	// The access log, written once the answer is out, learns the verified
+	// user through the request's context (see noteUser).
+	noteUser(r.Context(), user)
 	return r.WithContext(context.WithValue(r.Context(), userKey{}, user)), nil
 }
 
-// requestUsers maps each request that arrived with a user to that user.
-var requestUsers sync.Map
-
 // user returns the authenticated user of r, "" for anonymous.
 func (s *Server) user(r *http.Request) string {
-	if u, ok := r.Context().Value(userKey{}).(string); ok {
-		return u
-	}
-	u, _ := requestUsers.Load(r)
-	name, _ := u.(string)
-	return name
+	u, _ := r.Context().Value(userKey{}).(string)
+	return u
 }
 
 // authorize is the one gate every surface goes through: it returns nil if

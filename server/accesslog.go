@@ -37,13 +37,10 @@ type logRequest struct {
 }
 
 // fromRequest fills in what r says about itself. The user is the one
-// authentication noted or, when none did, the name the request gave in
-// Basic credentials, as in Apache's log, except on a 401 or 429, where it
-// was not accepted.
+// authentication verified (noteUser), never a name the client merely
+// claimed: without users configured, or on a 401 or 429, it is "-", as
+// Apache logs it.
 func (e *logRequest) fromRequest(r *http.Request, user string) {
-	if user == "" && e.Status != http.StatusUnauthorized && e.Status != http.StatusTooManyRequests {
-		user, _, _ = r.BasicAuth()
-	}
 	e.RemoteAddr, e.User, e.Method, e.URI, e.Proto = r.RemoteAddr, user, r.Method, r.RequestURI, r.Proto
 	e.Referer, e.UserAgent = r.Referer(), r.UserAgent()
 }

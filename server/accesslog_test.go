@@ -32,12 +32,12 @@ func TestAccessLog_Format(t *testing.T) {
 			return r
 		}, "alice", 204, 0,
 			`2001:db8::1 - alice [26/Nov/2026:12:36:33 +0100] "PUT /config/app/k HTTP/1.1" 204 - "http://example.com/" "-"` + "\n"},
-		{"basic user when nothing authenticated", func() *http.Request {
+		{"claimed but unverified user left out", func() *http.Request {
 			r := httptest.NewRequest("GET", "/config/k", nil)
 			r.SetBasicAuth("bob", "secret")
 			return r
 		}, "", 200, 1,
-			`192.0.2.1 - bob [26/Nov/2026:12:36:33 +0100] "GET /config/k HTTP/1.1" 200 1 "-" "-"` + "\n"},
+			`192.0.2.1 - - [26/Nov/2026:12:36:33 +0100] "GET /config/k HTTP/1.1" 200 1 "-" "-"` + "\n"},
 		{"refused basic user left out", func() *http.Request {
 			r := httptest.NewRequest("GET", "/config/k", nil)
 			r.SetBasicAuth("mallory", "guess")
