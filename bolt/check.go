@@ -319,8 +319,7 @@ func (s *Store) checkCache(c *checker) {
 		c.addf("cache: head is %d, the file says %d", h, c.head)
 	}
 	seen := 0
-	s.cache.Range(func(k, v any) bool {
-		p, e := k.(verso.Path), v.(*verso.Entry)
+	s.cache.Range(func(p verso.Path, e *verso.Entry) bool {
 		seen++
 		want := c.tree[p]
 		switch {

@@ -47,10 +47,8 @@ type Store struct {
 	maxBatch int
 	log      *slog.Logger
 
-	// cache is the tree at head, verso.Path -> *verso.Entry, root
-	// included. Entries in it are never modified: a change stores a new
-	// one.
-	cache sync.Map
+	// cache is the tree at head (headcache.go).
+	cache headCache
 	// head is the newest revision published to cache.
 	head atomic.Int64
 
@@ -167,6 +165,9 @@ func (s *Store) init() error {
 			return err
 		}
 		root.TreeRev = head
+		// Counting the keys first (it reads only the pages' headers)
+		// saves growing the map a dozen times while loading it.
+		s.cache.reset(tx.Bucket(bucketTree).Stats().KeyN + 1)
 		s.cache.Store(verso.Root, root)
 		err = tx.Bucket(bucketTree).ForEach(func(k, v []byte) error {
 			p := pathFromTreeKey(k)
@@ -222,7 +223,7 @@ func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*ver
 	}
 	if rev == verso.Head {
 		if e, ok := s.cache.Load(p); ok {
-			return e.(*verso.Entry), nil
+			return e, nil
 		}
 		return nil, &verso.PathError{Op: "get", Path: p, Err: verso.ErrNotFound}
 	}
