@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/client"
@@ -22,8 +24,10 @@ const (
 )
 
 // clientFlags are the flags every client command takes: which server, where
-// its tree is mounted, and who is asking. The password comes only from the
-// environment (VERSO_PASSWORD), so it never shows in a process listing.
+// its tree is mounted, and who is asking. The password never comes from the
+// command line, where a process listing would show it: it is read from
+// VERSO_PASSWORD or, when that is unset and verso runs in a terminal,
+// asked for without echo.
 type clientFlags struct {
 	server, mount, user string
 	getenv              func(string) string
@@ -34,7 +38,7 @@ func (f *clientFlags) bind(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.server, "server", defaultServerURL, "`URL` of the verso server (env VERSO_URL)")
 	fs.StringVar(&f.mount, "mount", defaultMount, "URL `PATH` under which the server serves the tree (env VERSO_MOUNT)")
-	fs.StringVar(&f.user, "user", "", "`NAME` to authenticate as; the password is read from VERSO_PASSWORD (env VERSO_USER)")
+	fs.StringVar(&f.user, "user", "", "`NAME` to authenticate as; the password is read from VERSO_PASSWORD or asked for (env VERSO_USER)")
 }
 
 // setting returns the value of a flag, or of its environment variable when
@@ -57,11 +61,35 @@ func (f *clientFlags) connect(cmd *cobra.Command) (*clientConn, error) {
 	if err := validateMount(mount); err != nil {
 		return nil, usageErrorf(cmd, "invalid --mount (or VERSO_MOUNT) %q: %v", mount, err)
 	}
-	c, err := client.New(server, &client.Options{Mount: mount, User: user, Password: f.getenv("VERSO_PASSWORD")})
+	password := f.getenv("VERSO_PASSWORD")
+	if user != "" && password == "" {
+		var err error
+		if password, err = askPassword(cmd, user); err != nil {
+			return nil, err
+		}
+	}
+	c, err := client.New(server, &client.Options{Mount: mount, User: user, Password: password})
 	if err != nil {
 		return nil, usageErrorf(cmd, "invalid --server (or VERSO_URL) %q: want a URL like %s", server, defaultServerURL)
 	}
 	return &clientConn{Client: c, url: server}, nil
+}
+
+// askPassword asks for user's password on the terminal, without echo. When
+// standard input is not a terminal (a script, a pipe) there is no one to
+// ask, and it says where the password should have come from.
+func askPassword(cmd *cobra.Command, user string) (string, error) {
+	in, ok := cmd.InOrStdin().(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return "", fmt.Errorf("no password for user %s: set VERSO_PASSWORD (verso asks for it only in a terminal)", user)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Password for %s: ", user)
+	b, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
 }
 
 // clientConn is a client together with the URL it was made for, which
