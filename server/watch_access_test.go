@@ -49,3 +49,22 @@ func TestAccess_WatchHides(t *testing.T) {
 		t.Errorf("bob's second event = %s, want r3 (r2 touched only /secret)", events[1])
 	}
 }
+
+// TestAccess_ExportHides proves an export leaves out what the user may not
+// read, with everything below it, in every format.
+func TestAccess_ExportHides(t *testing.T) {
+	ts := newAccessServer(t, nil)
+	for _, format := range []string{"json", "yaml", "env", "properties"} {
+		got, body, _ := ts.as(t, "", "GET", "/config/?format="+format, "")
+		if got != 200 || strings.Contains(strings.ToLower(body), "secret") || !strings.Contains(strings.ToLower(body), "pub") {
+			t.Errorf("anonymous export as %s = %d %q, want /pub and no /secret", format, got, body)
+		}
+		got, body, _ = ts.as(t, "alice", "GET", "/config/?format="+format, "")
+		if got != 200 || !strings.Contains(strings.ToLower(body), "secret") {
+			t.Errorf("alice's export as %s = %d %q, want /secret in it", format, got, body)
+		}
+	}
+	if got, _, _ := ts.as(t, "bob", "GET", "/config/secret/?format=json", ""); got != 403 {
+		t.Errorf("bob's export of /secret = %d, want 403", got)
+	}
+}
