@@ -524,7 +524,15 @@ func memCmd(args []string) error {
 	fs := flag.NewFlagSet("mem", flag.ExitOnError)
 	db := fs.String("db", "", "bolt file")
 	keys := fs.Int("keys", 1_000_000, "keys in the store")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of Open to `FILE`")
 	fs.Parse(args)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+	}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -534,6 +542,7 @@ func memCmd(args []string) error {
 		return err
 	}
 	opened := time.Since(start)
+	pprof.StopCPUProfile()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	live := int64(after.HeapAlloc) - int64(before.HeapAlloc)
