@@ -58,6 +58,9 @@ type Config struct {
 	// KeepFor keeps the history of this long and prunes older revisions
 	// in the background (0: keep all).
 	KeepFor time.Duration
+	// FastLane answers plain reads of keys ahead of net/http (without TLS
+	// or an access log); see docs/PERFORMANCE.md.
+	FastLane bool
 }
 
 // DefaultConfig returns the configuration verso serve uses when told
@@ -72,6 +75,7 @@ func DefaultConfig() *Config {
 		LogFormat:    "text",
 		MaxConns:     1024,
 		MaxRequests:  512,
+		FastLane:     true,
 	}
 }
 
@@ -136,6 +140,7 @@ func (c *Config) settings() []setting {
 		{"max-requests", "most requests answered at once (`N`, 0 for no cap); more get 503 (watches and long-polls aside)", (*countValue)(&c.MaxRequests)},
 		{"keep-versions", "keep each key's newest `N` versions, pruning older ones every minute (0 keeps all)", (*intValue)(&c.KeepVersions)},
 		{"keep-for", "keep the history of the last `DURATION` (720h, 90m), pruning older revisions every minute (0 keeps all)", (*durationValue)(&c.KeepFor)},
+		{"fast-lane", "answer plain GET and HEAD of keys ahead of net/http, for speed (true or false; off with TLS or --access-log)", (*boolValue)(&c.FastLane)},
 	}...)
 }
 

@@ -23,6 +23,7 @@ func TestConfig_Default(t *testing.T) {
 		LogFormat:    "text",
 		MaxConns:     1024,
 		MaxRequests:  512,
+		FastLane:     true,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("DefaultConfig() mismatch (-want +got):\n%s", diff)
@@ -55,6 +56,7 @@ func TestConfig_ApplyEnv(t *testing.T) {
 		LogFormat:    "json",
 		MaxConns:     1024,
 		MaxRequests:  512,
+		FastLane:     true,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config after ApplyEnv mismatch (-want +got):\n%s", diff)

@@ -129,6 +129,7 @@ func TestLoadConfig_FlagsWinOverEnv(t *testing.T) {
 		MaxValueSize: 2000000,
 		LogLevel:     "info",
 		LogFormat:    "json",
+		FastLane:     true,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("loadConfig() mismatch (-want +got):\n%s", diff)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -133,6 +134,9 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 		}
 		stopPruning = startPruning(bs, cfg.Retention(), pruneInterval, log)
 		store = bs
+		// Loading the tree into memory left garbage behind (decoding
+		// buffers): hand it back before serving (docs/PERFORMANCE.md).
+		debug.FreeOSMemory()
 	}
 	closeStore := func() error {
 		stopPruning()
@@ -178,6 +182,14 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 		srv.ConnState = lim.ConnState
 		ln = lim
 	}
+	// The fast lane answers plain reads of keys without net/http's
+	// per-request cost and hands every other connection to srv
+	// (docs/PERFORMANCE.md). It serves plain TCP only, and its answers are
+	// not in the access log.
+	var front *server.Front
+	if h, ok := srv.Handler.(*server.Server); ok && cfg.FastLane && tlsCfg == nil && cfg.AccessLog == "" {
+		front = server.NewFront(h, srv)
+	}
 	addr := ln.Addr().String()
 	log.Info("listening", "addr", addr, "mount", cfg.Mount, "data", dbPath, "revision", int64(head))
 	for _, msg := range accessWarnings(cfg, addr) { // serve_auth.go
@@ -194,6 +206,10 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 			served <- srv.ServeTLS(ln, "", "") // the certificate is in srv.TLSConfig
 			return
 		}
+		if front != nil {
+			served <- front.Serve(ln)
+			return
+		}
 		served <- srv.Serve(ln)
 	}()
 	select {
@@ -205,9 +221,13 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 	log.Info("stopping", "reason", context.Cause(ctx).Error())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	shutdown, closeAll := srv.Shutdown, srv.Close
+	if front != nil {
+		shutdown, closeAll = front.Shutdown, front.Close
+	}
+	if err := shutdown(sctx); err != nil {
 		log.Warn("requests still running at the deadline; closing their connections", "timeout", shutdownTimeout, "err", err)
-		srv.Close()
+		closeAll()
 	}
 	head, err = store.Head(context.Background())
 	if err != nil {
