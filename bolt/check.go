@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -133,7 +134,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 			c.addf("revision %d: commit record missing", next)
 		}
 		next = rev + 1
-		commit, err := decodeCommit(v)
+		commit, _, err := codec.DecodeCommit(v)
 		if err != nil {
 			c.addf("revision %d: %v", rev, err)
 			return nil
@@ -184,19 +185,19 @@ func (c *checker) check(tx *bbolt.Tx) {
 			c.addf("hist %s@%d: no commit record lists this change", p, rev)
 		}
 		delete(lastGone, p)
-		if isGone(v) {
+		if codec.IsGone(v) {
 			delete(rebuilt, p)
 			lastGone[p] = true
 			continue
 		}
-		if isTombstone(v) {
+		if codec.IsTombstone(v) {
 			if listed && !want.deleted {
 				c.addf("hist %s@%d: deleted, but the commit record says otherwise", p, rev)
 			}
 			delete(rebuilt, p)
 			continue
 		}
-		e, err := decodeEntry(p, v)
+		e, err := codec.DecodeEntry(p, v)
 		if err != nil {
 			c.addf("hist %s@%d: %v", p, rev, err)
 			continue
@@ -219,7 +220,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 		}
 		// Dropped by pruning if the record before it is a gone marker.
 		pk, pv := seekBefore(hc, []byte(k))
-		if ptk, _, ok := splitHistKey(pk); ok && bytes.Equal(ptk, tk) && isGone(pv) {
+		if ptk, _, ok := splitHistKey(pk); ok && bytes.Equal(ptk, tk) && codec.IsGone(pv) {
 			continue
 		}
 		c.addf("hist %s@%d: listed in the commit record but missing", pathFromTreeKey(tk), rev)
@@ -261,7 +262,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 		if int(k[0]) != p.Depth() {
 			c.addf("tree %s: depth byte %d, want %d", p, k[0], p.Depth())
 		}
-		e, err := decodeEntry(p, v)
+		e, err := codec.DecodeEntry(p, v)
 		if err != nil {
 			c.addf("tree %s: %v", p, err)
 			return nil
@@ -340,5 +341,5 @@ func (s *Store) checkCache(c *checker) {
 func sameEntry(a, b *verso.Entry) bool {
 	x, y := *a, *b
 	x.TreeRev, y.TreeRev = 0, 0
-	return x.Path == y.Path && bytes.Equal(encodeEntry(&x), encodeEntry(&y))
+	return x.Path == y.Path && bytes.Equal(codec.EncodeEntry(&x), codec.EncodeEntry(&y))
 }

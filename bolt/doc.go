@@ -35,7 +35,9 @@ The file holds five buckets:
     key at or before R.
 
 The root namespace is not stored until properties are set on it. Entries
-are stored in a compact binary encoding that starts with a version byte.
+are stored in a compact binary encoding that starts with a version byte,
+and commit records in JSON: the encodings of package internal/codec, which
+the etcd store shares.
 
 The tree at head is also held in memory, loaded by Open and updated after
 each commit is durable, before Commit returns. Get at verso.Head reads only

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -69,7 +70,7 @@ func readTree(tree *bbolt.Bucket, p verso.Path) (*verso.Entry, error) {
 		}
 		return nil, nil
 	}
-	return decodeEntry(p, v)
+	return codec.DecodeEntry(p, v)
 }
 
 func (v *view) base(p verso.Path) (*verso.Entry, error) { return readTree(v.tree, p) }
@@ -499,12 +500,12 @@ func writePlan(tx *bbolt.Tx, p *plan) error {
 			if err := tree.Delete(treeKey(ch.Path)); err != nil {
 				return fmt.Errorf("delete %s: %w", ch.Path, err)
 			}
-			if err := hist.Put(histKey(ch.Path, p.rev), []byte{tombstoneByte}); err != nil {
+			if err := hist.Put(histKey(ch.Path, p.rev), []byte{codec.Tombstone}); err != nil {
 				return fmt.Errorf("record deletion of %s: %w", ch.Path, err)
 			}
 			continue
 		}
-		v := encodeEntry(e)
+		v := codec.EncodeEntry(e)
 		if err := tree.Put(treeKey(ch.Path), v); err != nil {
 			return fmt.Errorf("put %s: %w", ch.Path, err)
 		}
@@ -513,7 +514,7 @@ func writePlan(tx *bbolt.Tx, p *plan) error {
 		}
 	}
 	for _, e := range p.treeRevs {
-		if err := tree.Put(treeKey(e.Path), encodeEntry(e)); err != nil {
+		if err := tree.Put(treeKey(e.Path), codec.EncodeEntry(e)); err != nil {
 			return fmt.Errorf("put %s: %w", e.Path, err)
 		}
 	}
@@ -522,7 +523,7 @@ func writePlan(tx *bbolt.Tx, p *plan) error {
 			return fmt.Errorf("index %s: %w", q, err)
 		}
 	}
-	rec, err := encodeCommit(p.commit)
+	rec, err := codec.EncodeCommit(p.commit, "")
 	if err != nil {
 		return fmt.Errorf("encode commit %d: %w", p.rev, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -200,7 +201,7 @@ func retireStep(tx *bbolt.Tx) (versions, commits int, done bool, err error) {
 			return versions, commits, true, nil
 		}
 		rev := decodeRev(k)
-		c, err := decodeCommit(v)
+		c, _, err := codec.DecodeCommit(v)
 		if err != nil {
 			return 0, 0, false, fmt.Errorf("revision %d: %w", rev, err)
 		}
@@ -301,7 +302,7 @@ func trimBefore(tx *bbolt.Tx, p verso.Path, start verso.Revision, limit int) (de
 		if !ok {
 			break
 		}
-		prev, prevGone, prevTomb = bytes.Clone(k), isGone(v), isTombstone(v)
+		prev, prevGone, prevTomb = bytes.Clone(k), codec.IsGone(v), codec.IsTombstone(v)
 	}
 	if err := deleteKeys(hist, drop); err != nil {
 		return 0, 0, false, fmt.Errorf("trim history of %s: %w", p, err)
@@ -387,7 +388,7 @@ func trimVersionsStep(tx *bbolt.Tx, keep int, target verso.Revision) (states int
 			break
 		}
 		read++
-		commit, err := decodeCommit(v)
+		commit, _, err := codec.DecodeCommit(v)
 		if err != nil {
 			return 0, false, fmt.Errorf("revision %d: %w", rev, err)
 		}
@@ -442,7 +443,7 @@ func trimVersions(hist *bbolt.Bucket, p verso.Path, keep, limit int) (states, de
 	var cut []byte
 	kept := 0
 	for k, v := seekBefore(c, end); inP(k); k, v = c.Prev() {
-		if !isGone(v) {
+		if !codec.IsGone(v) {
 			kept++
 		}
 		if kept == keep {
@@ -459,7 +460,7 @@ func trimVersions(hist *bbolt.Bucket, p verso.Path, keep, limit int) (states, de
 	if bytes.Equal(k, cut) {
 		return 0, 0, true, nil
 	}
-	first, firstGone := bytes.Clone(k), isGone(v)
+	first, firstGone := bytes.Clone(k), codec.IsGone(v)
 	var drop [][]byte
 	complete = true
 	for k, v = c.Next(); inP(k) && !bytes.Equal(k, cut); k, v = c.Next() {
@@ -468,12 +469,12 @@ func trimVersions(hist *bbolt.Bucket, p verso.Path, keep, limit int) (states, de
 			break
 		}
 		drop = append(drop, bytes.Clone(k))
-		if !isGone(v) {
+		if !codec.IsGone(v) {
 			states++
 		}
 	}
 	if !firstGone {
-		if err := hist.Put(first, []byte{goneByte}); err != nil {
+		if err := hist.Put(first, []byte{codec.Gone}); err != nil {
 			return 0, 0, false, fmt.Errorf("mark pruned history of %s: %w", p, err)
 		}
 		states++

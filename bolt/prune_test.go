@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -236,7 +237,7 @@ func TestCheck_Pruned(t *testing.T) {
 		t.Helper()
 		err := s.db.Update(func(tx *bbolt.Tx) error {
 			if put {
-				return tx.Bucket(bucketHist).Put(histKey("/a", 1), []byte{goneByte})
+				return tx.Bucket(bucketHist).Put(histKey("/a", 1), []byte{codec.Gone})
 			}
 			return tx.Bucket(bucketHist).Delete(histKey("/a", 1))
 		})

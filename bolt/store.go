@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -174,7 +175,7 @@ func (s *Store) init() error {
 			if p == verso.Root {
 				return nil
 			}
-			e, err := decodeEntry(p, v)
+			e, err := codec.DecodeEntry(p, v)
 			if err != nil {
 				return err
 			}
@@ -380,7 +381,7 @@ func (r *headReader) children(ns verso.Path) ([]*verso.Entry, error) {
 	prefix := childPrefix(ns)
 	c := r.tree.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		e, err := decodeEntry(pathFromTreeKey(k), v)
+		e, err := codec.DecodeEntry(pathFromTreeKey(k), v)
 		if err != nil {
 			return nil, err
 		}
@@ -413,14 +414,14 @@ func (r *revReader) histAt(tk []byte) (*verso.Entry, error) {
 	}
 	prefix := append(bytes.Clone(tk), 0)
 	k, v := seekBefore(r.hist, revSuffix(prefix, r.rev+1))
-	if k == nil || len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) || isTombstone(v) {
+	if k == nil || len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) || codec.IsTombstone(v) {
 		return nil, nil
 	}
 	p := pathFromTreeKey(tk)
-	if isGone(v) {
+	if codec.IsGone(v) {
 		return nil, &verso.PathError{Op: "get", Path: p, Rev: r.rev, Err: fmt.Errorf("older versions were pruned: %w", verso.ErrGone)}
 	}
-	e, err := decodeEntry(p, v)
+	e, err := codec.DecodeEntry(p, v)
 	if err != nil {
 		return nil, err
 	}
@@ -520,7 +521,7 @@ func readCommit(tx *bbolt.Tx, rev verso.Revision) (*verso.Commit, error) {
 	if v == nil {
 		return nil, fmt.Errorf("revision %d: record missing: %w", rev, errCorrupt)
 	}
-	c, err := decodeCommit(v)
+	c, _, err := codec.DecodeCommit(v)
 	if err != nil {
 		return nil, fmt.Errorf("revision %d: %w", rev, err)
 	}

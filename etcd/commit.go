@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
@@ -324,20 +325,20 @@ func (s *Store) planOps(p *plan, group string) (tree, other []clientv3.Op, size 
 			k := s.k.tree(ch.Path)
 			tree = append(tree, clientv3.OpDelete(k))
 			size += len(k)
-			put(&other, s.k.hist(ch.Path, p.rev), []byte{tombstoneByte})
+			put(&other, s.k.hist(ch.Path, p.rev), []byte{codec.Tombstone})
 			continue
 		}
-		v := encodeEntry(e)
+		v := codec.EncodeEntry(e)
 		put(&tree, s.k.tree(ch.Path), v)
 		put(&other, s.k.hist(ch.Path, p.rev), v)
 	}
 	for _, e := range p.treeRevs {
-		put(&tree, s.k.tree(e.Path), encodeEntry(e))
+		put(&tree, s.k.tree(e.Path), codec.EncodeEntry(e))
 	}
 	for _, q := range p.indexed {
 		put(&other, s.k.index(q, p.rev), nil)
 	}
-	rec, err := encodeCommit(p.commit, group)
+	rec, err := codec.EncodeCommit(p.commit, group)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("encode commit %d: %w", p.rev, err)
 	}
@@ -386,7 +387,7 @@ func (s *Store) send(g *group) (outcome, error) {
 				g.seenMod = kvs[0].ModRevision
 			}
 			if kvs := resp.Responses[1].GetResponseRange().Kvs; tries > 0 && len(kvs) > 0 && g.planned > 0 {
-				if _, id, err := decodeCommit(kvs[0].Value); err == nil && id == g.id {
+				if _, id, err := codec.DecodeCommit(kvs[0].Value); err == nil && id == g.id {
 					// An earlier copy of this transaction applied.
 					g.etcdRev = kvs[0].ModRevision
 					return outcomeCommitted, nil

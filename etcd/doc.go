@@ -21,7 +21,8 @@ Every key lives under Options.Prefix (default "/verso/"):
   - c/<rev>: the commit record of each revision (20-digit zero-padded
     decimal), in JSON.
   - t/<path>: the tree at head, one entry per path, in the entry encoding
-    of package bolt. Namespaces carry their current TreeRev.
+    of package internal/codec, the bolt store's. Namespaces carry their
+    current TreeRev.
   - h/<path> 0x00 <rev>: every state every path has had: the entry as that
     revision left it, or a tombstone if it deleted the path.
   - i/<path> 0x00 <rev>: one empty key for each path a revision changed and

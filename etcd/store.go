@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -210,7 +211,7 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 	}
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
 		p := verso.Path(kv.Key[len(start):])
-		e, err := decodeEntry(p, kv.Value)
+		e, err := codec.DecodeEntry(p, kv.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -388,7 +389,7 @@ func (s *Store) applyEvents(etcdRev int64, evs []*clientv3.Event) {
 				next.tree.delete(p)
 				continue
 			}
-			e, err := decodeEntry(p, ev.Kv.Value)
+			e, err := codec.DecodeEntry(p, ev.Kv.Value)
 			if err != nil {
 				s.log.Error("verso: bad entry in etcd", "key", key, "err", err)
 				continue
@@ -466,8 +467,8 @@ func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*ver
 		return nil, err
 	}
 	var e *verso.Entry
-	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 && !isTombstone(kvs[0].Value) {
-		if e, err = decodeEntry(p, kvs[0].Value); err != nil {
+	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 && !codec.IsTombstone(kvs[0].Value) {
+		if e, err = codec.DecodeEntry(p, kvs[0].Value); err != nil {
 			return nil, err
 		}
 	}
@@ -596,10 +597,10 @@ func (s *Store) treeAt(ctx context.Context, p verso.Path, rev verso.Revision) (*
 	}
 	tr := newTree()
 	for q, v := range latest {
-		if isTombstone(v) {
+		if codec.IsTombstone(v) {
 			continue
 		}
-		e, err := decodeEntry(q, v)
+		e, err := codec.DecodeEntry(q, v)
 		if err != nil {
 			return nil, err
 		}
@@ -643,7 +644,7 @@ func (s *Store) Revision(ctx context.Context, rev verso.Revision) (*verso.Commit
 	if len(kvs) == 0 {
 		return nil, fmt.Errorf("revision %d: record missing: %w", rev, errCorrupt)
 	}
-	c, _, err := decodeCommit(kvs[0].Value)
+	c, _, err := codec.DecodeCommit(kvs[0].Value)
 	if err != nil {
 		return nil, fmt.Errorf("revision %d: %w", rev, err)
 	}
@@ -721,7 +722,7 @@ func (s *Store) commits(ctx context.Context, revs []verso.Revision) ([]*verso.Co
 			if len(kvs) == 0 {
 				return nil, fmt.Errorf("revision %d: record missing: %w", r, errCorrupt)
 			}
-			c, _, err := decodeCommit(kvs[0].Value)
+			c, _, err := codec.DecodeCommit(kvs[0].Value)
 			if err != nil {
 				return nil, fmt.Errorf("revision %d: %w", r, err)
 			}

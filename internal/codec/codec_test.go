@@ -1,0 +1,134 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/verso-config/verso"
+)
+
+// goldenFile holds entries and commit records with the bytes the stores
+// wrote for them before this package existed (bolt's encoder wrote the
+// entries and records without a group, etcd's those with one). Existing
+// data files and clusters hold these bytes: never regenerate the file.
+const goldenFile = "testdata/encoding.golden"
+
+type goldenCase struct {
+	Name   string        `json:"name"`
+	Entry  *verso.Entry  `json:"entry,omitempty"`
+	Commit *verso.Commit `json:"commit,omitempty"`
+	Group  string        `json:"group,omitempty"`
+	Hex    string        `json:"hex"`
+}
+
+func readGolden(t *testing.T) []goldenCase {
+	t.Helper()
+	b, err := os.ReadFile(goldenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []goldenCase
+	for line := range bytes.Lines(b) {
+		var c goldenCase
+		if err := json.Unmarshal(line, &c); err != nil {
+			t.Fatalf("%s: %v", goldenFile, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s holds no cases", goldenFile)
+	}
+	return out
+}
+
+// TestEncoding_Golden checks that entries and commit records encode to the
+// bytes the stores have always written, and decode back to what was
+// encoded.
+func TestEncoding_Golden(t *testing.T) {
+	for _, c := range readGolden(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			want, err := hex.DecodeString(c.Hex)
+			if err != nil || len(want) == 0 {
+				t.Fatalf("hex %q: %v", c.Hex, err)
+			}
+			if c.Entry != nil {
+				if got := EncodeEntry(c.Entry); !bytes.Equal(got, want) {
+					t.Errorf("EncodeEntry() = %x, want %x", got, want)
+				}
+				got, err := DecodeEntry(c.Entry.Path, want)
+				if err != nil {
+					t.Fatalf("DecodeEntry() error: %v", err)
+				}
+				if diff := cmp.Diff(c.Entry, got); diff != "" {
+					t.Errorf("DecodeEntry() mismatch (-want +got):\n%s", diff)
+				}
+				return
+			}
+			got, err := EncodeCommit(c.Commit, c.Group)
+			if err != nil {
+				t.Fatalf("EncodeCommit() error: %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("EncodeCommit() = %s, want %s", got, want)
+			}
+			dc, group, err := DecodeCommit(want)
+			if err != nil {
+				t.Fatalf("DecodeCommit() error: %v", err)
+			}
+			if diff := cmp.Diff(c.Commit, dc); diff != "" {
+				t.Errorf("DecodeCommit() mismatch (-want +got):\n%s", diff)
+			}
+			if group != c.Group {
+				t.Errorf("DecodeCommit() group = %q, want %q", group, c.Group)
+			}
+		})
+	}
+}
+
+// TestMarkers checks the one-byte history records, which stores hold
+// already.
+func TestMarkers(t *testing.T) {
+	if !IsTombstone([]byte{0}) || IsTombstone([]byte{2}) || IsTombstone([]byte{0, 0}) || IsTombstone(nil) {
+		t.Error("IsTombstone accepts other than the single byte 0x00")
+	}
+	if !IsGone([]byte{2}) || IsGone([]byte{0}) || IsGone([]byte{2, 0}) || IsGone(nil) {
+		t.Error("IsGone accepts other than the single byte 0x02")
+	}
+}
+
+func TestDecodeEntry_Corrupt(t *testing.T) {
+	good := EncodeEntry(&verso.Entry{Path: "/k", Kind: verso.KindKey, Value: []byte("v"), Props: map[string]string{"a": "b"}, Version: 1})
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"tombstone", []byte{Tombstone}},
+		{"gone", []byte{Gone}},
+		{"unknown version", append([]byte{9}, good[1:]...)},
+		{"unknown kind", append([]byte{entryV1, 7}, good[2:]...)},
+		{"trailing byte", append(bytes.Clone(good), 0)},
+	}
+	for n := 1; n < len(good); n++ {
+		tests = append(tests, struct {
+			name string
+			b    []byte
+		}{"truncated", good[:n]})
+	}
+	for _, tt := range tests {
+		if e, err := DecodeEntry("/k", tt.b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("DecodeEntry(%s %x) = %v, %v; want ErrCorrupt", tt.name, tt.b, e, err)
+		}
+	}
+}
+
+func TestDecodeCommit_Corrupt(t *testing.T) {
+	if c, _, err := DecodeCommit([]byte(`{"rev":`)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("DecodeCommit(truncated) = %v, %v; want ErrCorrupt", c, err)
+	}
+}
