@@ -294,8 +294,8 @@ if [ ! -f "$fixture/verso.db" ]; then
 	mv "$tmp/verso.db" "$fixture.tmp/verso.db"
 	rm -rf "$tmp"
 	mv "$fixture.tmp" "$fixture"
-	record scale_build_s "$(($(date +%s) - t0))"
-	log "scale: built in $(get scale_build_s) s: $(cat "$work/scale-build.txt")"
+	record scale_build_s "$(($(date +%s) - t0)) s"
+	log "scale: built in $(get scale_build_s): $(cat "$work/scale-build.txt")"
 else
 	record scale_build_s cached
 	log "scale: using the store in $fixture"
@@ -361,7 +361,7 @@ row() { printf '| %-46s | %14s | %-24s | %8s | %-8s |\n' "$@"; }
 	row "system calls per GET (strace -f -c)" "$(get verso_sys_syscalls)" "nginx $(get nginx_sys_syscalls)" "$(ratio "$(get verso_sys_syscalls)" "$(get nginx_sys_syscalls)")" "<= 1.0x"
 	row "system calls per GET, --fast-lane=false" "$(get nethttp_sys_syscalls)" "nginx $(get nginx_sys_syscalls)" "$(ratio "$(get nethttp_sys_syscalls)" "$(get nginx_sys_syscalls)")" ""
 	echo
-	echo "scale store build: $(get scale_build_s) s; whole run: $(($(date +%s) - began)) s"
+	echo "scale store build: $(get scale_build_s); whole run: $(($(date +%s) - began)) s"
 	echo "(beyond path+value: (memory at scale - that of a 1-key verso) / keys - $path_value bytes of path and value;"
 	echo " RSS counts the data file's pages that bbolt maps, anon the process's own memory)"
 }
