@@ -32,8 +32,12 @@ and WebDAV, so plain curl reads and writes it.
 
 Start the service with 'verso serve'; see 'verso serve --help' for its flags.
 The other commands are clients of a running server (--server or VERSO_URL,
-default http://127.0.0.1:8080): get, put, ls, mkdir and rm for everyday work,
-log, diff and revert for history. 'verso help COMMAND' explains each.`,
+default http://127.0.0.1:8080; --user or VERSO_USER, the password from
+VERSO_PASSWORD or asked for): get, put, ls, mkdir and rm for everyday work;
+log, diff and revert for history; checkout, status, commit and update for a
+working copy; watch for changes; export, import, inventory and template for
+programs that consume config; backup. On the server's machine: check,
+restore and passwd. 'verso help COMMAND' explains each.`,
 		Example: `  verso serve
   curl -XMKCOL http://127.0.0.1:8080/config/namespace
   echo "value" | curl -T- http://127.0.0.1:8080/config/namespace/key

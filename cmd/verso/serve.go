@@ -42,10 +42,15 @@ point, until it gets SIGINT or SIGTERM. Then it lets requests in flight finish
 (for at most 10 seconds), closes the store and exits 0.
 
 Every flag can also be set in the environment as VERSO_ and the flag's name in
-upper case with _ for - (VERSO_DATA, VERSO_LISTEN, VERSO_MOUNT,
-VERSO_MAX_VALUE_SIZE, VERSO_LOG_LEVEL, VERSO_LOG_FORMAT); a flag wins over its
-variable. Logs go to stderr. Only one verso at a time may use a data
-directory.`,
+upper case with _ for - (VERSO_DATA, VERSO_LISTEN, VERSO_USERS,
+VERSO_KEEP_VERSIONS, VERSO_STORE, VERSO_ETCD_ENDPOINTS, ...); a flag wins over
+its variable. The etcd password comes only from VERSO_ETCD_PASSWORD. Logs go
+to stderr. Only one verso at a time may use a data directory.
+
+With --users, anyone may read and every write needs a user from that htpasswd
+file; --authz adds Subversion-style path rules. With --store etcd, any number
+of verso servers share one etcd cluster (docs/CLUSTER.md). SIGHUP re-reads the
+users and rules files.`,
 		Example: `  # serve ./verso-data on 127.0.0.1:8080 under /config
   verso serve
 
