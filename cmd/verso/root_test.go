@@ -122,15 +122,13 @@ func TestLoadConfig_FlagsWinOverEnv(t *testing.T) {
 	if err := loadConfig(fs, cfg, envMap(env)); err != nil {
 		t.Fatalf("loadConfig() = %v, want nil", err)
 	}
-	want := &Config{
-		Data:         "flagdir",
-		Listen:       "127.0.0.1:9999",
-		Mount:        "/kv",
-		MaxValueSize: 2000000,
-		LogLevel:     "info",
-		LogFormat:    "json",
-		FastLane:     true,
-	}
+	// The defaults, with what the flags and the environment changed.
+	want := DefaultConfig()
+	want.Data = "flagdir"
+	want.Listen = "127.0.0.1:9999"
+	want.Mount = "/kv"
+	want.MaxValueSize = 2000000
+	want.LogFormat = "json"
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("loadConfig() mismatch (-want +got):\n%s", diff)
 	}
