@@ -215,7 +215,7 @@ func historyFixture(b *testing.B, revs, keys int) string {
 				if err := writePlan(tx, p); err != nil {
 					return err
 				}
-				h = p.rev
+				h = p.Rev
 			}
 			head = h
 			return tx.Bucket(bucketMeta).Put(keyHead, revKey(h))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/plan"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -274,10 +275,10 @@ func (c *checker) check(tx *bbolt.Tx) {
 		c.addf("tree: %v", err)
 	}
 	if _, ok := c.tree[verso.Root]; !ok {
-		c.tree[verso.Root] = rootEntry()
+		c.tree[verso.Root] = plan.RootEntry()
 	}
 	if _, ok := rebuilt[verso.Root]; !ok {
-		rebuilt[verso.Root] = rootEntry()
+		rebuilt[verso.Root] = plan.RootEntry()
 	}
 	c.tree[verso.Root].TreeRev = head
 	for _, p := range slices.Sorted(maps.Keys(c.tree)) {

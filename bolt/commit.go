@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/plan"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -16,7 +17,7 @@ type request struct {
 	txn  *verso.Txn
 	done chan struct{} // closed when commit or err is set
 
-	plan   *plan // set inside the bbolt transaction when the txn is valid
+	plan   *plan.Plan // set inside the bbolt transaction when the txn is valid
 	commit *verso.Commit
 	err    error
 
@@ -40,13 +41,8 @@ func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if txn == nil || len(txn.Ops) == 0 {
-		return nil, verso.ErrEmptyTxn
-	}
-	for i := range txn.Ops {
-		if err := validateOp(&txn.Ops[i]); err != nil {
-			return nil, &verso.OpError{Index: i, Kind: txn.Ops[i].Kind, Err: err}
-		}
+	if err := plan.Validate(txn); err != nil {
+		return nil, err
 	}
 
 	s.mu.Lock()
@@ -215,7 +211,7 @@ func (s *Store) commitBatch(batch []*request) {
 			if err := writePlan(tx, p); err != nil {
 				return err
 			}
-			r.plan, head = p, p.rev
+			r.plan, head = p, p.Rev
 		}
 		if head == start {
 			return nil
@@ -249,7 +245,7 @@ func (s *Store) commitBatch(batch []*request) {
 	}
 	for _, r := range batch {
 		if r.plan != nil {
-			r.commit, r.plan = r.plan.commit, nil
+			r.commit, r.plan = r.plan.Commit, nil
 		}
 		close(r.done)
 	}
@@ -261,16 +257,16 @@ func (s *Store) now() time.Time { return s.clock().Round(0).UTC() }
 
 // publish applies a durable plan to the head cache. It stores new entries
 // and never modifies published ones.
-func (s *Store) publish(p *plan) {
-	for i, ch := range p.commit.Changes {
-		if e := p.changed[i]; e != nil {
+func (s *Store) publish(p *plan.Plan) {
+	for i, ch := range p.Commit.Changes {
+		if e := p.Changed[i]; e != nil {
 			s.cache.Store(ch.Path, e)
 		} else if ch.Path != verso.Root {
 			s.cache.Delete(ch.Path)
 		}
 	}
-	for _, e := range p.treeRevs {
+	for _, e := range p.TreeRevs {
 		s.cache.Store(e.Path, e)
 	}
-	s.cache.Store(verso.Root, p.root)
+	s.cache.Store(verso.Root, p.Root)
 }

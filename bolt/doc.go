@@ -52,9 +52,10 @@ transaction and whatever others are queued (up to Options.MaxBatch) and runs
 them all in one bbolt write transaction (db.Update), so one fsync makes all
 of them durable. Inside it, in order, each transaction is planned against
 the state the ones before it left (every operation validated and every
-change computed, nothing written) and, if valid, written as revision
-head+1. An invalid transaction gets its own error and consumes no revision;
-the others in the group are unaffected.
+change computed, nothing written, by package internal/plan, which the
+etcd store shares) and, if valid, written as revision head+1. An invalid
+transaction gets its own error and consumes no revision; the others in
+the group are unaffected.
 
 The contract that keeps revisions exact: planning a transaction is a pure
 function of the bbolt transaction's state (it writes nothing, so running it

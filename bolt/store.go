@@ -14,6 +14,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/plan"
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -459,7 +460,7 @@ func (r *revReader) treeRev(p verso.Path) (verso.Revision, error) {
 func (r *revReader) get(p verso.Path) (*verso.Entry, error) {
 	e, err := r.histAt(treeKey(p))
 	if e == nil && err == nil && p == verso.Root {
-		e = rootEntry()
+		e = plan.RootEntry()
 		e.TreeRev = r.rev
 	}
 	return e, err

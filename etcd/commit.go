@@ -12,6 +12,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/plan"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
@@ -24,7 +25,7 @@ type request struct {
 	txn  *verso.Txn
 	done chan struct{} // closed when commit or err is set
 
-	plan   *plan // set while a group holding the txn is in flight
+	plan   *plan.Plan // set while a group holding the txn is in flight
 	commit *verso.Commit
 	err    error
 }
@@ -54,13 +55,8 @@ func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if txn == nil || len(txn.Ops) == 0 {
-		return nil, verso.ErrEmptyTxn
-	}
-	for i := range txn.Ops {
-		if err := validateOp(&txn.Ops[i]); err != nil {
-			return nil, &verso.OpError{Index: i, Kind: txn.Ops[i].Kind, Err: err}
-		}
+	if err := plan.Validate(txn); err != nil {
+		return nil, err
 	}
 
 	s.mu.Lock()
@@ -196,7 +192,7 @@ func (g *group) reset() {
 func (g *group) answer() {
 	for _, r := range g.decided {
 		if r.plan != nil {
-			r.commit, r.plan = r.plan.commit, nil
+			r.commit, r.plan = r.plan.Commit, nil
 		}
 		close(r.done)
 	}
@@ -229,9 +225,9 @@ func (s *Store) planGroup(reqs []*request) *group {
 			g.decided = append(g.decided, r)
 			continue
 		}
-		p, err := planTxn(work, head, r.txn, s.now(), func(paths []verso.Path, base verso.Revision) ([]verso.Path, error) {
+		p, err := plan.Txn(planState{tree: work, deletedAfter: func(paths []verso.Path, base verso.Revision) ([]verso.Path, error) {
 			return s.deletedAfter(r.ctx, changedHere, paths, base, snap.head)
-		})
+		}}, head, r.txn, s.now())
 		if err != nil {
 			r.err = err
 			g.failed++
@@ -258,11 +254,11 @@ func (s *Store) planGroup(reqs []*request) *group {
 			treeOps[k] = op
 		}
 		other = append(other, oops...)
-		for _, ch := range p.commit.Changes {
+		for _, ch := range p.Commit.Changes {
 			changedHere[ch.Path] = true
 		}
-		p.applyTo(work)
-		head = p.rev
+		applyPlan(work, p)
+		head = p.Rev
 		r.plan = p
 		g.planned++
 		g.decided = append(g.decided, r)
@@ -314,35 +310,35 @@ func (s *Store) deletedAfter(ctx context.Context, changedHere map[verso.Path]boo
 // planOps returns the etcd operations that write p as revision p.rev: those
 // on t/ keys apart (the group keeps the last one of each key), and the
 // bytes they carry.
-func (s *Store) planOps(p *plan, group string) (tree, other []clientv3.Op, size int, err error) {
+func (s *Store) planOps(p *plan.Plan, group string) (tree, other []clientv3.Op, size int, err error) {
 	put := func(ops *[]clientv3.Op, k string, v []byte) {
 		*ops = append(*ops, clientv3.OpPut(k, string(v)))
 		size += len(k) + len(v)
 	}
-	for i, ch := range p.commit.Changes {
-		e := p.changed[i]
+	for i, ch := range p.Commit.Changes {
+		e := p.Changed[i]
 		if e == nil {
 			k := s.k.tree(ch.Path)
 			tree = append(tree, clientv3.OpDelete(k))
 			size += len(k)
-			put(&other, s.k.hist(ch.Path, p.rev), []byte{codec.Tombstone})
+			put(&other, s.k.hist(ch.Path, p.Rev), []byte{codec.Tombstone})
 			continue
 		}
 		v := codec.EncodeEntry(e)
 		put(&tree, s.k.tree(ch.Path), v)
-		put(&other, s.k.hist(ch.Path, p.rev), v)
+		put(&other, s.k.hist(ch.Path, p.Rev), v)
 	}
-	for _, e := range p.treeRevs {
+	for _, e := range p.TreeRevs {
 		put(&tree, s.k.tree(e.Path), codec.EncodeEntry(e))
 	}
-	for _, q := range p.indexed {
-		put(&other, s.k.index(q, p.rev), nil)
+	for _, q := range p.Indexed {
+		put(&other, s.k.index(q, p.Rev), nil)
 	}
-	rec, err := codec.EncodeCommit(p.commit, group)
+	rec, err := codec.EncodeCommit(p.Commit, group)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("encode commit %d: %w", p.rev, err)
+		return nil, nil, 0, fmt.Errorf("encode commit %d: %w", p.Rev, err)
 	}
-	put(&other, s.k.commit(p.rev), rec)
+	put(&other, s.k.commit(p.Rev), rec)
 	return tree, other, size, nil
 }
 
@@ -418,7 +414,7 @@ func (s *Store) publishGroup(g *group) {
 	head := g.snap.head
 	for _, r := range g.decided {
 		if r.plan != nil {
-			head = r.plan.rev
+			head = r.plan.Rev
 		}
 	}
 	s.applyMu.Lock()

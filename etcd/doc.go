@@ -38,12 +38,13 @@ A single committer goroutine per Store writes. It takes the waiting
 transactions (up to Options.MaxBatch), plans each against the tree in
 memory at the head it knows, each against the state the ones before it
 leave (every operation validated and every change computed, nothing
-written: the rules of package bolt's planner), and sends all of them as
-ONE etcd transaction: If the mod revision of rev is still the one the tree
-in memory was read at, Then put every key of every plan and rev = the last
-revision. Each verso transaction still gets its own revision; an invalid
-one gets its own error and consumes none. A group stops before the etcd
-transaction would exceed Options.MaxTxnOps or Options.MaxTxnBytes.
+written: package internal/plan, the bolt store's planner too), and sends
+all of them as ONE etcd transaction: If the mod revision of rev is still
+the one the tree in memory was read at, Then put every key of every plan
+and rev = the last revision. Each verso transaction still gets its own
+revision; an invalid one gets its own error and consumes none. A group
+stops before the etcd transaction would exceed Options.MaxTxnOps or
+Options.MaxTxnBytes.
 
 The comparison holds only if no commit, through any server, came after the
 state the plans were made against; so plans are exact, each revision is

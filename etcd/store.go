@@ -13,6 +13,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/plan"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -219,7 +220,7 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 	}
 	root := snap.tree.get(verso.Root)
 	if root == nil {
-		root = rootEntry()
+		root = plan.RootEntry()
 	} else {
 		c := *root
 		root = &c
@@ -403,7 +404,7 @@ func (s *Store) applyEvents(etcdRev int64, evs []*clientv3.Event) {
 		}
 		root := next.tree.get(verso.Root)
 		if root == nil {
-			root = rootEntry()
+			root = plan.RootEntry()
 		}
 		nr := *root
 		nr.TreeRev = next.head
@@ -475,7 +476,7 @@ func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*ver
 	switch {
 	case p == verso.Root:
 		if e == nil {
-			e = rootEntry()
+			e = plan.RootEntry()
 		}
 		e.TreeRev = rev
 	case e == nil:
@@ -612,7 +613,7 @@ func (s *Store) treeAt(ctx context.Context, p verso.Path, rev verso.Revision) (*
 	if p == verso.Root {
 		root := tr.get(verso.Root)
 		if root == nil {
-			root = rootEntry()
+			root = plan.RootEntry()
 		}
 		root.TreeRev = rev
 		tr.set(root)

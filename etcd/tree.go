@@ -92,11 +92,6 @@ func (t *tree) walk(e *verso.Entry, depth int, out []*verso.Entry) []*verso.Entr
 	return out
 }
 
-// rootEntry is the root as it is before any property was set on it.
-func rootEntry() *verso.Entry {
-	return &verso.Entry{Path: verso.Root, Kind: verso.KindNamespace, Version: 1}
-}
-
 // snapshot is the state of the store at one revision as this process knows
 // it: what Get at verso.Head answers from. Snapshots are immutable.
 type snapshot struct {
