@@ -17,11 +17,11 @@ import (
 
 // planState is the tree as a bbolt write transaction holds it: the head
 // revision, with the plans written before in the same group commit.
-type planState struct{ tx *bbolt.Tx }
+type planState struct{ tree, hist *bbolt.Bucket }
 
 // Get returns p's entry in the tree bucket, or nil.
 func (s planState) Get(p verso.Path) (*verso.Entry, error) {
-	return readTree(s.tx.Bucket(bucketTree), p)
+	return readTree(s.tree, p)
 }
 
 // Children returns the paths of the children of ns in the tree bucket, in
@@ -29,7 +29,7 @@ func (s planState) Get(p verso.Path) (*verso.Entry, error) {
 func (s planState) Children(ns verso.Path) ([]verso.Path, error) {
 	var out []verso.Path
 	prefix := childPrefix(ns)
-	c := s.tx.Bucket(bucketTree).Cursor()
+	c := s.tree.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		out = append(out, pathFromTreeKey(k))
 	}
@@ -40,7 +40,7 @@ func (s planState) Children(ns verso.Path) ([]verso.Path, error) {
 // base: one seek each.
 func (s planState) DeletedAfter(paths []verso.Path, base verso.Revision) ([]verso.Path, error) {
 	var out []verso.Path
-	c := s.tx.Bucket(bucketHist).Cursor()
+	c := s.hist.Cursor()
 	for _, p := range paths {
 		prefix := histKey(p, 0)
 		prefix = prefix[:len(prefix)-8]
@@ -68,7 +68,7 @@ func readTree(tree *bbolt.Bucket, p verso.Path) (*verso.Entry, error) {
 // computes what revision head+1 changes. It writes nothing. A nil error
 // means writePlan will succeed short of a storage failure.
 func planTxn(tx *bbolt.Tx, head verso.Revision, txn *verso.Txn, now time.Time) (*plan.Plan, error) {
-	return plan.Txn(planState{tx}, head, txn, now)
+	return plan.Txn(planState{tree: tx.Bucket(bucketTree), hist: tx.Bucket(bucketHist)}, head, txn, now)
 }
 
 // writePlan writes p into tx as revision p.Rev, which must be head+1.
