@@ -29,6 +29,11 @@ Every key lives under Options.Prefix (default "/verso/"):
     each namespace above it (the root: every revision). Log of p is a
     backward range read of p's keys.
 
+  - start: where history starts (see Retention below), in decimal; absent
+    until pruning by age drops a revision.
+  - prune, pruned: the guard key every pruning step rewrites, and how far
+    pruning by count has trimmed.
+
 History lives in h/, i/ and c/, not in etcd's own revisions, so etcd may
 compact (and should: see docs/CLUSTER.md) without verso losing any.
 
@@ -85,5 +90,17 @@ Get and Walk at an older revision read h/ and i/ in one etcd transaction,
 so each sees one revision; a Get of an entry that has not changed since
 the revision asked for is answered from memory. A Walk at an old revision
 reads the whole history of the subtree it walks.
+
+# Retention
+
+Store implements verso.Pruner and verso.HistoryStarter with the bolt
+store's rules (docs/STORE.md, bolt/prune.go): by age it raises the start
+key, after which a read below it is verso.ErrGone on every server, then
+retires the revisions below it; by count it replaces each path's older
+states by one gone marker. It works in small etcd transactions, each
+guarded by the prune key so that pruning steps of all servers run one at
+a time, none ever planned against a history another step has changed;
+commits are not held up (see prune.go for why they need not be). Any
+number of servers may prune the same tree at once.
 */
 package etcd

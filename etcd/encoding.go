@@ -11,6 +11,9 @@ import (
 // Keys under the prefix. See doc.go for what each holds.
 const (
 	keyRev     = "rev"
+	keyStart   = "start"  // where history starts: see prune.go
+	keyGuard   = "prune"  // rewritten by every pruning step: see prune.go
+	keyPruned  = "pruned" // how far Retention.KeepVersions has trimmed
 	dirCommit  = "c/"
 	dirTree    = "t/"
 	dirHist    = "h/"
@@ -24,6 +27,10 @@ type keys struct{ prefix string }
 
 func (k keys) rev() string { return k.prefix + keyRev }
 
+func (k keys) start() string  { return k.prefix + keyStart }
+func (k keys) guard() string  { return k.prefix + keyGuard }
+func (k keys) pruned() string { return k.prefix + keyPruned }
+
 func (k keys) commit(r verso.Revision) string { return k.prefix + dirCommit + revString(r) }
 
 func (k keys) tree(p verso.Path) string { return k.prefix + dirTree + string(p) }
@@ -33,6 +40,12 @@ func (k keys) tree(p verso.Path) string { return k.prefix + dirTree + string(p) 
 // that p is a prefix of.
 func (k keys) hist(p verso.Path, r verso.Revision) string {
 	return k.prefix + dirHist + string(p) + pathRevSep + revString(r)
+}
+
+// histEnd is the key just after every hist key of p (and before those of
+// any path p is a prefix of).
+func (k keys) histEnd(p verso.Path) string {
+	return k.prefix + dirHist + string(p) + "\x01"
 }
 
 // index is the key recording that revision r changed p or something below

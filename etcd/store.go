@@ -84,6 +84,14 @@ type Store struct {
 
 	// snap is the newest state this process knows; see snapshot.
 	snap atomic.Pointer[snapshot]
+	// start is the start of history as this process knows it (the start
+	// key, followed by the watch and read with every read of history): it
+	// only grows. Reads answered from memory check it.
+	start atomic.Int64
+	// pruneMu runs this process's Prune calls one at a time.
+	pruneMu sync.Mutex
+	// pruneBudget is about how many records one pruning step deletes.
+	pruneBudget int
 	// applyMu serializes the publication of snapshots and the cloning of
 	// their trees.
 	applyMu sync.Mutex
@@ -111,6 +119,8 @@ type Store struct {
 var (
 	_ verso.Store            = (*Store)(nil)
 	_ verso.ConsistentReader = (*Store)(nil)
+	_ verso.Pruner           = (*Store)(nil)
+	_ verso.HistoryStarter   = (*Store)(nil)
 )
 
 // Open connects to the etcd cluster at opts.Endpoints, loads the tree at
@@ -178,6 +188,8 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		reqs:      make(chan *request, o.MaxBatch),
 		done:      make(chan struct{}),
 		watchDone: make(chan struct{}),
+
+		pruneBudget: pruneBudget,
 	}
 	lctx, lcancel := context.WithTimeout(ctx, o.DialTimeout+o.RequestTimeout)
 	snap, err := s.load(lctx)
@@ -199,9 +211,13 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 	resp, err := s.cli.Txn(ctx).Then(
 		clientv3.OpGet(s.k.rev()),
 		clientv3.OpGet(start, clientv3.WithRange(end)),
+		clientv3.OpGet(s.k.start()),
 	).Commit()
 	if err != nil {
 		return nil, fmt.Errorf("load tree: %w", err)
+	}
+	if _, err := s.readStart(resp.Responses[2].GetResponseRange().Kvs); err != nil {
+		return nil, err
 	}
 	snap := &snapshot{etcdRev: resp.Header.Revision, tree: newTree()}
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
@@ -381,6 +397,10 @@ func (s *Store) applyEvents(etcdRev int64, evs []*clientv3.Event) {
 				continue
 			}
 			next.head, next.headMod = head, etcdRev
+		case key == s.k.start():
+			if _, err := s.readStart([]*mvccpb.KeyValue{ev.Kv}); err != nil || ev.Type != clientv3.EventTypePut {
+				s.log.Error("verso: bad start of history in etcd", "key", key, "value", string(ev.Kv.Value))
+			}
 		case strings.HasPrefix(key, treePrefix):
 			if next.tree == cur.tree {
 				next.tree = cur.tree.clone()
@@ -446,6 +466,9 @@ func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*ver
 		}
 		return nil, &verso.PathError{Op: "get", Path: p, Rev: rev, Err: verso.ErrNotFound}
 	}
+	if start := verso.Revision(s.start.Load()); rev < start {
+		return nil, &verso.PathError{Op: "get", Path: p, Rev: rev, Err: goneBefore(start)}
+	}
 	if rev < snap.head && p != verso.Root {
 		// Unchanged since rev: the entry at head is the entry at rev.
 		if e := snap.tree.get(p); e != nil && e.TreeRev <= rev {
@@ -460,6 +483,7 @@ func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*ver
 			clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1)),
 		clientv3.OpGet(s.k.index(p, 0), clientv3.WithRange(s.k.index(p, rev+1)),
 			clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1), clientv3.WithKeysOnly()),
+		clientv3.OpGet(s.k.start()),
 	).Commit()
 	if err != nil {
 		return nil, s.etcdError("get "+string(p), err)
@@ -467,8 +491,13 @@ func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*ver
 	if err := s.checkRev(resp.Responses[0].GetResponseRange().Kvs, "get", p, rev); err != nil {
 		return nil, err
 	}
+	if err := s.checkStart(resp.Responses[3].GetResponseRange().Kvs, "get", p, rev); err != nil {
+		return nil, err
+	}
 	var e *verso.Entry
-	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 && !codec.IsTombstone(kvs[0].Value) {
+	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 && codec.IsGone(kvs[0].Value) {
+		return nil, &verso.PathError{Op: "get", Path: p, Rev: rev, Err: errPruned}
+	} else if len(kvs) > 0 && !codec.IsTombstone(kvs[0].Value) {
 		if e, err = codec.DecodeEntry(p, kvs[0].Value); err != nil {
 			return nil, err
 		}
@@ -512,6 +541,51 @@ func (s *Store) checkRev(kvs []*mvccpb.KeyValue, op string, p verso.Path, rev ve
 	return nil
 }
 
+// readStart reads the start of history from the start key's range
+// response (0 when missing) and makes sure s.start is at least that.
+func (s *Store) readStart(kvs []*mvccpb.KeyValue) (verso.Revision, error) {
+	var start verso.Revision
+	if len(kvs) > 0 {
+		var err error
+		if start, err = parseRevValue(kvs[0].Value); err != nil {
+			return 0, fmt.Errorf("start of history: %w", err)
+		}
+	}
+	s.raiseStart(start)
+	return start, nil
+}
+
+// raiseStart makes s.start at least start.
+func (s *Store) raiseStart(start verso.Revision) {
+	for {
+		cur := s.start.Load()
+		if int64(start) <= cur || s.start.CompareAndSwap(cur, int64(start)) {
+			return
+		}
+	}
+}
+
+// checkStart reads the start of history from the start key's range
+// response and refuses a revision below it with verso.ErrGone.
+func (s *Store) checkStart(kvs []*mvccpb.KeyValue, op string, p verso.Path, rev verso.Revision) error {
+	start, err := s.readStart(kvs)
+	if err != nil {
+		return err
+	}
+	if rev < start {
+		return &verso.PathError{Op: op, Path: p, Rev: rev, Err: goneBefore(start)}
+	}
+	return nil
+}
+
+// goneBefore is the error of a revision below start.
+func goneBefore(start verso.Revision) error {
+	return fmt.Errorf("history starts at r%d: %w", start, verso.ErrGone)
+}
+
+// errPruned is the error of a read that reaches a gone marker.
+var errPruned = fmt.Errorf("older versions were pruned: %w", verso.ErrGone)
+
 // etcdError wraps an error of etcd; a closed store's canceled requests
 // become verso.ErrClosed.
 func (s *Store) etcdError(what string, err error) error {
@@ -537,12 +611,16 @@ func (s *Store) Walk(ctx context.Context, p verso.Path, rev verso.Revision, dept
 		return &verso.PathError{Op: "get", Path: p, Rev: rev, Err: verso.ErrNoRevision}
 	}
 	var tr *tree
+	var gone map[*verso.Entry]bool
 	snap := s.snap.Load()
 	if rev == verso.Head || rev == snap.head {
 		tr = snap.tree
 	} else {
+		if start := verso.Revision(s.start.Load()); rev < start {
+			return &verso.PathError{Op: "get", Path: p, Rev: rev, Err: goneBefore(start)}
+		}
 		var err error
-		if tr, err = s.treeAt(ctx, p, rev); err != nil {
+		if tr, gone, err = s.treeAt(ctx, p, rev); err != nil {
 			return err
 		}
 	}
@@ -550,7 +628,13 @@ func (s *Store) Walk(ctx context.Context, p verso.Path, rev verso.Revision, dept
 	if e == nil {
 		return &verso.PathError{Op: "get", Path: p, Rev: rev, Err: verso.ErrNotFound}
 	}
-	for _, e := range tr.walk(e, depth, nil) {
+	es := tr.walk(e, depth, nil)
+	for _, e := range es {
+		if gone[e] {
+			return &verso.PathError{Op: "get", Path: e.Path, Rev: rev, Err: errPruned}
+		}
+	}
+	for _, e := range es {
 		if err := fn(e); err != nil {
 			return err
 		}
@@ -560,53 +644,75 @@ func (s *Store) Walk(ctx context.Context, p verso.Path, rev verso.Revision, dept
 
 // treeAt rebuilds p's subtree as of rev from its history: the newest state
 // of each path at or before rev, and for each namespace the newest
-// revision at or before rev that changed it or anything below it.
-func (s *Store) treeAt(ctx context.Context, p verso.Path, rev verso.Revision) (*tree, error) {
+// revision at or before rev in its log (the index), which pruning keeps.
+// A path whose newest record at or before rev is a gone marker is in the
+// tree as an entry of its own that gone holds: reading it is ErrGone.
+func (s *Store) treeAt(ctx context.Context, p verso.Path, rev verso.Revision) (*tree, map[*verso.Entry]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	start, end := s.k.subtreeRange(dirHist, p)
+	istart, iend := s.k.subtreeRange(dirIndex, p)
 	resp, err := s.cli.Txn(ctx).Then(
 		clientv3.OpGet(s.k.rev()),
 		clientv3.OpGet(start, clientv3.WithRange(end)),
+		clientv3.OpGet(istart, clientv3.WithRange(iend), clientv3.WithKeysOnly()),
+		clientv3.OpGet(s.k.start()),
 	).Commit()
 	if err != nil {
-		return nil, s.etcdError("walk "+string(p), err)
+		return nil, nil, s.etcdError("walk "+string(p), err)
 	}
 	if err := s.checkRev(resp.Responses[0].GetResponseRange().Kvs, "get", p, rev); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if err := s.checkStart(resp.Responses[3].GetResponseRange().Kvs, "get", p, rev); err != nil {
+		return nil, nil, err
 	}
 	histPrefix := len(s.k.prefix + dirHist)
 	latest := map[verso.Path][]byte{}
-	treeRev := map[verso.Path]verso.Revision{}
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
 		q, r, ok := splitPathRev(string(kv.Key[histPrefix:]))
 		if !ok {
-			return nil, fmt.Errorf("history key %q: %w", kv.Key, errCorrupt)
+			return nil, nil, fmt.Errorf("history key %q: %w", kv.Key, errCorrupt)
 		}
 		if r > rev || !p.Contains(q) {
 			continue
 		}
 		latest[q] = kv.Value // keys come in revision order
-		for a := q; ; a = a.Parent() {
-			if treeRev[a] < r {
-				treeRev[a] = r
-			}
-			if a == p || a == verso.Root {
-				break
-			}
+	}
+	indexPrefix := len(s.k.prefix + dirIndex)
+	treeRev := map[verso.Path]verso.Revision{}
+	for _, kv := range resp.Responses[2].GetResponseRange().Kvs {
+		q, r, ok := splitPathRev(string(kv.Key[indexPrefix:]))
+		if !ok {
+			return nil, nil, fmt.Errorf("index key %q: %w", kv.Key, errCorrupt)
+		}
+		if r <= rev && treeRev[q] < r {
+			treeRev[q] = r
 		}
 	}
 	tr := newTree()
+	var gone map[*verso.Entry]bool
 	for q, v := range latest {
 		if codec.IsTombstone(v) {
 			continue
 		}
+		if codec.IsGone(v) {
+			e := &verso.Entry{Path: q}
+			if gone == nil {
+				gone = map[*verso.Entry]bool{}
+			}
+			gone[e] = true
+			tr.set(e)
+			continue
+		}
 		e, err := codec.DecodeEntry(q, v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if e.IsNamespace() {
-			e.TreeRev = treeRev[q]
+			if e.TreeRev = treeRev[q]; e.TreeRev == 0 {
+				return nil, nil, fmt.Errorf("namespace %s@%d has no log: %w", q, rev, errCorrupt)
+			}
 		}
 		tr.set(e)
 	}
@@ -615,10 +721,12 @@ func (s *Store) treeAt(ctx context.Context, p verso.Path, rev verso.Revision) (*
 		if root == nil {
 			root = plan.RootEntry()
 		}
-		root.TreeRev = rev
+		if !gone[root] {
+			root.TreeRev = rev
+		}
 		tr.set(root)
 	}
-	return tr, nil
+	return tr, gone, nil
 }
 
 // Revision returns the record of revision rev.
@@ -634,12 +742,19 @@ func (s *Store) Revision(ctx context.Context, rev verso.Revision) (*verso.Commit
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.k.rev()), clientv3.OpGet(s.k.commit(rev))).Commit()
+	resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.k.rev()), clientv3.OpGet(s.k.commit(rev)), clientv3.OpGet(s.k.start())).Commit()
 	if err != nil {
 		return nil, s.etcdError(fmt.Sprintf("revision %d", rev), err)
 	}
 	if err := s.checkRev(resp.Responses[0].GetResponseRange().Kvs, "revision", verso.Root, rev); err != nil {
 		return nil, fmt.Errorf("revision %d: %w", rev, verso.ErrNoRevision)
+	}
+	start, err := s.readStart(resp.Responses[2].GetResponseRange().Kvs)
+	if err != nil {
+		return nil, err
+	}
+	if rev < start {
+		return nil, fmt.Errorf("revision %d: %w", rev, goneBefore(start))
 	}
 	kvs := resp.Responses[1].GetResponseRange().Kvs
 	if len(kvs) == 0 {
@@ -680,7 +795,7 @@ func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, err
 	if q.Limit > 0 {
 		opts = append(opts, clientv3.WithLimit(int64(q.Limit)))
 	}
-	resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.k.rev()), clientv3.OpGet(s.k.index(p, 0), opts...)).Commit()
+	resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.k.rev()), clientv3.OpGet(s.k.index(p, 0), opts...), clientv3.OpGet(s.k.start())).Commit()
 	if err != nil {
 		return nil, s.etcdError("log "+string(p), err)
 	}
@@ -688,12 +803,22 @@ func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, err
 		if err := s.checkRev(resp.Responses[0].GetResponseRange().Kvs, "log", p, q.Before); err != nil {
 			return nil, err
 		}
+		if err := s.checkStart(resp.Responses[2].GetResponseRange().Kvs, "log", p, q.Before); err != nil {
+			return nil, err
+		}
+	}
+	start, err := s.readStart(resp.Responses[2].GetResponseRange().Kvs)
+	if err != nil {
+		return nil, err
 	}
 	var revs []verso.Revision
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
 		_, r, ok := splitPathRev(string(kv.Key[len(s.k.prefix+dirIndex):]))
 		if !ok {
 			return nil, fmt.Errorf("index key %q: %w", kv.Key, errCorrupt)
+		}
+		if r < start {
+			break // the log stops at the start of history
 		}
 		revs = append(revs, r)
 	}
@@ -703,23 +828,32 @@ func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, err
 // maxRev bounds a range of revisions from above.
 const maxRev = verso.Revision(1<<63 - 2)
 
-// commits reads the records of revs, in that order, a few dozen per etcd
-// request.
+// commits reads the records of revs, newest first, a few dozen per etcd
+// request. Records that pruning dropped since revs were read (below the
+// start of history read with them) end the list: the log stops there.
 func (s *Store) commits(ctx context.Context, revs []verso.Revision) ([]*verso.Commit, error) {
 	out := make([]*verso.Commit, 0, len(revs))
-	chunk := min(s.maxOps, 64)
+	chunk := min(s.maxOps-1, 64)
 	for len(revs) > 0 {
 		n := min(chunk, len(revs))
-		ops := make([]clientv3.Op, n)
+		ops := make([]clientv3.Op, n, n+1)
 		for i, r := range revs[:n] {
 			ops[i] = clientv3.OpGet(s.k.commit(r))
 		}
+		ops = append(ops, clientv3.OpGet(s.k.start()))
 		resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
 		if err != nil {
 			return nil, s.etcdError("read commits", err)
 		}
+		start, err := s.readStart(resp.Responses[n].GetResponseRange().Kvs)
+		if err != nil {
+			return nil, err
+		}
 		for i, r := range revs[:n] {
 			kvs := resp.Responses[i].GetResponseRange().Kvs
+			if len(kvs) == 0 && r < start {
+				return out, nil
+			}
 			if len(kvs) == 0 {
 				return nil, fmt.Errorf("revision %d: record missing: %w", r, errCorrupt)
 			}
