@@ -28,7 +28,6 @@ Every key lives under Options.Prefix (default "/verso/"):
   - i/<path> 0x00 <rev>: one empty key for each path a revision changed and
     each namespace above it (the root: every revision). Log of p is a
     backward range read of p's keys.
-
   - start: where history starts (see Retention below), in decimal; absent
     until pruning by age drops a revision.
   - prune, pruned: the guard key every pruning step rewrites, and how far
