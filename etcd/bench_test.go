@@ -32,7 +32,7 @@ func BenchmarkCluster(b *testing.B) {
 		hs := newBenchServer(b, s)
 		urls = append(urls, hs)
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: cluster.endpoints, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: cluster.Endpoints(), Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func (v *versoServer) start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := Open(ctx, &Options{
-		Endpoints: cluster.endpoints, Prefix: v.prefix, MaxTxnOps: testMaxTxnOps,
+		Endpoints: cluster.Endpoints(), Prefix: v.prefix, MaxTxnOps: testMaxTxnOps,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -310,12 +310,9 @@ func runLinearizability(t *testing.T, cfg linConfig) {
 		for _, v := range servers {
 			v.kill()
 		}
-		for i := range cluster.members {
-			cluster.mu.Lock()
-			down := cluster.members[i] == nil
-			cluster.mu.Unlock()
-			if down {
-				if err := cluster.restart(i); err != nil {
+		for i := range cluster.Len() {
+			if cluster.Down(i) {
+				if err := cluster.Restart(i); err != nil {
 					t.Errorf("restart etcd member %d: %v", i, err)
 				}
 			}
@@ -414,11 +411,11 @@ func injectFaults(ctx context.Context, t *testing.T, cfg linConfig, servers []*v
 			return done
 		}
 		if round%2 == 0 {
-			i := cluster.leader()
-			cluster.stop(i)
+			i := cluster.Leader()
+			cluster.Stop(i)
 			done = append(done, fmt.Sprintf("etcd member %d (leader) stopped", i))
 			sleep(cfg.faultEvery / 2)
-			if err := cluster.restart(i); err != nil {
+			if err := cluster.Restart(i); err != nil {
 				t.Errorf("restart etcd member %d: %v", i, err)
 				return done
 			}
@@ -435,18 +432,6 @@ func injectFaults(ctx context.Context, t *testing.T, cfg linConfig, servers []*v
 			done = append(done, "restarted")
 		}
 	}
-}
-
-// leader returns the index of the member that leads, or 0.
-func (c *testCluster) leader() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, e := range c.members {
-		if e != nil && e.Server.Leader() == e.Server.MemberID() {
-			return i
-		}
-	}
-	return 0
 }
 
 // describeFailure returns, for the first key whose history porcupine
