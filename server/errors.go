@@ -77,7 +77,9 @@ func statusOf(err error) int {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status := statusOf(err)
 	msg := err.Error()
-	if status >= 500 && status != http.StatusServiceUnavailable {
+	// 501 and 503 say what the client can do (a store without the
+	// feature, a server busy or not ready): their message stays.
+	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusNotImplemented {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal server error (the server log has the details)"
 	}
