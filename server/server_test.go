@@ -6,17 +6,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/verso-config/verso"
-	"github.com/verso-config/verso/bolt"
 	"github.com/verso-config/verso/server"
 )
 
-// testServer is a real verso server on a real bolt file, over real HTTP.
+// testServer is a real verso server on a real store (a bolt file, or etcd:
+// see store_test.go), over real HTTP.
 type testServer struct {
 	*httptest.Server
 	store verso.Store
@@ -24,10 +23,7 @@ type testServer struct {
 
 func newTestServer(t *testing.T, opts *server.Options) *testServer {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	st := openTestStore(t) // bolt, or etcd with VERSO_TEST_STORE=etcd (store_test.go)
 	hs := httptest.NewServer(server.New(st, opts))
 	t.Cleanup(func() {
 		hs.Close()

@@ -344,6 +344,7 @@ func putsBody(n int, value string) string {
 }
 
 func TestTxn_TenThousandPuts(t *testing.T) {
+	onlyOnBolt(t, "one etcd transaction cannot hold a commit of 10,000 puts (docs/CLUSTER.md, Limits); TestTxn_TooLargeForEtcd checks the 413")
 	ts := newTestServer(t, nil)
 	ts.must(t, http.StatusCreated, "MKCOL", "/config/big", "")
 	head := ts.head(t)
