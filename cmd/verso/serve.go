@@ -118,6 +118,9 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("open store on %s: %w", dbPath, err)
 		}
+		// Every server prunes (docs/CLUSTER.md): the etcd store runs
+		// their pruning steps one at a time.
+		stopPruning = startPruning(es, cfg.Retention(), pruneInterval, log)
 		store = es
 	default: // bolt, the embedded store: one file in the data directory
 		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {

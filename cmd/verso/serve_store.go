@@ -62,7 +62,6 @@ var (
 	errInvalidEndpoints = errors.New("want comma-separated http:// or https:// URLs of etcd members")
 	errCertWithoutKey   = errors.New("--etcd-cert and --etcd-key go together")
 	errEtcdOnly         = errors.New("applies to --store etcd only")
-	errNotWithEtcd      = errors.New("the etcd store keeps all history; pruning is not supported with --store etcd yet")
 )
 
 // validateStore checks the store settings.
@@ -82,12 +81,6 @@ func (c *Config) validateStore() error {
 	}
 	if (c.EtcdCert == "") != (c.EtcdKey == "") {
 		return &ConfigError{Field: "etcd-cert", Value: c.EtcdCert, Err: errCertWithoutKey}
-	}
-	if c.KeepVersions != 0 {
-		return &ConfigError{Field: "keep-versions", Value: fmt.Sprint(c.KeepVersions), Err: errNotWithEtcd}
-	}
-	if c.KeepFor != 0 {
-		return &ConfigError{Field: "keep-for", Value: c.KeepFor.String(), Err: errNotWithEtcd}
 	}
 	return nil
 }

@@ -28,7 +28,6 @@ func TestConfig_Store(t *testing.T) {
 		{"endpoint not a URL", nil, []string{"--store", "etcd", "--etcd-endpoints", "10.0.0.1:2379"}, "etcd-endpoints"},
 		{"endpoint of another scheme", nil, []string{"--store", "etcd", "--etcd-endpoints", "http://a:2379,ftp://b"}, "etcd-endpoints"},
 		{"certificate without key", nil, []string{"--store", "etcd", "--etcd-endpoints", "https://a:2379", "--etcd-cert", "c.pem"}, "etcd-cert"},
-		{"pruning on etcd", nil, []string{"--store", "etcd", "--etcd-endpoints", "http://a:2379", "--keep-versions", "5"}, "keep-versions"},
 		{"endpoints for bolt", nil, []string{"--etcd-endpoints", "http://a:2379"}, "etcd-endpoints"},
 	}
 	for _, tt := range tests {
