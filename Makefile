@@ -3,10 +3,11 @@
 
 GO ?= go
 
-.PHONY: test vet fmt-check go-test litmus build run fuzz
+.PHONY: test vet fmt-check go-test litmus test-etcd build run fuzz
 
-## test: go vet, the gofmt check, the Go tests with -race, then litmus
-test: vet fmt-check go-test litmus
+## test: go vet, the gofmt check, the Go tests with -race, litmus, then
+## the HTTP tests and litmus again on the etcd store
+test: vet fmt-check go-test litmus test-etcd
 
 vet:
 	$(GO) vet ./...
@@ -23,6 +24,12 @@ go-test:
 
 litmus:
 	bash scripts/litmus.sh
+
+## test-etcd: the server's HTTP tests (-race) and litmus on the etcd store,
+## each against an etcd started in-process (docs/CLUSTER.md, Testing)
+test-etcd:
+	VERSO_TEST_STORE=etcd $(GO) test -race ./server/
+	bash scripts/litmus.sh --store etcd
 
 ## fuzz: every fuzz target for FUZZTIME each (CI: 5s); a finding fails and
 ## leaves its input in the package's testdata/fuzz/TARGET/ (make it a test)

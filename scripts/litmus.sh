@@ -8,8 +8,24 @@
 # did not start. Logs (litmus's full output, its debug.log and the server's
 # log) stay in a temp directory whose path is printed.
 #
-# Usage: bash scripts/litmus.sh [path/to/verso]
+# With --store etcd, verso runs on etcd instead of a bbolt file: a
+# one-member etcd started for the run (scripts/etcd, in-process etcd).
+#
+# Usage: bash scripts/litmus.sh [--store bolt|etcd] [path/to/verso]
 set -euo pipefail
+
+store=bolt
+if [ "${1:-}" = "--store" ]; then
+	store=${2:-}
+	shift 2 || true
+fi
+case "$store" in
+bolt | etcd) ;;
+*)
+	echo "litmus.sh: --store $store: want bolt or etcd" >&2
+	exit 1
+	;;
+esac
 
 suites="basic copymove props locks http"
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +33,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/verso-litmus.XXXXXX")
 verso_log="$work/verso.log"
 litmus_log="$work/litmus.log"
 pid=""
+etcd_pid=""
 server_status=0
 
 die() {
@@ -39,6 +56,12 @@ stop_server() {
 	fi
 	pid=""
 	rm -rf "$work/data"
+	if [ -n "$etcd_pid" ]; then
+		kill -TERM "$etcd_pid" 2>/dev/null || true
+		wait "$etcd_pid" 2>/dev/null || true
+		etcd_pid=""
+		rm -rf "$work/etcd-data"
+	fi
 }
 trap stop_server EXIT
 
@@ -51,7 +74,23 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin" ] || die "$bin is not an executable"
 
-"$bin" serve --listen 127.0.0.1:0 --data "$work/data" 2>"$verso_log" &
+store_args=(--data "$work/data")
+if [ "$store" = etcd ]; then
+	(cd "$root" && go build -buildvcs=false -o "$work/etcd" ./scripts/etcd) || die "go build ./scripts/etcd failed"
+	"$work/etcd" "$work/etcd-data" >"$work/etcd.out" 2>&1 &
+	etcd_pid=$!
+	endpoints=""
+	for _ in $(seq 300); do
+		endpoints=$(sed -n 's/^endpoints=//p' "$work/etcd.out")
+		[ -n "$endpoints" ] && break
+		kill -0 "$etcd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -n "$endpoints" ] || die "etcd did not start: $(cat "$work/etcd.out")"
+	store_args=(--store etcd --etcd-endpoints "$endpoints" --etcd-prefix /litmus/)
+fi
+
+"$bin" serve --listen 127.0.0.1:0 "${store_args[@]}" 2>"$verso_log" &
 pid=$!
 
 addr=""
@@ -68,7 +107,7 @@ if [ -z "$addr" ]; then
 fi
 
 url="http://$addr/config/"
-echo "litmus: running $suites against $url (verso log: $verso_log)"
+echo "litmus: running $suites against $url on $store (verso log: $verso_log)"
 # -k runs every suite even when one fails; litmus then exits 0 whatever
 # happened, so the verdict comes from the summary lines below. litmus
 # writes debug.log and child.log into its working directory.

@@ -48,9 +48,12 @@ type Cluster struct {
 	endpoints []string
 }
 
-// New starts a cluster of n members with their data under dir (which the
-// caller removes after Close) and waits until every member serves.
+// New starts a cluster of n members with their data under dir (created if
+// missing; the caller removes it after Close) and waits until every member serves.
 func New(dir string, n int) (*Cluster, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
