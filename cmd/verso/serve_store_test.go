@@ -2,17 +2,12 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
+	"github.com/verso-config/verso/etcd/etcdtest"
 )
 
 func TestConfig_Store(t *testing.T) {
@@ -41,56 +36,20 @@ func TestConfig_Store(t *testing.T) {
 	}
 }
 
-// freeLoopbackPorts returns n TCP ports that were free a moment ago.
-func freeLoopbackPorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
 // startEtcd runs a one-member etcd cluster in this process and returns its
 // client URL.
 func startEtcd(t *testing.T) string {
 	t.Helper()
-	ports := freeLoopbackPorts(t, 2)
-	peer, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", ports[0]))
-	client, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", ports[1]))
-	cfg := embed.NewConfig()
-	cfg.Name = "m0"
-	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
-	cfg.InitialCluster = "m0=" + peer.String()
-	cfg.TickMs, cfg.ElectionMs = 25, 250
-	cfg.UnsafeNoFsync = true
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(cfg.Dir + ".log")}
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		t.Fatal("etcd not ready after 30s")
-	}
-	return client.String()
+	return etcdtest.Start(t)[0]
 }
 
-// TestServe_InProcessEtcd runs two verso servers on one etcd cluster: a
-// write through one is read, consistently, through the other.
+// TestServe_InProcessEtcd runs two verso servers on one etcd cluster, both
+// pruning history: a write through one is read, consistently, through the
+// other.
 func TestServe_InProcessEtcd(t *testing.T) {
 	endpoint := startEtcd(t)
 	args := []string{"--store", "etcd", "--etcd-endpoints", endpoint, "--etcd-prefix", "/serve-test/"}
+	args = append(args, "--keep-versions", "2", "--keep-for", "720h")
 	addrA, stopA, logA := serveInProcess(t, args...)
 	addrB, stopB, _ := serveInProcess(t, args...)
 
@@ -114,7 +73,8 @@ func TestServe_InProcessEtcd(t *testing.T) {
 			t.Errorf("serve returned %v after cancel, want nil", err)
 		}
 	}
-	if out := logA.String(); !strings.Contains(out, "data=\"etcd "+endpoint) || !strings.Contains(out, "stopped cleanly") {
-		t.Errorf("log of A does not name the etcd store or stop cleanly:\n%s", out)
+	if out := logA.String(); !strings.Contains(out, "data=\"etcd "+endpoint) || !strings.Contains(out, "stopped cleanly") ||
+		!strings.Contains(out, "pruning history in the background") || strings.Contains(out, "prune history") {
+		t.Errorf("log of A does not name the etcd store, prune without errors or stop cleanly:\n%s", out)
 	}
 }
