@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -105,23 +104,7 @@ func newAccessServer(t *testing.T, opts *auth.Options) *testServer {
 // as sends a request as user ("" for anonymous) with the user's password.
 func (ts *testServer) as(t *testing.T, user, method, path, body string, header ...string) (int, string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("NewRequest(%s %s): %v", method, path, err)
-	}
-	if user != "" {
-		req.SetBasicAuth(user, passwords[user])
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := ts.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
+	return ts.send(t, user, method, path, strings.NewReader(body), header...)
 }
 
 const lockBody = `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`

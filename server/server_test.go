@@ -34,12 +34,22 @@ func newTestServer(t *testing.T, opts *server.Options) *testServer {
 	return &testServer{Server: hs, store: st}
 }
 
-// do sends a request and returns the status and body.
+// do sends an anonymous request and returns the status and body.
 func (ts *testServer) do(t *testing.T, method, path string, body io.Reader, header ...string) (int, string, http.Header) {
+	t.Helper()
+	return ts.send(t, "", method, path, body, header...)
+}
+
+// send sends a request as user ("" for anonymous, otherwise with the
+// user's password from passwords) and returns the status and body.
+func (ts *testServer) send(t *testing.T, user, method, path string, body io.Reader, header ...string) (int, string, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, ts.URL+path, body)
 	if err != nil {
 		t.Fatalf("NewRequest(%s %s): %v", method, path, err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, passwords[user])
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
