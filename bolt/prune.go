@@ -9,6 +9,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/plan"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -216,7 +217,7 @@ func retireStep(tx *bbolt.Tx) (versions, commits int, done bool, err error) {
 				return versions, commits, false, nil
 			}
 		}
-		for _, q := range indexedPaths(c) {
+		for _, q := range plan.IndexedPaths(c) {
 			n, complete, err := trimIndex(tx, q, start, max(pruneBudget-deleted, 1))
 			if err != nil {
 				return 0, 0, false, err
@@ -233,22 +234,6 @@ func retireStep(tx *bbolt.Tx) (versions, commits int, done bool, err error) {
 		commits++
 	}
 	return versions, commits, false, nil
-}
-
-// indexedPaths returns the paths whose index holds c's revision: the
-// changed paths, the namespaces above them and the root.
-func indexedPaths(c *verso.Commit) []verso.Path {
-	seen := map[verso.Path]bool{verso.Root: true}
-	out := []verso.Path{verso.Root}
-	for _, ch := range c.Changes {
-		for _, q := range append(ch.Path.Ancestors(), ch.Path) {
-			if !seen[q] {
-				seen[q] = true
-				out = append(out, q)
-			}
-		}
-	}
-	return out
 }
 
 // histPrefix is the prefix of every hist key of p.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/plan"
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -311,7 +312,7 @@ func (pr *pruner) retire(ctx context.Context, start verso.Revision, st *verso.Pr
 					changed = append(changed, ch.Path)
 				}
 			}
-			for _, q := range indexedPaths(c) {
+			for _, q := range plan.IndexedPaths(c) {
 				if !seenIndexed[q] {
 					seenIndexed[q] = true
 					indexed = append(indexed, q)
@@ -334,22 +335,6 @@ func (pr *pruner) retire(ctx context.Context, start verso.Revision, st *verso.Pr
 		}
 		st.Commits += int(wresp.Responses[0].GetResponseDeleteRange().Deleted)
 	}
-}
-
-// indexedPaths returns the paths whose index holds c's revision: the
-// changed paths, the namespaces above them and the root.
-func indexedPaths(c *verso.Commit) []verso.Path {
-	seen := map[verso.Path]bool{verso.Root: true}
-	out := []verso.Path{verso.Root}
-	for _, ch := range c.Changes {
-		for _, q := range append(ch.Path.Ancestors(), ch.Path) {
-			if !seen[q] {
-				seen[q] = true
-				out = append(out, q)
-			}
-		}
-	}
-	return out
 }
 
 // A trim is the records of one path a pruning step drops: the range

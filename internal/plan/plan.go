@@ -493,20 +493,11 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 	}
 
 	// Every namespace above a changed path gets TreeRev = rev.
-	indexed := map[verso.Path]bool{verso.Root: true}
 	changed := make(map[verso.Path]bool, len(p.Changed))
 	for _, ch := range p.Commit.Changes {
 		changed[ch.Path] = true
-		indexed[ch.Path] = true
-		for q := ch.Path; q != verso.Root; {
-			q = q.Parent()
-			if indexed[q] {
-				break // q's ancestors are in already
-			}
-			indexed[q] = true
-		}
 	}
-	p.Indexed = slices.Sorted(maps.Keys(indexed))
+	p.Indexed = IndexedPaths(p.Commit)
 	for _, q := range p.Indexed {
 		if changed[q] || q == verso.Root {
 			continue
@@ -530,4 +521,23 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 	nr.TreeRev = t.rev
 	p.Root = &nr
 	return p, nil
+}
+
+// IndexedPaths returns, sorted, the paths whose log holds c's revision: the
+// root, every changed path and every namespace above one. The planner
+// indexes these; pruning, which drops a revision's index entries, finds
+// them the same way.
+func IndexedPaths(c *verso.Commit) []verso.Path {
+	indexed := map[verso.Path]bool{verso.Root: true}
+	for _, ch := range c.Changes {
+		indexed[ch.Path] = true
+		for q := ch.Path; q != verso.Root; {
+			q = q.Parent()
+			if indexed[q] {
+				break // q's ancestors are in already
+			}
+			indexed[q] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(indexed))
 }
