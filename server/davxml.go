@@ -555,11 +555,12 @@ func (x *xmlReader) start(t xml.StartElement) (xml.Token, error) {
 	return out, nil
 }
 
-// resolve turns a name as written into its namespace and local name.
-// Unprefixed attributes are in no namespace; unprefixed elements are in the
+// resolve turns a name as written into its namespace and local name; a
+// local name that is not an XML name (encoding/xml lets "<x:0/>" through)
+// is malformed. Unprefixed attributes are in no namespace; unprefixed elements are in the
 // default one.
 func (x *xmlReader) resolve(n xml.Name, element bool) (xml.Name, error) {
-	if n.Local == "" || strings.Contains(n.Local, ":") {
+	if !isNCName(n.Local) {
 		return xml.Name{}, malformed("invalid name %q", n.Space+":"+n.Local)
 	}
 	if n.Space == "" && !element {
