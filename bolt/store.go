@@ -157,38 +157,7 @@ func (s *Store) init() error {
 	if err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bbolt.Tx) error {
-		head, err := readHead(tx)
-		if err != nil {
-			return err
-		}
-		root, err := readTree(tx.Bucket(bucketTree), verso.Root)
-		if err != nil {
-			return err
-		}
-		root.TreeRev = head
-		// Counting the keys first (it reads only the pages' headers)
-		// saves growing the map a dozen times while loading it.
-		s.cache.reset(tx.Bucket(bucketTree).Stats().KeyN + 1)
-		s.cache.Store(verso.Root, root)
-		err = tx.Bucket(bucketTree).ForEach(func(k, v []byte) error {
-			p := pathFromTreeKey(k)
-			if p == verso.Root {
-				return nil
-			}
-			e, err := codec.DecodeEntry(p, v)
-			if err != nil {
-				return err
-			}
-			s.cache.Store(p, e)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("load tree: %w", err)
-		}
-		s.head.Store(int64(head))
-		return nil
-	})
+	return s.loadHead() // load.go
 }
 
 // readHead returns the head revision recorded in tx.
