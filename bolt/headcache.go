@@ -85,6 +85,7 @@ func (c *headCache) reset(n int) {
 func (c *headCache) resetLocked(n int) {
 	c.seed = maphash.MakeSeed()
 	c.slots = make([]uint64, slotsFor(n))
+	hugePages(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(c.slots))), 8*len(c.slots)))
 	c.n = 0
 	c.chunks, c.used, c.bytes, c.live = nil, 0, 0, 0
 	c.strs = []string{""}
@@ -253,6 +254,7 @@ func (c *headCache) alloc(n int) ([]byte, uint64) {
 	}
 	if len(c.chunks) == 0 || c.used+n > chunkSize {
 		c.chunks = append(c.chunks, make([]byte, chunkSize))
+		hugePages(c.chunks[len(c.chunks)-1])
 		c.used = 0
 	}
 	loc := uint64(len(c.chunks)-1)<<chunkBits | uint64(c.used)

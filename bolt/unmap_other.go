@@ -4,3 +4,5 @@ package bolt
 
 // unmapPages leaves the pages mapped: only Linux is told otherwise.
 func unmapPages(addr uintptr, n int64) {}
+
+func hugePages(b []byte) {}
