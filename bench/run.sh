@@ -21,9 +21,13 @@
 # they never fail on timing (the exit status says only whether the run
 # worked, or whether an acknowledged write was lost).
 #
-# Usage: bash bench/run.sh [--quick]
-#   --quick   shorter runs and a 100,000-key / 1,000,000-revision store
+# Usage: bash bench/run.sh [--quick] [--only scale]
+#   --quick       shorter runs and a 100,000-key / 1,000,000-revision store
+#   --only scale  only the scale part, and the 1-key verso it is compared
+#                 with (no nginx, etcd, writes or system calls)
 # Environment:
+#   VERSO_BIN          a verso binary to measure instead of the one built
+#                      from this tree (to compare two versions by one method)
 #   VERSO_BENCH_CACHE  where scale stores are kept between runs
 #                      (default /var/tmp/verso-bench)
 #   KEEP=1             keep the work directory (logs, profiles) afterwards
@@ -31,15 +35,25 @@
 #   apt-get install -y wrk nginx-light etcd-server strace curl
 set -euo pipefail
 
-mode=full
-case "${1:-}" in
---quick) mode=quick ;;
-"") ;;
-*)
-	echo "usage: bash bench/run.sh [--quick]" >&2
-	exit 2
-	;;
-esac
+mode=full only=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) mode=quick ;;
+	--only)
+		[ "${2:-}" = scale ] || {
+			echo "usage: bash bench/run.sh [--quick] [--only scale]" >&2
+			exit 2
+		}
+		only=scale
+		shift
+		;;
+	*)
+		echo "usage: bash bench/run.sh [--quick] [--only scale]" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
 if [ "$mode" = quick ]; then
 	read_dur=5s write_dur=4s scale_keys=100000 scale_revs=1000000
 else
@@ -87,6 +101,9 @@ get() { sed -n "s/^$1=//p" "$results" | tail -1; }
 log "building verso and loadgen"
 (cd "$root" && go build -buildvcs=false -o "$work/verso" ./cmd/verso && go build -buildvcs=false -o "$work/loadgen" ./bench/loadgen) ||
 	die "go build failed"
+if [ -n "${VERSO_BIN:-}" ]; then
+	cp "$VERSO_BIN" "$work/verso" # another verso, to compare (same method, same run)
+fi
 lg="$work/loadgen"
 
 port() { "$lg" port; }
@@ -155,6 +172,7 @@ syscalls() {
 
 # --- baselines -------------------------------------------------------------
 
+if [ "$only" != scale ]; then
 log "starting nginx, etcd and verso"
 mkdir -p "$work/nginx/html" "$work/nginx/tmp"
 chmod 755 "$work" "$work/nginx" "$work/nginx/html" # nginx workers run as nobody
@@ -186,35 +204,43 @@ pids+=("$npid")
 
 eport=$(port)
 epeer=$(port)
+fi
+if [ "$only" != scale ]; then
 etcd --name bench --data-dir "$work/etcd" \
 	--listen-client-urls "http://127.0.0.1:$eport" --advertise-client-urls "http://127.0.0.1:$eport" \
 	--listen-peer-urls "http://127.0.0.1:$epeer" --initial-advertise-peer-urls "http://127.0.0.1:$epeer" \
 	--initial-cluster "bench=http://127.0.0.1:$epeer" --logger zap --log-outputs "$work/etcd.log" &
 epid=$!
 pids+=("$epid")
+fi
 
 vport=$(port)
 start_verso "$work/verso-data" "$vport"
 fastpid=$vpid
 
-wait_ok "http://127.0.0.1:$nport/key" 10
-wait_ok "http://127.0.0.1:$eport/health" 20
 wait_ok "http://127.0.0.1:$vport/readyz" 10
 curl -fsS -o /dev/null -X PUT --data-binary "$value" "http://127.0.0.1:$vport/config/key"
+[ "$(curl -fsS "http://127.0.0.1:$vport/config/key")" = "$value" ] || die "verso does not serve the value"
+if [ "$only" != scale ]; then
+wait_ok "http://127.0.0.1:$nport/key" 10
+wait_ok "http://127.0.0.1:$eport/health" 20
 curl -fsS -o /dev/null -d "{\"key\":\"$(printf key | base64)\",\"value\":\"$(printf %s "$value" | base64)\"}" \
 	"http://127.0.0.1:$eport/v3/kv/put"
-[ "$(curl -fsS "http://127.0.0.1:$vport/config/key")" = "$value" ] || die "verso does not serve the value"
 [ "$(curl -fsS "http://127.0.0.1:$nport/key")" = "$value" ] || die "nginx does not serve the value"
+fi
 
 # --- reads -----------------------------------------------------------------
 
 log "reads: wrk -t1 -c$conns -d$read_dur"
-read_bench nginx "http://127.0.0.1:$nport/key"
+[ "$only" = scale ] || read_bench nginx "http://127.0.0.1:$nport/key"
 read_bench verso "http://127.0.0.1:$vport/config/key"
 # The same through a wrk Lua request loop, as the random-key read at scale
 # goes: wrk's own cost per request differs.
 "$lg" paths -keys 1 -n 1 | sed 's|/config/s/n0000/k0000|/config/key|' >"$work/one.lua"
 read_bench verso_lua "http://127.0.0.1:$vport/config/key" -s "$work/one.lua"
+record verso_small_rss "$(rss "$fastpid" VmRSS)"
+record verso_small_anon "$(rss "$fastpid" RssAnon)"
+if [ "$only" != scale ]; then
 cat >"$work/etcd-range.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '{"key":"$(printf key | base64)"}'
@@ -223,8 +249,6 @@ EOF
 read_bench etcd "http://127.0.0.1:$eport/v3/kv/range" -s "$work/etcd-range.lua"
 syscalls verso_sys "http://127.0.0.1:$vport/config/key" "$fastpid"
 syscalls nginx_sys "http://127.0.0.1:$nport/key" "$npid" $(pgrep -P "$npid" | tr '\n' ' ')
-record verso_small_rss "$(rss "$fastpid" VmRSS)"
-record verso_small_anon "$(rss "$fastpid" RssAnon)"
 
 # The same verso on one core: wrk takes the other (see docs/PERFORMANCE.md).
 oport=$(port)
@@ -265,9 +289,10 @@ write_bench verso_w1 -target verso -url "http://127.0.0.1:$vport/config" -client
 write_bench verso_w16 -target verso -url "http://127.0.0.1:$vport/config" -clients 16
 write_bench etcd_w1 -target etcd -url "http://127.0.0.1:$eport" -clients 1
 write_bench etcd_w16 -target etcd -url "http://127.0.0.1:$eport" -clients 16
-stop "$fastpid"
 stop "$epid"
 stop "$npid"
+fi
+stop "$fastpid"
 
 # --- scale -----------------------------------------------------------------
 
@@ -347,7 +372,8 @@ row() { printf '| %-46s | %14s | %-24s | %8s | %-8s |\n' "$@"; }
 	row "durable writes/s, 1 client" "$(get verso_w1_rate)" "etcd $(get etcd_w1_rate)" "$(ratio "$(get verso_w1_rate)" "$(get etcd_w1_rate)")" ">= 1.0x"
 	row "durable writes/s, 16 clients" "$(get verso_w16_rate)" "etcd $(get etcd_w16_rate)" "$(ratio "$(get verso_w16_rate)" "$(get etcd_w16_rate)")" ">= 2.0x"
 	row "write p99 ms, 1 / 16 clients" "$(get verso_w1_p99) / $(get verso_w16_p99)" "etcd $(get etcd_w1_p99) / $(get etcd_w16_p99)" "" ""
-	row "acknowledged writes lost (1 + 16 clients)" "$(($(get verso_w1_lost) + $(get verso_w16_lost)))" "etcd $(($(get etcd_w1_lost) + $(get etcd_w16_lost)))" "" "0"
+	[ "$only" = scale ] ||
+		row "acknowledged writes lost (1 + 16 clients)" "$(($(get verso_w1_lost) + $(get verso_w16_lost)))" "etcd $(($(get etcd_w1_lost) + $(get etcd_w16_lost)))" "" "0"
 	row "scale: keys / revisions" "$scale_keys / $scale_revs" "file $(get scale_file_mb) MB" "" ""
 	row "scale: GET one key, req/s" "$(get scale_one_rps)" "1-key store $(get verso_rps)" "$(ratio "$(get scale_one_rps)" "$(get verso_rps)")" ">= 0.9x"
 	row "scale: GET random keys, req/s" "$(get scale_rand_rps)" "1-key store $(get verso_rps)" "$(ratio "$(get scale_rand_rps)" "$(get verso_rps)")" ">= 0.9x"
@@ -365,6 +391,7 @@ row() { printf '| %-46s | %14s | %-24s | %8s | %-8s |\n' "$@"; }
 	echo "(beyond path+value: (memory at scale - that of a 1-key verso) / keys - $path_value bytes of path and value;"
 	echo " RSS counts the data file's pages that bbolt maps, anon the process's own memory)"
 }
+[ "$only" = scale ] && exit 0
 lost=$(($(get verso_w1_lost) + $(get verso_w16_lost)))
 if [ "$lost" -ne 0 ]; then
 	echo "bench/run.sh: verso lost $lost acknowledged writes (see $work/writes.txt)" >&2
