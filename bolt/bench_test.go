@@ -26,12 +26,12 @@ func benchStore(b *testing.B, fast bool) (s *Store, done func()) {
 	b.Cleanup(func() { s.Close() })
 	// No Commit is running: the channel to the committer orders these
 	// writes before its reads.
-	s.db.NoSync = fast
+	setNoSync(s, fast)
 	return s, func() {
 		// Wait for the committer to be idle (it is: every Commit
 		// returned) and turn fsync back on through it.
 		s.publishMu.Lock()
-		s.db.NoSync = false
+		setNoSync(s, false)
 		s.publishMu.Unlock()
 	}
 }
@@ -194,7 +194,7 @@ func historyFixture(b *testing.B, revs, keys int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.db.NoSync = true // before any commit: the committer is idle
+	setNoSync(s, true) // before any commit: the committer is idle
 	ps := manyKeys(b, s, keys)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const perTx = 20000
@@ -212,7 +212,7 @@ func historyFixture(b *testing.B, revs, keys int) string {
 				if err != nil {
 					return err
 				}
-				if err := writePlan(tx, p); err != nil {
+				if err := writePlan(newWriter(tx, false), p); err != nil {
 					return err
 				}
 				h = p.Rev

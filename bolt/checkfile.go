@@ -17,6 +17,10 @@ import (
 // and for a backup before it is restored; a store in use by another
 // process is refused after timeout (0 means 1s).
 //
+// A file left with a log (its store was not closed, see "Durability" in
+// the package documentation) is first recovered from the log as Open
+// would, which writes to it.
+//
 // It returns nil, or an error joining every problem found.
 func CheckFile(path string, timeout time.Duration) error {
 	if timeout <= 0 {
@@ -28,6 +32,17 @@ func CheckFile(path string, timeout time.Duration) error {
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("check %s: not a regular file", path)
+	}
+	if _, err := os.Stat(walPath(path)); err == nil {
+		// Its store was not closed: first bring the file up to date
+		// from the log, as Open would.
+		s, err := Open(path, &Options{Timeout: timeout})
+		if err != nil {
+			return fmt.Errorf("check %s: %w", path, err)
+		}
+		if err := s.Close(); err != nil {
+			return fmt.Errorf("check %s: %w", path, err)
+		}
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
 	if errors.Is(err, berrors.ErrTimeout) {

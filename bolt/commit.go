@@ -71,7 +71,27 @@ func (s *Store) commitLoop() {
 	// others queued meanwhile, and how long it took.
 	var answered, queued int
 	var took time.Duration
-	for req := range s.reqs {
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	for {
+		var req *request
+		var ok bool
+		if s.wal != nil && s.wal.recs > 0 && s.failure() == nil {
+			// Checkpoint once commits pause.
+			idle.Reset(s.walIdle)
+			select {
+			case req, ok = <-s.reqs:
+				idle.Stop()
+			case <-idle.C:
+				s.checkpointLogged()
+				continue
+			}
+		} else {
+			req, ok = <-s.reqs
+		}
+		if !ok {
+			return
+		}
 		if req.step != nil {
 			s.runStep(req)
 			continue
@@ -104,9 +124,20 @@ func (s *Store) commitLoop() {
 		s.commitBatch(batch)
 		answered, queued, took = len(batch), len(s.reqs), time.Since(start)
 		clear(batch)
+		if s.wal != nil && s.failure() == nil && (s.wal.off > walCheckpointSize || time.Since(s.lastCheckpoint) > s.walMaxAge) {
+			s.checkpointLogged()
+		}
 		if step != nil {
 			s.runStep(step)
 		}
+	}
+}
+
+// checkpointLogged checkpoints, logging a failure: the log stays as it
+// was, and the next checkpoint tries again.
+func (s *Store) checkpointLogged() {
+	if err := s.checkpoint(); err != nil {
+		s.log.Error("verso: checkpoint failed", "path", s.path, "err", err)
 	}
 }
 
@@ -115,10 +146,25 @@ func (s *Store) commitLoop() {
 func (s *Store) runStep(req *request) {
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
-	if err := req.ctx.Err(); err != nil {
-		req.err = err
-	} else {
-		req.err = s.db.Update(req.step)
+	switch {
+	case s.failure() != nil:
+		req.err = s.failure()
+	case req.ctx.Err() != nil:
+		req.err = req.ctx.Err()
+	default:
+		req.err = s.db.Update(func(tx *bbolt.Tx) error {
+			if s.wal != nil && s.nearMapEnd(tx, 0) {
+				if err := s.leaveWAL(); err != nil {
+					return err
+				}
+			}
+			return req.step(tx)
+		})
+		// The log does not hold steps: a checkpoint makes this one
+		// durable before it is answered.
+		if s.wal != nil && req.err == nil {
+			req.err = s.checkpoint()
+		}
 	}
 	close(req.done)
 }
@@ -184,17 +230,28 @@ func (s *Store) commitBatch(batch []*request) {
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
 
+	if err := s.failure(); err != nil {
+		err = fmt.Errorf("commit: %w", err)
+		for _, r := range batch {
+			r.err = err
+			close(r.done)
+		}
+		return
+	}
+
 	// db.Update, not db.Batch: Batch may run a function twice, which
 	// would plan the same transaction at two revisions. Update runs fn
 	// once; if it fails, the head written inside it is rolled back with
 	// everything else, so no revision is consumed.
-	var head verso.Revision
+	var start, head verso.Revision
+	logged := false
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		var err error
 		if head, err = readHead(tx); err != nil {
 			return err
 		}
-		start := head
+		start = head
+		w := newWriter(tx, s.wal != nil)
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				r.err = err
@@ -208,17 +265,41 @@ func (s *Store) commitBatch(batch []*request) {
 				r.err = err
 				continue
 			}
-			if err := writePlan(tx, p); err != nil {
+			if err := writePlan(w, p); err != nil {
 				return err
 			}
 			r.plan, head = p, p.Rev
 		}
 		if head == start {
-			return nil
+			return errNoChange
 		}
-		return tx.Bucket(bucketMeta).Put(keyHead, revKey(head))
+		if err := tx.Bucket(bucketMeta).Put(keyHead, revKey(head)); err != nil {
+			return err
+		}
+		if s.wal == nil {
+			return nil // bbolt syncs the commit
+		}
+		if s.nearMapEnd(tx, len(w.log)) {
+			return s.leaveWAL() // and bbolt syncs the commit
+		}
+		// The group is durable once the log is synced: bbolt's commit
+		// that follows only writes to the file.
+		if err := s.wal.append(start+1, head, w.log); err != nil {
+			s.fail(err)
+			return err
+		}
+		logged = true
+		return nil
 	})
+	if errors.Is(err, errNoChange) {
+		err = nil
+	}
 	if err != nil {
+		if logged {
+			// The log holds revisions the file does not: numbering on
+			// would reuse them.
+			s.fail(fmt.Errorf("the log holds r%d-r%d, which bbolt failed to commit: %w", start+1, head, err))
+		}
 		s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
 		err = fmt.Errorf("commit: %w", err)
 		for _, r := range batch {

@@ -71,35 +71,34 @@ func planTxn(tx *bbolt.Tx, head verso.Revision, txn *verso.Txn, now time.Time) (
 	return plan.Txn(planState{tree: tx.Bucket(bucketTree), hist: tx.Bucket(bucketHist)}, head, txn, now)
 }
 
-// writePlan writes p into tx as revision p.Rev, which must be head+1.
-func writePlan(tx *bbolt.Tx, p *plan.Plan) error {
-	tree, hist, index, revs := tx.Bucket(bucketTree), tx.Bucket(bucketHist), tx.Bucket(bucketIndex), tx.Bucket(bucketRevs)
+// writePlan writes p through w as revision p.Rev, which must be head+1.
+func writePlan(w *writer, p *plan.Plan) error {
 	for i, ch := range p.Commit.Changes {
 		e := p.Changed[i]
 		if e == nil {
-			if err := tree.Delete(treeKey(ch.Path)); err != nil {
+			if err := w.delete(wbTree, treeKey(ch.Path)); err != nil {
 				return fmt.Errorf("delete %s: %w", ch.Path, err)
 			}
-			if err := hist.Put(histKey(ch.Path, p.Rev), []byte{codec.Tombstone}); err != nil {
+			if err := w.put(wbHist, histKey(ch.Path, p.Rev), []byte{codec.Tombstone}); err != nil {
 				return fmt.Errorf("record deletion of %s: %w", ch.Path, err)
 			}
 			continue
 		}
 		v := codec.EncodeEntry(e)
-		if err := tree.Put(treeKey(ch.Path), v); err != nil {
+		if err := w.put(wbTree, treeKey(ch.Path), v); err != nil {
 			return fmt.Errorf("put %s: %w", ch.Path, err)
 		}
-		if err := hist.Put(histKey(ch.Path, p.Rev), v); err != nil {
+		if err := w.put(wbHist, histKey(ch.Path, p.Rev), v); err != nil {
 			return fmt.Errorf("record %s: %w", ch.Path, err)
 		}
 	}
 	for _, e := range p.TreeRevs {
-		if err := tree.Put(treeKey(e.Path), codec.EncodeEntry(e)); err != nil {
+		if err := w.put(wbTree, treeKey(e.Path), codec.EncodeEntry(e)); err != nil {
 			return fmt.Errorf("put %s: %w", e.Path, err)
 		}
 	}
 	for _, q := range p.Indexed {
-		if err := index.Put(indexKey(q, p.Rev), []byte{}); err != nil {
+		if err := w.put(wbIndex, indexKey(q, p.Rev), []byte{}); err != nil {
 			return fmt.Errorf("index %s: %w", q, err)
 		}
 	}
@@ -107,7 +106,7 @@ func writePlan(tx *bbolt.Tx, p *plan.Plan) error {
 	if err != nil {
 		return fmt.Errorf("encode commit %d: %w", p.Rev, err)
 	}
-	if err := revs.Put(revKey(p.Rev), rec); err != nil {
+	if err := w.put(wbRevs, revKey(p.Rev), rec); err != nil {
 		return fmt.Errorf("put commit %d: %w", p.Rev, err)
 	}
 	return nil

@@ -21,7 +21,7 @@ func fillHistory(t *testing.T, s *Store, n, keys int) map[verso.Revision]time.Ti
 	t.Helper()
 	// No Commit is running: the channel to the committer orders this
 	// write before its reads.
-	s.db.NoSync = true
+	setNoSync(s, true)
 	times := map[verso.Revision]time.Time{}
 	c := mustCommit(t, s, mkcol("/ns"))
 	times[c.Rev] = c.Time
@@ -260,7 +260,7 @@ func TestCheck_Pruned(t *testing.T) {
 func TestStore_PruneHotKey(t *testing.T) {
 	s := mustOpen(t, &Options{Clock: testClock()})
 	ctx := context.Background()
-	s.db.NoSync = true // before any commit
+	setNoSync(s, true) // before any commit
 	times := map[verso.Revision]time.Time{}
 	for i := range 1500 {
 		c := mustCommit(t, s, put("/hot", fmt.Sprint(i)))

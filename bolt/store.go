@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,37 @@ type Store struct {
 	// batchHook, if set (by tests, before the first Commit), is called by
 	// the committer with the size of each group before it commits it.
 	batchHook func(size int)
+
+	// The log ("Durability" in doc.go, wal.go). Once Open returns, only
+	// the committer uses these, and Close after it has stopped.
+	wal      *wal      // nil: bbolt syncs every commit itself
+	pin      *bbolt.Tx // a read transaction at the last checkpoint
+	dbf      *os.File  // the data file, read-only, to copy its meta pages
+	pageSize int
+	mapSize  int64 // bbolt maps at least this much of the data file
+	// lastCheckpoint is when the log was last started afresh; walIdle
+	// and walMaxAge say when the committer checkpoints next (tests
+	// change them).
+	lastCheckpoint     time.Time
+	walIdle, walMaxAge time.Duration
+	// failed is set when the log and the data file may disagree (a
+	// failed fsync of the log, or a group the log holds that bbolt
+	// failed to commit): commits fail from then on, and the next Open
+	// settles the outcome from the log.
+	failed atomic.Pointer[error]
+}
+
+// failure returns why the store refuses commits, or nil.
+func (s *Store) failure() error {
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (s *Store) fail(err error) {
+	s.log.Error("verso: the store stops committing until it is reopened", "path", s.path, "err", err)
+	s.failed.CompareAndSwap(nil, &err)
 }
 
 var _ verso.Store = (*Store)(nil)
@@ -107,7 +140,50 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create directory of %s: %w", path, err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout})
+	useWAL := walSupported && strconv.IntSize == 64
+	var mapSize int64
+	if useWAL {
+		// bbolt cannot remap the file while a read transaction is open,
+		// and the committer holds one (the pin) between checkpoints: map
+		// enough that the file can grow a long way first.
+		var size int64
+		if fi, err := os.Stat(path); err == nil {
+			size = fi.Size()
+		}
+		mapSize = max(minMapSize, 4*size)
+		mapSize = (mapSize + 1<<30 - 1) &^ (1<<30 - 1)
+	}
+
+	// The data file is locked and its log read before bbolt reads the
+	// file, so that a log left by a crash restores the meta pages of its
+	// checkpoint first (see recover).
+	wp := walPath(path)
+	var hdr *walHeader
+	var recs []walRecord
+	openFile := func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, mode)
+		if err != nil || !walSupported {
+			return f, err
+		}
+		if err := lockFile(f, o.Timeout); err != nil {
+			f.Close()
+			return nil, err
+		}
+		os.Remove(wp + ".tmp") // a checkpoint that never finished
+		hdr, recs, err = readWAL(wp)
+		if errors.Is(err, fs.ErrNotExist) {
+			return f, nil
+		}
+		if err == nil {
+			err = restoreMetas(f, hdr)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("log %s: %w", wp, err)
+		}
+		return f, nil
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout, InitialMmapSize: int(mapSize), OpenFile: openFile})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: data file is in use by another process: %w", path, err)
 	}
@@ -115,17 +191,30 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{
-		path:     path,
-		db:       db,
-		clock:    o.Clock,
-		maxBatch: o.MaxBatch,
-		log:      o.Logger,
-		headCh:   make(chan struct{}),
-		closeCh:  make(chan struct{}),
-		reqs:     make(chan *request, o.MaxBatch),
-		done:     make(chan struct{}),
+		path:      path,
+		db:        db,
+		clock:     o.Clock,
+		maxBatch:  o.MaxBatch,
+		log:       o.Logger,
+		headCh:    make(chan struct{}),
+		closeCh:   make(chan struct{}),
+		reqs:      make(chan *request, o.MaxBatch),
+		done:      make(chan struct{}),
+		pageSize:  db.Info().PageSize,
+		mapSize:   mapSize,
+		walIdle:   time.Second,
+		walMaxAge: 5 * time.Second,
 	}
-	if err := s.init(); err != nil {
+	if err := s.start(hdr, recs, useWAL); err != nil {
+		if s.pin != nil {
+			s.pin.Rollback()
+		}
+		if s.wal != nil {
+			s.wal.close()
+		}
+		if s.dbf != nil {
+			s.dbf.Close()
+		}
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -133,8 +222,180 @@ func Open(path string, opts *Options) (*Store, error) {
 	return s, nil
 }
 
-// init creates the buckets of a new file, checks the format of an existing
-// one, and loads the head cache.
+// minMapSize is the least bbolt is asked to map: address space, not
+// memory.
+const minMapSize = 16 << 30
+
+// start recovers what the log holds, starts a new log (or, without one,
+// has bbolt sync every commit) and loads the head cache.
+func (s *Store) start(hdr *walHeader, recs []walRecord, useWAL bool) error {
+	if hdr != nil {
+		// The data file is at the log's checkpoint (its meta pages were
+		// restored); pin it until the next checkpoint is recorded.
+		if hdr.pageSize != s.pageSize {
+			return fmt.Errorf("log: page size %d, data file %d: %w", hdr.pageSize, s.pageSize, errCorrupt)
+		}
+		pin, err := s.db.Begin(false)
+		if err != nil {
+			return err
+		}
+		s.pin = pin
+		head, err := readHead(pin)
+		if err != nil {
+			return err
+		}
+		if head != hdr.head {
+			return fmt.Errorf("log: checkpoint at r%d, data file at r%d: %w", hdr.head, head, errCorrupt)
+		}
+	}
+	if err := s.init(); err != nil {
+		return err
+	}
+	if hdr != nil {
+		if err := s.recover(recs); err != nil {
+			return err
+		}
+	}
+	var err error
+	if s.dbf, err = os.Open(s.path); err != nil {
+		return err
+	}
+	switch {
+	case useWAL:
+		if err := s.checkpoint(); err != nil {
+			return err
+		}
+		s.db.NoSync = true
+	case hdr != nil:
+		// A log left by a platform that uses one: the data file holds
+		// everything now.
+		if err := s.db.Sync(); err != nil {
+			return err
+		}
+		if err := removeWAL(walPath(s.path)); err != nil {
+			return err
+		}
+		s.pin.Rollback()
+		s.pin = nil
+	}
+	return s.loadHead() // load.go
+}
+
+// recover redoes the log records above the data file's head, all in one
+// bbolt transaction (so that the pages of the checkpoint stay untouched
+// until the next checkpoint is recorded, should recovery itself crash).
+func (s *Store) recover(recs []walRecord) error {
+	var from, to verso.Revision
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		head, err := readHead(tx)
+		if err != nil {
+			return err
+		}
+		from = head
+		for _, r := range recs {
+			if r.last <= head {
+				continue // in the data file already
+			}
+			if r.first != head+1 || r.last < r.first {
+				return fmt.Errorf("log: record of r%d-r%d does not follow r%d: %w", r.first, r.last, head, errCorrupt)
+			}
+			if err := redo(tx, r.writes); err != nil {
+				return fmt.Errorf("log: redo r%d-r%d: %w", r.first, r.last, err)
+			}
+			head = r.last
+		}
+		to = head
+		if head == from {
+			return errNoChange
+		}
+		return tx.Bucket(bucketMeta).Put(keyHead, revKey(head))
+	})
+	if errors.Is(err, errNoChange) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("verso: redid commits from the log", "path", s.path, "from", from+1, "to", to)
+	return nil
+}
+
+// errNoChange rolls back a bbolt transaction that has nothing to commit.
+var errNoChange = errors.New("nothing to commit")
+
+// checkpoint makes the data file durable as it is and starts a new log
+// from it: bbolt's file is synced, a read transaction pins its state (so
+// that bbolt reuses none of its pages until the next checkpoint), and the
+// new log records that state's meta pages. Only the committer calls it,
+// between bbolt transactions, and Open.
+func (s *Store) checkpoint() error {
+	if err := s.db.Sync(); err != nil {
+		err = fmt.Errorf("checkpoint: sync data file: %w", err)
+		s.fail(err)
+		return err
+	}
+	pin, err := s.db.Begin(false)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	h := &walHeader{pageSize: s.pageSize}
+	if h.head, err = readHead(pin); err == nil {
+		h.metas, err = readMetas(s.dbf, s.pageSize)
+	}
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = s.dbf.Stat(); err == nil {
+			h.inode = fileInode(fi)
+		}
+	}
+	var w *wal
+	if err == nil {
+		w, err = createWAL(walPath(s.path), h)
+	}
+	if err != nil {
+		pin.Rollback()
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if s.wal != nil {
+		w.noSync = s.wal.noSync
+		s.wal.close()
+	}
+	s.wal = w
+	if s.pin != nil {
+		s.pin.Rollback()
+	}
+	s.pin = pin
+	s.lastCheckpoint = time.Now()
+	return nil
+}
+
+// leaveWAL makes the data file durable as it is, removes the log and
+// has bbolt sync every commit from then on.
+func (s *Store) leaveWAL() error {
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("sync data file: %w", err)
+	}
+	if err := s.wal.remove(); err != nil {
+		return err
+	}
+	s.wal = nil
+	if s.pin != nil {
+		s.pin.Rollback()
+		s.pin = nil
+	}
+	s.db.NoSync = false
+	return nil
+}
+
+// nearMapEnd says whether a transaction that adds about extra bytes might
+// grow the file past half of what bbolt maps: before that, the log is
+// left, since bbolt must not remap while the pin is open.
+func (s *Store) nearMapEnd(tx *bbolt.Tx, extra int) bool {
+	return tx.Size()+4*int64(extra)+64<<20 > s.mapSize/2
+}
+
+// init creates the buckets of a new file and checks the format of an
+// existing one.
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
@@ -154,10 +415,7 @@ func (s *Store) init() error {
 		}
 		return meta.Put(keyHead, revKey(0))
 	})
-	if err != nil {
-		return err
-	}
-	return s.loadHead() // load.go
+	return err
 }
 
 // readHead returns the head revision recorded in tx.
@@ -574,7 +832,10 @@ func (s *Store) Wait(ctx context.Context, rev verso.Revision) (verso.Revision, e
 // Close stops accepting commits (they return verso.ErrClosed), waits for
 // the commits already submitted to finish, and closes the file. After
 // Close every method returns verso.ErrClosed, Close included.
-func (s *Store) Close() error {
+func (s *Store) Close() error { return s.shut(true) }
+
+// shut closes the store; see release for final.
+func (s *Store) shut(final bool) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -588,7 +849,32 @@ func (s *Store) Close() error {
 	s.inflight.Wait()
 	close(s.reqs)
 	<-s.done
+	return s.release(final)
+}
+
+// release frees what the store holds once the committer has stopped. With
+// final set (Close), it first makes the data file durable and removes the
+// log; without it (tests of crashes), it leaves both as a crash would.
+func (s *Store) release(final bool) error {
+	var errs []error
+	if s.wal != nil {
+		if final && s.failure() == nil {
+			if err := s.leaveWAL(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.wal != nil {
+			s.wal.close()
+		}
+	}
+	if s.pin != nil {
+		s.pin.Rollback()
+	}
+	s.dbf.Close()
 	if err := s.db.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close %s: %w", s.path, err)
 	}
 	return nil

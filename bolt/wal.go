@@ -1,0 +1,378 @@
+package bolt
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/verso-config/verso"
+	bbolt "go.etcd.io/bbolt"
+)
+
+// The write-ahead log (see "Durability" in doc.go). It is one file beside
+// the data file, path+".wal":
+//
+//	header:  "VERSOWAL" | version u32 | page size u32 | checkpoint revision u64 |
+//	         data file inode u64 | length of metas u32 | metas | CRC-32C u32
+//	records: length u32 | CRC-32C u32 of the payload | payload
+//	payload: first revision u64 | last revision u64 | writes
+//	write:   kind byte (1 put, 2 delete) | bucket byte | uvarint key length |
+//	         key | (put) uvarint value length | value
+//
+// metas are the first two pages of the data file (bbolt's two meta pages)
+// as they were on disk at the checkpoint. Integers are big-endian. The
+// file is kept zero-filled beyond its last record, so that appending
+// rewrites allocated blocks instead of growing the file; a record of
+// length 0, or one that is short or fails its CRC, ends the log.
+
+const (
+	walMagic   = "VERSOWAL"
+	walVersion = 1
+
+	// walFirstSize is how much of a new log is zero-filled, and walGrow
+	// how much more at a time once records reach the end.
+	walFirstSize = 1 << 20
+	walGrow      = 4 << 20
+
+	// walCheckpointSize is the size of the records past which the
+	// committer checkpoints, walIdle how long it waits without commits
+	// before checkpointing a log that holds records, and walMaxAge how
+	// long a log may gather records before a checkpoint under steady load.
+	walCheckpointSize = 64 << 20
+)
+
+const (
+	walPut    = 1
+	walDelete = 2
+)
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// walPath is the path of the log of the data file at path.
+func walPath(path string) string { return path + ".wal" }
+
+// walHeader is what a log says about the checkpoint it starts from.
+type walHeader struct {
+	pageSize int
+	head     verso.Revision // the head revision at the checkpoint
+	inode    uint64         // the data file's inode, 0 where unknown
+	metas    []byte         // the data file's first two pages at the checkpoint
+}
+
+func (h *walHeader) encode() []byte {
+	b := make([]byte, 0, 40+len(h.metas))
+	b = append(b, walMagic...)
+	b = binary.BigEndian.AppendUint32(b, walVersion)
+	b = binary.BigEndian.AppendUint32(b, uint32(h.pageSize))
+	b = binary.BigEndian.AppendUint64(b, uint64(h.head))
+	b = binary.BigEndian.AppendUint64(b, h.inode)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(h.metas)))
+	b = append(b, h.metas...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32c))
+}
+
+// decodeWALHeader decodes the header at the start of b and returns it with
+// its length.
+func decodeWALHeader(b []byte) (*walHeader, int, error) {
+	const fixed = 8 + 4 + 4 + 8 + 8 + 4
+	if len(b) < fixed+4 || string(b[:8]) != walMagic {
+		return nil, 0, fmt.Errorf("log header: not a verso log: %w", errCorrupt)
+	}
+	if v := binary.BigEndian.Uint32(b[8:]); v != walVersion {
+		return nil, 0, fmt.Errorf("log header: version %d is not %d: %w", v, walVersion, errCorrupt)
+	}
+	h := &walHeader{
+		pageSize: int(binary.BigEndian.Uint32(b[12:])),
+		head:     verso.Revision(binary.BigEndian.Uint64(b[16:])),
+		inode:    binary.BigEndian.Uint64(b[24:]),
+	}
+	n := int(binary.BigEndian.Uint32(b[32:]))
+	if n != 2*h.pageSize || len(b) < fixed+n+4 {
+		return nil, 0, fmt.Errorf("log header: meta pages of %d bytes: %w", n, errCorrupt)
+	}
+	end := fixed + n
+	if crc32.Checksum(b[:end], crc32c) != binary.BigEndian.Uint32(b[end:]) {
+		return nil, 0, fmt.Errorf("log header: checksum mismatch: %w", errCorrupt)
+	}
+	h.metas = b[fixed:end]
+	return h, end + 4, nil
+}
+
+// walRecord is one group commit in the log: revisions first..last and the
+// writes that made them.
+type walRecord struct {
+	first, last verso.Revision
+	writes      []byte
+}
+
+// readWAL reads the log at path: its header and its records, up to the
+// first record that is missing, short or fails its CRC (a record whose
+// fsync never finished, so none of its revisions was acknowledged).
+func readWAL(path string) (*walHeader, []walRecord, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, off, err := decodeWALHeader(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	var recs []walRecord
+	for off+8 <= len(b) {
+		n := int(binary.BigEndian.Uint32(b[off:]))
+		sum := binary.BigEndian.Uint32(b[off+4:])
+		if n < 16 || off+8+n > len(b) {
+			break
+		}
+		payload := b[off+8 : off+8+n]
+		if crc32.Checksum(payload, crc32c) != sum {
+			break
+		}
+		recs = append(recs, walRecord{
+			first:  verso.Revision(binary.BigEndian.Uint64(payload)),
+			last:   verso.Revision(binary.BigEndian.Uint64(payload[8:])),
+			writes: payload[16:],
+		})
+		off += 8 + n
+	}
+	return h, recs, nil
+}
+
+// wal is the open log the committer appends to.
+type wal struct {
+	path string
+	f    *os.File
+	off  int64 // where the next record goes
+	size int64 // the file's size (zeros from off on)
+	recs int   // records appended since the checkpoint
+	// noSync skips the fsync of appends; tests that build large
+	// fixtures set it.
+	noSync bool
+}
+
+// createWAL starts a new log with header h, in place of the old one: it
+// writes the new log beside it, syncs it, renames it over the old one and
+// syncs the directory, so that at every moment the file at path is a
+// complete log.
+func createWAL(path string, h *walHeader) (*wal, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create log: %w", err)
+	}
+	head := h.encode()
+	size := max(int64(walFirstSize), int64(len(head)))
+	buf := make([]byte, size)
+	copy(buf, head)
+	if _, err := f.WriteAt(buf, 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write log: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync log: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("install log: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &wal{path: path, f: f, off: int64(len(head)), size: size}, nil
+}
+
+// append writes one record for revisions first..last and syncs the log.
+// After an error the log's tail is unknown: the caller must stop
+// appending.
+func (w *wal) append(first, last verso.Revision, writes []byte) error {
+	n := 16 + len(writes)
+	rec := make([]byte, 8, 8+n)
+	rec = binary.BigEndian.AppendUint64(rec, uint64(first))
+	rec = binary.BigEndian.AppendUint64(rec, uint64(last))
+	rec = append(rec, writes...)
+	binary.BigEndian.PutUint32(rec, uint32(n))
+	binary.BigEndian.PutUint32(rec[4:], crc32.Checksum(rec[8:], crc32c))
+	if end := w.off + int64(len(rec)); end > w.size {
+		grow := max(int64(walGrow), end-w.size)
+		if _, err := w.f.WriteAt(make([]byte, grow), w.size); err != nil {
+			return fmt.Errorf("grow log: %w", err)
+		}
+		w.size += grow
+	}
+	if _, err := w.f.WriteAt(rec, w.off); err != nil {
+		return fmt.Errorf("append to log: %w", err)
+	}
+	if !w.noSync {
+		if err := fdatasync(w.f); err != nil {
+			return fmt.Errorf("sync log: %w", err)
+		}
+	}
+	w.off += int64(len(rec))
+	w.recs++
+	return nil
+}
+
+func (w *wal) close() error { return w.f.Close() }
+
+// remove deletes the log once the data file holds everything in it.
+func (w *wal) remove() error {
+	w.f.Close()
+	return removeWAL(w.path)
+}
+
+// removeWAL removes the log at path, durably.
+func removeWAL(path string) error {
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove log: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes the entries of dir (a created, renamed or removed file)
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writer applies the writes of a group commit to a bbolt write
+// transaction and, when log is set, records them for the log.
+type writer struct {
+	tx      *bbolt.Tx
+	buckets [len(walBuckets)]*bbolt.Bucket
+	logging bool
+	log     []byte
+}
+
+// walBuckets numbers the buckets in log records. Never reorder it.
+var walBuckets = [...][]byte{bucketMeta, bucketRevs, bucketTree, bucketHist, bucketIndex}
+
+const (
+	wbMeta = iota
+	wbRevs
+	wbTree
+	wbHist
+	wbIndex
+)
+
+func newWriter(tx *bbolt.Tx, logging bool) *writer {
+	w := &writer{tx: tx, logging: logging}
+	for i, name := range walBuckets {
+		w.buckets[i] = tx.Bucket(name)
+	}
+	return w
+}
+
+func (w *writer) put(b int, k, v []byte) error {
+	if w.logging {
+		w.log = append(w.log, walPut, byte(b))
+		w.log = binary.AppendUvarint(w.log, uint64(len(k)))
+		w.log = append(w.log, k...)
+		w.log = binary.AppendUvarint(w.log, uint64(len(v)))
+		w.log = append(w.log, v...)
+	}
+	return w.buckets[b].Put(k, v)
+}
+
+func (w *writer) delete(b int, k []byte) error {
+	if w.logging {
+		w.log = append(w.log, walDelete, byte(b))
+		w.log = binary.AppendUvarint(w.log, uint64(len(k)))
+		w.log = append(w.log, k...)
+	}
+	return w.buckets[b].Delete(k)
+}
+
+// redo applies the writes of a log record to tx.
+func redo(tx *bbolt.Tx, writes []byte) error {
+	w := newWriter(tx, false)
+	bad := fmt.Errorf("log record: malformed writes: %w", errCorrupt)
+	next := func() ([]byte, bool) {
+		n, k := binary.Uvarint(writes)
+		if k <= 0 || uint64(len(writes)-k) < n {
+			return nil, false
+		}
+		v := writes[k : k+int(n)]
+		writes = writes[k+int(n):]
+		return v, true
+	}
+	for len(writes) > 0 {
+		if len(writes) < 2 || int(writes[1]) >= len(walBuckets) {
+			return bad
+		}
+		kind, b := writes[0], int(writes[1])
+		writes = writes[2:]
+		key, ok := next()
+		if !ok {
+			return bad
+		}
+		switch kind {
+		case walPut:
+			v, ok := next()
+			if !ok {
+				return bad
+			}
+			if err := w.put(b, key, v); err != nil {
+				return err
+			}
+		case walDelete:
+			if err := w.delete(b, key); err != nil {
+				return err
+			}
+		default:
+			return bad
+		}
+	}
+	return nil
+}
+
+// restoreMetas writes the meta pages of a checkpoint back into the data
+// file f and syncs it, so that bbolt opens the file at the checkpoint
+// whatever happened to its meta pages since.
+func restoreMetas(f *os.File, h *walHeader) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < int64(len(h.metas)) {
+		return fmt.Errorf("data file of %d bytes is shorter than its log's checkpoint: %w", fi.Size(), errCorrupt)
+	}
+	if h.inode != 0 {
+		if ino := fileInode(fi); ino != 0 && ino != h.inode {
+			return fmt.Errorf("the log %s belongs to another data file (inode %d, not %d): the data file was replaced while its store was not closed; %w",
+				walPath(f.Name()), h.inode, ino, errForeignLog)
+		}
+	}
+	if _, err := f.WriteAt(h.metas, 0); err != nil {
+		return fmt.Errorf("restore meta pages: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("restore meta pages: %w", err)
+	}
+	return nil
+}
+
+// errForeignLog says a log does not belong to the data file beside it.
+var errForeignLog = errors.New("move the log away to open the data file as it is, losing the commits only the log holds")
+
+// readMetas returns the first two pages of the data file.
+func readMetas(f *os.File, pageSize int) ([]byte, error) {
+	b := make([]byte, 2*pageSize)
+	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read meta pages: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,512 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/verso-config/verso"
+)
+
+// setNoSync turns the fsync of commits off (or back on) for building
+// fixtures quickly. Call it while no Commit runs.
+func setNoSync(s *Store, on bool) {
+	if s.wal != nil {
+		s.wal.noSync = on
+	} else {
+		s.db.NoSync = on
+	}
+}
+
+// crash stops s as a crash would: no checkpoint, the log left as it is.
+// (The page cache keeps what was written, as it does when a process is
+// killed; TestStore_PowerLoss simulates losing it.)
+func crash(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.shut(false); err != nil {
+		t.Fatalf("crash: %v", err)
+	}
+}
+
+func testHeader(pageSize int) *walHeader {
+	metas := make([]byte, 2*pageSize)
+	for i := range metas {
+		metas[i] = byte(i)
+	}
+	return &walHeader{pageSize: pageSize, head: 42, inode: 7, metas: metas}
+}
+
+func TestWAL_AppendRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db.wal")
+	h := testHeader(4096)
+	w, err := createWAL(path, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	var want []walRecord
+	rev := verso.Revision(42)
+	for i := range 50 {
+		// Some records are larger than what the log was filled for.
+		writes := bytes.Repeat([]byte{byte(i)}, 1+i*i*40)
+		r := walRecord{first: rev + 1, last: rev + verso.Revision(1+i%3), writes: writes}
+		if err := w.append(r.first, r.last, r.writes); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		want = append(want, r)
+		rev = r.last
+	}
+	gotH, got, err := readWAL(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(h, gotH, cmp.AllowUnexported(walHeader{})); diff != "" {
+		t.Errorf("header (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(walRecord{})); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	if fi, _ := os.Stat(path); fi.Size() <= walFirstSize {
+		t.Errorf("log size %d: want it grown past %d", fi.Size(), walFirstSize)
+	}
+}
+
+// TestWAL_TornTail damages the last record as a crash during its write
+// could, and checks that reading stops before it, keeping the others.
+func TestWAL_TornTail(t *testing.T) {
+	write := func(t *testing.T) (path string, ends []int64) {
+		path = filepath.Join(t.TempDir(), "verso.db.wal")
+		w, err := createWAL(path, testHeader(4096))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.close()
+		ends = append(ends, w.off)
+		for i := range 3 {
+			r := verso.Revision(43 + i)
+			if err := w.append(r, r, []byte(strings.Repeat("w", 100+i))); err != nil {
+				t.Fatal(err)
+			}
+			ends = append(ends, w.off)
+		}
+		return path, ends
+	}
+	tests := []struct {
+		name   string
+		damage func(b []byte, ends []int64) []byte
+	}{
+		{"intact", func(b []byte, ends []int64) []byte { return b }},
+		{"short payload", func(b []byte, ends []int64) []byte { return b[:ends[3]-10] }},
+		{"short length", func(b []byte, ends []int64) []byte { return b[:ends[2]+3] }},
+		{"bad checksum", func(b []byte, ends []int64) []byte { b[ends[3]-1] ^= 0xff; return b }},
+		{"bad length", func(b []byte, ends []int64) []byte { b[ends[2]] = 0x7f; return b }},
+		{"zeroed", func(b []byte, ends []int64) []byte { clear(b[ends[2]:ends[3]]); return b }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, ends := write(t)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, tt.damage(b, ends), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, recs, err := readWAL(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 2
+			if tt.name == "intact" {
+				want = 3
+			}
+			if len(recs) != want {
+				t.Fatalf("readWAL: %d records, want %d", len(recs), want)
+			}
+			for i, r := range recs {
+				if r.first != verso.Revision(43+i) || len(r.writes) != 100+i {
+					t.Errorf("record %d = r%d, %d bytes; want r%d, %d bytes", i, r.first, len(r.writes), 43+i, 100+i)
+				}
+			}
+		})
+	}
+}
+
+func TestWAL_BadHeader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db.wal")
+	w, err := createWAL(path, testHeader(4096))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.close()
+	b, _ := os.ReadFile(path)
+	b[100] ^= 1
+	os.WriteFile(path, b, 0o600)
+	if _, _, err := readWAL(path); !errors.Is(err, errCorrupt) {
+		t.Errorf("readWAL with a damaged header: %v, want errCorrupt", err)
+	}
+}
+
+// snapshot is what a store answers: each revision's record, the tree as
+// of every 16th and the last few revisions, and at head.
+type snapshot struct {
+	Head    verso.Revision
+	Commits []*verso.Commit
+	Trees   [][]*verso.Entry
+}
+
+func takeSnapshot(t testing.TB, s *Store) *snapshot {
+	t.Helper()
+	ctx := context.Background()
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := &snapshot{Head: head}
+	for r := verso.Revision(1); r <= head; r++ {
+		c, err := s.Revision(ctx, r)
+		if err != nil {
+			t.Fatalf("Revision(%d): %v", r, err)
+		}
+		snap.Commits = append(snap.Commits, c)
+		if r%16 == 0 || r > head-8 {
+			snap.Trees = append(snap.Trees, walkAll(t, s, "/", r, verso.Infinite))
+		}
+	}
+	snap.Trees = append(snap.Trees, walkAll(t, s, "/", verso.Head, verso.Infinite))
+	return snap
+}
+
+// commitMix commits n revisions of puts, overwrites, deletes and mkcols
+// under a few namespaces, so that many pages of the file change.
+func commitMix(t testing.TB, s *Store, rng *rand.Rand, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for _, ns := range []string{"/a", "/b", "/c"} {
+		if _, err := s.Get(ctx, verso.MustPath(ns), verso.Head); err != nil {
+			mustCommit(t, s, mkcol(ns))
+		}
+	}
+	for i := 0; i < n; i++ {
+		ns := []string{"/a", "/b", "/c"}[rng.IntN(3)]
+		p := fmt.Sprintf("%s/k%02d", ns, rng.IntN(40))
+		var op verso.Op
+		switch k := rng.IntN(10); {
+		case k < 7:
+			op = put(p, strings.Repeat(fmt.Sprint(i), 1+rng.IntN(60)))
+		case k < 9:
+			op = del(p)
+		default:
+			op = mkcol(fmt.Sprintf("%s/n%d", ns, i))
+		}
+		if _, err := s.Commit(ctx, &verso.Txn{Ops: []verso.Op{op}}); err != nil && !errors.Is(err, verso.ErrNotFound) && !errors.Is(err, verso.ErrIsNamespace) && !errors.Is(err, verso.ErrExists) {
+			t.Fatalf("Commit(%v): %v", op, err)
+		}
+	}
+}
+
+// TestStore_Recover kills the store (as SIGKILL would: the page cache
+// keeps the file's writes) in the middle of its log, and reopens it: every
+// acknowledged commit is there, also after a second crash right after
+// recovery.
+func TestStore_Recover(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	opts := &Options{Clock: testClock()}
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	commitMix(t, s, rng, 200)
+	want := takeSnapshot(t, s)
+	crash(t, s)
+	if _, recs, err := readWAL(walPath(path)); err != nil || len(recs) == 0 {
+		t.Fatalf("log after the crash: %d records, %v; want records", len(recs), err)
+	}
+	for round := range 2 {
+		s, err = Open(path, opts)
+		if err != nil {
+			t.Fatalf("round %d: Open: %v", round, err)
+		}
+		if diff := cmp.Diff(want, takeSnapshot(t, s)); diff != "" {
+			t.Fatalf("round %d: after recovery (-want +got):\n%s", round, diff)
+		}
+		if err := s.Check(); err != nil {
+			t.Fatalf("round %d: Check: %v", round, err)
+		}
+		crash(t, s)
+	}
+	// Redoing records the file already holds changes nothing.
+	s, err = Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	commitMix(t, s, rng, 50)
+	_, recs, err := readWAL(walPath(path))
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("log: %d records, %v; want records", len(recs), err)
+	}
+	want = takeSnapshot(t, s)
+	s.publishMu.Lock()
+	err = s.recover(recs)
+	s.publishMu.Unlock()
+	if err != nil {
+		t.Fatalf("recover again: %v", err)
+	}
+	if diff := cmp.Diff(want, takeSnapshot(t, s)); diff != "" {
+		t.Fatalf("after redoing the log again (-want +got):\n%s", diff)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStore_Checkpoint checks when the log is started afresh: once commits
+// pause, and at Close, which leaves no log.
+func TestStore_Checkpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.walIdle = 20 * time.Millisecond // before the first commit
+	mustCommit(t, s, put("/k", "1"))
+	if _, recs, _ := readWAL(walPath(path)); len(recs) != 1 {
+		t.Errorf("log after a commit: %d records, want 1", len(recs))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h, recs, err := readWAL(walPath(path))
+		if err == nil && len(recs) == 0 && h.head == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log not checkpointed after an idle spell: %v, %d records, %v", h, len(recs), err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mustCommit(t, s, put("/k", "2"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(walPath(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("log after Close: %v, want none", err)
+	}
+	mustCheck(t, path)
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if e := mustGet(t, s, "/k", verso.Head); string(e.Value) != "2" {
+		t.Errorf("Get(/k) = %q, want 2", e.Value)
+	}
+}
+
+// TestStore_CheckpointUnderLoad checkpoints after every group: each
+// checkpoint pins a new state while commits go on.
+func TestStore_CheckpointUnderLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.walMaxAge = 0 // before the first commit
+	commitMix(t, s, rand.New(rand.NewPCG(3, 4)), 100)
+	want := takeSnapshot(t, s)
+	crash(t, s)
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if diff := cmp.Diff(want, takeSnapshot(t, s)); diff != "" {
+		t.Fatalf("after recovery (-want +got):\n%s", diff)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStore_PowerLoss simulates losing power between checkpoints: of the
+// writes bbolt made since the last checkpoint (none of them synced), any
+// may or may not have reached the disk, each page whole or not. Whatever
+// survived, Open must bring back every commit the log acknowledged. The
+// argument (doc.go, "Durability"): the pages of the checkpoint's state are
+// never rewritten until the next checkpoint is recorded (a read
+// transaction pins them), and Open restores the checkpoint's meta pages
+// from the log before bbolt reads the file, then redoes the log.
+func TestStore_PowerLoss(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	opts := &Options{Clock: testClock()}
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	commitMix(t, s, rng, 300)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.walIdle, s.walMaxAge = time.Hour, time.Hour // before the first commit
+	// Open checkpointed: this is the file on disk.
+	durable, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitMix(t, s, rng, 400)
+	want := takeSnapshot(t, s)
+	written, err := os.ReadFile(path) // what bbolt wrote since, unsynced
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(walPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := s.pageSize
+	crash(t, s)
+
+	differ := 0
+	for i := 0; i < len(durable); i += ps {
+		if !bytes.Equal(durable[i:i+ps], written[i:i+ps]) {
+			differ++
+		}
+	}
+	t.Logf("file: %d pages at the checkpoint, %d now; %d pages rewritten since", len(durable)/ps, len(written)/ps, differ)
+	if differ < 3 {
+		t.Fatalf("only %d pages changed since the checkpoint: the test proves nothing", differ)
+	}
+
+	for trial := range 8 {
+		// Each page as at the checkpoint or as written since, at random;
+		// the meta pages sometimes torn halfway.
+		img := make([]byte, len(written))
+		for i := 0; i < len(written); i += ps {
+			old := make([]byte, ps)
+			if i < len(durable) {
+				copy(old, durable[i:i+ps])
+			}
+			switch k := rng.IntN(5); {
+			case trial == 0: // nothing of it reached the disk
+				copy(img[i:], old)
+			case trial == 1: // all of it did
+				copy(img[i:], written[i:i+ps])
+			case k < 2:
+				copy(img[i:], old)
+			case k < 4:
+				copy(img[i:], written[i:i+ps])
+			default:
+				copy(img[i:], old[:ps/2])
+				copy(img[i+ps/2:], written[i+ps/2:i+ps])
+			}
+		}
+		if err := os.WriteFile(path, img, 0o600); err != nil { // the same inode
+			t.Fatal(err)
+		}
+		l := log
+		if trial%3 == 2 { // a group whose fsync never finished
+			l = bytes.Clone(log)
+			copy(l[walEnd(t, l):], []byte{0, 0, 1, 0, 9, 9, 9, 9, 1, 2, 3})
+		}
+		if err := os.WriteFile(walPath(path), l, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(path, opts)
+		if err != nil {
+			t.Fatalf("trial %d: Open: %v", trial, err)
+		}
+		if diff := cmp.Diff(want, takeSnapshot(t, s)); diff != "" {
+			t.Fatalf("trial %d: after recovery (-want +got):\n%s", trial, diff)
+		}
+		if err := s.Check(); err != nil {
+			t.Fatalf("trial %d: Check: %v", trial, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckFile(path, 0); err != nil {
+			t.Fatalf("trial %d: CheckFile: %v", trial, err)
+		}
+	}
+}
+
+// walEnd returns the offset after the last record of log b.
+func walEnd(t *testing.T, b []byte) int {
+	t.Helper()
+	_, off, err := decodeWALHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n := int(binary.BigEndian.Uint32(b[off:]))
+		if n == 0 {
+			return off
+		}
+		off += 8 + n
+	}
+}
+
+// TestOpen_ForeignLog refuses a log beside a data file it was not written
+// for (a data file replaced while its store was not closed).
+func TestOpen_ForeignLog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, s, put("/k", "1"))
+	crash(t, s)
+	// Replace the data file with a copy: another inode.
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path+".copy", b, 0o600)
+	os.Rename(path+".copy", path)
+	if s, err := Open(path, nil); !errors.Is(err, errForeignLog) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open with a foreign log: %v, want errForeignLog", err)
+	}
+}
+
+// TestCheckFile_Log checks a data file its store left with a log: CheckFile
+// recovers it first.
+func TestCheckFile_Log(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitMix(t, s, rand.New(rand.NewPCG(7, 8)), 50)
+	want := takeSnapshot(t, s)
+	crash(t, s)
+	if err := CheckFile(path, 0); err != nil {
+		t.Fatalf("CheckFile: %v", err)
+	}
+	if _, err := os.Stat(walPath(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("log after CheckFile: %v, want none", err)
+	}
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if diff := cmp.Diff(want, takeSnapshot(t, s)); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}
