@@ -190,6 +190,11 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if useWAL {
+		// bbolt grows a file by AllocSize once it maps more than that,
+		// which it always does here: grow in smaller steps.
+		db.AllocSize = walAllocSize
+	}
 	s := &Store{
 		path:      path,
 		db:        db,
@@ -225,6 +230,9 @@ func Open(path string, opts *Options) (*Store, error) {
 // minMapSize is the least bbolt is asked to map: address space, not
 // memory.
 const minMapSize = 16 << 30
+
+// walAllocSize is how much bbolt grows the data file by at a time.
+const walAllocSize = 1 << 20
 
 // start recovers what the log holds, starts a new log (or, without one,
 // has bbolt sync every commit) and loads the head cache.

@@ -53,6 +53,7 @@ func TestWAL_AppendRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.close()
+	w.noSync = true // this test is about the format
 	var want []walRecord
 	rev := verso.Revision(42)
 	for i := range 50 {
@@ -72,8 +73,13 @@ func TestWAL_AppendRead(t *testing.T) {
 	if diff := cmp.Diff(h, gotH, cmp.AllowUnexported(walHeader{})); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(walRecord{})); diff != "" {
-		t.Errorf("records (-want +got):\n%s", diff)
+	if len(got) != len(want) {
+		t.Fatalf("readWAL: %d records, want %d", len(got), len(want))
+	}
+	for i, r := range got {
+		if r.first != want[i].first || r.last != want[i].last || !bytes.Equal(r.writes, want[i].writes) {
+			t.Errorf("record %d = r%d-r%d, %d bytes; want r%d-r%d, %d bytes", i, r.first, r.last, len(r.writes), want[i].first, want[i].last, len(want[i].writes))
+		}
 	}
 	if fi, _ := os.Stat(path); fi.Size() <= walFirstSize {
 		t.Errorf("log size %d: want it grown past %d", fi.Size(), walFirstSize)
@@ -226,7 +232,7 @@ func TestStore_Recover(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	commitMix(t, s, rng, 200)
+	commitMix(t, s, rng, 120)
 	want := takeSnapshot(t, s)
 	crash(t, s)
 	if _, recs, err := readWAL(walPath(path)); err != nil || len(recs) == 0 {
@@ -354,7 +360,7 @@ func TestStore_PowerLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	commitMix(t, s, rng, 300)
+	commitMix(t, s, rng, 150)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +374,7 @@ func TestStore_PowerLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commitMix(t, s, rng, 400)
+	commitMix(t, s, rng, 200)
 	want := takeSnapshot(t, s)
 	written, err := os.ReadFile(path) // what bbolt wrote since, unsynced
 	if err != nil {
@@ -392,7 +398,7 @@ func TestStore_PowerLoss(t *testing.T) {
 		t.Fatalf("only %d pages changed since the checkpoint: the test proves nothing", differ)
 	}
 
-	for trial := range 8 {
+	for trial := range 6 {
 		// Each page as at the checkpoint or as written since, at random;
 		// the meta pages sometimes torn halfway.
 		img := make([]byte, len(written))
