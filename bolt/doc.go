@@ -49,8 +49,8 @@ Revision use one bbolt read transaction each, so each sees one revision.
 A single committer goroutine does all writing. Commit hands its transaction
 to the committer and waits. The committer takes the first waiting
 transaction and whatever others are queued (up to Options.MaxBatch) and runs
-them all in one bbolt write transaction (db.Update), so one fsync makes all
-of them durable. Inside it, in order, each transaction is planned against
+them all in one bbolt write transaction (db.Update), which one fsync of the
+log makes durable (see Durability). Inside it, in order, each transaction is planned against
 the state the ones before it left (every operation validated and every
 change computed, nothing written, by package internal/plan, which the
 etcd store shares) and, if valid, written as revision head+1. An invalid
@@ -68,9 +68,80 @@ rolled back with everything else. The committer uses db.Update, never
 db.Batch: Batch re-runs functions one at a time after a failure, and a
 function that allocates a revision must not run twice.
 
-After db.Update returns (bbolt has fsynced), the committer publishes the
-group's entries to the in-memory tree in revision order, advances the head,
-wakes Wait, and answers each Commit.
+After db.Update returns (the group is durable), the committer publishes
+the group's entries to the in-memory tree in revision order, advances the
+head, wakes Wait, and answers each Commit.
+
+# Durability
+
+A bbolt commit fsyncs twice: its new pages, then its meta page (so that the
+meta page never points at pages not on disk). The store instead makes each
+group durable with one fsync, of a write-ahead log beside the data file,
+path+".wal" (wal.go has its format):
+
+  - Inside the group's bbolt transaction, every write (tree, hist, index
+    and revs keys) is also recorded; before the transaction commits, the
+    group's record (its revisions, the writes, a length and a CRC-32C) is
+    appended to the log and the log is fdatasynced. bbolt then commits with
+    DB.NoSync: it writes its pages to the file and syncs nothing. Only
+    then is the group published and answered. (The log is zero-filled
+    ahead of its records, so that the fsync rarely has to update the
+    file's size.)
+  - A checkpoint makes the data file durable as it is (fdatasync), opens a
+    read transaction on that state (the pin) and starts a new log whose
+    header holds the head revision and a copy of the file's first two
+    pages, bbolt's two meta pages, as they are then; the new log is written
+    beside the old one, synced, and renamed over it. The committer
+    checkpoints when commits pause for a second, after 5 s of steady
+    commits, when the log passes 64 MiB, and after each pruning step. Close
+    syncs the file and removes the log: a store that was closed has none.
+  - Open, finding a log, takes bbolt's lock on the data file, writes the
+    log's meta pages back over the file's, and only then lets bbolt read
+    the file; it redoes the log's records above the file's head in one
+    bbolt transaction, checks, and checkpoints. A record that is short or
+    fails its CRC ends the log: its fsync never finished, so none of its
+    revisions was acknowledged.
+
+Why a crash (of the process or of the machine) loses nothing acknowledged:
+after a crash the log holds, intact, every record that was acknowledged
+since its checkpoint C, because a group is answered only after its record
+is fsynced, and the log on disk is always a complete one (a new log
+replaces the old only by a rename after it is synced, and only once the
+data file is synced at C). Of bbolt's unsynced writes since C any subset
+may have reached the disk, in any order, torn or not. But none of them
+touched a page of C's state: bbolt writes a transaction to pages that no
+open read transaction can see, and the pin keeps C's state visible until
+the next checkpoint is recorded (pages that later transactions both
+allocate and free are reused; C's never). bbolt's meta pages are the
+exception, rewritten in place by every commit, and those Open restores from
+the log. So Open finds C exactly as it was synced, and redoing the records
+yields the state of the last acknowledged group, with the same keys and
+values (the records hold the writes themselves, not the transactions to
+plan again). Recovery is itself a crash-safe step: until it checkpoints,
+the pin (taken before anything is written) keeps C's pages intact and the
+log is unchanged, so a crash during recovery starts it over.
+TestStore_PowerLoss checks this by building data files whose pages each
+come from the last checkpoint or from after it, at random (meta pages torn
+too); it fails if either the pin or the restored meta pages are left out.
+
+The pin has two costs. Pages freed since the checkpoint that belonged to
+C's state are reused only after the next one (the file grows by at most
+the part of C rewritten in the meantime). And bbolt cannot remap the file
+while a read transaction is open, so the store has bbolt map at least
+16 GiB (address space, not memory; four times the file if that is more),
+and leaves the log (syncs the file, removes the log, lets bbolt fsync every
+commit itself) before a transaction could grow the file past half of it,
+until the store is reopened. A group whose log fsync or bbolt commit
+fails leaves the log and the file unable to agree on the next revision:
+the store refuses commits from then on, and the next Open settles from the
+log whether the group committed. Platforms other than Linux, and 32-bit
+ones, run without a log, bbolt fsyncing every commit.
+
+Replacing a data file while its store was not closed leaves a log that
+belongs to another file: Open refuses it (the log records the data file's
+inode) rather than restore foreign meta pages; moving the log away opens
+the file as it is, without the commits only the log held. CheckFile
+recovers a file that has a log before it checks it.
 
 # Retention
 
@@ -98,13 +169,13 @@ A transaction whose context is done when the committer reaches it is
 skipped and its Commit returns the context's error. Once it is part of a
 bbolt transaction it commits regardless of its context, and Commit waits
 for that outcome rather than returning early: an error from Commit means
-the transaction did not commit (short of a failed fsync of bbolt's meta
-page, after which, as with any file, the outcome is unknown until the next
-Open).
+the transaction did not commit (short of a failed fsync of the log, or a
+bbolt commit that failed after the log was synced, after which the outcome
+is unknown until the next Open).
 
 While a group's revisions are being published, a Get at verso.Head may
 return an entry of a revision a moment before Head reports it; it never
-returns an entry of a revision that is not on disk.
+returns an entry of a revision that is not durable.
 
 Walk reads every entry it will visit in one read transaction before it
 calls fn, so a slow fn never holds a bbolt transaction open (which would

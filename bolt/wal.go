@@ -55,6 +55,12 @@ var crc32c = crc32.MakeTable(crc32.Castagnoli)
 // walPath is the path of the log of the data file at path.
 func walPath(path string) string { return path + ".wal" }
 
+// LogPath returns the path of the write-ahead log of the data file at path
+// (see "Durability" in the package documentation). It exists only while a
+// store has the file open, or after a crash; it belongs with its data file,
+// which must not be replaced or copied without it.
+func LogPath(path string) string { return walPath(path) }
+
 // walHeader is what a log says about the checkpoint it starts from.
 type walHeader struct {
 	pageSize int

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -93,6 +95,11 @@ func restore(ctx context.Context, file, dir string, force bool) (int64, error) {
 		if err := os.Rename(db, db+replacedSuffix); err != nil {
 			return 0, fmt.Errorf("keep the replaced store: %w", err)
 		}
+	}
+	// A store that was not closed left its log: it goes with its data
+	// file (the restored file must not be opened with it).
+	if err := os.Rename(bolt.LogPath(db), bolt.LogPath(db+replacedSuffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("keep the replaced store's log: %w", err)
 	}
 	if err := os.Rename(tmp, db); err != nil {
 		return 0, fmt.Errorf("move the restored store into place: %w", err)
