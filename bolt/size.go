@@ -40,6 +40,9 @@ func (s *Store) Writable() error {
 		return fmt.Errorf("%s: committer stopped: %w", s.path, verso.ErrClosed)
 	default:
 	}
+	if err := s.failure(); err != nil {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
 	if s.db.IsReadOnly() {
 		return fmt.Errorf("%s: %w", s.path, errReadOnly)
 	}

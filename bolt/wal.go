@@ -190,7 +190,13 @@ func createWAL(path string, h *walHeader) (*wal, error) {
 		f.Close()
 		return nil, err
 	}
-	return &wal{path: path, f: f, off: int64(len(head)), size: size}, nil
+	// The same file, under the name errors should give.
+	f2, err := os.OpenFile(path, os.O_RDWR, 0)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return &wal{path: path, f: f2, off: int64(len(head)), size: size}, nil
 }
 
 // append writes one record for revisions first..last and syncs the log.

@@ -516,3 +516,46 @@ func TestCheckFile_Log(t *testing.T) {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestStore_LogFailure fails the log's append: the group's commits fail,
+// the store refuses commits from then on, and reopening it finds every
+// commit acknowledged before.
+func TestStore_LogFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.walIdle = time.Hour // before the first commit
+	ctx := context.Background()
+	mustCommit(t, s, put("/a", "1"))
+	s.wal.f.Close() // the committer is idle
+	if _, err := s.Commit(ctx, &verso.Txn{Ops: []verso.Op{put("/b", "2")}}); err == nil {
+		t.Fatal("Commit with a failing log = nil error, want one")
+	}
+	if _, err := s.Commit(ctx, &verso.Txn{Ops: []verso.Op{put("/c", "3")}}); err == nil {
+		t.Fatal("Commit after the log failed = nil error, want one")
+	}
+	if err := s.Writable(); err == nil {
+		t.Error("Writable() after the log failed = nil, want an error")
+	}
+	if _, err := s.Get(ctx, "/b", verso.Head); !errors.Is(err, verso.ErrNotFound) {
+		t.Errorf("Get(/b) = %v, want ErrNotFound", err)
+	}
+	s.Close()
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if e := mustGet(t, s, "/a", verso.Head); string(e.Value) != "1" {
+		t.Errorf("Get(/a) = %q, want 1", e.Value)
+	}
+	if head, _ := s.Head(ctx); head != 1 {
+		t.Errorf("head after reopening = %d, want 1", head)
+	}
+	mustCommit(t, s, put("/b", "2"))
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
