@@ -154,7 +154,7 @@ func (s *Store) runStep(req *request) {
 	default:
 		req.err = s.db.Update(func(tx *bbolt.Tx) error {
 			if s.wal != nil && s.nearMapEnd(tx, 0) {
-				if err := s.leaveWAL(); err != nil {
+				if err := s.leaveWAL(true); err != nil {
 					return err
 				}
 			}
@@ -271,7 +271,9 @@ func (s *Store) commitBatch(batch []*request) {
 			r.plan, head = p, p.Rev
 		}
 		if head == start {
-			return errNoChange
+			// Commit, not roll back: with the freelist unwritten, a
+			// rollback has bbolt rebuild it by reading the whole file.
+			return nil
 		}
 		if err := tx.Bucket(bucketMeta).Put(keyHead, revKey(head)); err != nil {
 			return err
@@ -280,7 +282,7 @@ func (s *Store) commitBatch(batch []*request) {
 			return nil // bbolt syncs the commit
 		}
 		if s.nearMapEnd(tx, len(w.log)) {
-			return s.leaveWAL() // and bbolt syncs the commit
+			return s.leaveWAL(true) // and bbolt syncs the commit
 		}
 		// The group is durable once the log is synced: bbolt's commit
 		// that follows only writes to the file.
@@ -291,9 +293,6 @@ func (s *Store) commitBatch(batch []*request) {
 		logged = true
 		return nil
 	})
-	if errors.Is(err, errNoChange) {
-		err = nil
-	}
 	if err != nil {
 		if logged {
 			// The log holds revisions the file does not: numbering on

@@ -208,7 +208,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		pageSize:  db.Info().PageSize,
 		mapSize:   mapSize,
 		walIdle:   time.Second,
-		walMaxAge: 5 * time.Second,
+		walMaxAge: time.Second,
 	}
 	if err := s.start(hdr, recs, useWAL); err != nil {
 		if s.pin != nil {
@@ -273,7 +273,7 @@ func (s *Store) start(hdr *walHeader, recs []walRecord, useWAL bool) error {
 		if err := s.checkpoint(); err != nil {
 			return err
 		}
-		s.db.NoSync = true
+		s.setLogged(true)
 	case hdr != nil:
 		// A log left by a platform that uses one: the data file holds
 		// everything now.
@@ -337,7 +337,18 @@ var errNoChange = errors.New("nothing to commit")
 // new log records that state's meta pages. Only the committer calls it,
 // between bbolt transactions, and Open.
 func (s *Store) checkpoint() error {
-	if err := s.db.Sync(); err != nil {
+	// Group commits leave bbolt's freelist unwritten (see setLogged):
+	// the checkpoint's state has it, so that Open never has to rebuild it
+	// by reading the whole file.
+	logged := s.db.NoFreelistSync
+	s.db.NoFreelistSync = false
+	err := s.db.Update(func(*bbolt.Tx) error { return nil })
+	s.db.NoFreelistSync = logged
+	if err != nil {
+		return fmt.Errorf("checkpoint: write freelist: %w", err)
+	}
+	// fsync, not fdatasync: bbolt grew the file without syncing its size.
+	if err := s.dbf.Sync(); err != nil {
 		err = fmt.Errorf("checkpoint: sync data file: %w", err)
 		s.fail(err)
 		return err
@@ -377,13 +388,32 @@ func (s *Store) checkpoint() error {
 	return nil
 }
 
+// setLogged sets how bbolt commits: with the log, it syncs nothing, grows
+// the file without syncing it and leaves its freelist unwritten (the
+// freelist grows with the pages the pin keeps, and bbolt would write all of
+// it every commit); checkpoints write and sync all of it.
+func (s *Store) setLogged(on bool) {
+	s.db.NoSync, s.db.NoGrowSync, s.db.NoFreelistSync = on, on, on
+}
+
 // leaveWAL makes the data file durable as it is, removes the log and
-// has bbolt sync every commit from then on.
-func (s *Store) leaveWAL() error {
-	if err := s.db.Sync(); err != nil {
+// has bbolt sync every commit from then on. Inside a write transaction
+// (inTx), that transaction's commit writes the freelist; otherwise an
+// empty one does.
+func (s *Store) leaveWAL(inTx bool) error {
+	s.db.NoFreelistSync = false
+	if !inTx {
+		if err := s.db.Update(func(*bbolt.Tx) error { return nil }); err != nil {
+			s.db.NoFreelistSync = true
+			return fmt.Errorf("write freelist: %w", err)
+		}
+	}
+	if err := s.dbf.Sync(); err != nil {
+		s.db.NoFreelistSync = true
 		return fmt.Errorf("sync data file: %w", err)
 	}
 	if err := s.wal.remove(); err != nil {
+		s.db.NoFreelistSync = true
 		return err
 	}
 	s.wal = nil
@@ -391,7 +421,7 @@ func (s *Store) leaveWAL() error {
 		s.pin.Rollback()
 		s.pin = nil
 	}
-	s.db.NoSync = false
+	s.setLogged(false)
 	return nil
 }
 
@@ -867,7 +897,7 @@ func (s *Store) release(final bool) error {
 	var errs []error
 	if s.wal != nil {
 		if final && s.failure() == nil {
-			if err := s.leaveWAL(); err != nil {
+			if err := s.leaveWAL(false); err != nil {
 				errs = append(errs, err)
 			}
 		}
