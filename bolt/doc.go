@@ -83,17 +83,19 @@ path+".wal" (wal.go has its format):
     and revs keys) is also recorded; before the transaction commits, the
     group's record (its revisions, the writes, a length and a CRC-32C) is
     appended to the log and the log is fdatasynced. bbolt then commits with
-    DB.NoSync: it writes its pages to the file and syncs nothing. Only
-    then is the group published and answered. (The log is zero-filled
+    DB.NoSync: it writes its pages to the file and syncs nothing (nor,
+    with NoGrowSync and NoFreelistSync, the file's growth or its
+    freelist). Only then is the group published and answered. (The log is zero-filled
     ahead of its records, so that the fsync rarely has to update the
     file's size.)
-  - A checkpoint makes the data file durable as it is (fdatasync), opens a
+  - A checkpoint commits bbolt's freelist (an empty transaction that
+    writes it), makes the data file durable as it is (fsync), opens a
     read transaction on that state (the pin) and starts a new log whose
     header holds the head revision and a copy of the file's first two
     pages, bbolt's two meta pages, as they are then; the new log is written
     beside the old one, synced, and renamed over it. The committer
-    checkpoints when commits pause for a second, after 5 s of steady
-    commits, when the log passes 64 MiB, and after each pruning step. Close
+    checkpoints when commits pause for a second, after a second of
+    steady commits, when the log passes 64 MiB, and after each pruning step. Close
     syncs the file and removes the log: a store that was closed has none.
   - Open, finding a log, takes bbolt's lock on the data file, writes the
     log's meta pages back over the file's, and only then lets bbolt read
@@ -124,9 +126,17 @@ TestStore_PowerLoss checks this by building data files whose pages each
 come from the last checkpoint or from after it, at random (meta pages torn
 too); it fails if either the pin or the restored meta pages are left out.
 
-The pin has two costs. Pages freed since the checkpoint that belonged to
-C's state are reused only after the next one (the file grows by at most
-the part of C rewritten in the meantime). And bbolt cannot remap the file
+The pin has its costs. Pages freed since the checkpoint that belonged to
+C's state, and pages taken from the end of the file since (bbolt does not
+record which transaction allocated those), are reused only after the next
+checkpoint: the file grows by about a second of commits' pages before it
+reuses them, and bbolt's bookkeeping of pending pages costs the committer
+some CPU per commit. The freelist, which lists those pages too, would be
+written whole by every commit, so it is written at checkpoints only; the
+meta page of each commit in between says it has none, so a bbolt
+transaction that rolls back (a pruning step that fails) rebuilds it by
+reading the file. The committer therefore commits a group even when all
+its transactions failed. And bbolt cannot remap the file
 while a read transaction is open, so the store has bbolt map at least
 16 GiB (address space, not memory; four times the file if that is more),
 and leaves the log (syncs the file, removes the log, lets bbolt fsync every
