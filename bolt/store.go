@@ -162,8 +162,15 @@ func Open(path string, opts *Options) (*Store, error) {
 	var recs []walRecord
 	openFile := func(name string, flag int, mode os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, mode)
-		if err != nil || !walSupported {
+		if err != nil {
 			return f, err
+		}
+		if !walSupported {
+			if _, err := os.Stat(wp); err == nil {
+				f.Close()
+				return nil, fmt.Errorf("log %s: this platform cannot recover it: open the store on Linux first", wp)
+			}
+			return f, nil
 		}
 		if err := lockFile(f, o.Timeout); err != nil {
 			f.Close()

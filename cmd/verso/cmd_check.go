@@ -23,6 +23,10 @@ changes the records list; the current tree equals the tree rebuilt from the
 history; every path has a namespace as its parent; the log index holds
 exactly the changed paths and the namespaces above them).
 
+A store that was not stopped cleanly (after a crash) has a write-ahead log
+beside its data file: check first brings the data file up to date from it,
+as starting verso would, and removes the log.
+
 The store must be stopped: check refuses a data directory a running verso
 holds. It exits 0 and prints one line when everything agrees, and exits 1
 listing each problem otherwise (the first hundred).`,
