@@ -35,7 +35,7 @@ const (
 
 	// walFirstSize is how much of a new log is zero-filled, and walGrow
 	// how much more at a time once records reach the end.
-	walFirstSize = 1 << 20
+	walFirstSize = 256 << 10
 	walGrow      = 4 << 20
 
 	// walCheckpointSize is the size of the records past which the
