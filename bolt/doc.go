@@ -148,9 +148,15 @@ log whether the group committed. Platforms other than Linux, and 32-bit
 ones, run without a log, bbolt fsyncing every commit.
 
 Replacing a data file while its store was not closed leaves a log that
-belongs to another file: Open refuses it (the log records the data file's
-inode) rather than restore foreign meta pages; moving the log away opens
-the file as it is, without the commits only the log held. CheckFile
+belongs to another file: Open refuses it rather than restore foreign meta
+pages. The log records the data file's inode, and a checksum of the
+checkpoint's root and freelist pages, which no commit since may have
+rewritten, so a file copied over in place (the same inode) is refused
+too; moving the log away opens the file as it is, without the commits
+only the log held. A checkpoint that fails after renaming its new log
+into place (a failed sync of the directory) stops the store like a
+failed log does: which log a crash would leave is unknown, so appending
+to either could lose acknowledged commits. CheckFile
 recovers a file that has a log before it checks it.
 
 # Retention

@@ -77,6 +77,10 @@ type Store struct {
 	// batchHook, if set (by tests, before the first Commit), is called by
 	// the committer with the size of each group before it commits it.
 	batchHook func(size int)
+	// installHook, if set (by tests, before the first Commit), runs when
+	// a checkpoint has renamed its new log into place, and its error
+	// counts as a failed sync of the directory.
+	installHook func() error
 
 	// The log ("Durability" in doc.go, wal.go). Once Open returns, only
 	// the committer uses these, and Close after it has stopped.
@@ -369,6 +373,9 @@ func (s *Store) checkpoint() error {
 		h.metas, err = readMetas(s.dbf, s.pageSize)
 	}
 	if err == nil {
+		h.pagesCRC, err = checkpointPages(s.dbf, h.metas, s.pageSize)
+	}
+	if err == nil {
 		var fi os.FileInfo
 		if fi, err = s.dbf.Stat(); err == nil {
 			h.inode = fileInode(fi)
@@ -376,11 +383,18 @@ func (s *Store) checkpoint() error {
 	}
 	var w *wal
 	if err == nil {
-		w, err = createWAL(walPath(s.path), h)
+		w, err = createWAL(walPath(s.path), h, s.installHook)
 	}
 	if err != nil {
+		err = fmt.Errorf("checkpoint: %w", err)
+		if errors.Is(err, errLogUnsure) {
+			// Appending to the old log could go to a file no longer
+			// in the directory, and writing to bbolt could overwrite
+			// pages of whichever checkpoint a crash would restore.
+			s.fail(err)
+		}
 		pin.Rollback()
-		return fmt.Errorf("checkpoint: %w", err)
+		return err
 	}
 	if s.wal != nil {
 		w.noSync = s.wal.noSync

@@ -17,21 +17,26 @@ import (
 // the data file, path+".wal":
 //
 //	header:  "VERSOWAL" | version u32 | page size u32 | checkpoint revision u64 |
-//	         data file inode u64 | length of metas u32 | metas | CRC-32C u32
+//	         data file inode u64 | pages CRC-32C u32 | length of metas u32 |
+//	         metas | CRC-32C u32
 //	records: length u32 | CRC-32C u32 of the payload | payload
 //	payload: first revision u64 | last revision u64 | writes
 //	write:   kind byte (1 put, 2 delete) | bucket byte | uvarint key length |
 //	         key | (put) uvarint value length | value
 //
 // metas are the first two pages of the data file (bbolt's two meta pages)
-// as they were on disk at the checkpoint. Integers are big-endian. The
+// as they were on disk at the checkpoint, and the pages CRC is that of the
+// checkpoint's root page and freelist page (the first page of each), which
+// no later commit may overwrite: Open compares it before it writes the
+// metas back, so that a log never meets a data file not its own, even one
+// copied over in place. Integers are big-endian. The
 // file is kept zero-filled beyond its last record, so that appending
 // rewrites allocated blocks instead of growing the file; a record of
 // length 0, or one that is short or fails its CRC, ends the log.
 
 const (
 	walMagic   = "VERSOWAL"
-	walVersion = 1
+	walVersion = 2
 
 	// walFirstSize is how much of a new log is zero-filled, and walGrow
 	// how much more at a time once records reach the end.
@@ -66,6 +71,7 @@ type walHeader struct {
 	pageSize int
 	head     verso.Revision // the head revision at the checkpoint
 	inode    uint64         // the data file's inode, 0 where unknown
+	pagesCRC uint32         // of the checkpoint's root and freelist pages (checkpointPages)
 	metas    []byte         // the data file's first two pages at the checkpoint
 }
 
@@ -76,6 +82,7 @@ func (h *walHeader) encode() []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(h.pageSize))
 	b = binary.BigEndian.AppendUint64(b, uint64(h.head))
 	b = binary.BigEndian.AppendUint64(b, h.inode)
+	b = binary.BigEndian.AppendUint32(b, h.pagesCRC)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(h.metas)))
 	b = append(b, h.metas...)
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32c))
@@ -84,7 +91,7 @@ func (h *walHeader) encode() []byte {
 // decodeWALHeader decodes the header at the start of b and returns it with
 // its length.
 func decodeWALHeader(b []byte) (*walHeader, int, error) {
-	const fixed = 8 + 4 + 4 + 8 + 8 + 4
+	const fixed = 8 + 4 + 4 + 8 + 8 + 4 + 4
 	if len(b) < fixed+4 || string(b[:8]) != walMagic {
 		return nil, 0, fmt.Errorf("log header: not a verso log: %w", errCorrupt)
 	}
@@ -95,8 +102,9 @@ func decodeWALHeader(b []byte) (*walHeader, int, error) {
 		pageSize: int(binary.BigEndian.Uint32(b[12:])),
 		head:     verso.Revision(binary.BigEndian.Uint64(b[16:])),
 		inode:    binary.BigEndian.Uint64(b[24:]),
+		pagesCRC: binary.BigEndian.Uint32(b[32:]),
 	}
-	n := int(binary.BigEndian.Uint32(b[32:]))
+	n := int(binary.BigEndian.Uint32(b[36:]))
 	if n != 2*h.pageSize || len(b) < fixed+n+4 {
 		return nil, 0, fmt.Errorf("log header: meta pages of %d bytes: %w", n, errCorrupt)
 	}
@@ -163,8 +171,14 @@ type wal struct {
 // createWAL starts a new log with header h, in place of the old one: it
 // writes the new log beside it, syncs it, renames it over the old one and
 // syncs the directory, so that at every moment the file at path is a
-// complete log.
-func createWAL(path string, h *walHeader) (*wal, error) {
+// complete log. afterRename, if set (by tests), runs right after the
+// rename, and its error counts as one of syncing the directory.
+//
+// An error that wraps errLogUnsure comes after the rename: either log may
+// be the one a crash leaves, so the caller must append to neither (the
+// old file may be gone from the directory) and keep both checkpoints'
+// pages intact, which only stopping all writing does.
+func createWAL(path string, h *walHeader, afterRename func() error) (*wal, error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -186,18 +200,28 @@ func createWAL(path string, h *walHeader) (*wal, error) {
 		f.Close()
 		return nil, fmt.Errorf("install log: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if afterRename != nil {
+		err = afterRename()
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("install log: %w: %w", errLogUnsure, err)
 	}
 	// The same file, under the name errors should give.
 	f2, err := os.OpenFile(path, os.O_RDWR, 0)
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
+		return nil, fmt.Errorf("open log: %w: %w", errLogUnsure, err)
 	}
 	return &wal{path: path, f: f2, off: int64(len(head)), size: size}, nil
 }
+
+// errLogUnsure says a new log was renamed into place but not made durable
+// there: which of the old and the new log survives a crash is unknown.
+var errLogUnsure = errors.New("the new log replaced the old one, but not durably")
 
 // append writes one record for revisions first..last and syncs the log.
 // After an error the log's tail is unknown: the caller must stop
@@ -368,6 +392,14 @@ func restoreMetas(f *os.File, h *walHeader) error {
 				walPath(f.Name()), h.inode, ino, errForeignLog)
 		}
 	}
+	sum, err := checkpointPages(f, h.metas, h.pageSize)
+	if err != nil {
+		return err
+	}
+	if sum != h.pagesCRC {
+		return fmt.Errorf("the log %s belongs to another data file (the pages of its checkpoint differ): the data file was replaced while its store was not closed; %w",
+			walPath(f.Name()), errForeignLog)
+	}
 	if _, err := f.WriteAt(h.metas, 0); err != nil {
 		return fmt.Errorf("restore meta pages: %w", err)
 	}
@@ -379,6 +411,40 @@ func restoreMetas(f *os.File, h *walHeader) error {
 
 // errForeignLog says a log does not belong to the data file beside it.
 var errForeignLog = errors.New("move the log away to open the data file as it is, losing the commits only the log holds")
+
+// checkpointPages returns the CRC-32C of the first page of the root and of
+// the freelist of the state that the newer of the meta pages in metas
+// describes, read from the data file f. Those pages belong to the
+// checkpoint's state, which the pin keeps bbolt from rewriting (see
+// "Durability" in doc.go): after any crash they are as the checkpoint
+// synced them.
+func checkpointPages(f *os.File, metas []byte, pageSize int) (uint32, error) {
+	// bbolt's meta page, in the machine's byte order (little-endian on
+	// every platform with a log): a 16-byte page header, then magic,
+	// version, page size, flags (u32 each), the root bucket (root page,
+	// sequence), the freelist page, the high-water page, the txid.
+	const root, freelist, txid = 16 + 16, 16 + 32, 16 + 48
+	m := metas[:pageSize]
+	if other := metas[pageSize:]; binary.LittleEndian.Uint64(other[txid:]) > binary.LittleEndian.Uint64(m[txid:]) {
+		m = other
+	}
+	sum := crc32.New(crc32c)
+	page := make([]byte, pageSize)
+	for _, off := range []int{root, freelist} {
+		id := binary.LittleEndian.Uint64(m[off:])
+		if id < 2 || id > 1<<48 {
+			return 0, fmt.Errorf("log header: meta page names page %d: %w", id, errCorrupt)
+		}
+		if _, err := f.ReadAt(page, int64(id)*int64(pageSize)); err != nil {
+			if errors.Is(err, io.EOF) {
+				return 0, fmt.Errorf("data file ends before page %d of its log's checkpoint: %w", id, errCorrupt)
+			}
+			return 0, fmt.Errorf("read page %d: %w", id, err)
+		}
+		sum.Write(page)
+	}
+	return sum.Sum32(), nil
+}
 
 // readMetas returns the first two pages of the data file.
 func readMetas(f *os.File, pageSize int) ([]byte, error) {
