@@ -75,6 +75,14 @@ func restore(ctx context.Context, file, dir string, force bool) (int64, error) {
 	}
 
 	tmp := db + ".restoring"
+	// A restore cut off while it opened its copy leaves the copy and the
+	// copy's log: copying over the same file would keep its inode, and
+	// opening it would redo that log over the snapshot.
+	for _, f := range []string{tmp, bolt.LogPath(tmp), bolt.LogPath(tmp) + ".tmp"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("remove what an earlier restore left: %w", err)
+		}
+	}
 	if err := copyFile(tmp, file); err != nil {
 		os.Remove(tmp)
 		return 0, err
