@@ -21,10 +21,12 @@
 # they never fail on timing (the exit status says only whether the run
 # worked, or whether an acknowledged write was lost).
 #
-# Usage: bash bench/run.sh [--quick] [--only scale]
-#   --quick       shorter runs and a 100,000-key / 1,000,000-revision store
-#   --only scale  only the scale part, and the 1-key verso it is compared
-#                 with (no nginx, etcd, writes or system calls)
+# Usage: bash bench/run.sh [--quick] [--only scale|writes]
+#   --quick        shorter runs and a 100,000-key / 1,000,000-revision store
+#   --only scale   only the scale part, and the 1-key verso it is compared
+#                  with (no nginx, etcd, writes or system calls)
+#   --only writes  only the durable writes, verso's and etcd's (no nginx,
+#                  reads, scale or system calls): about a minute
 # Environment:
 #   VERSO_BIN          a verso binary to measure instead of the one built
 #                      from this tree (to compare two versions by one method)
@@ -40,15 +42,17 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) mode=quick ;;
 	--only)
-		[ "${2:-}" = scale ] || {
-			echo "usage: bash bench/run.sh [--quick] [--only scale]" >&2
+		case "${2:-}" in
+		scale | writes) only=$2 ;;
+		*)
+			echo "usage: bash bench/run.sh [--quick] [--only scale|writes]" >&2
 			exit 2
-		}
-		only=scale
+			;;
+		esac
 		shift
 		;;
 	*)
-		echo "usage: bash bench/run.sh [--quick] [--only scale]" >&2
+		echo "usage: bash bench/run.sh [--quick] [--only scale|writes]" >&2
 		exit 2
 		;;
 	esac
@@ -174,6 +178,7 @@ syscalls() {
 
 if [ "$only" != scale ]; then
 log "starting nginx, etcd and verso"
+if [ "$only" != writes ]; then
 mkdir -p "$work/nginx/html" "$work/nginx/tmp"
 chmod 755 "$work" "$work/nginx" "$work/nginx/html" # nginx workers run as nobody
 printf %s "$value" >"$work/nginx/html/key"
@@ -201,6 +206,7 @@ EOF
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 npid=$!
 pids+=("$npid")
+fi
 
 eport=$(port)
 epeer=$(port)
@@ -222,15 +228,16 @@ wait_ok "http://127.0.0.1:$vport/readyz" 10
 curl -fsS -o /dev/null -X PUT --data-binary "$value" "http://127.0.0.1:$vport/config/key"
 [ "$(curl -fsS "http://127.0.0.1:$vport/config/key")" = "$value" ] || die "verso does not serve the value"
 if [ "$only" != scale ]; then
-wait_ok "http://127.0.0.1:$nport/key" 10
+[ "$only" = writes ] || wait_ok "http://127.0.0.1:$nport/key" 10
 wait_ok "http://127.0.0.1:$eport/health" 20
 curl -fsS -o /dev/null -d "{\"key\":\"$(printf key | base64)\",\"value\":\"$(printf %s "$value" | base64)\"}" \
 	"http://127.0.0.1:$eport/v3/kv/put"
-[ "$(curl -fsS "http://127.0.0.1:$nport/key")" = "$value" ] || die "nginx does not serve the value"
+[ "$only" = writes ] || [ "$(curl -fsS "http://127.0.0.1:$nport/key")" = "$value" ] || die "nginx does not serve the value"
 fi
 
 # --- reads -----------------------------------------------------------------
 
+if [ "$only" != writes ]; then
 log "reads: wrk -t1 -c$conns -d$read_dur"
 [ "$only" = scale ] || read_bench nginx "http://127.0.0.1:$nport/key"
 read_bench verso "http://127.0.0.1:$vport/config/key"
@@ -240,7 +247,9 @@ read_bench verso "http://127.0.0.1:$vport/config/key"
 read_bench verso_lua "http://127.0.0.1:$vport/config/key" -s "$work/one.lua"
 record verso_small_rss "$(rss "$fastpid" VmRSS)"
 record verso_small_anon "$(rss "$fastpid" RssAnon)"
+fi
 if [ "$only" != scale ]; then
+if [ "$only" != writes ]; then
 cat >"$work/etcd-range.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '{"key":"$(printf key | base64)"}'
@@ -267,6 +276,7 @@ curl -fsS -o /dev/null -X PUT --data-binary "$value" "http://127.0.0.1:$sport/co
 read_bench nethttp "http://127.0.0.1:$sport/config/key"
 syscalls nethttp_sys "http://127.0.0.1:$sport/config/key" "$slowpid"
 stop "$slowpid"
+fi
 
 # --- writes ----------------------------------------------------------------
 
@@ -290,12 +300,13 @@ write_bench verso_w16 -target verso -url "http://127.0.0.1:$vport/config" -clien
 write_bench etcd_w1 -target etcd -url "http://127.0.0.1:$eport" -clients 1
 write_bench etcd_w16 -target etcd -url "http://127.0.0.1:$eport" -clients 16
 stop "$epid"
-stop "$npid"
+[ "$only" = writes ] || stop "$npid"
 fi
 stop "$fastpid"
 
 # --- scale -----------------------------------------------------------------
 
+if [ "$only" != writes ]; then
 fixture="$cache/scale-k$scale_keys-r$scale_revs"
 if [ ! -f "$fixture/verso.db" ]; then
 	log "scale: building a store of $scale_keys keys and $scale_revs revisions (once; kept in $fixture)"
@@ -343,6 +354,8 @@ record scale_rss "$(rss "$scalepid" VmRSS)"
 record scale_anon "$(rss "$scalepid" RssAnon)"
 stop "$scalepid"
 
+fi
+
 # --- the table -------------------------------------------------------------
 
 # ratio A B: A / B to two places, "-" if either is missing.
@@ -356,7 +369,17 @@ beyond() {
 }
 
 row() { printf '| %-46s | %14s | %-24s | %8s | %-8s |\n' "$@"; }
-{
+if [ "$only" = writes ]; then
+	echo
+	echo "verso benchmark ($mode, writes only), $(date -u +%Y-%m-%d), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
+	echo
+	row "what" "verso" "baseline" "ratio" "target"
+	row "---" "---" "---" "---" "---"
+	row "durable writes/s, 1 client" "$(get verso_w1_rate)" "etcd $(get etcd_w1_rate)" "$(ratio "$(get verso_w1_rate)" "$(get etcd_w1_rate)")" ">= 1.0x"
+	row "durable writes/s, 16 clients" "$(get verso_w16_rate)" "etcd $(get etcd_w16_rate)" "$(ratio "$(get verso_w16_rate)" "$(get etcd_w16_rate)")" ">= 2.0x"
+	row "write p99 ms, 1 / 16 clients" "$(get verso_w1_p99) / $(get verso_w16_p99)" "etcd $(get etcd_w1_p99) / $(get etcd_w16_p99)" "" ""
+	row "acknowledged writes lost (1 + 16 clients)" "$(($(get verso_w1_lost) + $(get verso_w16_lost)))" "etcd $(($(get etcd_w1_lost) + $(get etcd_w16_lost)))" "" "0"
+else {
 	echo
 	echo "verso benchmark ($mode), $(date -u +%Y-%m-%d), $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
 	echo
@@ -391,6 +414,7 @@ row() { printf '| %-46s | %14s | %-24s | %8s | %-8s |\n' "$@"; }
 	echo "(beyond path+value: (memory at scale - that of a 1-key verso) / keys - $path_value bytes of path and value;"
 	echo " RSS counts the data file's pages that bbolt maps, anon the process's own memory)"
 }
+fi
 [ "$only" = scale ] && exit 0
 lost=$(($(get verso_w1_lost) + $(get verso_w16_lost)))
 if [ "$lost" -ne 0 ]; then
