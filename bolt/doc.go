@@ -97,8 +97,9 @@ path+".wal" (wal.go has its format):
     checkpoints when commits pause for a second, after a second of
     steady commits, when the log passes 64 MiB, and after each pruning step. Close
     syncs the file and removes the log: a store that was closed has none.
-  - Open, finding a log, takes bbolt's lock on the data file, writes the
-    log's meta pages back over the file's, and only then lets bbolt read
+  - Open, finding a log, takes bbolt's lock on the data file, checks that
+    the file is the log's (below), writes the log's meta pages back over
+    the file's, and only then lets bbolt read
     the file; it redoes the log's records above the file's head in one
     bbolt transaction, checks, and checkpoints. A record that is short or
     fails its CRC ends the log: its fsync never finished, so none of its
