@@ -419,19 +419,19 @@ var errForeignLog = errors.New("move the log away to open the data file as it is
 // "Durability" in doc.go): after any crash they are as the checkpoint
 // synced them.
 func checkpointPages(f *os.File, metas []byte, pageSize int) (uint32, error) {
-	// bbolt's meta page, in the machine's byte order (little-endian on
-	// every platform with a log): a 16-byte page header, then magic,
+	// bbolt's meta page, in the machine's byte order: a 16-byte page
+	// header, then magic,
 	// version, page size, flags (u32 each), the root bucket (root page,
 	// sequence), the freelist page, the high-water page, the txid.
 	const root, freelist, txid = 16 + 16, 16 + 32, 16 + 48
 	m := metas[:pageSize]
-	if other := metas[pageSize:]; binary.LittleEndian.Uint64(other[txid:]) > binary.LittleEndian.Uint64(m[txid:]) {
+	if other := metas[pageSize:]; binary.NativeEndian.Uint64(other[txid:]) > binary.NativeEndian.Uint64(m[txid:]) {
 		m = other
 	}
 	sum := crc32.New(crc32c)
 	page := make([]byte, pageSize)
 	for _, off := range []int{root, freelist} {
-		id := binary.LittleEndian.Uint64(m[off:])
+		id := binary.NativeEndian.Uint64(m[off:])
 		if id < 2 || id > 1<<48 {
 			return 0, fmt.Errorf("log header: meta page names page %d: %w", id, errCorrupt)
 		}

@@ -300,7 +300,7 @@ func TestStore_Checkpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.walIdle = 20 * time.Millisecond // before the first commit
+	s.walIdle = 300 * time.Millisecond // before the first commit; long enough to read the log first on a busy machine
 	mustCommit(t, s, put("/k", "1"))
 	if _, recs, _ := readWAL(walPath(path)); len(recs) != 1 {
 		t.Errorf("log after a commit: %d records, want 1", len(recs))
