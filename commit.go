@@ -69,6 +69,18 @@ type Cond struct {
 	// ModRev, when above 0, requires that the path exists with this ModRev
 	// (its ETag; If-Match: "N").
 	ModRev Revision
+	// TreeRev, when above 0, requires that the path exists and that
+	// nothing at or below it changed after revision TreeRev: its TreeRev
+	// is at most TreeRev. A change below a namespace (a key added, changed
+	// or deleted, however deep) moves the namespace's TreeRev, so this
+	// guards a whole subtree, such as the deletion of a namespace that
+	// must not take along keys the client never saw. Give the revision
+	// the client read the subtree at, or the TreeRev it saw (a listing's
+	// revision). Earlier operations of the same transaction that change
+	// the path or anything below it count as a change: put the condition
+	// on the first operation that touches the subtree, or on an OpCheck
+	// before them. The root's TreeRev is the head.
+	TreeRev Revision
 }
 
 // IsZero reports whether the condition always holds.

@@ -155,6 +155,10 @@ type view struct {
 	// been deleted since: over decides).
 	kids   map[verso.Path]map[verso.Path]struct{}
 	origin map[verso.Path]origin
+	// touched holds every path an operation changed and every namespace
+	// above one: the paths whose TreeRev the transaction moves to its own
+	// revision.
+	touched map[verso.Path]struct{}
 }
 
 // base returns p's entry in the committed state, or nil.
@@ -175,6 +179,15 @@ func (v *view) get(p verso.Path) (*verso.Entry, error) {
 
 func (v *view) set(p verso.Path, e *verso.Entry) {
 	v.over[p] = e
+	for q := p; ; q = q.Parent() {
+		if _, ok := v.touched[q]; ok {
+			break // q's ancestors are in already
+		}
+		v.touched[q] = struct{}{}
+		if q == verso.Root {
+			break
+		}
+	}
 	if e == nil || p == verso.Root {
 		return
 	}
@@ -258,6 +271,20 @@ func (t *txnState) bump(e *verso.Entry) int64 {
 	return e.Version + 1
 }
 
+// treeRev returns the TreeRev of the existing path p (entry cur) in the
+// view: the transaction's own revision when an earlier operation changed p
+// or a path below it, the head for the root (every revision changes it),
+// the committed TreeRev otherwise.
+func (t *txnState) treeRev(p verso.Path, cur *verso.Entry) verso.Revision {
+	switch _, ok := t.touched[p]; {
+	case ok:
+		return t.rev
+	case p == verso.Root:
+		return t.head
+	}
+	return cur.TreeRev
+}
+
 // apply runs one operation against the view.
 func (t *txnState) apply(op *verso.Op) error {
 	fail := func(p verso.Path, err error) error {
@@ -268,8 +295,12 @@ func (t *txnState) apply(op *verso.Op) error {
 		return err
 	}
 	if c := op.If; !c.IsZero() {
-		if (c.Absent && cur != nil) || (c.Exists && cur == nil) || (c.ModRev > 0 && (cur == nil || cur.ModRev != c.ModRev)) {
+		if (c.Absent && cur != nil) || (c.Exists && cur == nil) || (c.ModRev > 0 && (cur == nil || cur.ModRev != c.ModRev)) ||
+			(c.TreeRev > 0 && cur == nil) {
 			return fail(op.Path, verso.ErrPrecondition)
+		}
+		if tr := t.treeRev(op.Path, cur); c.TreeRev > 0 && tr > c.TreeRev {
+			return fail(op.Path, fmt.Errorf("%w: it or a path below it changed in revision %d, after revision %d", verso.ErrPrecondition, tr, c.TreeRev))
 		}
 	}
 	// checkParent applies the parent rules of put, mkcol, copy and move.
@@ -428,10 +459,11 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 	}
 	t := &txnState{
 		view: &view{
-			state:  st,
-			over:   make(map[verso.Path]*verso.Entry),
-			kids:   make(map[verso.Path]map[verso.Path]struct{}),
-			origin: make(map[verso.Path]origin),
+			state:   st,
+			over:    make(map[verso.Path]*verso.Entry),
+			kids:    make(map[verso.Path]map[verso.Path]struct{}),
+			origin:  make(map[verso.Path]origin),
+			touched: make(map[verso.Path]struct{}),
 		},
 		head: head, rev: head + 1, now: now, author: txn.Author,
 	}

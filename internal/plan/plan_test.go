@@ -340,3 +340,117 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// commit plans ops against st as revision head+1 and applies the plan to
+// st the way a store writes it, returning the new head.
+func commit(t *testing.T, st *mapState, head verso.Revision, ops ...verso.Op) verso.Revision {
+	t.Helper()
+	p, err := Txn(st, head, &verso.Txn{Ops: ops}, t0)
+	if err != nil {
+		t.Fatalf("Txn(%v) at head %d: %v", ops, head, err)
+	}
+	for i, ch := range p.Commit.Changes {
+		if e := p.Changed[i]; e != nil {
+			st.tree[ch.Path] = e
+		} else {
+			delete(st.tree, ch.Path)
+			st.deleted[ch.Path] = p.Rev
+		}
+	}
+	for _, e := range p.TreeRevs {
+		st.tree[e.Path] = e
+	}
+	st.tree[verso.Root] = p.Root
+	return p.Rev
+}
+
+// TestTxn_TreeRev checks Cond.TreeRev: the path must exist and nothing at
+// or below it may have changed after the given revision, whatever the
+// change (an add however deep, a change, a deletion, properties) and
+// whoever made it (a later revision, or an earlier operation of the same
+// transaction). The revisions after 3 are planned and applied as a store
+// would, so the TreeRevs the condition reads are the planner's own.
+func TestTxn_TreeRev(t *testing.T) {
+	del := func(p verso.Path, rev verso.Revision) verso.Op {
+		return verso.Op{Kind: verso.OpDelete, Path: p, If: verso.Cond{TreeRev: rev}}
+	}
+	tests := []struct {
+		name  string
+		later [][]verso.Op // revisions 4, 5, ... committed first
+		ops   []verso.Op   // the transaction under test
+		fail  bool         // whether it fails with ErrPrecondition in its last operation
+		msg   string       // what the error says, besides the path
+	}{
+		{name: "nothing changed after N", ops: []verso.Op{del("/app", 3)}},
+		{name: "N beyond the TreeRev", ops: []verso.Op{del("/app/sub", 7)}},
+		{name: "N below the TreeRev", ops: []verso.Op{del("/app/sub", 2)}, fail: true},
+		{name: "missing path", ops: []verso.Op{del("/nope", 3)}, fail: true},
+		{name: "key added deep below after N",
+			later: [][]verso.Op{{{Kind: verso.OpMkcol, Path: "/app/sub/d"}}, {{Kind: verso.OpPut, Path: "/app/sub/d/k", Value: []byte("k")}}},
+			ops:   []verso.Op{del("/app", 3)}, fail: true, msg: "changed in revision 5, after revision 3"},
+		{name: "key added deep below, N after it",
+			later: [][]verso.Op{{{Kind: verso.OpMkcol, Path: "/app/sub/d"}, {Kind: verso.OpPut, Path: "/app/sub/d/k", Value: []byte("k")}}},
+			ops:   []verso.Op{del("/app", 4)}},
+		{name: "key deleted below after N",
+			later: [][]verso.Op{{{Kind: verso.OpDelete, Path: "/app/sub/b"}}},
+			ops:   []verso.Op{del("/app", 3)}, fail: true, msg: "changed in revision 4, after revision 3"},
+		{name: "key deleted below, the namespace itself",
+			later: [][]verso.Op{{{Kind: verso.OpDelete, Path: "/app/sub/b"}}},
+			ops:   []verso.Op{del("/app/sub", 3)}, fail: true},
+		{name: "key changed below after N",
+			later: [][]verso.Op{{{Kind: verso.OpPut, Path: "/app/a", Value: []byte("a2")}}},
+			ops:   []verso.Op{del("/app", 3)}, fail: true},
+		{name: "sibling changed after N",
+			later: [][]verso.Op{{{Kind: verso.OpPut, Path: "/app/a", Value: []byte("a2")}}},
+			ops:   []verso.Op{del("/app/sub", 3)}},
+		{name: "change elsewhere after N",
+			later: [][]verso.Op{{{Kind: verso.OpPut, Path: "/top", Value: []byte("t2")}}},
+			ops:   []verso.Op{del("/app", 3)}},
+		{name: "properties of the namespace changed after N",
+			later: [][]verso.Op{{{Kind: verso.OpProps, Path: "/app/sub", Props: []verso.PropChange{{Name: "{urn:x}q", Value: "1"}}}}},
+			ops:   []verso.Op{del("/app", 3)}, fail: true},
+		{name: "deleted and made again after N",
+			later: [][]verso.Op{{{Kind: verso.OpDelete, Path: "/app/sub"}}, {{Kind: verso.OpMkcol, Path: "/app/sub"}}},
+			ops:   []verso.Op{del("/app/sub", 3)}, fail: true},
+		{name: "moved away and back after N",
+			later: [][]verso.Op{{{Kind: verso.OpMove, From: "/app/sub", Path: "/sub"}}, {{Kind: verso.OpMove, From: "/sub", Path: "/app/sub"}}},
+			ops:   []verso.Op{del("/app/sub", 3)}, fail: true},
+		{name: "root, no commit after N",
+			ops: []verso.Op{{Kind: verso.OpCheck, Path: verso.Root, If: verso.Cond{TreeRev: 3}}}},
+		{name: "root, any commit after N",
+			later: [][]verso.Op{{{Kind: verso.OpPut, Path: "/top", Value: []byte("t2")}}},
+			ops:   []verso.Op{{Kind: verso.OpCheck, Path: verso.Root, If: verso.Cond{TreeRev: 3}}}, fail: true},
+		{name: "earlier operation of the transaction below it",
+			ops:  []verso.Op{{Kind: verso.OpDelete, Path: "/app/sub/b"}, del("/app", 3)},
+			fail: true},
+		{name: "earlier check below it changes nothing",
+			ops: []verso.Op{{Kind: verso.OpCheck, Path: "/app/sub/b", If: verso.Cond{ModRev: 3}}, del("/app", 3)}},
+		{name: "earlier operation elsewhere",
+			ops: []verso.Op{{Kind: verso.OpPut, Path: "/top", Value: []byte("t2")}, del("/app", 3)}},
+		{name: "condition before the operations below it",
+			ops: []verso.Op{{Kind: verso.OpCheck, Path: "/app", If: verso.Cond{TreeRev: 3}}, {Kind: verso.OpPut, Path: "/app/sub/b", Value: []byte("b2")}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newState()
+			head := verso.Revision(3)
+			for _, ops := range tt.later {
+				head = commit(t, st, head, ops...)
+			}
+			_, err := Txn(st, head, &verso.Txn{Ops: tt.ops}, t0)
+			if !tt.fail {
+				if err != nil {
+					t.Fatalf("Txn() error: %v", err)
+				}
+				return
+			}
+			var oe *verso.OpError
+			if !errors.Is(err, verso.ErrPrecondition) || !errors.As(err, &oe) || oe.Index != len(tt.ops)-1 {
+				t.Fatalf("Txn() error = %v, want ErrPrecondition from operation %d", err, len(tt.ops)-1)
+			}
+			if last := tt.ops[len(tt.ops)-1]; !strings.Contains(err.Error(), string(last.Path)) || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("Txn() error = %q, want it to name %s and say %q", err, last.Path, tt.msg)
+			}
+		})
+	}
+}
