@@ -16,8 +16,10 @@ import (
 // below (each returns t, so they chain), then send it with Client.Commit.
 //
 // Each operation may carry a verso.Cond on its path (the zero Cond is
-// none): Absent for "must not exist", Exists, or ModRev for "still at the
-// revision I read" (the key's ETag). Base, when set, fails the whole
+// none): Absent for "must not exist", Exists, ModRev for "still at the
+// revision I read" (the key's ETag), or TreeRev for "nothing at or below it
+// changed after the revision I read" (a namespace's listing revision).
+// Base, when set, fails the whole
 // transaction with a conflict if any path it changes changed after Base.
 type Txn struct {
 	Message string
@@ -39,14 +41,15 @@ type txnOp struct {
 }
 
 type txnCond struct {
-	Revision verso.Revision `json:"revision,omitempty"`
-	Exists   bool           `json:"exists,omitempty"`
-	Absent   bool           `json:"absent,omitempty"`
+	Revision     verso.Revision `json:"revision,omitempty"`
+	TreeRevision verso.Revision `json:"tree_revision,omitempty"`
+	Exists       bool           `json:"exists,omitempty"`
+	Absent       bool           `json:"absent,omitempty"`
 }
 
 func (t *Txn) add(op txnOp, c verso.Cond) *Txn {
 	if !c.IsZero() {
-		op.If = &txnCond{Revision: c.ModRev, Exists: c.Exists, Absent: c.Absent}
+		op.If = &txnCond{Revision: c.ModRev, TreeRevision: c.TreeRev, Exists: c.Exists, Absent: c.Absent}
 	}
 	t.ops = append(t.ops, op)
 	return t

@@ -42,6 +42,9 @@ type txnCondJSON struct {
 	ETag     string         `json:"etag"`
 	Exists   bool           `json:"exists"`
 	Absent   bool           `json:"absent"`
+	// TreeRevision is verso.Cond.TreeRev: nothing at or below the path
+	// changed after it.
+	TreeRevision verso.Revision `json:"tree_revision"`
 }
 
 // handleTxn answers POST /api/v1/txn: the operations of the body applied
@@ -300,9 +303,12 @@ func (s *Server) parseOp(i int, raw json.RawMessage) (verso.Op, error) {
 
 // parseCond turns an operation's "if" into a verso.Cond.
 func parseCond(j *txnCondJSON) (verso.Cond, error) {
-	c := verso.Cond{Exists: j.Exists, Absent: j.Absent, ModRev: j.Revision}
+	c := verso.Cond{Exists: j.Exists, Absent: j.Absent, ModRev: j.Revision, TreeRev: j.TreeRevision}
 	if j.Revision < 0 {
 		return c, fmt.Errorf("revision %d is not a revision number", j.Revision)
+	}
+	if j.TreeRevision < 0 {
+		return c, fmt.Errorf("tree_revision %d is not a revision number", j.TreeRevision)
 	}
 	if j.ETag != "" {
 		tag := strings.TrimPrefix(j.ETag, "W/")
@@ -315,11 +321,11 @@ func parseCond(j *txnCondJSON) (verso.Cond, error) {
 		}
 		c.ModRev = verso.Revision(n)
 	}
-	if c.Absent && (c.Exists || c.ModRev > 0) {
-		return c, errors.New("absent excludes exists, revision and etag")
+	if c.Absent && (c.Exists || c.ModRev > 0 || c.TreeRev > 0) {
+		return c, errors.New("absent excludes exists, revision, etag and tree_revision")
 	}
 	if c.IsZero() {
-		return c, errors.New("give one of revision, etag, exists or absent")
+		return c, errors.New("give one of revision, etag, tree_revision, exists or absent")
 	}
 	return c, nil
 }

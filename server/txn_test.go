@@ -230,6 +230,8 @@ func TestTxn_BadInput(t *testing.T) {
 		{"check without if", ops(put("/ns/x"), `{"op": "check", "path": "/ns/a"}`), 1},
 		{"empty if", ops(`{"op": "put", "path": "/ns/x", "value": "v", "if": {}}`), 0},
 		{"absent and revision", ops(`{"op": "put", "path": "/ns/x", "value": "v", "if": {"absent": true, "revision": 2}}`), 0},
+		{"absent and tree_revision", ops(`{"op": "delete", "path": "/ns/a", "if": {"absent": true, "tree_revision": 2}}`), 0},
+		{"negative tree_revision", ops(`{"op": "delete", "path": "/ns/a", "if": {"tree_revision": -1}}`), 0},
 		{"bad etag", ops(`{"op": "put", "path": "/ns/x", "value": "v", "if": {"etag": "\"abc\""}}`), 0},
 		{"unknown if field", ops(`{"op": "put", "path": "/ns/x", "value": "v", "if": {"modrev": 2}}`), 0},
 	}
