@@ -71,12 +71,7 @@ func EncodeEntry(e *verso.Entry) []byte {
 	b = appendString(b, e.ModBy)
 	b = appendString(b, e.ContentType)
 	b = appendString(b, string(e.Value))
-	b = binary.AppendUvarint(b, uint64(len(e.Props)))
-	for _, k := range slices.Sorted(maps.Keys(e.Props)) {
-		b = appendString(b, k)
-		b = appendString(b, e.Props[k])
-	}
-	return b
+	return AppendProps(b, e.Props)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -88,43 +83,101 @@ func appendString(b []byte, s string) []byte {
 // of b, so b may be memory the store reuses afterwards (bbolt's, after the
 // transaction). A key's Value is never nil; a namespace's always is.
 func DecodeEntry(p verso.Path, b []byte) (*verso.Entry, error) {
-	d := decoder{b: b}
-	if d.byte() != entryV1 {
-		return nil, fmt.Errorf("entry %s: unknown encoding: %w", p, ErrCorrupt)
+	r, err := DecodeRaw(b)
+	if err != nil {
+		return nil, fmt.Errorf("entry %s: %w", p, err)
 	}
-	e := &verso.Entry{Path: p, Kind: verso.Kind(d.byte())}
-	e.CreateRev = verso.Revision(d.uvarint())
-	e.ModRev = verso.Revision(d.uvarint())
-	e.TreeRev = verso.Revision(d.uvarint())
-	e.Version = int64(d.uvarint())
-	sec := d.varint()
-	nsec := d.uvarint()
-	e.ModTime = time.Unix(sec, int64(nsec)).UTC()
-	e.ModBy = d.string()
-	e.ContentType = d.string()
-	if v := d.bytes(); e.Kind == verso.KindKey {
-		e.Value = bytes.Clone(v)
+	e := &verso.Entry{
+		Path: p, Kind: r.Kind,
+		CreateRev: r.CreateRev, ModRev: r.ModRev, TreeRev: r.TreeRev, Version: r.Version,
+		ModTime:     time.Unix(r.Sec, r.Nsec).UTC(),
+		ModBy:       string(r.ModBy),
+		ContentType: string(r.ContentType),
+	}
+	if e.Kind == verso.KindKey {
+		e.Value = bytes.Clone(r.Value)
 		if e.Value == nil {
 			e.Value = []byte{}
 		}
 	}
-	if n := d.uvarint(); n > 0 && d.err == nil {
-		e.Props = make(map[string]string, min(n, 64))
-		for range n {
-			k := d.string()
-			e.Props[k] = d.string()
-			if d.err != nil {
-				break
-			}
-		}
-	}
-	if d.err != nil || len(d.b) != 0 {
-		return nil, fmt.Errorf("entry %s: %w", p, ErrCorrupt)
-	}
-	if e.Kind != verso.KindKey && e.Kind != verso.KindNamespace {
-		return nil, fmt.Errorf("entry %s: kind %d: %w", p, e.Kind, ErrCorrupt)
+	if r.Props != nil {
+		e.Props = DecodeProps(r.Props)
 	}
 	return e, nil
+}
+
+// RawEntry is a stored entry's fields as they are encoded: its byte slices
+// are views of the encoding, for a reader that copies them into memory of
+// its own (the bolt store loads a million entries into its head cache
+// without allocating one). A namespace's Value is nil.
+type RawEntry struct {
+	Kind                       verso.Kind
+	CreateRev, ModRev, TreeRev verso.Revision
+	Version                    int64
+	Sec, Nsec                  int64 // ModTime; Nsec below 1e9
+	ModBy, ContentType, Value  []byte
+	// Props are the properties in the encoding (a count, then each name
+	// and value as a length and bytes), for DecodeProps; nil when none.
+	Props []byte
+}
+
+// DecodeRaw decodes a stored entry without copying anything out of b: the
+// RawEntry's slices point into it. Its error wraps ErrCorrupt.
+func DecodeRaw(b []byte) (RawEntry, error) {
+	d := decoder{b: b}
+	if d.byte() != entryV1 {
+		return RawEntry{}, fmt.Errorf("unknown encoding: %w", ErrCorrupt)
+	}
+	r := RawEntry{Kind: verso.Kind(d.byte())}
+	r.CreateRev = verso.Revision(d.uvarint())
+	r.ModRev = verso.Revision(d.uvarint())
+	r.TreeRev = verso.Revision(d.uvarint())
+	r.Version = int64(d.uvarint())
+	r.Sec = d.varint()
+	nsec := d.uvarint()
+	r.ModBy, r.ContentType = d.bytes(), d.bytes()
+	if v := d.bytes(); r.Kind == verso.KindKey {
+		r.Value = v
+	}
+	props := d.b
+	if n := d.uvarint(); n > 0 {
+		for range 2 * n {
+			d.bytes()
+		}
+		r.Props = props
+	}
+	switch {
+	case d.err != nil || len(d.b) != 0 || nsec >= 1e9:
+		return RawEntry{}, ErrCorrupt
+	case r.Kind != verso.KindKey && r.Kind != verso.KindNamespace:
+		return RawEntry{}, fmt.Errorf("kind %d: %w", r.Kind, ErrCorrupt)
+	}
+	r.Nsec = int64(nsec)
+	return r, nil
+}
+
+// DecodeProps decodes properties in the encoding of RawEntry.Props, which
+// DecodeRaw checked (or AppendProps wrote).
+func DecodeProps(b []byte) map[string]string {
+	d := decoder{b: b}
+	n := d.uvarint()
+	m := make(map[string]string, min(n, 64))
+	for range n {
+		k := d.string()
+		m[k] = d.string()
+	}
+	return m
+}
+
+// AppendProps appends props in the encoding of RawEntry.Props, in name
+// order, and returns the extended slice.
+func AppendProps(b []byte, props map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(props)))
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		b = appendString(b, k)
+		b = appendString(b, props[k])
+	}
+	return b
 }
 
 // decoder reads the entry encoding, remembering the first error.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/verso-config/verso"
@@ -124,7 +126,62 @@ func TestDecodeEntry_Corrupt(t *testing.T) {
 		if e, err := DecodeEntry("/k", tt.b); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("DecodeEntry(%s %x) = %v, %v; want ErrCorrupt", tt.name, tt.b, e, err)
 		}
+		if r, err := DecodeRaw(tt.b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("DecodeRaw(%s %x) = %+v, %v; want ErrCorrupt", tt.name, tt.b, r, err)
+		}
 	}
+}
+
+// TestDecodeRaw checks that DecodeRaw reads the golden entries as
+// DecodeEntry does, its slices pointing into the encoding and nothing
+// allocated, and that AppendProps writes the properties DecodeProps reads.
+func TestDecodeRaw(t *testing.T) {
+	for _, c := range readGolden(t) {
+		if c.Entry == nil {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			b, _ := hex.DecodeString(c.Hex)
+			var r RawEntry
+			var err error
+			if allocs := testing.AllocsPerRun(10, func() { r, err = DecodeRaw(b) }); allocs != 0 {
+				t.Errorf("DecodeRaw() allocates %v times, want 0", allocs)
+			}
+			if err != nil {
+				t.Fatalf("DecodeRaw() error: %v", err)
+			}
+			e := c.Entry
+			if r.Kind != e.Kind || r.CreateRev != e.CreateRev || r.ModRev != e.ModRev || r.TreeRev != e.TreeRev || r.Version != e.Version ||
+				!time.Unix(r.Sec, r.Nsec).Equal(e.ModTime) || string(r.ModBy) != e.ModBy || string(r.ContentType) != e.ContentType {
+				t.Errorf("DecodeRaw() = %+v, want the fields of %+v", r, e)
+			}
+			if e.Kind == verso.KindKey && !bytes.Equal(r.Value, e.Value) || e.Kind != verso.KindKey && r.Value != nil {
+				t.Errorf("DecodeRaw() Value = %q, want %q", r.Value, e.Value)
+			}
+			if len(r.Value) > 0 && !inside(r.Value, b) {
+				t.Error("DecodeRaw() Value is a copy, want a view of the encoding")
+			}
+			if len(e.Props) == 0 {
+				if r.Props != nil {
+					t.Errorf("DecodeRaw() Props = %x, want nil", r.Props)
+				}
+				return
+			}
+			if diff := cmp.Diff(e.Props, DecodeProps(r.Props)); diff != "" {
+				t.Errorf("DecodeProps() mismatch (-want +got):\n%s", diff)
+			}
+			if got := AppendProps(nil, e.Props); !bytes.Equal(got, r.Props) {
+				t.Errorf("AppendProps() = %x, want %x", got, r.Props)
+			}
+		})
+	}
+}
+
+// inside reports whether sub lies within b's memory.
+func inside(sub, b []byte) bool {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(sub)))
+	return start <= p && p+uintptr(len(sub)) <= start+uintptr(len(b))
 }
 
 func TestDecodeCommit_Corrupt(t *testing.T) {
