@@ -299,8 +299,10 @@ func (t *txnState) apply(op *verso.Op) error {
 			(c.TreeRev > 0 && cur == nil) {
 			return fail(op.Path, verso.ErrPrecondition)
 		}
-		if tr := t.treeRev(op.Path, cur); c.TreeRev > 0 && tr > c.TreeRev {
-			return fail(op.Path, fmt.Errorf("%w: it or a path below it changed in revision %d, after revision %d", verso.ErrPrecondition, tr, c.TreeRev))
+		if c.TreeRev > 0 {
+			if tr := t.treeRev(op.Path, cur); tr > c.TreeRev {
+				return fail(op.Path, fmt.Errorf("%w: it or a path below it changed in revision %d, after revision %d", verso.ErrPrecondition, tr, c.TreeRev))
+			}
 		}
 	}
 	// checkParent applies the parent rules of put, mkcol, copy and move.

@@ -385,6 +385,7 @@ func TestTxn_TreeRev(t *testing.T) {
 		{name: "N beyond the TreeRev", ops: []verso.Op{del("/app/sub", 7)}},
 		{name: "N below the TreeRev", ops: []verso.Op{del("/app/sub", 2)}, fail: true},
 		{name: "missing path", ops: []verso.Op{del("/nope", 3)}, fail: true},
+		{name: "other conditions on a missing path", ops: []verso.Op{{Kind: verso.OpPut, Path: "/new", If: verso.Cond{Absent: true}}, del("/app", 3)}},
 		{name: "key added deep below after N",
 			later: [][]verso.Op{{{Kind: verso.OpMkcol, Path: "/app/sub/d"}}, {{Kind: verso.OpPut, Path: "/app/sub/d/k", Value: []byte("k")}}},
 			ops:   []verso.Op{del("/app", 3)}, fail: true, msg: "changed in revision 5, after revision 3"},
