@@ -16,11 +16,22 @@ import (
 // changed on the server after the working copy's base.
 type OutOfDateError struct {
 	Paths []string // relative to the top of the working copy
+	// Folders are those of Paths that are folders the commit deletes and
+	// that are gone from the server, or in which something was added,
+	// changed or deleted since the working copy's base.
+	Folders []string
 }
 
 func (e *OutOfDateError) Error() string {
+	names := make([]string, len(e.Paths))
+	for i, p := range e.Paths {
+		names[i] = p
+		if slices.Contains(e.Folders, p) {
+			names[i] = p + "/ (or something in it)"
+		}
+	}
 	return fmt.Sprintf("commit failed: out of date: %s changed on the server; run 'verso update', then commit again",
-		strings.Join(e.Paths, ", "))
+		strings.Join(names, ", "))
 }
 
 // ErrConflicted is returned by Commit while a file is conflicted.
@@ -52,8 +63,11 @@ func (w *WC) Commit(ctx context.Context, c *client.Client, message string, out i
 	var lines []string
 	add := func(verb, rel string) { lines = append(lines, fmt.Sprintf("%-15s%s", verb, rel)) }
 	// Additions and modifications in path order (folders before what they
-	// hold), then deletions children first, so each delete is guarded by
-	// the base revision of what it removes.
+	// hold), then deletions children first. A deleted folder is deleted
+	// with everything below it by one operation, guarded by its base
+	// TreeRev (nothing at or below it changed on the server since, not
+	// even a key this working copy never saw); what the metadata knows
+	// below it is checked against its own base first.
 	for _, ch := range changes {
 		p, err := w.checkedRemote(ch.Rel)
 		if err != nil {
@@ -72,16 +86,22 @@ func (w *WC) Commit(ctx context.Context, c *client.Client, message string, out i
 			add("Sending", ch.Rel)
 		}
 	}
+	deleted := map[string]bool{}
+	for _, ch := range changes {
+		if ch.State == Deleted {
+			deleted[ch.Rel] = true
+		}
+	}
 	for _, ch := range slices.Backward(changes) {
 		if ch.State != Deleted {
 			continue
 		}
-		e := w.m.Entries[ch.Rel]
-		cond := verso.Cond{ModRev: e.Rev}
-		if e.Kind == verso.KindNamespace {
-			cond = verso.Cond{Exists: true}
+		cond := w.baseCond(ch.Rel)
+		if deleted[parent(ch.Rel)] {
+			tx.Check(w.remote(ch.Rel), cond) // the folder's delete removes it
+		} else {
+			tx.Delete(w.remote(ch.Rel), cond)
 		}
-		tx.Delete(w.remote(ch.Rel), cond)
 	}
 	for _, ch := range changes {
 		if ch.State == Deleted {
@@ -91,8 +111,8 @@ func (w *WC) Commit(ctx context.Context, c *client.Client, message string, out i
 	cm, err := c.Commit(ctx, tx)
 	if err != nil {
 		if errors.Is(err, verso.ErrPrecondition) || errors.Is(err, verso.ErrConflict) {
-			if stale, serr := w.outOfDate(ctx, c, changes); serr == nil && len(stale) > 0 {
-				return 0, &OutOfDateError{Paths: stale}
+			if ood, serr := w.outOfDate(ctx, c, changes); serr == nil && len(ood.Paths) > 0 {
+				return 0, ood
 			}
 		}
 		return 0, err
@@ -137,9 +157,27 @@ func (w *WC) checkedRemote(rel string) (verso.Path, error) {
 	return p, nil
 }
 
+// baseCond returns the condition that the server's rel is still at the
+// working copy's base: a key's ModRev, or a folder's TreeRev (its Rev,
+// recorded from the server's listing at checkout and update), so that
+// nothing at or below the folder changed. A folder recorded without a
+// revision, which no version of the working copy writes, falls back to
+// existing.
+func (w *WC) baseCond(rel string) verso.Cond {
+	e := w.m.Entries[rel]
+	switch {
+	case e.Kind != verso.KindNamespace:
+		return verso.Cond{ModRev: e.Rev}
+	case e.Rev > 0:
+		return verso.Cond{TreeRev: e.Rev}
+	}
+	return verso.Cond{Exists: true}
+}
+
 // outOfDate returns the changed paths whose server state is no longer
-// their base: changed, deleted, or (for additions) created meanwhile.
-func (w *WC) outOfDate(ctx context.Context, c *client.Client, changes []Change) ([]string, error) {
+// their base: changed, deleted, or (for additions) created meanwhile; for
+// a folder, anything at or below it changed.
+func (w *WC) outOfDate(ctx context.Context, c *client.Client, changes []Change) (*OutOfDateError, error) {
 	listings := map[string]map[string]client.Entry{}
 	server := func(rel string) (*client.Entry, error) {
 		dir := parent(rel)
@@ -162,7 +200,7 @@ func (w *WC) outOfDate(ctx context.Context, c *client.Client, changes []Change) 
 		}
 		return nil, nil
 	}
-	var stale []string
+	ood := &OutOfDateError{}
 	for _, ch := range changes {
 		s, err := server(ch.Rel)
 		if err != nil {
@@ -172,13 +210,20 @@ func (w *WC) outOfDate(ctx context.Context, c *client.Client, changes []Change) 
 		switch {
 		case base == nil: // added here
 			if s != nil {
-				stale = append(stale, ch.Rel)
+				ood.Paths = append(ood.Paths, ch.Rel)
 			}
 		case s == nil:
-			stale = append(stale, ch.Rel)
+			ood.Paths = append(ood.Paths, ch.Rel)
+			if base.Kind == verso.KindNamespace {
+				ood.Folders = append(ood.Folders, ch.Rel)
+			}
 		case base.Kind == verso.KindKey && (s.Kind != verso.KindKey || s.Revision != base.Rev):
-			stale = append(stale, ch.Rel)
+			ood.Paths = append(ood.Paths, ch.Rel)
+		case base.Kind == verso.KindNamespace && (s.Kind != verso.KindNamespace || s.Revision > base.Rev):
+			// A listing's revision of a namespace is its TreeRev.
+			ood.Paths = append(ood.Paths, ch.Rel)
+			ood.Folders = append(ood.Folders, ch.Rel)
 		}
 	}
-	return stale, nil
+	return ood, nil
 }

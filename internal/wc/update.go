@@ -42,9 +42,20 @@ func (w *WC) Update(ctx context.Context, c *client.Client, out io.Writer) (verso
 		w.m.Conflicts = map[string]*Conflict{}
 	}
 	say := func(st byte, rel string) { fmt.Fprintf(out, "%c  %s\n", st, rel) }
+	// The folders' TreeRevs before the update: a folder holding a path
+	// the update skips keeps its old one, because it has not seen that
+	// path's change (its TreeRev guards the folder's deletion).
+	oldRevs := map[string]verso.Revision{}
+	for rel, e := range w.m.Entries {
+		if e.Kind == verso.KindNamespace {
+			oldRevs[rel] = e.Rev
+		}
+	}
+	var skips []string
 	skipped := func(rel string) bool {
 		if w.m.Conflicts[rel] != nil {
 			fmt.Fprintf(out, "Skipped '%s' -- conflicted; resolve it first\n", rel)
+			skips = append(skips, rel)
 			return true
 		}
 		return false
@@ -209,6 +220,13 @@ func (w *WC) Update(ctx context.Context, c *client.Client, out io.Writer) (verso
 	}
 	w.m.Revision = h
 	w.m.Entries[""].Rev = h
+	for _, rel := range skips {
+		for d := parent(rel); d != ""; d = parent(d) {
+			if e, old := w.m.Entries[d], oldRevs[d]; e != nil && e.Kind == verso.KindNamespace && old > 0 && old < e.Rev {
+				e.Rev = old
+			}
+		}
+	}
 	if err := w.save(); err != nil {
 		return 0, err
 	}

@@ -42,7 +42,10 @@ var ErrNotWorkingCopy = errors.New("not a verso working copy")
 type Entry struct {
 	Kind verso.Kind `json:"kind"`
 	// Rev is the revision the path was last changed at, as of the
-	// working copy's base: the ModRev that guards a commit of it.
+	// working copy's base: for a key its ModRev, which guards a commit of
+	// it; for a folder its TreeRev (the last revision that changed it or
+	// anything below it, as the server's listing gives it), which guards
+	// its deletion. Format 1 has always recorded both.
 	Rev verso.Revision `json:"rev"`
 	// Hash is the SHA-256 of the base content of a key (hex); the
 	// pristine copy is .verso/pristine/HASH.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -278,5 +279,162 @@ func TestWC_Revert(t *testing.T) {
 	}
 	if got := read(t, w, "name"); got != "shop\n" {
 		t.Errorf("name after revert = %q", got)
+	}
+}
+
+// TestWC_DeleteFolderOutOfDate checks that deleting a folder is refused
+// as out of date when someone else added a key below it after the working
+// copy's base: the commit would delete a key its user never saw. After
+// an update shows it, deleting the folder goes through.
+func TestWC_DeleteFolderOutOfDate(t *testing.T) {
+	c, url := newServer(t)
+	w := checkout(t, c, url)
+
+	other := &client.Txn{}
+	other.Mkdir("/app/db/deep", verso.Cond{}).Put("/app/db/deep/newkey", []byte("theirs\n"), "", verso.Cond{Absent: true})
+	if _, err := c.Commit(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.RemoveAll(filepath.Join(w.Root, "db")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, w, "name", "shop2\n")
+	_, err := w.Commit(t.Context(), c, "drop db", io.Discard)
+	var ood *wc.OutOfDateError
+	if !errors.As(err, &ood) {
+		t.Fatalf("Commit deleting a folder changed on the server = %v, want out of date", err)
+	}
+	if diff := cmp.Diff([]string{"db"}, ood.Paths); diff != "" {
+		t.Errorf("out-of-date paths (-want +got):\n%s", diff)
+	}
+	for _, want := range []string{"out of date", "db/ (or something in it)", "verso update"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Commit error %q does not say %q", err, want)
+		}
+	}
+	for p, want := range map[verso.Path]string{"/app/db/deep/newkey": "theirs\n", "/app/db/host": "db1\n", "/app/name": "shop\n"} {
+		if got := serverValue(t, c, p); got != want {
+			t.Errorf("server %s = %q after a refused commit, want %q", p, got, want)
+		}
+	}
+
+	var out bytes.Buffer
+	if _, err := w.Update(t.Context(), c, &out); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if got := read(t, w, "db/deep/newkey"); got != "theirs\n" {
+		t.Errorf("db/deep/newkey after update = %q, want the other client's key", got)
+	}
+	// The user has now seen the new key, and deletes the folder again.
+	if err := os.RemoveAll(filepath.Join(w.Root, "db")); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	rev, err := w.Commit(t.Context(), c, "drop db", &out)
+	if err != nil {
+		t.Fatalf("Commit after update = %d, %v", rev, err)
+	}
+	cm, err := c.Revision(t.Context(), rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ch := range cm.Changes {
+		got = append(got, string(ch.Action)+" "+string(ch.Path))
+	}
+	want := []string{"deleted /app/db", "deleted /app/db/deep", "deleted /app/db/deep/newkey", "deleted /app/db/host", "deleted /app/db/port", "modified /app/name"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("committed changes (-want +got):\n%s", diff)
+	}
+	if s := status(t, w); len(s) != 0 {
+		t.Errorf("status after commit = %q, want nothing", s)
+	}
+}
+
+// TestWC_DeleteFolderStaleKey checks that a key below a deleted folder is
+// still checked against its own base: an update that skipped a conflicted
+// key must not let the folder's deletion take the server's newer version.
+func TestWC_DeleteFolderStaleKey(t *testing.T) {
+	c, url := newServer(t)
+	a := checkout(t, c, url)
+	b := checkout(t, c, url)
+
+	write(t, b, "db/host", "theirs\n")
+	if _, err := b.Commit(t.Context(), c, "theirs", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	write(t, a, "db/host", "mine\n")
+	if _, err := a.Update(t.Context(), c, io.Discard); err != nil { // db/host conflicted
+		t.Fatal(err)
+	}
+	write(t, b, "db/host", "theirs again\n")
+	if _, err := b.Commit(t.Context(), c, "theirs again", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := a.Update(t.Context(), c, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Skipped 'db/host'") {
+		t.Fatalf("second update printed %q, want db/host skipped", out.String())
+	}
+	if err := a.Resolve(io.Discard, "db/host"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(a.Root, "db")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Commit(t.Context(), c, "drop db", io.Discard)
+	var ood *wc.OutOfDateError
+	if !errors.As(err, &ood) {
+		t.Fatalf("Commit deleting a folder with a key changed unseen = %v, want out of date", err)
+	}
+	if got := serverValue(t, c, "/app/db/host"); got != "theirs again\n" {
+		t.Errorf("server /app/db/host = %q after a refused commit, want it unchanged", got)
+	}
+}
+
+// TestWC_UpdateSkipKeepsFolderBase checks that an update skipping a
+// conflicted path does not advance the base of the folders above it: the
+// server's key there is unknown to the metadata, so only the folder's base
+// can keep its deletion from taking the key along unseen.
+func TestWC_UpdateSkipKeepsFolderBase(t *testing.T) {
+	c, url := newServer(t)
+	a := checkout(t, c, url)
+	b := checkout(t, c, url)
+
+	os.Remove(filepath.Join(b.Root, "db/host"))
+	if _, err := b.Commit(t.Context(), c, "drop host", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	write(t, a, "db/host", "mine\n")
+	if _, err := a.Update(t.Context(), c, io.Discard); err != nil { // changed here, deleted there
+		t.Fatal(err)
+	}
+	write(t, b, "db/host", "theirs\n")
+	if _, err := b.Commit(t.Context(), c, "host again", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := a.Update(t.Context(), c, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Skipped 'db/host'") {
+		t.Fatalf("second update printed %q, want db/host skipped", out.String())
+	}
+	if err := a.Resolve(io.Discard, "db/host"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(a.Root, "db")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Commit(t.Context(), c, "drop db", io.Discard)
+	var ood *wc.OutOfDateError
+	if !errors.As(err, &ood) || !slices.Equal(ood.Folders, []string{"db"}) {
+		t.Fatalf("Commit deleting a folder holding a key never seen = %v, want db out of date", err)
+	}
+	if got := serverValue(t, c, "/app/db/host"); got != "theirs\n" {
+		t.Errorf("server /app/db/host = %q after a refused commit, want it unchanged", got)
 	}
 }
