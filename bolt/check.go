@@ -39,15 +39,17 @@ func (s *Store) Check() error {
 	if s.isClosed.Load() {
 		return verso.ErrClosed
 	}
-	s.publishMu.Lock()
-	defer s.publishMu.Unlock()
+	// The committer runs it, once bbolt holds every published revision,
+	// so that it sees the cache and the file at the same revision.
 	c := &checker{}
-	err := s.view(func(tx *bbolt.Tx) error {
-		c.check(tx)
-		if c.head >= 0 {
-			s.checkCache(c)
-		}
-		return nil
+	err := s.exclusive(func() error {
+		return s.viewNow(func(tx *bbolt.Tx) error {
+			c.check(tx)
+			if c.head >= 0 {
+				s.checkCache(c)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return err

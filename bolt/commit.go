@@ -25,6 +25,10 @@ type request struct {
 	// commit: the committer runs step alone in its own bbolt write
 	// transaction and sets err to what it returned (see prune.go).
 	step func(tx *bbolt.Tx) error
+	// excl, when set, makes this a maintenance request that the
+	// committer runs between groups once bbolt holds every published
+	// revision (see exclusive).
+	excl func() error
 }
 
 // Commit applies txn as one new revision and returns its record once the
@@ -65,34 +69,48 @@ func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, erro
 // is left to send on it.
 func (s *Store) commitLoop() {
 	defer close(s.done)
+	defer s.finishTx()
 	batch := make([]*request, 0, s.maxBatch)
 	// What the last group tells about the next: how many writers it
 	// answered (most come straight back with their next commit), how many
 	// others queued meanwhile, and how long it took.
 	var answered, queued int
 	var took time.Duration
-	idle := time.NewTimer(time.Hour)
-	idle.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
+		// Commit the open bbolt transaction when it reaches its age, and
+		// checkpoint once commits pause.
+		var timeout <-chan time.Time
+		switch {
+		case s.tx != nil:
+			timer.Reset(max(s.txMaxAge-time.Since(s.txBegan), 0))
+			timeout = timer.C
+		case s.wal != nil && s.wal.recs > 0 && s.failure() == nil:
+			timer.Reset(s.walIdle)
+			timeout = timer.C
+		}
 		var req *request
 		var ok bool
-		if s.wal != nil && s.wal.recs > 0 && s.failure() == nil {
-			// Checkpoint once commits pause.
-			idle.Reset(s.walIdle)
-			select {
-			case req, ok = <-s.reqs:
-				idle.Stop()
-			case <-idle.C:
+		select {
+		case req, ok = <-s.reqs:
+			timer.Stop()
+		case <-s.flushReq:
+			timer.Stop()
+			s.flush()
+			continue
+		case <-timeout:
+			if s.tx != nil {
+				s.flush()
+			} else {
 				s.checkpointLogged()
-				continue
 			}
-		} else {
-			req, ok = <-s.reqs
+			continue
 		}
 		if !ok {
 			return
 		}
-		if req.step != nil {
+		if req.maintenance() {
 			s.runStep(req)
 			continue
 		}
@@ -105,7 +123,7 @@ func (s *Store) commitLoop() {
 				if !ok {
 					break fill
 				}
-				if r.step != nil {
+				if r.maintenance() {
 					step = r
 					break fill
 				}
@@ -124,6 +142,9 @@ func (s *Store) commitLoop() {
 		s.commitBatch(batch)
 		answered, queued, took = len(batch), len(s.reqs), time.Since(start)
 		clear(batch)
+		if s.tx != nil && (time.Since(s.txBegan) >= s.txMaxAge || s.txBytes >= s.txMaxBytes) {
+			s.flush()
+		}
 		if s.wal != nil && s.failure() == nil && (s.wal.off > walCheckpointSize || time.Since(s.lastCheckpoint) > s.walMaxAge) {
 			s.checkpointLogged()
 		}
@@ -131,6 +152,113 @@ func (s *Store) commitLoop() {
 			s.runStep(step)
 		}
 	}
+}
+
+// How long, and for how many bytes of log records, the committer keeps
+// one bbolt write transaction open across groups (see "Durability" in
+// doc.go). bbolt's CPU per write falls the more writes one of its
+// transactions holds; the longer it stays open, the more pages it keeps in
+// memory and the longer a reader of the file may wait for it.
+const (
+	defaultTxMaxAge   = 20 * time.Millisecond
+	defaultTxMaxBytes = 8 << 20
+)
+
+// flush commits the open bbolt transaction, if any, logging a failure
+// (which commitTx turns into a stopped store when the transaction held
+// acknowledged groups).
+func (s *Store) flush() {
+	if err := s.commitTx(); err != nil {
+		s.log.Error("verso: bbolt commit failed", "path", s.path, "err", err)
+	}
+}
+
+// beginTx returns the open bbolt write transaction, beginning one if none
+// is open.
+func (s *Store) beginTx() (*bbolt.Tx, error) {
+	if s.tx != nil {
+		return s.tx, nil
+	}
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, err
+	}
+	head, err := readHead(tx)
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	s.tx, s.txBegan, s.txHead, s.txAcked, s.txBytes = tx, time.Now(), head, 0, 0
+	return tx, nil
+}
+
+// commitTx commits the open bbolt write transaction, if any (with the log,
+// bbolt writes its pages and syncs nothing), and wakes the readers waiting
+// for bbolt to catch up. If the commit fails after the transaction took
+// acknowledged groups, the store stops: only the log holds them now.
+func (s *Store) commitTx() error {
+	defer s.signalFlushed()
+	tx := s.tx
+	if tx == nil {
+		return nil
+	}
+	head, acked := s.txHead, s.txAcked
+	s.tx, s.txAcked, s.txBytes = nil, 0, 0
+	var err error
+	if s.txHook != nil {
+		err = s.txHook()
+	}
+	if err == nil {
+		err = tx.Commit()
+	} else {
+		tx.Rollback()
+	}
+	if err != nil {
+		if acked > 0 {
+			s.fail(fmt.Errorf("the log holds r%d-r%d, which bbolt failed to commit: %w", head-verso.Revision(acked)+1, head, err))
+		}
+		return fmt.Errorf("commit to the data file: %w", err)
+	}
+	s.boltHead.Store(int64(head))
+	return nil
+}
+
+// abortTx rolls back the open bbolt write transaction after err, which
+// stops the store if the transaction held acknowledged groups.
+func (s *Store) abortTx(err error) {
+	defer s.signalFlushed()
+	if s.tx == nil {
+		return
+	}
+	if s.txAcked > 0 {
+		first := verso.Revision(s.boltHead.Load()) + 1
+		s.fail(fmt.Errorf("the log holds r%d-r%d, which bbolt failed to write: %w", first, first+verso.Revision(s.txAcked)-1, err))
+	}
+	s.tx.Rollback()
+	s.tx, s.txAcked, s.txBytes = nil, 0, 0
+}
+
+// finishTx ends the open bbolt write transaction when the committer stops:
+// Close commits it; a simulated crash (shut(false)) drops it.
+func (s *Store) finishTx() {
+	if s.final {
+		s.flush()
+		return
+	}
+	if s.tx != nil {
+		s.tx.Rollback()
+		s.tx = nil
+	}
+	s.signalFlushed()
+}
+
+// signalFlushed wakes the readers waiting in awaitBolt, which look at
+// boltHead again.
+func (s *Store) signalFlushed() {
+	s.mu.Lock()
+	close(s.flushed)
+	s.flushed = make(chan struct{})
+	s.mu.Unlock()
 }
 
 // checkpointLogged checkpoints, logging a failure: the log stays as it
@@ -141,17 +269,28 @@ func (s *Store) checkpointLogged() {
 	}
 }
 
-// runStep runs a maintenance request in its own bbolt write transaction.
-// Steps never change the tree or the head, so nothing is published.
+// maintenance says whether r is a maintenance request rather than a
+// commit.
+func (r *request) maintenance() bool { return r.step != nil || r.excl != nil }
+
+// runStep runs a maintenance request: after the open bbolt transaction is
+// committed, a step in its own bbolt write transaction, or an exclusive
+// function. Neither changes the tree or the head, so nothing is published.
 func (s *Store) runStep(req *request) {
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
 	switch {
+	case req.excl != nil:
+		s.flush()
+		req.err = req.excl()
 	case s.failure() != nil:
 		req.err = s.failure()
 	case req.ctx.Err() != nil:
 		req.err = req.ctx.Err()
 	default:
+		if req.err = s.commitTx(); req.err != nil {
+			break
+		}
 		req.err = s.db.Update(func(tx *bbolt.Tx) error {
 			if s.wal != nil && s.nearMapEnd(tx, 0) {
 				if err := s.leaveWAL(true); err != nil {
@@ -173,7 +312,18 @@ func (s *Store) runStep(req *request) {
 // between group commits, and returns step's error (or the transaction's).
 // Like Commit, it waits for the answer once the step is queued.
 func (s *Store) do(ctx context.Context, step func(tx *bbolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
+	return s.submit(&request{ctx: ctx, step: step})
+}
+
+// exclusive has the committer run fn between group commits, once bbolt
+// holds every published revision: no commit runs meanwhile, and fn sees the
+// head cache and the file at the same revision.
+func (s *Store) exclusive(fn func() error) error {
+	return s.submit(&request{ctx: context.Background(), excl: fn})
+}
+
+func (s *Store) submit(req *request) error {
+	if err := req.ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -185,7 +335,7 @@ func (s *Store) do(ctx context.Context, step func(tx *bbolt.Tx) error) error {
 	s.mu.Unlock()
 	defer s.inflight.Done()
 
-	req := &request{ctx: ctx, step: step, done: make(chan struct{})}
+	req.done = make(chan struct{})
 	s.reqs <- req
 	<-req.done
 	return req.err
@@ -193,7 +343,8 @@ func (s *Store) do(ctx context.Context, step func(tx *bbolt.Tx) error) error {
 
 // awaitGroup adds to batch the transactions that arrive within wait, until
 // it holds want of them; it returns a maintenance request that arrived
-// meanwhile, which ends the wait.
+// meanwhile, which ends the wait. A reader's request for bbolt to catch up
+// is served meanwhile.
 func (s *Store) awaitGroup(batch *[]*request, want int, wait time.Duration) (step *request) {
 	if wait <= 0 {
 		return nil
@@ -206,10 +357,12 @@ func (s *Store) awaitGroup(batch *[]*request, want int, wait time.Duration) (ste
 			if !ok {
 				return nil
 			}
-			if r.step != nil {
+			if r.maintenance() {
 				return r
 			}
 			*batch = append(*batch, r)
+		case <-s.flushReq:
+			s.flush()
 		case <-t.C:
 			return nil
 		}
@@ -220,9 +373,12 @@ func (s *Store) awaitGroup(batch *[]*request, want int, wait time.Duration) (ste
 // maxGroupWait caps how long the committer waits for a group to fill.
 const maxGroupWait = 2 * time.Millisecond
 
-// commitBatch commits the transactions of batch, each as its own revision,
-// in one bbolt write transaction, then publishes them and answers every
-// caller.
+// commitBatch commits the transactions of batch, each as its own revision:
+// it plans and writes them into the open bbolt write transaction, appends
+// the group's record to the log and syncs it, then publishes them and
+// answers every caller. The bbolt transaction stays open for the next
+// groups (commitLoop commits it now and then); without the log, it is
+// committed (and synced by bbolt) before the group is published.
 func (s *Store) commitBatch(batch []*request) {
 	if s.batchHook != nil {
 		s.batchHook(len(batch))
@@ -230,28 +386,33 @@ func (s *Store) commitBatch(batch []*request) {
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
 
-	if err := s.failure(); err != nil {
+	failAll := func(err error) {
 		err = fmt.Errorf("commit: %w", err)
 		for _, r := range batch {
-			r.err = err
+			r.plan, r.err = nil, err
 			close(r.done)
 		}
+	}
+	if err := s.failure(); err != nil {
+		failAll(err)
+		return
+	}
+	tx, err := s.beginTx()
+	if err != nil {
+		s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
+		failAll(err)
 		return
 	}
 
-	// db.Update, not db.Batch: Batch may run a function twice, which
-	// would plan the same transaction at two revisions. Update runs fn
-	// once; if it fails, the head written inside it is rolled back with
-	// everything else, so no revision is consumed.
-	var start, head verso.Revision
-	logged := false
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		var err error
-		if head, err = readHead(tx); err != nil {
-			return err
-		}
-		start = head
-		w := newWriter(tx, s.wal != nil)
+	// Each transaction is planned (validated, nothing written) before it
+	// is written, so one that fails leaves the bbolt transaction, and
+	// the groups before it there, untouched. The head that numbers each
+	// plan is read and written in the same bbolt transaction: a
+	// revision is never allocated twice (so never db.Batch, which may
+	// run a function again).
+	start, head := s.txHead, s.txHead
+	w := newWriter(tx, s.wal != nil)
+	err = func() error {
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				r.err = err
@@ -271,63 +432,72 @@ func (s *Store) commitBatch(batch []*request) {
 			r.plan, head = p, p.Rev
 		}
 		if head == start {
-			// Commit, not roll back: with the freelist unwritten, a
-			// rollback has bbolt rebuild it by reading the whole file.
 			return nil
 		}
-		if err := tx.Bucket(bucketMeta).Put(keyHead, revKey(head)); err != nil {
-			return err
-		}
-		if s.wal == nil {
-			return nil // bbolt syncs the commit
-		}
-		if s.nearMapEnd(tx, len(w.log)) {
-			return s.leaveWAL(true) // and bbolt syncs the commit
-		}
-		// The group is durable once the log is synced: bbolt's commit
-		// that follows only writes to the file.
-		if err := s.wal.append(start+1, head, w.log); err != nil {
-			s.fail(err)
-			return err
-		}
-		logged = true
-		return nil
-	})
+		return tx.Bucket(bucketMeta).Put(keyHead, revKey(head))
+	}()
 	if err != nil {
-		if logged {
-			// The log holds revisions the file does not: numbering on
-			// would reuse them.
-			s.fail(fmt.Errorf("the log holds r%d-r%d, which bbolt failed to commit: %w", start+1, head, err))
-		}
+		// The bbolt transaction holds part of this group, which
+		// cannot be taken out alone: all of it goes (and the store
+		// stops if it held acknowledged groups).
+		s.abortTx(err)
 		s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
-		err = fmt.Errorf("commit: %w", err)
+		failAll(err)
+		return
+	}
+	if head == start {
+		// Every transaction failed: nothing to log or publish.
 		for _, r := range batch {
-			r.plan, r.err = nil, err
 			close(r.done)
 		}
 		return
 	}
+	s.txHead = head
 
-	published := false
-	for _, r := range batch {
-		if r.plan == nil {
-			continue
+	leave := false
+	if s.wal == nil {
+		// bbolt syncs the commit.
+		if err := s.commitTx(); err != nil {
+			s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
+			failAll(err)
+			return
 		}
-		s.publish(r.plan)
-		published = true
+	} else {
+		// The group is durable once the log is synced. Past half of
+		// what bbolt maps, the store leaves the log after this group.
+		leave = s.nearMapEnd(tx, s.txBytes+len(w.log))
+		if err := s.wal.append(start+1, head, w.log); err != nil {
+			s.fail(err)
+			s.abortTx(err)
+			s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
+			failAll(err)
+			return
+		}
+		s.txAcked += int(head - start)
+		s.txBytes += len(w.log)
 	}
-	if published {
-		s.head.Store(int64(head))
-		s.mu.Lock()
-		close(s.headCh)
-		s.headCh = make(chan struct{})
-		s.mu.Unlock()
+
+	for _, r := range batch {
+		if r.plan != nil {
+			s.publish(r.plan)
+		}
 	}
+	s.head.Store(int64(head))
+	s.mu.Lock()
+	close(s.headCh)
+	s.headCh = make(chan struct{})
+	s.mu.Unlock()
 	for _, r := range batch {
 		if r.plan != nil {
 			r.commit, r.plan = r.plan.Commit, nil
 		}
 		close(r.done)
+	}
+	if leave {
+		// leaveWAL commits the bbolt transaction first.
+		if err := s.leaveWAL(false); err != nil {
+			s.log.Error("verso: leave the log", "path", s.path, "err", err)
+		}
 	}
 }
 

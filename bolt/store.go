@@ -28,8 +28,8 @@ type Options struct {
 	// time.Now.
 	Clock func() time.Time
 
-	// MaxBatch is the most transactions grouped into one bbolt transaction
-	// (one fsync) by group commit. 0 means 256; 1 turns grouping off.
+	// MaxBatch is the most transactions grouped into one group commit
+	// (one fsync of the log). 0 means 256; 1 turns grouping off.
 	MaxBatch int
 
 	// Logger receives the store's own events, such as a group commit that
@@ -56,9 +56,9 @@ type Store struct {
 	// head is the newest revision published to cache.
 	head atomic.Int64
 
-	// publishMu is held by the committer from the start of a bbolt write
-	// transaction until its revisions are published, and by Check, so
-	// that Check sees the cache and the file at the same revision.
+	// publishMu is held by the committer while it commits a group or
+	// runs a maintenance request (tests hold it to keep the committer
+	// waiting).
 	publishMu sync.Mutex
 
 	isClosed atomic.Bool
@@ -99,6 +99,35 @@ type Store struct {
 	// failed to commit): commits fail from then on, and the next Open
 	// settles the outcome from the log.
 	failed atomic.Pointer[error]
+
+	// The open bbolt write transaction ("Durability" in doc.go): with the
+	// log, the committer writes group after group into one bbolt
+	// transaction and commits it only now and then (commitTx). Only the
+	// committer uses these.
+	tx      *bbolt.Tx
+	txBegan time.Time      // when tx began
+	txHead  verso.Revision // the head written in tx
+	txAcked int            // revisions in tx acknowledged (their log records synced)
+	txBytes int            // the size of their log records
+	// txMaxAge and txMaxBytes say when the committer commits tx at the
+	// latest (tests change them before the first commit).
+	txMaxAge   time.Duration
+	txMaxBytes int
+	// txHook, if set (by tests, before the first Commit), runs before
+	// the committer commits tx, and its error counts as the commit's.
+	txHook func() error
+
+	// boltHead is the newest revision bbolt has committed: readers that
+	// read the file at a revision above it ask the committer to commit
+	// tx first (flushReq), and wait for flushed (guarded by mu) to be
+	// closed.
+	boltHead atomic.Int64
+	flushReq chan struct{}
+	flushed  chan struct{}
+	// final is set by Close before the committer stops: it commits tx
+	// then. Without it (tests of crashes), tx is dropped as a crash
+	// would drop it.
+	final bool
 }
 
 // failure returns why the store refuses commits, or nil.
@@ -220,6 +249,11 @@ func Open(path string, opts *Options) (*Store, error) {
 		mapSize:   mapSize,
 		walIdle:   time.Second,
 		walMaxAge: time.Second,
+
+		txMaxAge:   defaultTxMaxAge,
+		txMaxBytes: defaultTxMaxBytes,
+		flushReq:   make(chan struct{}, 1),
+		flushed:    make(chan struct{}),
 	}
 	if err := s.start(hdr, recs, useWAL); err != nil {
 		if s.pin != nil {
@@ -297,7 +331,11 @@ func (s *Store) start(hdr *walHeader, recs []walRecord, useWAL bool) error {
 		s.pin.Rollback()
 		s.pin = nil
 	}
-	return s.loadHead() // load.go
+	if err := s.loadHead(); err != nil { // load.go
+		return err
+	}
+	s.boltHead.Store(s.head.Load())
+	return nil
 }
 
 // recover redoes the log records above the data file's head, all in one
@@ -348,6 +386,9 @@ var errNoChange = errors.New("nothing to commit")
 // new log records that state's meta pages. Only the committer calls it,
 // between bbolt transactions, and Open.
 func (s *Store) checkpoint() error {
+	if err := s.commitTx(); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	// Group commits leave bbolt's freelist unwritten (see setLogged):
 	// the checkpoint's state has it, so that Open never has to rebuild it
 	// by reading the whole file.
@@ -422,6 +463,11 @@ func (s *Store) setLogged(on bool) {
 // (inTx), that transaction's commit writes the freelist; otherwise an
 // empty one does.
 func (s *Store) leaveWAL(inTx bool) error {
+	if !inTx {
+		if err := s.commitTx(); err != nil {
+			return err
+		}
+	}
 	s.db.NoFreelistSync = false
 	if !inTx {
 		if err := s.db.Update(func(*bbolt.Tx) error { return nil }); err != nil {
@@ -516,7 +562,7 @@ func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*ver
 		return nil, &verso.PathError{Op: "get", Path: p, Err: verso.ErrNotFound}
 	}
 	var e *verso.Entry
-	err := s.view(func(tx *bbolt.Tx) error {
+	err := s.viewAt(rev, func(tx *bbolt.Tx) error {
 		r, err := resolveRev(tx, "get", p, rev)
 		if err != nil {
 			return err
@@ -533,14 +579,63 @@ func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*ver
 	return e, nil
 }
 
-// view runs fn in a bbolt read transaction, turning a closed database into
+// view runs fn in a bbolt read transaction that sees at least every
+// revision published when view was called, turning a closed database into
 // verso.ErrClosed.
 func (s *Store) view(fn func(*bbolt.Tx) error) error {
+	return s.viewAt(verso.Revision(s.head.Load()), fn)
+}
+
+// viewAt is view for a reader that needs no revision above rev (one that
+// reads at rev): it waits for bbolt only when bbolt has yet to commit rev.
+func (s *Store) viewAt(rev verso.Revision, fn func(*bbolt.Tx) error) error {
+	if head := verso.Revision(s.head.Load()); rev == verso.Head || rev > head {
+		rev = head
+	}
+	if err := s.awaitBolt(rev); err != nil {
+		return err
+	}
+	return s.viewNow(fn)
+}
+
+// viewNow runs fn in a bbolt read transaction of the file as bbolt has
+// committed it, turning a closed database into verso.ErrClosed.
+func (s *Store) viewNow(fn func(*bbolt.Tx) error) error {
 	err := s.db.View(fn)
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return verso.ErrClosed
 	}
 	return err
+}
+
+// awaitBolt returns once bbolt has committed rev, asking the committer to
+// commit its open transaction if it has not. It costs one atomic load when
+// bbolt has.
+func (s *Store) awaitBolt(rev verso.Revision) error {
+	for verso.Revision(s.boltHead.Load()) < rev {
+		if err := s.failure(); err != nil {
+			return fmt.Errorf("read r%d: %w", rev, err)
+		}
+		s.mu.Lock()
+		ch := s.flushed
+		s.mu.Unlock()
+		select {
+		case s.flushReq <- struct{}{}:
+		default: // a request is pending: the committer serves it after this point
+		}
+		select {
+		case <-ch:
+		case <-s.done:
+			if verso.Revision(s.boltHead.Load()) >= rev {
+				return nil
+			}
+			if err := s.failure(); err != nil {
+				return fmt.Errorf("read r%d: %w", rev, err)
+			}
+			return verso.ErrClosed
+		}
+	}
+	return nil
 }
 
 // resolveRev checks rev against the head and the start of history in tx;
@@ -588,7 +683,7 @@ func (s *Store) Walk(ctx context.Context, p verso.Path, rev verso.Revision, dept
 		return err
 	}
 	var out []*verso.Entry
-	err := s.view(func(tx *bbolt.Tx) error {
+	err := s.viewAt(rev, func(tx *bbolt.Tx) error {
 		r, err := resolveRev(tx, "get", p, rev)
 		if err != nil {
 			return err
@@ -786,7 +881,7 @@ func (s *Store) Revision(ctx context.Context, rev verso.Revision) (*verso.Commit
 		return nil, err
 	}
 	var c *verso.Commit
-	err := s.view(func(tx *bbolt.Tx) error {
+	err := s.viewAt(rev, func(tx *bbolt.Tx) error {
 		head, err := readHead(tx)
 		if err != nil {
 			return err
@@ -831,8 +926,12 @@ func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, err
 	if p == "" {
 		p = verso.Root
 	}
+	at := q.Before
+	if at <= 0 {
+		at = verso.Head
+	}
 	var out []*verso.Commit
-	err := s.view(func(tx *bbolt.Tx) error {
+	err := s.viewAt(at, func(tx *bbolt.Tx) error {
 		before := q.Before
 		if before == 0 {
 			before = verso.Head
@@ -901,6 +1000,7 @@ func (s *Store) shut(final bool) error {
 		return verso.ErrClosed
 	}
 	s.closed = true
+	s.final = final
 	s.isClosed.Store(true)
 	close(s.closeCh)
 	s.mu.Unlock()
