@@ -302,6 +302,27 @@ func testPreconditions(t *testing.T, open func(t *testing.T) verso.Store) {
 	if e := mustGet(t, s, "/new", verso.Head); string(e.Value) != "3" {
 		t.Errorf("Get(%q, HEAD) = %q, want %q", "/new", e.Value, "3")
 	}
+
+	// TreeRev: nothing at or below the path changed after it, be it an
+	// addition two levels down or a deletion below.
+	treeRev := func(r verso.Revision) verso.Cond { return verso.Cond{TreeRev: r} }
+	made := mustCommit(t, s, txn(opMkcol("/tr"), opMkcol("/tr/sub"), opPut("/tr/sub/k", "1")))
+	added := mustCommit(t, s, txn(opPut("/tr/sub/k2", "2")))
+	for _, tx := range []*verso.Txn{
+		txn(withIf(opDelete("/tr"), treeRev(made.Rev))),
+		txn(withIf(opDelete("/tr/sub/k"), treeRev(added.Rev)), withIf(opDelete("/tr"), treeRev(added.Rev))),
+		txn(withIf(opDelete("/nothing"), treeRev(added.Rev))),
+	} {
+		_, err := s.Commit(t.Context(), tx)
+		wantOpError(t, "Commit("+describe(tx)+")", err, len(tx.Ops)-1, verso.OpDelete, verso.ErrPrecondition)
+	}
+	mustGet(t, s, "/tr/sub/k2", verso.Head)
+	deleted := mustCommit(t, s, txn(opDelete("/tr/sub/k")))
+	tx := txn(withIf(opDelete("/tr"), treeRev(added.Rev)))
+	_, err := s.Commit(t.Context(), tx)
+	wantOpError(t, "Commit("+describe(tx)+")", err, 0, verso.OpDelete, verso.ErrPrecondition)
+	mustCommit(t, s, txn(withIf(opDelete("/tr"), treeRev(deleted.Rev))))
+	wantNotFound(t, s, "/tr/sub/k2", verso.Head)
 }
 
 // testAtomicity checks that a transaction applies all its operations or none.

@@ -253,7 +253,8 @@ func (w *memTxn) apply(op verso.Op) error {
 		return fail(op.Path, verso.ErrInvalidOp)
 	}
 	cur := w.tree[op.Path]
-	if c := op.If; (c.Absent && cur != nil) || (c.Exists && cur == nil) || (c.ModRev > 0 && (cur == nil || cur.ModRev != c.ModRev)) {
+	if c := op.If; (c.Absent && cur != nil) || (c.Exists && cur == nil) || (c.ModRev > 0 && (cur == nil || cur.ModRev != c.ModRev)) ||
+		(c.TreeRev > 0 && (cur == nil || cur.TreeRev > c.TreeRev)) {
 		return fail(op.Path, verso.ErrPrecondition)
 	}
 	parent := func(p verso.Path) error {
