@@ -13,8 +13,10 @@ func newCommitCommand(getenv func(string) string) *cobra.Command {
 		Long: `Commit sends every local change of the working copy (see 'verso status') to
 the server as one transaction: it makes exactly one new revision, or
 nothing at all. Each file is guarded by the revision it was checked out or
-updated at; if any of them changed on the server since, nothing is
-committed and commit names them: run 'verso update', then commit again.
+updated at, and a deleted folder by the revision of its last change
+below it; if any of them changed on the server since (a key someone added
+inside a folder you delete counts), nothing is committed and commit names
+them: run 'verso update', then commit again.
 
 It prints nothing when there is nothing to commit.`,
 		Example: `  verso commit -m "move the database to db2"`,
