@@ -139,8 +139,9 @@ func (s *Store) failure() error {
 }
 
 func (s *Store) fail(err error) {
-	s.log.Error("verso: the store stops committing until it is reopened", "path", s.path, "err", err)
-	s.failed.CompareAndSwap(nil, &err)
+	if s.failed.CompareAndSwap(nil, &err) {
+		s.log.Error("verso: the store stops committing until it is reopened", "path", s.path, "err", err)
+	}
 }
 
 var _ verso.Store = (*Store)(nil)
