@@ -42,16 +42,19 @@ the etcd store shares.
 The tree at head is also held in memory, loaded by Open and updated after
 each commit is durable, before Commit returns. Get at verso.Head reads only
 memory and never waits for a commit; Get at an older revision, Walk, Log and
-Revision use one bbolt read transaction each, so each sees one revision.
+Revision use one bbolt read transaction each, so each sees one revision
+(after asking the committer to commit bbolt's open transaction if it holds
+a revision the read needs: see Durability).
 
 # Group commit
 
 A single committer goroutine does all writing. Commit hands its transaction
 to the committer and waits. The committer takes the first waiting
 transaction and whatever others are queued (up to Options.MaxBatch) and runs
-them all in one bbolt write transaction (db.Update), which one fsync of the
-log makes durable (see Durability). Inside it, in order, each transaction is planned against
-the state the ones before it left (every operation validated and every
+them all into the committer's bbolt write transaction, which one fsync of
+the log makes durable (see Durability); that bbolt transaction stays open
+for later groups. Inside it, in order, each transaction is planned against
+the state the ones before it left (earlier groups' included) (every operation validated and every
 change computed, nothing written, by package internal/plan, which the
 etcd store shares) and, if valid, written as revision head+1. An invalid
 transaction gets its own error and consumes no revision; the others in
@@ -59,16 +62,19 @@ the group are unaffected.
 
 The contract that keeps revisions exact: planning a transaction is a pure
 function of the bbolt transaction's state (it writes nothing, so running it
-again would be harmless: it is idempotent), and the head revision that
-numbers each plan is read and written inside the same bbolt transaction as
-the plan itself. So revisions never advance twice and have no gaps. If the
-bbolt transaction fails to commit, every transaction of the group gets that
-error, nothing is published, and no revision is consumed, since the head
-rolled back with everything else. The committer uses db.Update, never
-db.Batch: Batch re-runs functions one at a time after a failure, and a
-function that allocates a revision must not run twice.
+again would be harmless: it is idempotent, and a transaction that fails
+planning leaves the bbolt transaction and the groups before it in there
+untouched), and the head revision that numbers each plan is read and
+written inside the same bbolt transaction as the plan itself. So revisions
+never advance twice and have no gaps. If writing a group fails, every
+transaction of the group gets that error, nothing of it is published, and
+no revision is consumed, since the head rolls back with the bbolt
+transaction (which stops the store if it held acknowledged groups: see
+Durability). The committer never uses db.Batch: Batch re-runs functions
+one at a time after a failure, and a function that allocates a revision
+must not run twice.
 
-After db.Update returns (the group is durable), the committer publishes
+Once the group is durable (its log record synced), the committer publishes
 the group's entries to the in-memory tree in revision order, advances the
 head, wakes Wait, and answers each Commit.
 
@@ -79,15 +85,29 @@ meta page never points at pages not on disk). The store instead makes each
 group durable with one fsync, of a write-ahead log beside the data file,
 path+".wal" (wal.go has its format):
 
-  - Inside the group's bbolt transaction, every write (tree, hist, index
-    and revs keys) is also recorded; before the transaction commits, the
-    group's record (its revisions, the writes, a length and a CRC-32C) is
-    appended to the log and the log is fdatasynced. bbolt then commits with
-    DB.NoSync: it writes its pages to the file and syncs nothing (nor,
-    with NoGrowSync and NoFreelistSync, the file's growth or its
-    freelist). Only then is the group published and answered. (The log is zero-filled
-    ahead of its records, so that the fsync rarely has to update the
-    file's size.)
+  - Every write a group makes in the bbolt transaction (tree, hist, index
+    and revs keys) is also recorded; the group's record (its revisions,
+    the writes, a length and a CRC-32C) is appended to the log and the log
+    is fdatasynced. Only then is the group published and answered. (The
+    log is zero-filled ahead of its records, so that the fsync rarely has
+    to update the file's size.)
+  - The bbolt write transaction stays open across groups: bbolt's CPU
+    per write (copying pages into nodes, spilling them, writing pages)
+    falls the more writes one transaction holds. The committer commits
+    it, with DB.NoSync (bbolt writes its pages to the file and syncs
+    nothing, nor, with NoGrowSync and NoFreelistSync, the file's growth
+    or its freelist), when it has been open 20 ms or holds 8 MiB of log
+    records, before a checkpoint, a pruning step, Check or Close, and
+    whenever a reader needs it: every reader of the file (Get at a
+    revision, Walk, Log, Revision, HistoryStart, Backup, Size, Prune's
+    scans) first compares the revision it needs (the head published when
+    it started, or the revision it reads at) with the newest one bbolt
+    has committed, one atomic load, and only if bbolt lags asks the
+    committer to commit and waits for it. So a read never sees less than
+    what was published before it began, and a Commit's caller reads its
+    own writes through bbolt too. Without the log, each group's bbolt
+    transaction is committed (and synced by bbolt) before it is
+    published.
   - A checkpoint commits bbolt's freelist (an empty transaction that
     writes it), makes the data file durable as it is (fsync), opens a
     read transaction on that state (the pin) and starts a new log whose
@@ -110,8 +130,13 @@ after a crash the log holds, intact, every record that was acknowledged
 since its checkpoint C, because a group is answered only after its record
 is fsynced, and the log on disk is always a complete one (a new log
 replaces the old only by a rename after it is synced, and only once the
-data file is synced at C). Of bbolt's unsynced writes since C any subset
-may have reached the disk, in any order, torn or not. But none of them
+data file is synced at C, which a checkpoint does only after committing
+the open bbolt transaction). That holds whether the acknowledged groups
+since C were committed by bbolt or were still in its open transaction: a
+crash loses the open transaction (it was only in memory), and recovery
+redoes every record above C, not only those above what bbolt committed. Of
+bbolt's unsynced writes since C any subset may have reached the disk, in
+any order, torn or not. But none of them
 touched a page of C's state: bbolt writes a transaction to pages that no
 open read transaction can see, and the pin keeps C's state visible until
 the next checkpoint is recorded (pages that later transactions both
@@ -125,7 +150,8 @@ the pin (taken before anything is written) keeps C's pages intact and the
 log is unchanged, so a crash during recovery starts it over.
 TestStore_PowerLoss checks this by building data files whose pages each
 come from the last checkpoint or from after it, at random (meta pages torn
-too); it fails if either the pin or the restored meta pages are left out.
+too), with acknowledged groups still in bbolt's open transaction; it fails
+if either the pin or the restored meta pages are left out.
 
 The pin has its costs. Pages freed since the checkpoint that belonged to
 C's state, and pages taken from the end of the file since (bbolt does not
@@ -146,7 +172,13 @@ until the store is reopened. A group whose log fsync or bbolt commit
 fails leaves the log and the file unable to agree on the next revision:
 the store refuses commits from then on, and the next Open settles from the
 log whether the group committed. Platforms other than Linux, and 32-bit
-ones, run without a log, bbolt fsyncing every commit.
+ones, run without a log, bbolt fsyncing every commit. So does a bbolt
+transaction that fails to write or commit after it took acknowledged
+groups (an I/O error, say): it is rolled back, those groups are then only
+in the log (and the head cache), so the store refuses commits, reads of
+the file above what bbolt holds fail with the same error, and Writable
+says so; the next Open redoes them from the log. A failure before the
+transaction took an acknowledged group only fails that group.
 
 Replacing a data file while its store was not closed leaves a log that
 belongs to another file: Open refuses it rather than restore foreign meta
@@ -186,9 +218,8 @@ A transaction whose context is done when the committer reaches it is
 skipped and its Commit returns the context's error. Once it is part of a
 bbolt transaction it commits regardless of its context, and Commit waits
 for that outcome rather than returning early: an error from Commit means
-the transaction did not commit (short of a failed fsync of the log, or a
-bbolt commit that failed after the log was synced, after which the outcome
-is unknown until the next Open).
+the transaction did not commit (short of a failed fsync of the log, after
+which the outcome is unknown until the next Open).
 
 While a group's revisions are being published, a Get at verso.Head may
 return an entry of a revision a moment before Head reports it; it never
@@ -199,8 +230,9 @@ calls fn, so a slow fn never holds a bbolt transaction open (which would
 stall commits that need to grow the file), at the cost of holding the
 walked entries in memory.
 
-Check verifies the whole file against the head cache; it reads everything,
-and commits wait for it. Tests run it after every test.
+Check verifies the whole file against the head cache; the committer runs it
+between groups once bbolt holds every published revision: it reads
+everything, and commits wait for it. Tests run it after every test.
 
 The whole tree at head lives in memory: the store suits configuration, not
 bulk data.
