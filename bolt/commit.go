@@ -480,6 +480,7 @@ func (s *Store) commitBatch(batch []*request) {
 	for _, r := range batch {
 		if r.plan != nil {
 			s.publish(r.plan)
+			s.recent.add(r.plan.Commit)
 		}
 	}
 	s.head.Store(int64(head))

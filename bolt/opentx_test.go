@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/verso-config/verso"
 )
 
@@ -45,10 +46,58 @@ func TestStore_ReadYourWritesOpenTx(t *testing.T) {
 		}
 	}
 	// A read below what bbolt holds does not need it to commit.
+	if _, err := s.Log(ctx, verso.LogQuery{Path: "/ns", Limit: 1}); err != nil {
+		t.Fatal(err)
+	}
 	c := mustCommit(t, s, put("/ns/k0", "last"))
 	mustGet(t, s, "/ns/k0", c.Rev-1)
 	if got := verso.Revision(s.boltHead.Load()); got >= c.Rev {
 		t.Errorf("a read at r%d had bbolt commit r%d", c.Rev-1, got)
+	}
+}
+
+// TestStore_RevisionFromMemory: a watcher reads each new revision the
+// moment it is published; Revision answers the newest from memory, so
+// bbolt's transaction stays open, and stops answering what pruning dropped.
+func TestStore_RevisionFromMemory(t *testing.T) {
+	s := mustOpen(t, &Options{Clock: testClock()})
+	s.txMaxAge, s.walIdle, s.walMaxAge = time.Hour, time.Hour, time.Hour // before the first commit
+	ctx := context.Background()
+	mustCommit(t, s, mkcol("/ns"))
+	for i := range recentSize + 10 {
+		c := mustCommit(t, s, put("/ns/k", fmt.Sprint(i)))
+		got, err := s.Revision(ctx, c.Rev)
+		if err != nil {
+			t.Fatalf("Revision(%d): %v", c.Rev, err)
+		}
+		if diff := cmp.Diff(c, got); diff != "" {
+			t.Fatalf("Revision(%d) mismatch (-commit +got):\n%s", c.Rev, diff)
+		}
+		got.Changes[0].Path = "/changed/by/a/reader"
+	}
+	if got := verso.Revision(s.boltHead.Load()); got > 1 {
+		t.Errorf("Revision of new commits had bbolt commit r%d, want it open", got)
+	}
+	head := verso.Revision(s.head.Load())
+	if c, err := s.Revision(ctx, head); err != nil || c.Changes[0].Path != "/ns/k" {
+		t.Errorf("Revision(%d) after a reader changed its copy = %v, %v", head, c, err)
+	}
+	// Older than the ring holds: from the file.
+	if c, err := s.Revision(ctx, 2); err != nil || c.Rev != 2 {
+		t.Errorf("Revision(2) = %v, %v", c, err)
+	}
+	if _, err := s.Revision(ctx, head+1); !errors.Is(err, verso.ErrNoRevision) {
+		t.Errorf("Revision(head+1) = %v, want ErrNoRevision", err)
+	}
+	if _, err := s.Prune(ctx, verso.Retention{KeepFor: time.Nanosecond}, s.now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	start, err := s.HistoryStart(ctx)
+	if err != nil || start <= head-10 {
+		t.Fatalf("HistoryStart() = %d, %v; want near the head %d", start, err, head)
+	}
+	if _, err := s.Revision(ctx, start-1); !errors.Is(err, verso.ErrGone) {
+		t.Errorf("Revision(%d) below the start of history %d = %v, want ErrGone", start-1, start, err)
 	}
 }
 
@@ -73,8 +122,11 @@ func TestStore_StorageFailureOpenTx(t *testing.T) {
 		mustCommit(t, s, put(string(p), v))
 		acked[p] = v
 	}
+	if _, err := s.Log(ctx, verso.LogQuery{Path: verso.Root, Limit: 1}); !errors.Is(err, injected) {
+		t.Errorf("Log() with bbolt's commit failing = %v, want the injected error", err)
+	}
 	if _, err := s.Revision(ctx, 6); !errors.Is(err, injected) {
-		t.Errorf("Revision(6) with bbolt's commit failing = %v, want the injected error", err)
+		t.Errorf("Revision(6) of a stopped store = %v, want the injected error", err)
 	}
 	if err := s.Writable(); !errors.Is(err, injected) {
 		t.Errorf("Writable() = %v, want the injected error", err)

@@ -102,6 +102,7 @@ func (s *Store) Prune(ctx context.Context, policy verso.Retention, now time.Time
 		if err != nil {
 			return st, fmt.Errorf("prune: raise start of history: %w", err)
 		}
+		s.recent.pruned(start)
 	}
 
 	// Retire the revisions below the start, also those an earlier Prune

@@ -53,6 +53,8 @@ type Store struct {
 
 	// cache is the tree at head (headcache.go).
 	cache headCache
+	// recent are the newest commits published (recent.go).
+	recent recentCommits
 	// head is the newest revision published to cache.
 	head atomic.Int64
 
@@ -880,6 +882,11 @@ func (s *Store) Revision(ctx context.Context, rev verso.Revision) (*verso.Commit
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if rev <= verso.Revision(s.head.Load()) && s.failed.Load() == nil {
+		if c, ok := s.recent.get(rev); ok {
+			return c, nil
+		}
 	}
 	var c *verso.Commit
 	err := s.viewAt(rev, func(tx *bbolt.Tx) error {
