@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 )
 
 // headCache is the tree at head in memory: path -> entry, root included.
@@ -175,7 +176,7 @@ func (c *headCache) fill(e *verso.Entry, p verso.Path, r []byte) {
 	e.ContentType, o = c.str(r, flags&flagCTypeInline != 0, le.Uint32(r[hCType:]), o)
 	e.ModBy, o = c.str(r, flags&flagModByInline != 0, le.Uint32(r[hModBy:]), o)
 	if n := int(le.Uint32(r[hPropsLen:])); n > 0 {
-		e.Props = decodeProps(r[o : o+n])
+		e.Props = codec.DecodeProps(r[o : o+n])
 	}
 }
 
@@ -189,39 +190,6 @@ func (c *headCache) str(r []byte, inline bool, v uint32, o int) (string, int) {
 		return "", o
 	}
 	return unsafe.String(&r[o], int(v)), o + int(v)
-}
-
-// decodeProps reads properties in codec's encoding: a count, then each
-// name and value as a length and bytes. The record was checked when it
-// was written.
-func decodeProps(b []byte) map[string]string {
-	n, k := binary.Uvarint(b)
-	b = b[k:]
-	m := make(map[string]string, n)
-	next := func() string {
-		l, k := binary.Uvarint(b)
-		s := string(b[k : k+int(l)])
-		b = b[k+int(l):]
-		return s
-	}
-	for range n {
-		name := next()
-		m[name] = next()
-	}
-	return m
-}
-
-// appendProps appends props in codec's encoding (in no particular order;
-// only the cache reads them).
-func appendProps(b []byte, props map[string]string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(props)))
-	for k, v := range props {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(v)))
-		b = append(b, v...)
-	}
-	return b
 }
 
 // intern returns the number of s, adding it if there is room; ok is false
@@ -386,7 +354,7 @@ func (c *headCache) storeLocked(p verso.Path, e *verso.Entry) {
 	var x encoder
 	c.header(&x, e.Kind, e.CreateRev, e.ModRev, e.TreeRev, e.Version, e.ModTime.Unix(), e.ModTime.Nanosecond(), e.ContentType, e.ModBy)
 	if len(e.Props) > 0 {
-		x.props = appendProps(nil, e.Props)
+		x.props = codec.AppendProps(nil, e.Props)
 	}
 	var v []byte
 	if e.Kind == verso.KindKey {

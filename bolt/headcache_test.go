@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -146,9 +147,9 @@ func TestHeadCache_DecodeStored(t *testing.T) {
 			t.Fatalf("DecodeEntry(%q) error: %v", p, err)
 		}
 		var x encoder
-		v, ok := c.decodeStored(&x, stored)
-		if !ok {
-			t.Fatalf("decodeStored(%q) refused what codec decodes", p)
+		v, err := c.decodeStored(&x, stored)
+		if err != nil {
+			t.Fatalf("decodeStored(%q) refused what codec decodes: %v", p, err)
 		}
 		c.put([]byte(p), v, &x)
 		got, _ := c.Load(p)
@@ -158,8 +159,8 @@ func TestHeadCache_DecodeStored(t *testing.T) {
 	}
 	for _, bad := range [][]byte{nil, {1}, {1, 1}, {9, 1, 0}, {1, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, append(codec.EncodeEntry(&verso.Entry{Kind: verso.KindKey}), 0)} {
 		var x encoder
-		if _, ok := c.decodeStored(&x, bad); ok {
-			t.Errorf("decodeStored(%x) accepted bytes codec refuses", bad)
+		if _, err := c.decodeStored(&x, bad); !errors.Is(err, codec.ErrCorrupt) {
+			t.Errorf("decodeStored(%x) = %v, want ErrCorrupt", bad, err)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"encoding/binary"
 	"fmt"
 	"unsafe"
 
@@ -52,97 +51,30 @@ func (c *headCache) load(tree *bbolt.Bucket) error {
 		if len(p) == 1 && p[0] == '/' {
 			return nil
 		}
-		if value, ok := c.decodeStored(&x, v); ok {
-			c.put(p, value, &x)
-			return nil
-		}
-		// Not the encoding decodeStored knows: codec says why, or
-		// decodes it after all.
-		e, err := codec.DecodeEntry(verso.Path(p), v)
+		value, err := c.decodeStored(&x, v)
 		if err != nil {
-			return err
+			return fmt.Errorf("entry %s: %w", p, err)
 		}
-		c.storeLocked(e.Path, e)
+		c.put(p, value, &x)
 		return nil
 	})
 }
 
-// decodeStored reads an entry in codec's encoding (version 1; see
-// internal/codec) into x, and returns its value. It is false for anything
-// codec.DecodeEntry would not decode exactly so, which then decides. The
-// strings it hands to header are views of v, copied before v goes.
-func (c *headCache) decodeStored(x *encoder, v []byte) ([]byte, bool) {
-	const entryV1 = 1
-	if len(v) < 2 || v[0] != entryV1 {
-		return nil, false
+// decodeStored reads a stored entry into x without copying it (codec's
+// views of v: header copies the strings before v goes), and returns its
+// value.
+func (c *headCache) decodeStored(x *encoder, v []byte) ([]byte, error) {
+	r, err := codec.DecodeRaw(v)
+	if err != nil {
+		return nil, err
 	}
-	kind := verso.Kind(v[1])
-	if kind != verso.KindKey && kind != verso.KindNamespace {
-		return nil, false
-	}
-	d := storedReader{b: v[2:]}
-	create, mod, tree, version := d.uvarint(), d.uvarint(), d.uvarint(), d.uvarint()
-	sec, nsec := d.varint(), d.uvarint()
-	modBy, ctype, value := d.bytes(), d.bytes(), d.bytes()
-	props := d.b
-	if n := d.uvarint(); n == 0 {
-		props = nil
-	} else {
-		for range 2 * n {
-			d.bytes()
-		}
-	}
-	if d.bad || len(d.b) != 0 || nsec >= 1e9 {
-		return nil, false
-	}
-	c.header(x, kind, verso.Revision(create), verso.Revision(mod), verso.Revision(tree), int64(version), sec, int(nsec), view(ctype), view(modBy))
-	x.props = props
-	if kind != verso.KindKey {
-		value = nil
-	}
-	return value, true
+	c.header(x, r.Kind, r.CreateRev, r.ModRev, r.TreeRev, r.Version, r.Sec, int(r.Nsec), view(r.ContentType), view(r.ModBy))
+	x.props = r.Props
+	return r.Value, nil
 }
 
 // view is b as a string without copying it: only while b is unchanged.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-// storedReader reads uvarints, varints and length-prefixed bytes,
-// remembering a failure.
-type storedReader struct {
-	b   []byte
-	bad bool
-}
-
-func (d *storedReader) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *storedReader) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *storedReader) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.bad, d.b = true, nil
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
 
 // HeadEntry returns p's entry at head, as Get(ctx, p, verso.Head) would,
 // but as a value and without allocating (unless it has properties): for
