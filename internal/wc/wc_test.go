@@ -352,89 +352,60 @@ func TestWC_DeleteFolderOutOfDate(t *testing.T) {
 	}
 }
 
-// TestWC_DeleteFolderStaleKey checks that a key below a deleted folder is
-// still checked against its own base: an update that skipped a conflicted
-// key must not let the folder's deletion take the server's newer version.
-func TestWC_DeleteFolderStaleKey(t *testing.T) {
-	c, url := newServer(t)
-	a := checkout(t, c, url)
-	b := checkout(t, c, url)
+// TestWC_DeleteFolderSkipped checks folder deletions after an update that
+// skipped a conflicted key: the key is still checked against its own base
+// (so the deletion cannot take the server's newer version), and the
+// folders above it keep their old base (so a key the metadata never saw
+// cannot go with the folder unseen).
+func TestWC_DeleteFolderSkipped(t *testing.T) {
+	tests := []struct {
+		name        string
+		theirs      func(t *testing.T, b *wc.WC) // their first change, conflicting with ours
+		want        string                       // their second version of db/host
+		wantFolders []string                     // OutOfDateError.Folders, when checked
+	}{
+		{"StaleKey", func(t *testing.T, b *wc.WC) { write(t, b, "db/host", "theirs\n") }, "theirs again\n", nil},
+		{"KeyNeverSeen", func(t *testing.T, b *wc.WC) { os.Remove(filepath.Join(b.Root, "db/host")) }, "theirs again\n", []string{"db"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, url := newServer(t)
+			a := checkout(t, c, url)
+			b := checkout(t, c, url)
 
-	write(t, b, "db/host", "theirs\n")
-	if _, err := b.Commit(t.Context(), c, "theirs", io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	write(t, a, "db/host", "mine\n")
-	if _, err := a.Update(t.Context(), c, io.Discard); err != nil { // db/host conflicted
-		t.Fatal(err)
-	}
-	write(t, b, "db/host", "theirs again\n")
-	if _, err := b.Commit(t.Context(), c, "theirs again", io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if _, err := a.Update(t.Context(), c, &out); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "Skipped 'db/host'") {
-		t.Fatalf("second update printed %q, want db/host skipped", out.String())
-	}
-	if err := a.Resolve(io.Discard, "db/host"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.RemoveAll(filepath.Join(a.Root, "db")); err != nil {
-		t.Fatal(err)
-	}
-	_, err := a.Commit(t.Context(), c, "drop db", io.Discard)
-	var ood *wc.OutOfDateError
-	if !errors.As(err, &ood) {
-		t.Fatalf("Commit deleting a folder with a key changed unseen = %v, want out of date", err)
-	}
-	if got := serverValue(t, c, "/app/db/host"); got != "theirs again\n" {
-		t.Errorf("server /app/db/host = %q after a refused commit, want it unchanged", got)
-	}
-}
-
-// TestWC_UpdateSkipKeepsFolderBase checks that an update skipping a
-// conflicted path does not advance the base of the folders above it: the
-// server's key there is unknown to the metadata, so only the folder's base
-// can keep its deletion from taking the key along unseen.
-func TestWC_UpdateSkipKeepsFolderBase(t *testing.T) {
-	c, url := newServer(t)
-	a := checkout(t, c, url)
-	b := checkout(t, c, url)
-
-	os.Remove(filepath.Join(b.Root, "db/host"))
-	if _, err := b.Commit(t.Context(), c, "drop host", io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	write(t, a, "db/host", "mine\n")
-	if _, err := a.Update(t.Context(), c, io.Discard); err != nil { // changed here, deleted there
-		t.Fatal(err)
-	}
-	write(t, b, "db/host", "theirs\n")
-	if _, err := b.Commit(t.Context(), c, "host again", io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if _, err := a.Update(t.Context(), c, &out); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "Skipped 'db/host'") {
-		t.Fatalf("second update printed %q, want db/host skipped", out.String())
-	}
-	if err := a.Resolve(io.Discard, "db/host"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.RemoveAll(filepath.Join(a.Root, "db")); err != nil {
-		t.Fatal(err)
-	}
-	_, err := a.Commit(t.Context(), c, "drop db", io.Discard)
-	var ood *wc.OutOfDateError
-	if !errors.As(err, &ood) || !slices.Equal(ood.Folders, []string{"db"}) {
-		t.Fatalf("Commit deleting a folder holding a key never seen = %v, want db out of date", err)
-	}
-	if got := serverValue(t, c, "/app/db/host"); got != "theirs\n" {
-		t.Errorf("server /app/db/host = %q after a refused commit, want it unchanged", got)
+			tt.theirs(t, b)
+			if _, err := b.Commit(t.Context(), c, "theirs", io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			write(t, a, "db/host", "mine\n")
+			if _, err := a.Update(t.Context(), c, io.Discard); err != nil { // db/host conflicted
+				t.Fatal(err)
+			}
+			write(t, b, "db/host", tt.want)
+			if _, err := b.Commit(t.Context(), c, "theirs again", io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if _, err := a.Update(t.Context(), c, &out); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), "Skipped 'db/host'") {
+				t.Fatalf("second update printed %q, want db/host skipped", out.String())
+			}
+			if err := a.Resolve(io.Discard, "db/host"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(filepath.Join(a.Root, "db")); err != nil {
+				t.Fatal(err)
+			}
+			_, err := a.Commit(t.Context(), c, "drop db", io.Discard)
+			var ood *wc.OutOfDateError
+			if !errors.As(err, &ood) || tt.wantFolders != nil && !slices.Equal(ood.Folders, tt.wantFolders) {
+				t.Fatalf("Commit deleting db = %v, want out of date (folders %v)", err, tt.wantFolders)
+			}
+			if got := serverValue(t, c, "/app/db/host"); got != tt.want {
+				t.Errorf("server /app/db/host = %q after a refused commit, want it unchanged", got)
+			}
+		})
 	}
 }
