@@ -41,10 +41,12 @@ the etcd store shares.
 
 The tree at head is also held in memory, loaded by Open and updated after
 each commit is durable, before Commit returns. Get at verso.Head reads only
-memory and never waits for a commit; Get at an older revision, Walk, Log and
-Revision use one bbolt read transaction each, so each sees one revision
-(after asking the committer to commit bbolt's open transaction if it holds
-a revision the read needs: see Durability).
+memory and never waits for a commit, and so does Revision of one of the
+newest 1,024 commits (recent.go: watchers read each new revision as it is
+published); Get at an older revision, Walk, Log and other Revisions use one
+bbolt read transaction each, so each sees one revision (after asking the
+committer to commit bbolt's open transaction if it holds a revision the
+read needs: see Durability).
 
 # Group commit
 
