@@ -48,24 +48,15 @@ func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, erro
 	if err := plan.Validate(txn); err != nil {
 		return nil, err
 	}
-
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, verso.ErrClosed
+	req := &request{ctx: ctx, txn: txn}
+	if err := s.submit(req); err != nil {
+		return nil, err
 	}
-	s.inflight.Add(1)
-	s.mu.Unlock()
-	defer s.inflight.Done()
-
-	req := &request{ctx: ctx, txn: txn, done: make(chan struct{})}
-	s.reqs <- req
-	<-req.done
-	return req.commit, req.err
+	return req.commit, nil
 }
 
 // commitLoop is the committer: the only goroutine that writes to the file.
-// It runs until Close closes s.reqs, which happens only once no Commit call
+// It runs until Close closes the queue, which happens only once no Commit call
 // is left to send on it.
 func (s *Store) commitLoop() {
 	defer close(s.done)
@@ -93,7 +84,7 @@ func (s *Store) commitLoop() {
 		var req *request
 		var ok bool
 		select {
-		case req, ok = <-s.reqs:
+		case req, ok = <-s.queue.C():
 			timer.Stop()
 		case <-s.flushReq:
 			timer.Stop()
@@ -119,7 +110,7 @@ func (s *Store) commitLoop() {
 	fill:
 		for len(batch) < s.maxBatch {
 			select {
-			case r, ok := <-s.reqs:
+			case r, ok := <-s.queue.C():
 				if !ok {
 					break fill
 				}
@@ -140,7 +131,7 @@ func (s *Store) commitLoop() {
 		}
 		start := time.Now()
 		s.commitBatch(batch)
-		answered, queued, took = len(batch), len(s.reqs), time.Since(start)
+		answered, queued, took = len(batch), s.queue.Len(), time.Since(start)
 		clear(batch)
 		if s.tx != nil && (time.Since(s.txBegan) >= s.txMaxAge || s.txBytes >= s.txMaxBytes) {
 			s.flush()
@@ -326,17 +317,10 @@ func (s *Store) submit(req *request) error {
 	if err := req.ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	req.done = make(chan struct{})
+	if !s.queue.Send(req) {
 		return verso.ErrClosed
 	}
-	s.inflight.Add(1)
-	s.mu.Unlock()
-	defer s.inflight.Done()
-
-	req.done = make(chan struct{})
-	s.reqs <- req
 	<-req.done
 	return req.err
 }
@@ -353,7 +337,7 @@ func (s *Store) awaitGroup(batch *[]*request, want int, wait time.Duration) (ste
 	defer t.Stop()
 	for len(*batch) < want {
 		select {
-		case r, ok := <-s.reqs:
+		case r, ok := <-s.queue.C():
 			if !ok {
 				return nil
 			}

@@ -91,10 +91,10 @@ func (b *batches) hold(t *testing.T, s *Store) (release func(n int)) {
 	return func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
-		for b.total()+len(s.reqs) < n {
+		for b.total()+s.queue.Len() < n {
 			if time.Now().After(deadline) {
 				s.publishMu.Unlock()
-				t.Fatalf("%d transactions reached the committer, want %d", b.total()+len(s.reqs), n)
+				t.Fatalf("%d transactions reached the committer, want %d", b.total()+s.queue.Len(), n)
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -203,7 +203,7 @@ func TestStore_CommitCanceled(t *testing.T) {
 		_, err := s.Commit(cctx, &verso.Txn{Ops: []verso.Op{put("/b", "1")}})
 		canceled <- err
 	}()
-	for len(s.reqs) < 1 {
+	for s.queue.Len() < 1 {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/commitq"
 	"github.com/verso-config/verso/internal/plan"
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -64,17 +65,15 @@ type Store struct {
 	publishMu sync.Mutex
 
 	isClosed atomic.Bool
-	mu       sync.Mutex    // guards closed, headCh
-	closed   bool          // no more commits accepted
+	mu       sync.Mutex    // guards headCh, final
 	headCh   chan struct{} // closed and replaced when head advances
 	closeCh  chan struct{} // closed by Close, ends Wait
 
 	// pruneMu makes concurrent Prune calls run one at a time.
 	pruneMu sync.Mutex
 
-	inflight sync.WaitGroup // Commit calls that got past the closed check
-	reqs     chan *request  // to the committer
-	done     chan struct{}  // closed when the committer exits
+	queue *commitq.Queue[*request] // to the committer
+	done  chan struct{}            // closed when the committer exits
 
 	// batchHook, if set (by tests, before the first Commit), is called by
 	// the committer with the size of each group before it commits it.
@@ -246,7 +245,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		log:       o.Logger,
 		headCh:    make(chan struct{}),
 		closeCh:   make(chan struct{}),
-		reqs:      make(chan *request, o.MaxBatch),
+		queue:     commitq.New[*request](o.MaxBatch),
 		done:      make(chan struct{}),
 		pageSize:  db.Info().PageSize,
 		mapSize:   mapSize,
@@ -1002,19 +1001,16 @@ func (s *Store) Close() error { return s.shut(true) }
 
 // shut closes the store; see release for final.
 func (s *Store) shut(final bool) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.queue.Stop() {
 		return verso.ErrClosed
 	}
-	s.closed = true
+	s.mu.Lock()
 	s.final = final
 	s.isClosed.Store(true)
 	close(s.closeCh)
 	s.mu.Unlock()
 
-	s.inflight.Wait()
-	close(s.reqs)
+	s.queue.Drain()
 	<-s.done
 	return s.release(final)
 }

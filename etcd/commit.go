@@ -59,29 +59,22 @@ func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, erro
 		return nil, err
 	}
 
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	req := &request{ctx: ctx, txn: txn, done: make(chan struct{})}
+	if !s.queue.Send(req) {
 		return nil, verso.ErrClosed
 	}
-	s.inflight.Add(1)
-	s.mu.Unlock()
-	defer s.inflight.Done()
-
-	req := &request{ctx: ctx, txn: txn, done: make(chan struct{})}
-	s.reqs <- req
 	<-req.done
 	return req.commit, req.err
 }
 
 // commitLoop is the committer: the only goroutine of this process that
-// writes to etcd. It runs until Close closes s.reqs.
+// writes to etcd. It runs until Close closes the queue.
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	var pending []*request
 	for {
 		if len(pending) == 0 {
-			r, ok := <-s.reqs
+			r, ok := <-s.queue.C()
 			if !ok {
 				return
 			}
@@ -90,7 +83,7 @@ func (s *Store) commitLoop() {
 	fill:
 		for len(pending) < s.maxBatch {
 			select {
-			case r, ok := <-s.reqs:
+			case r, ok := <-s.queue.C():
 				if !ok {
 					break fill
 				}

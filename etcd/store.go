@@ -13,6 +13,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/commitq"
 	"github.com/verso-config/verso/internal/plan"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -97,18 +98,16 @@ type Store struct {
 	applyMu sync.Mutex
 
 	isClosed atomic.Bool
-	mu       sync.Mutex    // guards closed, changeCh
-	closed   bool          // no more commits accepted
+	mu       sync.Mutex    // guards changeCh
 	changeCh chan struct{} // closed and replaced when a snapshot is published
 	closeCh  chan struct{} // closed by Close, ends Wait
 
 	ctx    context.Context // ends when the store closes (after commits)
 	cancel context.CancelFunc
 
-	inflight  sync.WaitGroup // Commit calls that got past the closed check
-	reqs      chan *request  // to the committer
-	done      chan struct{}  // closed when the committer exits
-	watchDone chan struct{}  // closed when the watcher exits
+	queue     *commitq.Queue[*request] // to the committer
+	done      chan struct{}            // closed when the committer exits
+	watchDone chan struct{}            // closed when the watcher exits
 
 	// batchHook, if set (by tests, before the first Commit), is called by
 	// the committer with the number of verso transactions of each etcd
@@ -185,7 +184,7 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		closeCh:   make(chan struct{}),
 		ctx:       sctx,
 		cancel:    cancel,
-		reqs:      make(chan *request, o.MaxBatch),
+		queue:     commitq.New[*request](o.MaxBatch),
 		done:      make(chan struct{}),
 		watchDone: make(chan struct{}),
 
@@ -929,18 +928,15 @@ func (s *Store) GetConsistent(ctx context.Context, p verso.Path) (*verso.Entry, 
 // closes the connection. After Close every method returns
 // verso.ErrClosed, Close included.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.queue.Stop() {
 		return verso.ErrClosed
 	}
-	s.closed = true
+	s.mu.Lock()
 	s.isClosed.Store(true)
 	close(s.closeCh)
 	s.mu.Unlock()
 
-	s.inflight.Wait()
-	close(s.reqs)
+	s.queue.Drain()
 	<-s.done
 	s.cancel()
 	<-s.watchDone
