@@ -294,3 +294,29 @@ func TestFront_PutAccess(t *testing.T) {
 		})
 	}
 }
+
+// TestFront_GoClientPut checks that the PUTs of Go's HTTP client, as
+// bench/loadgen sends them, are the fast lane's.
+func TestFront_GoClientPut(t *testing.T) {
+	fast := startSide(t, true, nil, seedTxns())
+	hc := &http.Client{}
+	for i, v := range []string{"first", "second", strings.Repeat("v", 2000)} {
+		req, err := http.NewRequest(http.MethodPut, "http://"+fast.addr+"/config/app/go", strings.NewReader(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		want := map[bool]int{true: http.StatusCreated, false: http.StatusNoContent}[i == 0]
+		if resp.StatusCode != want {
+			t.Errorf("PUT %d: %s, want %d", i, resp.Status, want)
+		}
+	}
+	if n := fast.front.Served(); n != 3 {
+		t.Errorf("fast lane answered %d of 3 PUTs", n)
+	}
+}
