@@ -289,7 +289,10 @@ func (fc *fastConn) serve() {
 			}
 			if used == needBody {
 				// A PUT whose body has not all arrived, and fits in
-				// rbuf: read on, as for an incomplete head.
+				// rbuf: read on, as for an incomplete head. Like
+				// net/http once it has a request's head, tell a
+				// connection limiter that the connection is busy.
+				fc.active()
 				if !fc.flush() {
 					fc.close()
 					return

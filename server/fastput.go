@@ -101,10 +101,7 @@ func (fc *fastConn) put(b []byte, n int, req *fastHead, p verso.Path) int {
 	if !fc.flush() {
 		return 0
 	}
-	if hook := f.hs.ConnState; hook != nil {
-		hook(fc.c, http.StateActive)
-		fc.idleSent = time.Time{} // tell it again when the connection is idle
-	}
+	fc.active()
 	value := make([]byte, req.contentLength)
 	copy(value, b[n:total])
 	ct := string(req.contentType)
@@ -150,4 +147,15 @@ func (fc *fastConn) put(b []byte, n int, req *fastHead, p verso.Path) int {
 		f.puts.replacedLatency.Observe(time.Since(start).Seconds())
 	}
 	return int(total)
+}
+
+// active tells hs.ConnState (a connection limiter) that the connection is
+// serving a request, as net/http does once it has read a request's head,
+// so that it is not taken for an idle one while a write waits for its
+// commit.
+func (fc *fastConn) active() {
+	if hook := fc.f.hs.ConnState; hook != nil {
+		hook(fc.c, http.StateActive)
+		fc.idleSent = time.Time{} // tell it again when the connection is idle
+	}
 }

@@ -214,8 +214,36 @@ func TestFront_SamePuts(t *testing.T) {
 				}
 			}
 			sameStores(t, plain, fast)
+			if diff := cmp.Diff(counts(t, plain), counts(t, fast)); diff != "" {
+				t.Errorf("metrics differ (-net/http +front):\n%s", diff)
+			}
 		})
 	}
+}
+
+// counts returns the request and commit counters of a side's metrics.
+func counts(t *testing.T, sd *side) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + sd.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "verso_http_requests_total{") || strings.HasPrefix(l, "verso_commits_total ") ||
+			strings.HasPrefix(l, "verso_http_request_duration_seconds_count{") || strings.HasPrefix(l, "verso_http_requests_in_flight ") {
+			out = append(out, l)
+		}
+	}
+	if len(out) < 4 {
+		t.Fatalf("metrics: %d counters found in\n%s", len(out), b)
+	}
+	return out
 }
 
 // sameStores checks that two sides' stores hold the same log and the same
@@ -251,7 +279,8 @@ func sameStores(t *testing.T, a, b *side) {
 }
 
 // TestFront_PutAccess checks that the fast lane leaves to net/http the
-// PUTs an anonymous client may not make, and the ones made with a user.
+// PUTs an anonymous client may not make, and takes the others, with or
+// without a cap on requests.
 func TestFront_PutAccess(t *testing.T) {
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "authz")
@@ -269,16 +298,19 @@ func TestFront_PutAccess(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		auth *auth.Auth
+		max  int // Options.MaxRequests
 		raw  string
 		fast uint64
 	}{
-		{"writable", a, put("/config/app/open", "x"), 1},
-		{"read-only", a, put("/config/closed", "x"), 0},
-		{"read-only overwrite", a, put("/config/empty", "x"), 0},
-		{"anonymous writes denied", deny, put("/config/app/open", "x"), 0},
+		{"no rules", nil, 0, put("/config/app/open", "x"), 1},
+		{"a cap on requests", nil, 1, put("/config/app/open", "x"), 1},
+		{"writable", a, 0, put("/config/app/open", "x"), 1},
+		{"read-only", a, 0, put("/config/closed", "x"), 0},
+		{"read-only overwrite", a, 0, put("/config/empty", "x"), 0},
+		{"anonymous writes denied", deny, 0, put("/config/app/open", "x"), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := &server.Options{Auth: tc.auth}
+			opts := &server.Options{Auth: tc.auth, MaxRequests: tc.max}
 			plain := startSide(t, false, opts, seedTxns())
 			fast := startSide(t, true, opts, seedTxns())
 			ex := one(tc.raw, "PUT")
