@@ -27,7 +27,10 @@ import (
 // accepts the connections itself and reads each request's head from its own
 // buffer. A request that is a plain GET or HEAD of a key at head, readable
 // without credentials, is answered directly, with exactly the status,
-// headers and body that the Server's handler would give. Anything else
+// headers and body that the Server's handler would give. So is the
+// plainest PUT of a key, one whose body is in hand and that anonymous
+// clients may make, with no condition, lock or message in the way
+// (fastput.go). Anything else
 // (another method or path, a query, a conditional or range request,
 // credentials, a body, HTTP/1.0, anything the fast lane does not fully
 // understand) hands the connection over to the http.Server: the bytes read
@@ -37,10 +40,12 @@ import (
 // API, watch streams, long-polls) behaves as it does without a front.
 //
 // The fast lane's answers are counted in the Server's metrics (requests
-// and latency, as GET or HEAD with status 200). They are not written to an
+// and latency, as GET or HEAD with status 200, as PUT with 201 or 204, and
+// the commits of PUTs). They are not written to an
 // access log: with Options.AccessLog set, the fast lane is off and every
-// request goes through net/http. They do not count against
-// Options.MaxRequests, since each is answered from memory without waiting.
+// request goes through net/http. Reads do not count against
+// Options.MaxRequests, since each is answered from memory without waiting;
+// a PUT takes a slot, and goes to net/http when there is none.
 //
 // Front serves plain TCP only: with TLS, serve the http.Server directly.
 type Front struct {
@@ -59,6 +64,7 @@ type Front struct {
 	served  atomic.Uint64 // requests the fast lane answered
 
 	heads headEntries // the store, if it reads entries at head without allocating
+	puts  fastPuts    // PUTs (fastput.go)
 
 	closing atomic.Bool // set by Shutdown and Close
 
@@ -93,6 +99,7 @@ func NewFront(s *Server, hs *http.Server) *Front {
 	}
 	f.handoff = newHandoffListener()
 	f.heads, _ = s.store.(headEntries)
+	f.puts = newFastPuts(f)
 	return f
 }
 
@@ -271,13 +278,34 @@ func (fc *fastConn) serve() {
 		n, st := scanHead(fc.rbuf[fc.r:fc.w])
 		switch st {
 		case headComplete:
-			if fc.answer(fc.rbuf[fc.r : fc.r+n]) {
-				fc.r += n
+			used := fc.answer(fc.rbuf[fc.r:fc.w], n)
+			if used > 0 {
+				fc.r += used
 				if len(fc.wbuf) >= flushAt && !fc.flush() {
 					fc.close()
 					return
 				}
 				continue
+			}
+			if used == needBody {
+				// A PUT whose body has not all arrived, and fits in
+				// rbuf: read on, as for an incomplete head. Like
+				// net/http once it has a request's head, tell a
+				// connection limiter that the connection is busy.
+				fc.active()
+				if !fc.flush() {
+					fc.close()
+					return
+				}
+				if fc.r > 0 {
+					fc.w = copy(fc.rbuf, fc.rbuf[fc.r:fc.w])
+					fc.r = 0
+				}
+				if fc.readMore(false) {
+					continue
+				}
+				// The client stopped mid-body: net/http sees it as it
+				// would have.
 			}
 		case headIncomplete:
 			if fc.w-fc.r < len(fc.rbuf) {
@@ -376,41 +404,51 @@ func (fc *fastConn) handOver() {
 	}
 }
 
-// answer serves one complete request head from the fast lane, appending
-// the answer to wbuf. It returns false, having written nothing, when the
-// request is not for the fast lane.
-func (fc *fastConn) answer(head []byte) bool {
-	method, target, ok := fastRequest(head)
+// needBody is what answer returns for a PUT whose body is still arriving.
+const needBody = -1
+
+// answer serves the request at the start of in, whose head is in[:n], from
+// the fast lane, appending the answer to wbuf. It returns how many bytes
+// of in the request took (its head, and a PUT's body); 0, having written
+// nothing, when the request is not for the fast lane; needBody when it may
+// be but its body has not all arrived.
+func (fc *fastConn) answer(in []byte, n int) int {
+	head := in[:n]
+	req, ok := fastRequest(head)
 	if !ok {
-		return false
+		return 0
 	}
+	method, target := req.method, req.target
 	s := fc.f.s
 	p := fc.lastPath
 	if p == "" || !bytes.Equal(target, fc.lastTarget) {
 		var ok bool
 		if p, ok = s.fastPath(target); !ok {
-			return false
+			return 0
 		}
 		fc.lastTarget, fc.lastPath = append(fc.lastTarget[:0], target...), p
 	}
+	if method == http.MethodPut {
+		return fc.put(in, n, &req, p)
+	}
 	if !s.anonymousCanRead(p) {
-		return false
+		return 0
 	}
 	start := time.Now()
 	var e verso.Entry
 	if h := fc.f.heads; h != nil {
 		if e, ok = h.HeadEntry(p); !ok {
-			return false
+			return 0
 		}
 	} else {
 		ep, err := s.store.Get(context.Background(), p, verso.Head)
 		if err != nil {
-			return false
+			return 0
 		}
 		e = *ep
 	}
 	if e.Kind != verso.KindKey {
-		return false
+		return 0
 	}
 	ct := e.ContentType
 	if ct == "" {
@@ -418,7 +456,7 @@ func (fc *fastConn) answer(head []byte) bool {
 	}
 	for i := 0; i < len(ct); i++ {
 		if c := ct[i]; c < ' ' || c == 0x7f {
-			return false // net/http would rewrite it; let it
+			return 0 // net/http would rewrite it; let it
 		}
 	}
 	// The same bytes net/http writes for handleGet's answer: its status
@@ -450,7 +488,7 @@ func (fc *fastConn) answer(head []byte) bool {
 		f.headCount.Inc()
 		f.headLatency.Observe(time.Since(start).Seconds())
 	}
-	return true
+	return n
 }
 
 // lastModified returns t as net/http formats Last-Modified, remembering
@@ -586,7 +624,7 @@ const (
 // lane request is headOther as soon as that is clear, so that net/http
 // takes it without waiting for the rest.
 func scanHead(b []byte) (int, int) {
-	if len(b) >= 5 && string(b[:4]) != "GET " && string(b[:5]) != "HEAD " {
+	if len(b) >= 5 && string(b[:4]) != "GET " && string(b[:5]) != "HEAD " && string(b[:4]) != "PUT " {
 		return 0, headOther
 	}
 	for i := 0; ; {
@@ -605,38 +643,53 @@ func scanHead(b []byte) (int, int) {
 	}
 }
 
-// fastRequest checks a complete request head: it returns its method and
-// target when the request is a fast-lane request, one whose answer from
-// handleGet depends only on the method and the path. Anything net/http
-// would refuse, or treat specially, or that a handler reads, is not.
+// fastHead is what fastRequest finds in a fast-lane request's head.
+type fastHead struct {
+	method string
+	target []byte
+	// A PUT's Content-Length (always given), and its Content-Type as
+	// Header.Get would return it ("" when absent).
+	contentLength int64
+	contentType   []byte
+}
+
+// fastRequest checks a complete request head: it says what it found when
+// the request is a fast-lane request, a GET or HEAD whose answer from
+// handleGet depends only on the method and the path, or a PUT whose answer
+// from handlePut depends only on the path, the body and its Content-Type.
+// Anything net/http would refuse, or treat specially, or that a handler
+// reads, is not.
 //
-// If handleGet of a key (at head, without a query) comes to depend on
-// another request header, add the header to the names refused below, and
-// a case to the fast lane's differential test.
-func fastRequest(head []byte) (method string, target []byte, ok bool) {
+// If handleGet of a key (at head, without a query), or handlePut, comes to
+// depend on another request header, add the header to the names refused
+// below, and a case to the fast lane's differential test.
+func fastRequest(head []byte) (req fastHead, ok bool) {
 	// scanHead made sure that every line ends in CRLF; a CR elsewhere is
 	// refused with the other control characters.
 	eol := bytes.IndexByte(head, '\n')
 	line := head[:eol-1]
 	switch {
 	case bytes.HasPrefix(line, []byte("GET /")):
-		method, line = http.MethodGet, line[4:]
+		req.method, line = http.MethodGet, line[4:]
 	case bytes.HasPrefix(line, []byte("HEAD /")):
-		method, line = http.MethodHead, line[5:]
+		req.method, line = http.MethodHead, line[5:]
+	case bytes.HasPrefix(line, []byte("PUT /")):
+		req.method, line = http.MethodPut, line[4:]
 	default:
-		return "", nil, false
+		return req, false
 	}
+	put := req.method == http.MethodPut
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 || string(line[sp+1:]) != "HTTP/1.1" {
-		return "", nil, false
+		return req, false
 	}
-	target = line[:sp]
-	for _, c := range target {
+	req.target = line[:sp]
+	for _, c := range req.target {
 		if !pathByte[c] {
-			return "", nil, false // a query, a fragment, a space, non-ASCII...
+			return req, false // a query, a fragment, a space, non-ASCII...
 		}
 	}
-	hosts := 0
+	hosts, lengths, types := 0, 0, 0
 	rest := head[eol+1 : len(head)-2]
 	for len(rest) > 0 {
 		eol := bytes.IndexByte(rest, '\n')
@@ -644,18 +697,18 @@ func fastRequest(head []byte) (method string, target []byte, ok bool) {
 		rest = rest[eol+1:]
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return "", nil, false
+			return req, false
 		}
 		name := line[:colon]
 		for _, c := range name {
 			if !tokenByte[c] {
-				return "", nil, false
+				return req, false
 			}
 		}
 		value := bytes.Trim(line[colon+1:], " \t")
 		for _, c := range value {
 			if (c < ' ' && c != '\t') || c == 0x7f {
-				return "", nil, false
+				return req, false
 			}
 		}
 		switch {
@@ -663,18 +716,48 @@ func fastRequest(head []byte) (method string, target []byte, ok bool) {
 			hosts++
 			for _, c := range value {
 				if !hostByte[c] {
-					return "", nil, false
+					return req, false
 				}
 			}
 		case equalFold(name, "connection"):
 			if !equalFold(value, "keep-alive") {
-				return "", nil, false
+				return req, false
 			}
+		case put && equalFold(name, "content-length"):
+			lengths++
+			n, ok := parseLength(value)
+			if !ok {
+				return req, false
+			}
+			req.contentLength = n
+		case put && equalFold(name, "content-type"):
+			types++
+			req.contentType = value
 		case refusedHeader(name):
-			return "", nil, false
+			return req, false
 		}
 	}
-	return method, target, hosts == 1
+	if put && (lengths != 1 || types > 1) {
+		return req, false // no length (chunked, or none), or more than one
+	}
+	return req, hosts == 1
+}
+
+// parseLength parses a Content-Length in the one spelling that leaves
+// nothing to interpret: decimal digits, without a leading zero unless it
+// is 0, and short enough not to overflow.
+func parseLength(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 15 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // refusedHeader reports whether a request header keeps a request out of
@@ -693,7 +776,7 @@ func refusedHeader(name []byte) bool {
 }
 
 var refusedHeaders = []string{
-	"range", "authorization", "proxy-authorization", "cookie",
+	"if", "range", "authorization", "proxy-authorization", "cookie",
 	"expect", "content-length", "transfer-encoding", "upgrade", "te", "trailer",
 	"x-verso-message", "x-verso-consistent",
 }

@@ -30,6 +30,7 @@ func fixedClock() time.Time { return time.Date(2026, 11, 26, 12, 36, 33, 0, time
 type side struct {
 	addr  string
 	front *server.Front // nil for plain net/http
+	store *bolt.Store
 }
 
 // startSide starts a server on a new store seeded by seed: behind a Front
@@ -57,7 +58,7 @@ func startSide(t testing.TB, front bool, opts *server.Options, seed []*verso.Txn
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd := &side{addr: ln.Addr().String()}
+	sd := &side{addr: ln.Addr().String(), store: st}
 	if front {
 		sd.front = server.NewFront(srv, hs)
 		go sd.front.Serve(ln)
