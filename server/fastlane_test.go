@@ -260,28 +260,43 @@ func differentialCases(mount string) []struct {
 // TestFront_SameAnswers checks that a front gives, byte for byte but for
 // Date, the answers net/http alone gives.
 func TestFront_SameAnswers(t *testing.T) {
+	forBothSides(t, func(t *testing.T, mount string, plain, fast *side) {
+		for _, tc := range differentialCases(mount) {
+			n := sameAnswers(t, tc.name, run, plain, fast, tc.exs)
+			t.Logf("%s: %d answered by the fast lane", tc.name, n)
+		}
+	})
+}
+
+// forBothSides runs fn at the mounts /config and / with two servers seeded
+// alike: plain, net/http alone, and fast, behind a front.
+func forBothSides(t *testing.T, fn func(t *testing.T, mount string, plain, fast *side)) {
 	for _, mount := range []string{"/config", ""} {
 		t.Run("mount="+mount, func(t *testing.T) {
 			opts := &server.Options{Mount: mount}
 			if mount == "" {
 				opts.Mount = "/"
 			}
-			plain := startSide(t, false, opts, seedTxns())
-			fast := startSide(t, true, opts, seedTxns())
-			for _, tc := range differentialCases(mount) {
-				before := fast.front.Served()
-				want, wantEnd := run(t, plain.addr, tc.exs)
-				got, gotEnd := run(t, fast.addr, tc.exs)
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("%s: answers differ (-net/http +front):\n%s", tc.name, diff)
-				}
-				if gotEnd != wantEnd {
-					t.Errorf("%s: connection %s after the front, %s after net/http", tc.name, gotEnd, wantEnd)
-				}
-				t.Logf("%s: %d answered by the fast lane", tc.name, fast.front.Served()-before)
-			}
+			fn(t, mount, startSide(t, false, opts, seedTxns()), startSide(t, true, opts, seedTxns()))
 		})
 	}
+}
+
+// sameAnswers sends exs to both sides through run and reports where the
+// answers, or the state the connection is left in, differ. It returns how
+// many of them the fast lane answered.
+func sameAnswers[A any](t *testing.T, name string, run func(*testing.T, string, []exchange) (A, string), plain, fast *side, exs []exchange) uint64 {
+	t.Helper()
+	before := fast.front.Served()
+	want, wantEnd := run(t, plain.addr, exs)
+	got, gotEnd := run(t, fast.addr, exs)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: answers differ (-net/http +front):\n%s", name, diff)
+	}
+	if gotEnd != wantEnd {
+		t.Errorf("%s: connection %s after the front, %s after net/http", name, gotEnd, wantEnd)
+	}
+	return fast.front.Served() - before
 }
 
 // TestFront_Auth checks that the fast lane leaves to net/http what an

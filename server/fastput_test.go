@@ -191,34 +191,17 @@ func putCases(m string) []struct {
 // but for Date, the answers net/http alone gives, and make the same
 // commits; and that the plain ones are the fast lane's.
 func TestFront_SamePuts(t *testing.T) {
-	for _, mount := range []string{"/config", ""} {
-		t.Run("mount="+mount, func(t *testing.T) {
-			opts := &server.Options{Mount: mount}
-			if mount == "" {
-				opts.Mount = "/"
+	forBothSides(t, func(t *testing.T, mount string, plain, fast *side) {
+		for _, tc := range putCases(mount) {
+			if n := sameAnswers(t, tc.name, runRaw, plain, fast, tc.exs); n != tc.fast {
+				t.Errorf("%s: fast lane answered %d, want %d", tc.name, n, tc.fast)
 			}
-			plain := startSide(t, false, opts, seedTxns())
-			fast := startSide(t, true, opts, seedTxns())
-			for _, tc := range putCases(mount) {
-				before := fast.front.Served()
-				want, wantEnd := runRaw(t, plain.addr, tc.exs)
-				got, gotEnd := runRaw(t, fast.addr, tc.exs)
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("%s: answers differ (-net/http +front):\n%s", tc.name, diff)
-				}
-				if gotEnd != wantEnd {
-					t.Errorf("%s: connection %s after the front, %s after net/http", tc.name, gotEnd, wantEnd)
-				}
-				if n := fast.front.Served() - before; n != tc.fast {
-					t.Errorf("%s: fast lane answered %d, want %d", tc.name, n, tc.fast)
-				}
-			}
-			sameStores(t, plain, fast)
-			if diff := cmp.Diff(counts(t, plain), counts(t, fast)); diff != "" {
-				t.Errorf("metrics differ (-net/http +front):\n%s", diff)
-			}
-		})
-	}
+		}
+		sameStores(t, plain, fast)
+		if diff := cmp.Diff(counts(t, plain), counts(t, fast)); diff != "" {
+			t.Errorf("metrics differ (-net/http +front):\n%s", diff)
+		}
+	})
 }
 
 // counts returns the request and commit counters of a side's metrics.
