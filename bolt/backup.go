@@ -6,8 +6,6 @@ import (
 	"io"
 
 	bbolt "go.etcd.io/bbolt"
-
-	"github.com/verso-config/verso"
 )
 
 // Backup writes a consistent snapshot of the whole data file to w, as of
@@ -20,10 +18,7 @@ import (
 // so w should not be slower than it has to be. If ctx ends, Backup stops
 // at the next write and returns the context's error.
 func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	if s.isClosed.Load() {
-		return 0, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return 0, err
 	}
 	var n int64

@@ -36,7 +36,7 @@ const maxProblems = 100
 // It returns nil, or an error joining every problem found (the first
 // hundred, then a count).
 func (s *Store) Check() error {
-	if s.isClosed.Load() {
+	if s.queue.Closed() {
 		return verso.ErrClosed
 	}
 	// The committer runs it, once bbolt holds every published revision,

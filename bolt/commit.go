@@ -39,10 +39,7 @@ type request struct {
 // reaches txn, txn is skipped and Commit returns ctx.Err(); once txn is
 // part of a bbolt transaction it commits regardless of ctx.
 func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	if err := plan.Validate(txn); err != nil {

@@ -82,7 +82,7 @@ func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // ok is false when p does not exist or the store is closed. As with Get,
 // the Value is shared: do not modify it.
 func (s *Store) HeadEntry(p verso.Path) (e verso.Entry, ok bool) {
-	if s.isClosed.Load() {
+	if s.queue.Closed() {
 		return e, false
 	}
 	ok = s.cache.LoadInto(p, &e)

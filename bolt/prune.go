@@ -53,10 +53,7 @@ var (
 // HistoryStart returns the oldest revision that can still be read: 0 until
 // Prune drops revisions by age.
 func (s *Store) HistoryStart(ctx context.Context) (verso.Revision, error) {
-	if s.isClosed.Load() {
-		return 0, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return 0, err
 	}
 	var start verso.Revision
@@ -71,7 +68,7 @@ func (s *Store) HistoryStart(ctx context.Context) (verso.Revision, error) {
 // runs in steps between commits; concurrent calls run one at a time.
 func (s *Store) Prune(ctx context.Context, policy verso.Retention, now time.Time) (verso.PruneStats, error) {
 	var st verso.PruneStats
-	if s.isClosed.Load() {
+	if s.queue.Closed() {
 		return st, verso.ErrClosed
 	}
 	if err := policy.Validate(); err != nil {

@@ -14,7 +14,7 @@ import (
 // the data), or 0 once the store is closed. It is what the server reports
 // as verso_store_size_bytes.
 func (s *Store) Size() int64 {
-	if s.isClosed.Load() {
+	if s.queue.Closed() {
 		return 0
 	}
 	var n int64
@@ -32,7 +32,7 @@ var errReadOnly = errors.New("data file is open read-only")
 // committer is running, and the file is not open read-only. It is cheap
 // (no disk access), for readiness checks.
 func (s *Store) Writable() error {
-	if s.isClosed.Load() {
+	if s.queue.Closed() {
 		return verso.ErrClosed
 	}
 	select {

@@ -64,15 +64,14 @@ type Store struct {
 	// waiting).
 	publishMu sync.Mutex
 
-	isClosed atomic.Bool
-	mu       sync.Mutex    // guards headCh, final
-	headCh   chan struct{} // closed and replaced when head advances
-	closeCh  chan struct{} // closed by Close, ends Wait
+	mu      sync.Mutex    // guards headCh, final
+	headCh  chan struct{} // closed and replaced when head advances
+	closeCh chan struct{} // closed by Close, ends Wait
 
 	// pruneMu makes concurrent Prune calls run one at a time.
 	pruneMu sync.Mutex
 
-	queue *commitq.Queue[*request] // to the committer
+	queue *commitq.Queue[*request] // to the committer; Closed once Close began
 	done  chan struct{}            // closed when the committer exits
 
 	// batchHook, if set (by tests, before the first Commit), is called by
@@ -539,10 +538,7 @@ func (s *Store) Path() string { return s.path }
 
 // Head returns the newest durable revision.
 func (s *Store) Head(ctx context.Context) (verso.Revision, error) {
-	if s.isClosed.Load() {
-		return 0, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return 0, err
 	}
 	return verso.Revision(s.head.Load()), nil
@@ -551,10 +547,7 @@ func (s *Store) Head(ctx context.Context) (verso.Revision, error) {
 // Get returns the entry at p as of rev. At verso.Head it answers from
 // memory; at an older revision it reads the history in the file.
 func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*verso.Entry, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	if rev == verso.Head {
@@ -678,10 +671,7 @@ func goneBefore(start verso.Revision) error {
 // entries are read in one bbolt read transaction, which ends before fn is
 // first called: a slow fn does not hold the transaction open.
 func (s *Store) Walk(ctx context.Context, p verso.Path, rev verso.Revision, depth int, fn func(*verso.Entry) error) error {
-	if s.isClosed.Load() {
-		return verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return err
 	}
 	var out []*verso.Entry
@@ -876,10 +866,7 @@ func (r *revReader) children(ns verso.Path) ([]*verso.Entry, error) {
 
 // Revision returns the record of revision rev.
 func (s *Store) Revision(ctx context.Context, rev verso.Revision) (*verso.Commit, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	if rev <= verso.Revision(s.head.Load()) && s.failed.Load() == nil {
@@ -923,10 +910,7 @@ func readCommit(tx *bbolt.Tx, rev verso.Revision) (*verso.Commit, error) {
 // the start of history (see HistoryStart); a q.Before below it is
 // verso.ErrGone.
 func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	p := q.Path
@@ -974,7 +958,7 @@ func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, err
 // Wait blocks until the head is at least rev, then returns the head.
 func (s *Store) Wait(ctx context.Context, rev verso.Revision) (verso.Revision, error) {
 	for {
-		if s.isClosed.Load() {
+		if s.queue.Closed() {
 			return 0, verso.ErrClosed
 		}
 		s.mu.Lock()
@@ -1006,7 +990,6 @@ func (s *Store) shut(final bool) error {
 	}
 	s.mu.Lock()
 	s.final = final
-	s.isClosed.Store(true)
 	close(s.closeCh)
 	s.mu.Unlock()
 

@@ -49,10 +49,7 @@ const (
 // and Commit returns ctx.Err(); once txn is part of an etcd transaction it
 // commits regardless of ctx.
 func (s *Store) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	if err := plan.Validate(txn); err != nil {

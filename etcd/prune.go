@@ -73,10 +73,7 @@ var errPruneRaced = errors.New("another server pruned at the same time")
 // Prune drops revisions by age. It reads the start key with a quorum read,
 // so every server answers the same.
 func (s *Store) HistoryStart(ctx context.Context) (verso.Revision, error) {
-	if s.isClosed.Load() {
-		return 0, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -93,7 +90,7 @@ func (s *Store) HistoryStart(ctx context.Context) (verso.Revision, error) {
 // each server's Prune calls run one at a time.
 func (s *Store) Prune(ctx context.Context, policy verso.Retention, now time.Time) (verso.PruneStats, error) {
 	var st verso.PruneStats
-	if s.isClosed.Load() {
+	if s.queue.Closed() {
 		return st, verso.ErrClosed
 	}
 	if err := policy.Validate(); err != nil {
@@ -133,7 +130,7 @@ type pruner struct {
 // what it drops to st. It returns errPruneRaced if another pruner's step
 // came in between.
 func (s *Store) pruneOnce(ctx context.Context, policy verso.Retention, now time.Time, st *verso.PruneStats) error {
-	if s.isClosed.Load() {
+	if s.queue.Closed() {
 		return verso.ErrClosed
 	}
 	pr := &pruner{s: s}
@@ -221,7 +218,7 @@ func (pr *pruner) write(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnR
 		clientv3.Compare(clientv3.ModRevision(pr.s.k.guard()), "=", pr.guard),
 	).Then(ops...).Commit()
 	switch {
-	case err != nil && pr.s.isClosed.Load():
+	case err != nil && pr.s.queue.Closed():
 		return nil, verso.ErrClosed
 	case err != nil && ctx.Err() != nil:
 		return nil, ctx.Err()

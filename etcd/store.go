@@ -97,7 +97,6 @@ type Store struct {
 	// their trees.
 	applyMu sync.Mutex
 
-	isClosed atomic.Bool
 	mu       sync.Mutex    // guards changeCh
 	changeCh chan struct{} // closed and replaced when a snapshot is published
 	closeCh  chan struct{} // closed by Close, ends Wait
@@ -105,7 +104,7 @@ type Store struct {
 	ctx    context.Context // ends when the store closes (after commits)
 	cancel context.CancelFunc
 
-	queue     *commitq.Queue[*request] // to the committer
+	queue     *commitq.Queue[*request] // to the committer; Closed once Close began
 	done      chan struct{}            // closed when the committer exits
 	watchDone chan struct{}            // closed when the watcher exits
 
@@ -289,7 +288,7 @@ func (s *Store) waitUntil(ctx context.Context, stopOnClose bool, ok func(*snapsh
 		closeCh = nil
 	}
 	for {
-		if stopOnClose && s.isClosed.Load() {
+		if stopOnClose && s.queue.Closed() {
 			return nil, verso.ErrClosed
 		}
 		s.mu.Lock()
@@ -436,10 +435,7 @@ func (s *Store) applyEvents(etcdRev int64, evs []*clientv3.Event) {
 // committed through it, and those committed through other servers as soon
 // as etcd's watch delivers them.
 func (s *Store) Head(ctx context.Context) (verso.Revision, error) {
-	if s.isClosed.Load() {
-		return 0, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return 0, err
 	}
 	return s.snap.Load().head, nil
@@ -449,10 +445,7 @@ func (s *Store) Head(ctx context.Context) (verso.Revision, error) {
 // revision when the entry in memory has not changed since, it answers from
 // memory; otherwise it reads the history in etcd.
 func (s *Store) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*verso.Entry, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	snap := s.snap.Load()
@@ -588,7 +581,7 @@ var errPruned = fmt.Errorf("older versions were pruned: %w", verso.ErrGone)
 // etcdError wraps an error of etcd; a closed store's canceled requests
 // become verso.ErrClosed.
 func (s *Store) etcdError(what string, err error) error {
-	if s.isClosed.Load() && s.ctx.Err() != nil {
+	if s.queue.Closed() && s.ctx.Err() != nil {
 		return verso.ErrClosed
 	}
 	return fmt.Errorf("%s: etcd: %w", what, err)
@@ -600,10 +593,7 @@ func (s *Store) etcdError(what string, err error) error {
 // etcd in one request, so each walk sees one revision. The entries are
 // collected before fn is first called.
 func (s *Store) Walk(ctx context.Context, p verso.Path, rev verso.Revision, depth int, fn func(*verso.Entry) error) error {
-	if s.isClosed.Load() {
-		return verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return err
 	}
 	if rev < verso.Head {
@@ -730,10 +720,7 @@ func (s *Store) treeAt(ctx context.Context, p verso.Path, rev verso.Revision) (*
 
 // Revision returns the record of revision rev.
 func (s *Store) Revision(ctx context.Context, rev verso.Revision) (*verso.Commit, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	if rev <= 0 {
@@ -770,10 +757,7 @@ func (s *Store) Revision(ctx context.Context, rev verso.Revision) (*verso.Commit
 // below it: a backward range read of the path's index keys, then the
 // records they name.
 func (s *Store) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	p := q.Path
@@ -884,10 +868,7 @@ func (s *Store) Wait(ctx context.Context, rev verso.Revision) (verso.Revision, e
 // every commit that completed, through any server, before the call began
 // (a linearizable read).
 func (s *Store) GetConsistent(ctx context.Context, p verso.Path) (*verso.Entry, error) {
-	if s.isClosed.Load() {
-		return nil, verso.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -932,7 +913,6 @@ func (s *Store) Close() error {
 		return verso.ErrClosed
 	}
 	s.mu.Lock()
-	s.isClosed.Store(true)
 	close(s.closeCh)
 	s.mu.Unlock()
 

@@ -4,7 +4,13 @@
 // committer finish those it admitted.
 package commitq
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/verso-config/verso"
+)
 
 // Queue carries requests of type R to a committer, which reads them from
 // C until it is closed.
@@ -12,6 +18,7 @@ type Queue[R any] struct {
 	c        chan R
 	mu       sync.Mutex
 	stopped  bool
+	closed   atomic.Bool    // stopped, for readers that take no lock
 	inflight sync.WaitGroup // Send calls admitted, their request not yet in c
 }
 
@@ -51,7 +58,20 @@ func (q *Queue[R]) Stop() bool {
 		return false
 	}
 	q.stopped = true
+	q.closed.Store(true)
 	return true
+}
+
+// Closed reports whether Stop was called: the store is closing or closed.
+func (q *Queue[R]) Closed() bool { return q.closed.Load() }
+
+// Ready is the check every store method makes first: verso.ErrClosed once
+// Stop was called, else ctx's error, if any.
+func (q *Queue[R]) Ready(ctx context.Context) error {
+	if q.closed.Load() {
+		return verso.ErrClosed
+	}
+	return ctx.Err()
 }
 
 // Drain, after Stop, waits until every admitted request is in C and

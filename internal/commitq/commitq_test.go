@@ -1,8 +1,12 @@
 package commitq
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
+
+	"github.com/verso-config/verso"
 )
 
 // TestQueue: every Send that returns true reaches the committer before C
@@ -29,8 +33,19 @@ func TestQueue(t *testing.T) {
 			}
 		})
 	}
+	if q.Closed() || q.Ready(context.Background()) != nil {
+		t.Error("Closed() or Ready() say closed before Stop")
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := q.Ready(cancelled); !errors.Is(err, context.Canceled) {
+		t.Errorf("Ready(cancelled) = %v, want context.Canceled", err)
+	}
 	if !q.Stop() {
 		t.Fatal("first Stop() = false")
+	}
+	if !q.Closed() || !errors.Is(q.Ready(context.Background()), verso.ErrClosed) {
+		t.Error("after Stop, Closed() = false or Ready() is not ErrClosed")
 	}
 	if q.Stop() {
 		t.Error("second Stop() = true")
