@@ -407,14 +407,10 @@ func scaleCmd(args []string) error {
 	workers := fs.Int("workers", 512, "concurrent commits")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the build to `FILE`")
 	fs.Parse(args)
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	if err := startProfile(*cpuprofile); err != nil {
+		return err
 	}
+	defer pprof.StopCPUProfile()
 	if *keys%perNS != 0 {
 		return fmt.Errorf("keys must be a multiple of %d", perNS)
 	}
@@ -518,6 +514,19 @@ func pathsCmd(args []string) error {
 	return nil
 }
 
+// startProfile starts a CPU profile into the file path, if path is not
+// "". pprof.StopCPUProfile ends it (and does nothing if none was started).
+func startProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return pprof.StartCPUProfile(f)
+}
+
 // memCmd opens a store and reports the live Go heap it holds per key once
 // loaded, which is what the head cache costs.
 func memCmd(args []string) error {
@@ -526,12 +535,8 @@ func memCmd(args []string) error {
 	keys := fs.Int("keys", 1_000_000, "keys in the store")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of Open to `FILE`")
 	fs.Parse(args)
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(f)
+	if err := startProfile(*cpuprofile); err != nil {
+		return err
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
