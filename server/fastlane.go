@@ -68,6 +68,13 @@ type Front struct {
 
 	closing atomic.Bool // set by Shutdown and Close
 
+	// Loops is how many event loops serve the fast lane's connections
+	// on Linux (fastloop_linux.go): 0 for half of GOMAXPROCS, at least
+	// one; -1 for none, a goroutine per connection. Set it before Serve.
+	Loops    int
+	loops    []*fastLoop
+	nextLoop int // the loop for the next connection
+
 	mu       sync.Mutex
 	ln       net.Listener
 	conns    map[*fastConn]struct{}
@@ -126,6 +133,7 @@ func (f *Front) Serve(ln net.Listener) error {
 		ln.Close()
 		return http.ErrServerClosed
 	}
+	ln = f.startLoops(ln)
 	f.ln = ln
 	f.mu.Unlock()
 	// It returns once Shutdown or Close closes the handoff listener.
@@ -158,7 +166,9 @@ func (f *Front) Serve(ln net.Listener) error {
 		}
 		f.conns[fc] = struct{}{}
 		f.mu.Unlock()
-		go fc.serve()
+		if !f.toLoop(fc) {
+			go fc.serve()
+		}
 	}
 }
 
@@ -169,6 +179,7 @@ func (f *Front) Serve(ln net.Listener) error {
 // Close then ends what is left.
 func (f *Front) Shutdown(ctx context.Context) error {
 	f.stopAccepting()
+	f.stopLoops() // their connections are all idle
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -196,6 +207,7 @@ func (f *Front) Shutdown(ctx context.Context) error {
 // and net/http's.
 func (f *Front) Close() error {
 	f.stopAccepting()
+	f.stopLoops()
 	f.mu.Lock()
 	for fc := range f.conns {
 		fc.c.Close()
@@ -253,6 +265,12 @@ type fastConn struct {
 
 	deadline time.Time // the read deadline last set
 	idleSent time.Time // when hs.ConnState last heard that c is idle
+
+	// While an event loop serves the connection (fastloop_linux.go).
+	lc     *loopConn
+	fd     int
+	inLoop bool
+	used   time.Time // when a request last came
 }
 
 func (fc *fastConn) serve() {
@@ -260,8 +278,10 @@ func (fc *fastConn) serve() {
 		fc.handOver()
 		return
 	}
-	fc.rbuf = make([]byte, readBufSize)
-	fc.wbuf = make([]byte, 0, writeBufSize)
+	if fc.rbuf == nil { // else it comes from a loop, with what it had read
+		fc.rbuf = make([]byte, readBufSize)
+		fc.wbuf = make([]byte, 0, writeBufSize)
+	}
 	for {
 		if fc.r == fc.w {
 			fc.r, fc.w = 0, 0
@@ -429,6 +449,9 @@ func (fc *fastConn) answer(in []byte, n int) int {
 		fc.lastTarget, fc.lastPath = append(fc.lastTarget[:0], target...), p
 	}
 	if method == http.MethodPut {
+		if fc.inLoop {
+			return 0 // it waits for its commit: not in a loop
+		}
 		return fc.put(in, n, &req, p)
 	}
 	if !s.anonymousCanRead(p) {

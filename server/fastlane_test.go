@@ -33,9 +33,22 @@ type side struct {
 	store *bolt.Store
 }
 
-// startSide starts a server on a new store seeded by seed: behind a Front
-// when front is set, on plain net/http otherwise.
-func startSide(t testing.TB, front bool, opts *server.Options, seed []*verso.Txn) *side {
+// The ways a side serves: net/http alone, or behind a Front whose fast
+// lane serves its connections from event loops (on Linux) or a goroutine
+// each.
+type lane int
+
+const (
+	netHTTP lane = iota
+	loops
+	goroutines
+)
+
+func (l lane) String() string { return [...]string{"net/http", "loops", "goroutines"}[l] }
+
+// startSide starts a server on a new store seeded by seed, served as lane
+// says.
+func startSide(t testing.TB, ln lane, opts *server.Options, seed []*verso.Txn) *side {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), &bolt.Options{Clock: fixedClock})
 	if err != nil {
@@ -54,16 +67,19 @@ func startSide(t testing.TB, front bool, opts *server.Options, seed []*verso.Txn
 	srv := server.New(st, &o)
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
 	hs.RegisterOnShutdown(srv.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd := &side{addr: ln.Addr().String(), store: st}
-	if front {
+	sd := &side{addr: l.Addr().String(), store: st}
+	if ln != netHTTP {
 		sd.front = server.NewFront(srv, hs)
-		go sd.front.Serve(ln)
+		if ln == goroutines {
+			sd.front.Loops = -1
+		}
+		go sd.front.Serve(l)
 	} else {
-		go hs.Serve(ln)
+		go hs.Serve(l)
 	}
 	t.Cleanup(func() {
 		if sd.front != nil {
@@ -269,16 +285,19 @@ func TestFront_SameAnswers(t *testing.T) {
 }
 
 // forBothSides runs fn at the mounts /config and / with two servers seeded
-// alike: plain, net/http alone, and fast, behind a front.
+// alike: plain, net/http alone, and fast, behind a front, once with each
+// of the fast lane's ways of serving connections.
 func forBothSides(t *testing.T, fn func(t *testing.T, mount string, plain, fast *side)) {
 	for _, mount := range []string{"/config", ""} {
-		t.Run("mount="+mount, func(t *testing.T) {
-			opts := &server.Options{Mount: mount}
-			if mount == "" {
-				opts.Mount = "/"
-			}
-			fn(t, mount, startSide(t, false, opts, seedTxns()), startSide(t, true, opts, seedTxns()))
-		})
+		for _, ln := range []lane{loops, goroutines} {
+			t.Run("mount="+mount+"/"+ln.String(), func(t *testing.T) {
+				opts := &server.Options{Mount: mount}
+				if mount == "" {
+					opts.Mount = "/"
+				}
+				fn(t, mount, startSide(t, netHTTP, opts, seedTxns()), startSide(t, ln, opts, seedTxns()))
+			})
+		}
 	}
 }
 
@@ -311,8 +330,8 @@ func TestFront_Auth(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := &server.Options{Auth: a}
-	plain := startSide(t, false, opts, seedTxns())
-	fast := startSide(t, true, opts, seedTxns())
+	plain := startSide(t, netHTTP, opts, seedTxns())
+	fast := startSide(t, loops, opts, seedTxns())
 	tests := []struct {
 		raw  string
 		fast uint64
@@ -338,7 +357,7 @@ func TestFront_Auth(t *testing.T) {
 // TestFront_FastLaneUsed checks that plain reads of keys are answered by
 // the fast lane, and nothing else is.
 func TestFront_FastLaneUsed(t *testing.T) {
-	fast := startSide(t, true, nil, seedTxns())
+	fast := startSide(t, loops, nil, seedTxns())
 	tests := []struct {
 		raw  string
 		n    int
@@ -369,7 +388,7 @@ func TestFront_FastLaneUsed(t *testing.T) {
 
 // TestFront_Watch checks that a watch stream works through the front.
 func TestFront_Watch(t *testing.T) {
-	fast := startSide(t, true, nil, seedTxns())
+	fast := startSide(t, loops, nil, seedTxns())
 	base := "http://" + fast.addr
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -456,10 +475,9 @@ func TestFront_Shutdown(t *testing.T) {
 // connection through net/http alone and through the front's fast lane.
 func BenchmarkServeKey(b *testing.B) {
 	seed := []*verso.Txn{{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/key", Value: []byte("0123456789abcdefghij")}}}}
-	for _, front := range []bool{false, true} {
-		name := map[bool]string{false: "net/http", true: "fastlane"}[front]
-		b.Run(name, func(b *testing.B) {
-			sd := startSide(b, front, nil, seed)
+	for _, ln := range []lane{netHTTP, loops, goroutines} {
+		b.Run(ln.String(), func(b *testing.B) {
+			sd := startSide(b, ln, nil, seed)
 			c, err := net.Dial("tcp", sd.addr)
 			if err != nil {
 				b.Fatal(err)
@@ -486,7 +504,7 @@ func BenchmarkServeKey(b *testing.B) {
 // BenchmarkPutParallel measures durable PUTs of 16 concurrent clients over
 // real HTTP (each PUT its own revision, sharing fsyncs by group commit).
 func BenchmarkPutParallel(b *testing.B) {
-	sd := startSide(b, true, nil, nil)
+	sd := startSide(b, loops, nil, nil)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var n atomic.Int64
 	b.SetParallelism(8) // 16 clients on 2 cores

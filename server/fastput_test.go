@@ -294,8 +294,8 @@ func TestFront_PutAccess(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := &server.Options{Auth: tc.auth, MaxRequests: tc.max}
-			plain := startSide(t, false, opts, seedTxns())
-			fast := startSide(t, true, opts, seedTxns())
+			plain := startSide(t, netHTTP, opts, seedTxns())
+			fast := startSide(t, loops, opts, seedTxns())
 			ex := one(tc.raw, "PUT")
 			want, _ := runRaw(t, plain.addr, ex)
 			got, _ := runRaw(t, fast.addr, ex)
@@ -313,7 +313,7 @@ func TestFront_PutAccess(t *testing.T) {
 // TestFront_GoClientPut checks that the PUTs of Go's HTTP client, as
 // bench/loadgen sends them, are the fast lane's.
 func TestFront_GoClientPut(t *testing.T) {
-	fast := startSide(t, true, nil, seedTxns())
+	fast := startSide(t, loops, nil, seedTxns())
 	hc := &http.Client{}
 	for i, v := range []string{"first", "second", strings.Repeat("v", 2000)} {
 		req, err := http.NewRequest(http.MethodPut, "http://"+fast.addr+"/config/app/go", strings.NewReader(v))

@@ -1,0 +1,604 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The fast lane's event loops (Linux).
+//
+// With a goroutine per connection, every request that arrives wakes that
+// connection's goroutine through the Go runtime's poller, and with more
+// than one P the scheduler wakes another thread to run it: on a machine
+// whose clients share its cores, those wake-ups cost more CPU than the
+// answers, and they make the tail (bench/run.sh: p99 3 to 6x nginx's at two
+// Ps, under nginx's at one). An event loop, as nginx has, serves every
+// ready connection in turn from one epoll set: one wait for many requests,
+// no goroutine switch per request, and the loop goes on without waking
+// anyone while requests keep coming.
+//
+// The loop's connections are accepted by rawListener, so their
+// descriptors are not in the runtime's poller (which would otherwise be
+// woken for every request too); the loop's own epoll descriptor is, so a
+// loop with nothing to do parks as any goroutine does, and no thread is
+// held in a system call. A connection leaves its loop for a goroutine of
+// its own (fastConn.serve, as without loops) as soon as it needs more than
+// a loop gives: a request that is not a plain read of a key at head (a
+// PUT, anything for net/http), a request split across reads, or an answer
+// the socket cannot take at once. At that point its descriptor is given to
+// Go's net package (net.FileConn), and everything after is as it is
+// without loops.
+
+// loopsFor returns how many loops f runs: f.Loops, or half of GOMAXPROCS
+// (at least one), leaving the other Ps to net/http, the committer and,
+// where clients share the machine, to them.
+func (f *Front) loopsFor() int {
+	if f.Loops != 0 {
+		return f.Loops
+	}
+	return max(1, runtime.GOMAXPROCS(0)/2)
+}
+
+// startLoops (called with f.mu held) starts f's loops if ln accepts TCP connections (directly or
+// through a connection limiter), and returns the listener to accept from:
+// ln, now accepting through rawListener, or ln unchanged when the
+// connections are to be served a goroutine each.
+func (f *Front) startLoops(ln net.Listener) net.Listener {
+	n := f.loopsFor()
+	if !f.on || n < 0 {
+		return ln
+	}
+	lim, _ := ln.(*Listener)
+	base := ln
+	if lim != nil {
+		base = lim.Listener
+	}
+	tl, ok := base.(*net.TCPListener)
+	if !ok {
+		return ln
+	}
+	rl, err := newRawListener(tl)
+	if err != nil {
+		f.s.log.Warn("fast lane: serving a goroutine per connection", "err", err)
+		return ln
+	}
+	for range n {
+		l, err := newFastLoop(f)
+		if err != nil {
+			f.s.log.Warn("fast lane: serving a goroutine per connection", "err", err)
+			for _, l := range f.loops {
+				l.stopping.Store(true)
+				l.file.SetReadDeadline(aLongTimeAgo)
+			}
+			rl.file.Close()
+			f.loops = nil
+			return ln
+		}
+		f.loops = append(f.loops, l)
+	}
+	if lim != nil {
+		lim.Listener = rl // before anything accepts from lim
+		return lim
+	}
+	return rl
+}
+
+// toLoop gives fc to the next loop; false if fc's connection is not one
+// a loop can serve (or the loops are stopping).
+func (f *Front) toLoop(fc *fastConn) bool {
+	if len(f.loops) == 0 {
+		return false
+	}
+	lc := loopConnOf(fc.c)
+	if lc == nil {
+		return false
+	}
+	l := f.loops[f.nextLoop%len(f.loops)]
+	f.nextLoop++
+	return l.add(fc, lc)
+}
+
+// stopLoops tells the loops to close their connections (all of them idle:
+// a loop finishes what it reads before it reads again) and waits for them.
+func (f *Front) stopLoops() {
+	f.mu.Lock()
+	loops := f.loops
+	f.mu.Unlock()
+	for _, l := range loops {
+		l.stopping.Store(true)
+		l.file.SetReadDeadline(aLongTimeAgo)
+	}
+	for _, l := range loops {
+		<-l.done
+	}
+}
+
+// loopConnOf finds the loopConn under c's wrappers.
+func loopConnOf(c net.Conn) *loopConn {
+	for {
+		switch cc := c.(type) {
+		case *loopConn:
+			return cc
+		case *limitedConn:
+			c = cc.Conn
+		default:
+			return nil
+		}
+	}
+}
+
+// fastLoop is one event loop: an epoll set of connections it serves.
+type fastLoop struct {
+	f        *Front
+	epfd     int
+	file     *os.File // epfd, in the runtime's poller: readable when a connection is
+	rc       syscall.RawConn
+	stopping atomic.Bool
+	done     chan struct{}
+
+	mu    sync.Mutex
+	conns map[int]*fastConn // by descriptor
+	dead  bool              // the loop has ended: add no more
+
+	// Used by the loop's goroutine only.
+	events   []unix.EpollEvent
+	n        int // events the last wait found
+	rbuf     []byte
+	wbuf     []byte
+	deadline time.Time // the wake-up set on file, for idle connections
+}
+
+func newFastLoop(f *Front) (*fastLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	file := os.NewFile(uintptr(epfd), "fastloop")
+	rc, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	l := &fastLoop{
+		f:      f,
+		epfd:   epfd,
+		file:   file,
+		rc:     rc,
+		done:   make(chan struct{}),
+		conns:  map[int]*fastConn{},
+		events: make([]unix.EpollEvent, 128),
+		rbuf:   make([]byte, readBufSize),
+		wbuf:   make([]byte, 0, writeBufSize),
+	}
+	go l.run()
+	return l, nil
+}
+
+// add makes fc one of l's connections.
+func (l *fastLoop) add(fc *fastConn, lc *loopConn) bool {
+	lc.mu.Lock()
+	if lc.fd < 0 || lc.shut || lc.inner.Load() != nil {
+		lc.mu.Unlock()
+		return false
+	}
+	lc.loop = l
+	fd := lc.fd
+	lc.mu.Unlock()
+	fc.lc, fc.fd, fc.inLoop = lc, fd, true
+	fc.used = time.Now()
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		l.unlink(fc)
+		return false
+	}
+	l.conns[fd] = fc
+	l.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		l.mu.Lock()
+		delete(l.conns, fd)
+		l.mu.Unlock()
+		l.unlink(fc)
+		return false
+	}
+	return true
+}
+
+func (l *fastLoop) run() {
+	defer close(l.done)
+	defer l.file.Close()
+	// wait is what the runtime's poller calls once l.file is readable.
+	var werr error
+	wait := func(fd uintptr) bool {
+		l.n, werr = unix.EpollWait(int(fd), l.events, 0)
+		return l.n > 0 || (werr != nil && werr != unix.EINTR)
+	}
+	scanned := time.Now()
+	for !l.stopping.Load() {
+		n, err := unix.EpollWait(l.epfd, l.events, 0)
+		if err != nil && err != unix.EINTR {
+			l.f.s.log.Error("fast lane: epoll_wait", "err", err)
+			break
+		}
+		if n <= 0 {
+			// Nothing ready: park until something is, waking each
+			// second to close idle connections.
+			now := time.Now()
+			if now.Sub(scanned) >= time.Second {
+				l.expire(now)
+				scanned = now
+			}
+			if !now.Before(l.deadline) {
+				l.deadline = now.Add(time.Second)
+				l.file.SetReadDeadline(l.deadline)
+			}
+			err := l.rc.Read(wait)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			if err != nil || (werr != nil && werr != unix.EINTR) {
+				if !l.stopping.Load() {
+					l.f.s.log.Error("fast lane: waiting for connections", "err", errors.Join(err, werr))
+				}
+				break
+			}
+			n = l.n
+		}
+		now := time.Now()
+		for i := range n {
+			l.serve(int(l.events[i].Fd), now)
+		}
+		if now.Sub(scanned) >= time.Second {
+			l.expire(now)
+			scanned = now
+		}
+	}
+	l.mu.Lock()
+	l.dead = true
+	left := make([]*fastConn, 0, len(l.conns))
+	for _, fc := range l.conns {
+		left = append(left, fc)
+	}
+	l.mu.Unlock()
+	for _, fc := range left {
+		l.drop(fc)
+	}
+}
+
+// serve reads what the connection on fd sent, answers the requests in it,
+// and writes the answers; a connection that needs more than that leaves
+// for a goroutine of its own.
+func (l *fastLoop) serve(fd int, now time.Time) {
+	l.mu.Lock()
+	fc := l.conns[fd]
+	l.mu.Unlock()
+	if fc == nil {
+		return
+	}
+	k, err := unix.Read(fd, l.rbuf)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return
+	}
+	if err != nil || k <= 0 {
+		l.drop(fc) // the client closed, or the connection failed
+		return
+	}
+	fc.used = now
+	in := l.rbuf[:k]
+	fc.wbuf = l.wbuf[:0]
+	r := 0
+	for r < k {
+		n, st := scanHead(in[r:])
+		if st != headComplete {
+			break
+		}
+		used := fc.answer(in[r:], n)
+		if used <= 0 {
+			break
+		}
+		r += used
+	}
+	out := fc.wbuf
+	fc.wbuf = nil
+	if cap(out) <= flushAt {
+		l.wbuf = out[:0]
+	}
+	w := 0
+	if len(out) > 0 {
+		w, err = unix.Write(fd, out)
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			l.drop(fc)
+			return
+		}
+		w = max(w, 0)
+		l.f.served.Add(fc.n)
+		fc.n = 0
+	}
+	if r == k && w == len(out) {
+		if hook := l.f.hs.ConnState; hook != nil && now.Sub(fc.idleSent) > time.Second {
+			fc.idleSent = now
+			hook(fc.c, http.StateIdle)
+		}
+		return
+	}
+	l.leave(fc, in[r:], out[w:])
+}
+
+// leave moves fc to a goroutine of its own, with the bytes read and not
+// served, and the answers not yet written.
+func (l *fastLoop) leave(fc *fastConn, in, out []byte) {
+	l.remove(fc)
+	l.unlink(fc)
+	fc.rbuf = make([]byte, readBufSize)
+	fc.r, fc.w = 0, copy(fc.rbuf, in)
+	fc.wbuf = append(make([]byte, 0, max(writeBufSize, len(out))), out...)
+	go fc.serve()
+}
+
+// drop closes fc's connection.
+func (l *fastLoop) drop(fc *fastConn) {
+	l.remove(fc)
+	l.unlink(fc)
+	fc.close()
+}
+
+// remove takes fc out of l's set.
+func (l *fastLoop) remove(fc *fastConn) {
+	l.mu.Lock()
+	delete(l.conns, fc.fd)
+	l.mu.Unlock()
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fc.fd, nil)
+}
+
+// unlink tells fc's connection that no loop serves it any more: from now
+// on it is an ordinary net.Conn.
+func (l *fastLoop) unlink(fc *fastConn) {
+	fc.lc.mu.Lock()
+	fc.lc.loop = nil
+	fc.lc.mu.Unlock()
+	fc.inLoop = false
+}
+
+// expire closes the connections idle for longer than the idle timeout.
+func (l *fastLoop) expire(now time.Time) {
+	timeout := l.f.idleTimeout
+	if timeout <= 0 {
+		return
+	}
+	var idle []*fastConn
+	l.mu.Lock()
+	for _, fc := range l.conns {
+		if now.Sub(fc.used) > timeout {
+			idle = append(idle, fc)
+		}
+	}
+	l.mu.Unlock()
+	for _, fc := range idle {
+		l.drop(fc)
+	}
+}
+
+// rawListener accepts connections from a TCP listener itself, so that
+// their descriptors stay out of the runtime's poller until a connection
+// leaves its loop (see above). It waits for connections through a
+// duplicate of the listener's descriptor, which is in the poller.
+type rawListener struct {
+	*net.TCPListener
+	file *os.File // the duplicate
+	rc   syscall.RawConn
+}
+
+func newRawListener(tl *net.TCPListener) (*rawListener, error) {
+	trc, err := tl.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	dup, derr := -1, error(nil)
+	if err := trc.Control(func(fd uintptr) {
+		dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, os.NewSyscallError("fcntl", derr)
+	}
+	file := os.NewFile(uintptr(dup), "listener") // non-blocking, as the listener is
+	rc, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	return &rawListener{TCPListener: tl, file: file, rc: rc}, nil
+}
+
+func (l *rawListener) Accept() (net.Conn, error) {
+	for {
+		var fd int
+		var sa unix.Sockaddr
+		var aerr error
+		err := l.rc.Read(func(lfd uintptr) bool {
+			fd, sa, aerr = unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			return aerr != unix.EAGAIN
+		})
+		if err != nil {
+			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: net.ErrClosed}
+		}
+		switch aerr {
+		case nil:
+		case unix.EINTR, unix.ECONNABORTED:
+			continue // as Go's net package does
+		default:
+			return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", aerr)}
+		}
+		// What Go's net package sets on the connections it accepts.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15)
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15)
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 9)
+		return &loopConn{fd: fd, laddr: l.Addr(), raddr: tcpAddr(sa)}, nil
+	}
+}
+
+// Close closes the listener and the duplicate, which ends a waiting Accept.
+func (l *rawListener) Close() error {
+	l.file.Close()
+	return l.TCPListener.Close()
+}
+
+func tcpAddr(sa unix.Sockaddr) net.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
+		if sa.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
+				a.Zone = ifi.Name
+			}
+		}
+		return a
+	}
+	return &net.TCPAddr{}
+}
+
+// loopConn is a connection rawListener accepted. While a loop serves it,
+// only the loop reads and writes it, through its descriptor; Close from
+// elsewhere (a connection limiter making room, Front.Close) shuts the
+// socket down and leaves closing the descriptor to the loop, which sees
+// the connection end. Once it has left its loop, its descriptor is handed
+// to Go's net package on first use, and the methods of net.Conn are those
+// of the *net.TCPConn that results.
+type loopConn struct {
+	inner atomic.Pointer[net.Conn] // once made
+
+	mu    sync.Mutex
+	fd    int       // -1 once closed, or handed to inner
+	loop  *fastLoop // the loop serving it, if any
+	shut  bool      // Close was called while a loop served it
+	laddr net.Addr
+	raddr net.Addr
+}
+
+// conn returns the connection as Go's net package serves it, making it
+// the first time.
+func (c *loopConn) conn() (net.Conn, error) {
+	if p := c.inner.Load(); p != nil {
+		return *p, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.inner.Load(); p != nil {
+		return *p, nil
+	}
+	if c.fd < 0 || c.loop != nil {
+		return nil, net.ErrClosed
+	}
+	f := os.NewFile(uintptr(c.fd), "")
+	nc, err := net.FileConn(f) // a duplicate of the descriptor
+	f.Close()
+	c.fd = -1
+	if err != nil {
+		return nil, err
+	}
+	c.inner.Store(&nc)
+	return nc, nil
+}
+
+func (c *loopConn) Read(p []byte) (int, error) {
+	nc, err := c.conn()
+	if err != nil {
+		return 0, err
+	}
+	return nc.Read(p)
+}
+
+func (c *loopConn) Write(p []byte) (int, error) {
+	nc, err := c.conn()
+	if err != nil {
+		return 0, err
+	}
+	return nc.Write(p)
+}
+
+func (c *loopConn) Close() error {
+	if p := c.inner.Load(); p != nil {
+		return (*p).Close()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.inner.Load(); p != nil {
+		return (*p).Close()
+	}
+	if c.fd < 0 {
+		return net.ErrClosed
+	}
+	if c.loop != nil {
+		// The loop may be using the descriptor: end the connection, and
+		// let the loop close the descriptor when it sees the end.
+		if !c.shut {
+			c.shut = true
+			unix.Shutdown(c.fd, unix.SHUT_RDWR)
+		}
+		return nil
+	}
+	err := unix.Close(c.fd)
+	c.fd = -1
+	return err
+}
+
+// CloseWrite half-closes the connection (net/http does, before closing a
+// connection whose request body it did not read).
+func (c *loopConn) CloseWrite() error {
+	nc, err := c.conn()
+	if err != nil {
+		return err
+	}
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c *loopConn) LocalAddr() net.Addr  { return c.laddr }
+func (c *loopConn) RemoteAddr() net.Addr { return c.raddr }
+
+func (c *loopConn) SetDeadline(t time.Time) error {
+	nc, err := c.conn()
+	if err != nil {
+		return err
+	}
+	return nc.SetDeadline(t)
+}
+
+func (c *loopConn) SetReadDeadline(t time.Time) error {
+	nc, err := c.conn()
+	if err != nil {
+		return err
+	}
+	return nc.SetReadDeadline(t)
+}
+
+func (c *loopConn) SetWriteDeadline(t time.Time) error {
+	nc, err := c.conn()
+	if err != nil {
+		return err
+	}
+	return nc.SetWriteDeadline(t)
+}

@@ -1,0 +1,181 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/bolt"
+	"github.com/verso-config/verso/server"
+)
+
+// The fast lane's connections through its event loops (fastloop_linux.go;
+// elsewhere the same tests run on a goroutine per connection): each way a
+// connection leaves its loop, and each way one ends.
+
+// startLoopFront starts a Front with one loop on a store holding /big (a
+// value larger than a socket takes at once) and /small, behind a
+// connection limiter of max connections (0: none), and returns its
+// address.
+func startLoopFront(t *testing.T, max int, idle time.Duration) string {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<20/16)
+	if _, err := st.Commit(context.Background(), &verso.Txn{Ops: []verso.Op{
+		{Kind: verso.OpPut, Path: "/big", Value: big},
+		{Kind: verso.OpPut, Path: "/small", Value: []byte("v")},
+		{Kind: verso.OpMkcol, Path: "/ns"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(st, nil)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: idle}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l net.Listener = ln
+	if max > 0 {
+		lim := srv.Listener(ln, max)
+		hs.ConnState = lim.ConnState
+		l = lim
+	}
+	f := server.NewFront(srv, hs)
+	f.Loops = 1
+	go f.Serve(l)
+	t.Cleanup(func() {
+		f.Close()
+		srv.Close()
+		st.Close()
+	})
+	return ln.Addr().String()
+}
+
+// readAnswer reads one answer from br and returns its status and body.
+func readAnswer(t *testing.T, br *bufio.Reader, method string) (int, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading the body: %v", err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestFront_LoopLeaves checks that a connection goes on being served, in
+// order, when it leaves its loop: for a request split across reads, a PUT,
+// a request for net/http, and answers larger than the socket takes at
+// once.
+func TestFront_LoopLeaves(t *testing.T) {
+	addr := startLoopFront(t, 0, time.Minute)
+	big := strings.Repeat("0123456789abcdef", 1<<20/16)
+	for _, tc := range []struct {
+		name  string
+		parts []string // written in turn, with a pause between
+		want  []string // method and body of each answer, in order
+	}{
+		{"split head", []string{get("/config/small"), "GET /config/sm", "all HTTP/1.1\r\nHost: x\r\n\r\n", get("/config/small")},
+			[]string{"GET v", "GET v", "GET v"}},
+		{"put", []string{get("/config/small"), put("/config/ns/k", "w"), get("/config/ns/k")},
+			[]string{"GET v", "PUT ", "GET w"}},
+		{"pipelined put", []string{get("/config/small") + put("/config/ns/k2", "x") + get("/config/ns/k2")},
+			[]string{"GET v", "PUT ", "GET x"}},
+		{"net/http", []string{get("/config/small"), get("/config/small?rev=1"), get("/config/small")},
+			[]string{"GET v", "GET v", "GET v"}},
+		{"big answers", []string{strings.Repeat(get("/config/big"), 8) + get("/config/small")},
+			[]string{"GET " + big, "GET " + big, "GET " + big, "GET " + big, "GET " + big, "GET " + big, "GET " + big, "GET " + big, "GET v"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for _, p := range tc.parts {
+				if _, err := io.WriteString(c, p); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(50 * time.Millisecond) // each part in its own read
+			}
+			br := bufio.NewReader(c)
+			for i, w := range tc.want {
+				method, body, _ := strings.Cut(w, " ")
+				code, got := readAnswer(t, br, method)
+				if code/100 != 2 || got != body {
+					t.Fatalf("answer %d: %d, %d bytes %.20q, want 2xx, %d bytes %.20q", i, code, len(got), got, len(body), body)
+				}
+			}
+		})
+	}
+}
+
+// TestFront_LoopIdleTimeout checks that a loop closes a connection idle
+// for longer than the idle timeout.
+func TestFront_LoopIdleTimeout(t *testing.T) {
+	addr := startLoopFront(t, 0, 500*time.Millisecond)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, get("/config/small"))
+	br := bufio.NewReader(c)
+	if code, body := readAnswer(t, br, "GET"); code != 200 || body != "v" {
+		t.Fatalf("GET = %d %q", code, body)
+	}
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read on an idle connection: %v, want EOF", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("idle connection closed after %v, want about 0.5 to 1.5 s", d)
+	}
+}
+
+// TestFront_LoopEvicted checks that a connection limiter can close a
+// loop's idle connection to make room for a new one, which is then
+// served.
+func TestFront_LoopEvicted(t *testing.T) {
+	addr := startLoopFront(t, 1, time.Minute)
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	io.WriteString(first, get("/config/small"))
+	br1 := bufio.NewReader(first)
+	if code, _ := readAnswer(t, br1, "GET"); code != 200 {
+		t.Fatalf("first GET = %d", code)
+	}
+	time.Sleep(300 * time.Millisecond) // past the limiter's grace
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	second.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(second, get("/config/small"))
+	if code, body := readAnswer(t, bufio.NewReader(second), "GET"); code != 200 || body != "v" {
+		t.Fatalf("second GET = %d %q", code, body)
+	}
+	first.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br1.ReadByte(); err == nil {
+		t.Fatalf("the first connection still open after the limiter made room")
+	}
+}
