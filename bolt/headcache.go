@@ -85,8 +85,7 @@ func (c *headCache) reset(n int) {
 
 func (c *headCache) resetLocked(n int) {
 	c.seed = maphash.MakeSeed()
-	c.slots = make([]uint64, slotsFor(n))
-	hugePages(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(c.slots))), 8*len(c.slots)))
+	c.slots = hugeSlice[uint64](slotsFor(n))
 	c.n = 0
 	c.chunks, c.used, c.bytes, c.live = nil, 0, 0, 0
 	c.strs = []string{""}
@@ -221,8 +220,7 @@ func (c *headCache) alloc(n int) ([]byte, uint64) {
 		return c.chunks[len(c.chunks)-1], uint64(len(c.chunks)-1) << chunkBits
 	}
 	if len(c.chunks) == 0 || c.used+n > chunkSize {
-		c.chunks = append(c.chunks, make([]byte, chunkSize))
-		hugePages(c.chunks[len(c.chunks)-1])
+		c.chunks = append(c.chunks, hugeSlice[byte](chunkSize))
 		c.used = 0
 	}
 	loc := uint64(len(c.chunks)-1)<<chunkBits | uint64(c.used)
@@ -321,7 +319,7 @@ func (c *headCache) sizeAt(s uint64) int {
 // grow doubles the table.
 func (c *headCache) grow() {
 	old := c.slots
-	c.slots = make([]uint64, max(slotsFor(c.n+1), 2*len(old)))
+	c.slots = hugeSlice[uint64](max(slotsFor(c.n+1), 2*len(old)))
 	for _, s := range old {
 		if s != 0 {
 			c.insertSlot(s)
