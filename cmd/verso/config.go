@@ -61,6 +61,10 @@ type Config struct {
 	// FastLane answers plain reads of keys ahead of net/http (without TLS
 	// or an access log); see docs/PERFORMANCE.md.
 	FastLane bool
+	// FastLaneLoops is how many event loops serve the fast lane's
+	// connections on Linux: 0 for half the CPUs verso may use (at least
+	// one), -1 for none (a goroutine per connection).
+	FastLaneLoops int
 }
 
 // DefaultConfig returns the configuration verso serve uses when told
@@ -141,6 +145,7 @@ func (c *Config) settings() []setting {
 		{"keep-versions", "keep each key's newest `N` versions, pruning older ones every minute (0 keeps all)", (*intValue)(&c.KeepVersions)},
 		{"keep-for", "keep the history of the last `DURATION` (720h, 90m), pruning older revisions every minute (0 keeps all)", (*durationValue)(&c.KeepFor)},
 		{"fast-lane", "answer plain GET and HEAD of keys ahead of net/http, for speed (true or false; off with TLS or --access-log)", (*boolValue)(&c.FastLane)},
+		{"fast-lane-loops", "event loops serving the fast lane's connections on Linux (`N`; 0 for half the CPUs verso may use, at least one; -1 for a goroutine per connection)", (*intValue)(&c.FastLaneLoops)},
 	}...)
 }
 
@@ -201,6 +206,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConns < 0 {
 		return &ConfigError{Field: "max-conns", Value: strconv.Itoa(c.MaxConns), Err: errInvalidCount}
+	}
+	if c.FastLaneLoops < -1 {
+		return &ConfigError{Field: "fast-lane-loops", Value: strconv.Itoa(c.FastLaneLoops), Err: errInvalidLoops}
 	}
 	if c.MaxRequests < 0 {
 		return &ConfigError{Field: "max-requests", Value: strconv.Itoa(c.MaxRequests), Err: errInvalidCount}

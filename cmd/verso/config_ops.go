@@ -10,6 +10,7 @@ import (
 
 // errInvalidCount is the cause of a ConfigError for a count flag.
 var errInvalidCount = errors.New("want a whole number, 0 or more")
+var errInvalidLoops = errors.New("want a whole number: -1, 0 or more")
 
 // countValue is an int field that holds a count, as a pflag.Value.
 type countValue int

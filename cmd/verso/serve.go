@@ -197,6 +197,7 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 	var front *server.Front
 	if h, ok := srv.Handler.(*server.Server); ok && cfg.FastLane && tlsCfg == nil && cfg.AccessLog == "" {
 		front = server.NewFront(h, srv)
+		front.Loops = cfg.FastLaneLoops
 	}
 	addr := ln.Addr().String()
 	log.Info("listening", "addr", addr, "mount", cfg.Mount, "data", dbPath, "revision", int64(head))
