@@ -94,10 +94,14 @@ func (l *Listener) Accept() (net.Conn, error) {
 			break
 		}
 		victim := l.oldestEvictable()
+		var since time.Time
+		if victim != nil {
+			since = victim.since // ConnState changes it under l.mu
+		}
 		l.mu.Unlock()
 		var wait <-chan time.Time
 		if victim != nil {
-			if d := evictGrace - time.Since(victim.since); d > 0 {
+			if d := evictGrace - time.Since(since); d > 0 {
 				wait = time.After(d)
 			} else {
 				l.ops.connsEvicted.Inc()
