@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,4 +182,82 @@ func TestFront_LoopEvicted(t *testing.T) {
 	if _, err := br1.ReadByte(); err == nil {
 		t.Fatalf("the first connection still open after the limiter made room")
 	}
+}
+
+// TestFront_LoopStress has many clients at once read, write, pipeline,
+// split their requests and hang up mid-request, behind a connection
+// limiter that keeps closing some of them, and checks every answer that
+// arrives; then the front must close with nothing left behind.
+func TestFront_LoopStress(t *testing.T) {
+	addr := startLoopFront(t, 12, time.Minute)
+	deadline := time.Now().Add(2 * time.Second)
+	if testing.Short() {
+		deadline = time.Now().Add(300 * time.Millisecond)
+	}
+	errs := make(chan error, 24)
+	for w := range 24 {
+		go func() {
+			var err error
+			for i := 0; err == nil && time.Now().Before(deadline); i++ {
+				err = stressOnce(addr, w, i)
+			}
+			errs <- err
+		}()
+	}
+	for range 24 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// stressOnce makes one connection do the i'th of a few things; a
+// connection the limiter closes is not an error, a wrong answer is.
+func stressOnce(addr string, w, i int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil // the limiter's queue may be full
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	key := "/config/ns/w" + itoa(w)
+	var send string
+	var want []string // method and status of each answer
+	switch i % 5 {
+	case 0:
+		send = strings.Repeat(get("/config/small"), 3)
+		want = []string{"GET 200", "GET 200", "GET 200"}
+	case 1:
+		send = put(key, "x"+itoa(i)) + get(key)
+		want = []string{"PUT 2", "GET 200"}
+	case 2:
+		send = get("/config/small") + head("/config/small") + get("/config/missing")
+		want = []string{"GET 200", "HEAD 200", "GET 404"}
+	case 3:
+		io.WriteString(c, "GET /config/sm") // and hang up
+		return nil
+	case 4:
+		send = get("/config/small") + "PROPFIND /config/ HTTP/1.1\r\nHost: x\r\nDepth: 0\r\n\r\n"
+		want = []string{"GET 200", "PROPFIND 207"}
+	}
+	if _, err := io.WriteString(c, send); err != nil {
+		return nil
+	}
+	br := bufio.NewReader(c)
+	for n, wnt := range want {
+		method, status, _ := strings.Cut(wnt, " ")
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			if n == 0 && errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+				return nil // closed by the limiter to make room
+			}
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(strconv.Itoa(resp.StatusCode), status) {
+			return fmt.Errorf("%s %s: %d, want %s", method, send, resp.StatusCode, status)
+		}
+	}
+	return nil
 }
