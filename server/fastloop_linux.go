@@ -229,44 +229,33 @@ func (l *fastLoop) run() {
 		l.n, werr = unix.EpollWait(int(fd), l.events, 0)
 		return l.n > 0 || (werr != nil && werr != unix.EINTR)
 	}
-	scanned := time.Now()
 	for !l.stopping.Load() {
-		n, err := unix.EpollWait(l.epfd, l.events, 0)
-		if err != nil && err != unix.EINTR {
-			l.f.s.log.Error("fast lane: epoll_wait", "err", err)
+		// The read deadline on l.file wakes the loop each second, busy
+		// or not, to close idle connections.
+		now := time.Now()
+		if !now.Before(l.deadline) {
+			l.expire(now)
+			l.deadline = now.Add(time.Second)
+			l.file.SetReadDeadline(l.deadline)
+			if l.stopping.Load() {
+				break // stopLoops's wake-up may have been overwritten
+			}
+		}
+		// wait runs at once, and only when nothing is ready does the
+		// loop park until the runtime's poller finds l.file readable.
+		err := l.rc.Read(wait)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil || (werr != nil && werr != unix.EINTR) {
+			if !l.stopping.Load() {
+				l.f.s.log.Error("fast lane: waiting for connections", "err", errors.Join(err, werr))
+			}
 			break
 		}
-		if n <= 0 {
-			// Nothing ready: park until something is, waking each
-			// second to close idle connections.
-			now := time.Now()
-			if now.Sub(scanned) >= time.Second {
-				l.expire(now)
-				scanned = now
-			}
-			if !now.Before(l.deadline) {
-				l.deadline = now.Add(time.Second)
-				l.file.SetReadDeadline(l.deadline)
-			}
-			err := l.rc.Read(wait)
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			if err != nil || (werr != nil && werr != unix.EINTR) {
-				if !l.stopping.Load() {
-					l.f.s.log.Error("fast lane: waiting for connections", "err", errors.Join(err, werr))
-				}
-				break
-			}
-			n = l.n
-		}
-		now := time.Now()
-		for i := range n {
+		now = time.Now()
+		for i := range l.n {
 			l.serve(int(l.events[i].Fd), now)
-		}
-		if now.Sub(scanned) >= time.Second {
-			l.expire(now)
-			scanned = now
 		}
 	}
 	l.mu.Lock()
