@@ -128,20 +128,27 @@ func TestFront_LoopLeaves(t *testing.T) {
 	}
 }
 
-// TestFront_LoopIdleTimeout checks that a loop closes a connection idle
-// for longer than the idle timeout.
-func TestFront_LoopIdleTimeout(t *testing.T) {
-	addr := startLoopFront(t, 0, 500*time.Millisecond)
+// dialSmall opens a connection to addr and reads /config/small on it.
+func dialSmall(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	io.WriteString(c, get("/config/small"))
 	br := bufio.NewReader(c)
 	if code, body := readAnswer(t, br, "GET"); code != 200 || body != "v" {
-		t.Fatalf("GET = %d %q", code, body)
+		t.Fatalf("GET /config/small = %d %q", code, body)
 	}
+	return c, br
+}
+
+// TestFront_LoopIdleTimeout checks that a loop closes a connection idle
+// for longer than the idle timeout.
+func TestFront_LoopIdleTimeout(t *testing.T) {
+	addr := startLoopFront(t, 0, 500*time.Millisecond)
+	c, br := dialSmall(t, addr)
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := br.ReadByte(); err != io.EOF {
@@ -157,16 +164,7 @@ func TestFront_LoopIdleTimeout(t *testing.T) {
 // served.
 func TestFront_LoopEvicted(t *testing.T) {
 	addr := startLoopFront(t, 1, time.Minute)
-	first, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	io.WriteString(first, get("/config/small"))
-	br1 := bufio.NewReader(first)
-	if code, _ := readAnswer(t, br1, "GET"); code != 200 {
-		t.Fatalf("first GET = %d", code)
-	}
+	first, br1 := dialSmall(t, addr)
 	time.Sleep(300 * time.Millisecond) // past the limiter's grace
 	second, err := net.Dial("tcp", addr)
 	if err != nil {
