@@ -23,6 +23,9 @@ func (s *Store) loadHead() error {
 			return err
 		}
 		root.TreeRev = head
+		if r := uint64(tree.Root()); r != 0 { // 0: an inline bucket, in its parent's page
+			prefetchTree(s.dbf, s.db.Info().Data, tx.Size(), s.db.Info().PageSize, r)
+		}
 		// Counting the keys first (it reads only the pages' headers)
 		// saves growing the table while loading it.
 		s.cache.reset(tree.Stats().KeyN + 1)
