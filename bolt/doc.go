@@ -185,8 +185,9 @@ transaction took an acknowledged group only fails that group.
 Replacing a data file while its store was not closed leaves a log that
 belongs to another file: Open refuses it rather than restore foreign meta
 pages. The log records the data file's inode, and a checksum of the
-checkpoint's root and freelist pages, which no commit since may have
-rewritten, so a file copied over in place (the same inode) is refused
+checkpoint's root and freelist pages and of its buckets' root pages,
+which no commit since may have rewritten (the first two alone can be the
+same in two small stores of like histories), so a file copied over in place (the same inode) is refused
 too; moving the log away opens the file as it is, without the commits
 only the log held. A checkpoint that fails after renaming its new log
 into place (a failed sync of the directory) stops the store like a

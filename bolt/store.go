@@ -410,12 +410,12 @@ func (s *Store) checkpoint() error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	h := &walHeader{pageSize: s.pageSize}
+	h := &walHeader{version: walVersion, pageSize: s.pageSize}
 	if h.head, err = readHead(pin); err == nil {
 		h.metas, err = readMetas(s.dbf, s.pageSize)
 	}
 	if err == nil {
-		h.pagesCRC, err = checkpointPages(s.dbf, h.metas, s.pageSize)
+		h.pagesCRC, err = checkpointPages(s.dbf, h.metas, s.pageSize, walVersion)
 	}
 	if err == nil {
 		var fi os.FileInfo

@@ -26,17 +26,23 @@ import (
 //
 // metas are the first two pages of the data file (bbolt's two meta pages)
 // as they were on disk at the checkpoint, and the pages CRC is that of the
-// checkpoint's root page and freelist page (the first page of each), which
-// no later commit may overwrite: Open compares it before it writes the
-// metas back, so that a log never meets a data file not its own, even one
-// copied over in place. Integers are big-endian. The
+// checkpoint's root page, freelist page and the root page of each of its
+// buckets (the first page of each; version 2 logs: the root and freelist
+// pages only), which no later commit may overwrite: Open compares it
+// before it writes the metas back, so that a log never meets a data file
+// not its own, even one copied over in place. (The root and freelist pages
+// alone can be the same in two small stores of like histories; their
+// buckets' pages hold their keys.) Integers are big-endian. The
 // file is kept zero-filled beyond its last record, so that appending
 // rewrites allocated blocks instead of growing the file; a record of
 // length 0, or one that is short or fails its CRC, ends the log.
 
 const (
 	walMagic   = "VERSOWAL"
-	walVersion = 2
+	walVersion = 3
+	// walOldest is the oldest version Open still reads: version 2 differs
+	// only in what its pages CRC covers.
+	walOldest = 2
 
 	// walFirstSize is how much of a new log is zero-filled, and walGrow
 	// how much more at a time once records reach the end.
@@ -68,10 +74,11 @@ func LogPath(path string) string { return walPath(path) }
 
 // walHeader is what a log says about the checkpoint it starts from.
 type walHeader struct {
+	version  uint32 // walVersion, or the older version a log was read in
 	pageSize int
 	head     verso.Revision // the head revision at the checkpoint
 	inode    uint64         // the data file's inode, 0 where unknown
-	pagesCRC uint32         // of the checkpoint's root and freelist pages (checkpointPages)
+	pagesCRC uint32         // of the checkpoint's root, freelist and bucket root pages (checkpointPages)
 	metas    []byte         // the data file's first two pages at the checkpoint
 }
 
@@ -95,10 +102,12 @@ func decodeWALHeader(b []byte) (*walHeader, int, error) {
 	if len(b) < fixed+4 || string(b[:8]) != walMagic {
 		return nil, 0, fmt.Errorf("log header: not a verso log: %w", errCorrupt)
 	}
-	if v := binary.BigEndian.Uint32(b[8:]); v != walVersion {
-		return nil, 0, fmt.Errorf("log header: version %d is not %d: %w", v, walVersion, errCorrupt)
+	v := binary.BigEndian.Uint32(b[8:])
+	if v < walOldest || v > walVersion {
+		return nil, 0, fmt.Errorf("log header: version %d is not %d to %d: %w", v, walOldest, walVersion, errCorrupt)
 	}
 	h := &walHeader{
+		version:  v,
 		pageSize: int(binary.BigEndian.Uint32(b[12:])),
 		head:     verso.Revision(binary.BigEndian.Uint64(b[16:])),
 		inode:    binary.BigEndian.Uint64(b[24:]),
@@ -392,7 +401,7 @@ func restoreMetas(f *os.File, h *walHeader) error {
 				walPath(f.Name()), h.inode, ino, errForeignLog)
 		}
 	}
-	sum, err := checkpointPages(f, h.metas, h.pageSize)
+	sum, err := checkpointPages(f, h.metas, h.pageSize, h.version)
 	if err != nil {
 		return err
 	}
@@ -412,13 +421,13 @@ func restoreMetas(f *os.File, h *walHeader) error {
 // errForeignLog says a log does not belong to the data file beside it.
 var errForeignLog = errors.New("move the log away to open the data file as it is, losing the commits only the log holds")
 
-// checkpointPages returns the CRC-32C of the first page of the root and of
-// the freelist of the state that the newer of the meta pages in metas
-// describes, read from the data file f. Those pages belong to the
-// checkpoint's state, which the pin keeps bbolt from rewriting (see
-// "Durability" in doc.go): after any crash they are as the checkpoint
-// synced them.
-func checkpointPages(f *os.File, metas []byte, pageSize int) (uint32, error) {
+// checkpointPages returns the CRC-32C of the first page of the root, of
+// the freelist and (log version 3 on) of each bucket's root of the state
+// that the newer of the meta pages in metas describes, read from the data
+// file f. Those pages belong to the checkpoint's state, which the pin
+// keeps bbolt from rewriting (see "Durability" in doc.go): after any crash
+// they are as the checkpoint synced them.
+func checkpointPages(f *os.File, metas []byte, pageSize int, version uint32) (uint32, error) {
 	// bbolt's meta page, in the machine's byte order: a 16-byte page
 	// header, then magic,
 	// version, page size, flags (u32 each), the root bucket (root page,
@@ -429,21 +438,68 @@ func checkpointPages(f *os.File, metas []byte, pageSize int) (uint32, error) {
 		m = other
 	}
 	sum := crc32.New(crc32c)
-	page := make([]byte, pageSize)
-	for _, off := range []int{root, freelist} {
-		id := binary.NativeEndian.Uint64(m[off:])
+	read := func(id uint64) ([]byte, error) {
 		if id < 2 || id > 1<<48 {
-			return 0, fmt.Errorf("log header: meta page names page %d: %w", id, errCorrupt)
+			return nil, fmt.Errorf("log header: meta page names page %d: %w", id, errCorrupt)
 		}
+		page := make([]byte, pageSize)
 		if _, err := f.ReadAt(page, int64(id)*int64(pageSize)); err != nil {
 			if errors.Is(err, io.EOF) {
-				return 0, fmt.Errorf("data file ends before page %d of its log's checkpoint: %w", id, errCorrupt)
+				return nil, fmt.Errorf("data file ends before page %d of its log's checkpoint: %w", id, errCorrupt)
 			}
-			return 0, fmt.Errorf("read page %d: %w", id, err)
+			return nil, fmt.Errorf("read page %d: %w", id, err)
 		}
 		sum.Write(page)
+		return page, nil
+	}
+	rootPage, err := read(binary.NativeEndian.Uint64(m[root:]))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := read(binary.NativeEndian.Uint64(m[freelist:])); err != nil {
+		return 0, err
+	}
+	if version == 0 || version >= 3 {
+		for _, id := range bucketRoots(rootPage) {
+			if _, err := read(id); err != nil {
+				return 0, err
+			}
+		}
 	}
 	return sum.Sum32(), nil
+}
+
+// bucketRoots returns the root pages of the buckets a leaf page of bbolt's
+// root bucket names (none for a bucket kept inline, nor for a root bucket
+// grown into a branch page, which verso's handful of buckets never makes).
+// The page: a 16-byte header (flags u16 at 8: 2 for a leaf; count u16 at
+// 10), then count elements of 16 bytes (flags u32: 1 for a bucket; pos,
+// key size, value size u32), the key pos bytes after its element and the
+// value after the key; a bucket's value starts with its root page u64.
+func bucketRoots(p []byte) []uint64 {
+	const header, element, leafFlag, bucketFlag = 16, 16, 0x02, 0x01
+	if len(p) < header || binary.NativeEndian.Uint16(p[8:]) != leafFlag {
+		return nil
+	}
+	count := int(binary.NativeEndian.Uint16(p[10:]))
+	var ids []uint64
+	for i := range count {
+		e := header + i*element
+		if e+element > len(p) {
+			return ids
+		}
+		flags := binary.NativeEndian.Uint32(p[e:])
+		pos := int(binary.NativeEndian.Uint32(p[e+4:]))
+		ksize := int(binary.NativeEndian.Uint32(p[e+8:]))
+		v := e + pos + ksize
+		if flags&bucketFlag == 0 || pos < 0 || ksize < 0 || v < 0 || v+8 > len(p) {
+			continue
+		}
+		if id := binary.NativeEndian.Uint64(p[v:]); id != 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // readMetas returns the first two pages of the data file.

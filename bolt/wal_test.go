@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -43,7 +44,7 @@ func testHeader(pageSize int) *walHeader {
 	for i := range metas {
 		metas[i] = byte(i)
 	}
-	return &walHeader{pageSize: pageSize, head: 42, inode: 7, pagesCRC: 9, metas: metas}
+	return &walHeader{version: walVersion, pageSize: pageSize, head: 42, inode: 7, pagesCRC: 9, metas: metas}
 }
 
 func TestWAL_AppendRead(t *testing.T) {
@@ -763,5 +764,63 @@ func TestStore_PruneCrash(t *testing.T) {
 	}
 	if err := s.Check(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWAL_Version2 checks that a log of version 2, whose pages CRC covers
+// the root and freelist pages only, is still read, and checked as it was
+// written, while version 3 covers the buckets' root pages too.
+func TestWAL_Version2(t *testing.T) {
+	b := testHeader(4096).encode()
+	binary.BigEndian.PutUint32(b[8:], 2)
+	end := len(b) - 4
+	binary.BigEndian.PutUint32(b[end:], crc32.Checksum(b[:end], crc32c))
+	h, _, err := decodeWALHeader(b)
+	if err != nil || h.version != 2 {
+		t.Fatalf("decodeWALHeader of version 2: %+v, %v", h, err)
+	}
+	binary.BigEndian.PutUint32(b[8:], walVersion+1)
+	binary.BigEndian.PutUint32(b[end:], crc32.Checksum(b[:end], crc32c))
+	if _, _, err := decodeWALHeader(b); !errors.Is(err, errCorrupt) {
+		t.Errorf("decodeWALHeader of version %d: %v, want errCorrupt", walVersion+1, err)
+	}
+
+	path := filepath.Join(t.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitMix(t, s, rand.New(rand.NewPCG(1, 2)), 40)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	metas, err := readMetas(f, s.pageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err2 := checkpointPages(f, metas, s.pageSize, 2)
+	v3, err3 := checkpointPages(f, metas, s.pageSize, 3)
+	if err2 != nil || err3 != nil || v2 == v3 {
+		t.Errorf("pages CRC of version 2 %#x (%v), of version 3 %#x (%v): want both, different", v2, err2, v3, err3)
+	}
+	var top []string
+	rootPage := make([]byte, s.pageSize)
+	m := metas[:s.pageSize]
+	if other := metas[s.pageSize:]; binary.NativeEndian.Uint64(other[16+48:]) > binary.NativeEndian.Uint64(m[16+48:]) {
+		m = other
+	}
+	if _, err := f.ReadAt(rootPage, int64(binary.NativeEndian.Uint64(m[16+16:]))*int64(s.pageSize)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range bucketRoots(rootPage) {
+		top = append(top, fmt.Sprint(id))
+	}
+	if len(top) < 3 {
+		t.Errorf("bucket roots %v: want the pages of verso's buckets", top)
 	}
 }
