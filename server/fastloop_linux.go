@@ -302,6 +302,9 @@ func (l *fastLoop) serve(fd int, now time.Time) {
 			break
 		}
 		r += used
+		if len(fc.wbuf) >= flushAt {
+			break // large answers: the rest from a goroutine, which writes as it goes
+		}
 	}
 	out := fc.wbuf
 	fc.wbuf = nil
