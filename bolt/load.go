@@ -24,7 +24,7 @@ func (s *Store) loadHead() error {
 		}
 		root.TreeRev = head
 		if r := uint64(tree.Root()); r != 0 { // 0: an inline bucket, in its parent's page
-			prefetchTree(s.dbf, s.db.Info().Data, tx.Size(), s.db.Info().PageSize, r)
+			prefetchTree(s.dbf, s.db.Info().Data, tx.Size(), s.pageSize, r)
 		}
 		// Counting the keys first (it reads only the pages' headers)
 		// saves growing the table while loading it.

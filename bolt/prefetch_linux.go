@@ -30,7 +30,7 @@ func willNeed(data uintptr, pageSize int, ids []uint64) {
 		}
 		start := data + uintptr(ids[i])*uintptr(pageSize)
 		n := uintptr(ids[j-1]-ids[i]+1) * uintptr(pageSize)
-		syscall.Syscall(syscall.SYS_MADVISE, start, n, syscall.MADV_WILLNEED) // a hint: errors change nothing
+		madvise(start, n, syscall.MADV_WILLNEED)
 		i = j
 	}
 }

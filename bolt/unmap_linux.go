@@ -10,8 +10,7 @@ import (
 // read-only, so the next read of a page maps it again from the page cache,
 // as it was.
 func unmapPages(addr uintptr, n int64) {
-	// Best effort: the pages only count against RSS.
-	syscall.Syscall(syscall.SYS_MADVISE, addr, uintptr(n), syscall.MADV_DONTNEED)
+	madvise(addr, uintptr(n), syscall.MADV_DONTNEED) // the pages only count against RSS
 }
 
 // hugePage is the size of a transparent huge page on the systems verso
@@ -50,8 +49,11 @@ func hugeSlice[T any](n int) []T {
 	return s[off : off+n : off+n]
 }
 
+// madvise gives the kernel advice about n bytes of memory at addr. It is
+// advice: when the kernel does not take it, nothing changes but speed or
+// memory, so errors are ignored.
 func madvise(addr, n uintptr, advice int) {
 	if n > 0 {
-		syscall.Syscall(syscall.SYS_MADVISE, addr, n, uintptr(advice)) // best effort
+		syscall.Syscall(syscall.SYS_MADVISE, addr, n, uintptr(advice))
 	}
 }

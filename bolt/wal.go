@@ -459,7 +459,7 @@ func checkpointPages(f *os.File, metas []byte, pageSize int, version uint32) (ui
 	if _, err := read(binary.NativeEndian.Uint64(m[freelist:])); err != nil {
 		return 0, err
 	}
-	if version == 0 || version >= 3 {
+	if version >= 3 {
 		for _, id := range bucketRoots(rootPage) {
 			if _, err := read(id); err != nil {
 				return 0, err

@@ -50,10 +50,10 @@ func (f *Front) loopsFor() int {
 	return max(1, runtime.GOMAXPROCS(0)/2)
 }
 
-// startLoops (called with f.mu held) starts f's loops if ln accepts TCP connections (directly or
-// through a connection limiter), and returns the listener to accept from:
-// ln, now accepting through rawListener, or ln unchanged when the
-// connections are to be served a goroutine each.
+// startLoops (called with f.mu held) starts f's loops if ln accepts TCP
+// connections (directly or through a connection limiter), and returns the
+// listener to accept from: ln, now accepting through rawListener, or ln
+// unchanged when the connections are to be served a goroutine each.
 func (f *Front) startLoops(ln net.Listener) net.Listener {
 	n := f.loopsFor()
 	if !f.on || n < 0 {
@@ -78,8 +78,7 @@ func (f *Front) startLoops(ln net.Listener) net.Listener {
 		if err != nil {
 			f.s.log.Warn("fast lane: serving a goroutine per connection", "err", err)
 			for _, l := range f.loops {
-				l.stopping.Store(true)
-				l.file.SetReadDeadline(aLongTimeAgo)
+				l.stop()
 			}
 			rl.file.Close()
 			f.loops = nil
@@ -116,12 +115,17 @@ func (f *Front) stopLoops() {
 	loops := f.loops
 	f.mu.Unlock()
 	for _, l := range loops {
-		l.stopping.Store(true)
-		l.file.SetReadDeadline(aLongTimeAgo)
+		l.stop()
 	}
 	for _, l := range loops {
 		<-l.done
 	}
+}
+
+// stop tells l to close its connections and end, waking it if it waits.
+func (l *fastLoop) stop() {
+	l.stopping.Store(true)
+	l.file.SetReadDeadline(aLongTimeAgo)
 }
 
 // loopConnOf finds the loopConn under c's wrappers.

@@ -10,6 +10,8 @@ import (
 
 // errInvalidCount is the cause of a ConfigError for a count flag.
 var errInvalidCount = errors.New("want a whole number, 0 or more")
+
+// errInvalidLoops is the cause of a ConfigError for --fast-lane-loops.
 var errInvalidLoops = errors.New("want a whole number: -1, 0 or more")
 
 // countValue is an int field that holds a count, as a pflag.Value.
