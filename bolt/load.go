@@ -91,3 +91,9 @@ func (s *Store) HeadEntry(p verso.Path) (e verso.Entry, ok bool) {
 	ok = s.cache.LoadInto(p, &e)
 	return e, ok
 }
+
+// PrefetchHeads prepares the lookups of ps by HeadEntry: it asks the CPU
+// for the memory they will read, all at once (headCache.Prefetch).
+func (s *Store) PrefetchHeads(ps []verso.Path) {
+	s.cache.Prefetch(ps)
+}

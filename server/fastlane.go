@@ -118,6 +118,12 @@ type headEntries interface {
 	HeadEntry(p verso.Path) (verso.Entry, bool)
 }
 
+// headPrefetcher is a store that can prepare the HeadEntry lookups of a
+// batch of keys, so that their cache misses overlap (the bolt store).
+type headPrefetcher interface {
+	PrefetchHeads(ps []verso.Path)
+}
+
 // Served returns how many requests the fast lane has answered itself (the
 // count is brought up to date each time a connection writes its answers).
 func (f *Front) Served() uint64 { return f.served.Load() }
@@ -433,26 +439,26 @@ const needBody = -1
 // nothing, when the request is not for the fast lane; needBody when it may
 // be but its body has not all arrived.
 func (fc *fastConn) answer(in []byte, n int) int {
-	head := in[:n]
-	req, ok := fastRequest(head)
+	req, ok := fastRequest(in[:n])
 	if !ok {
 		return 0
 	}
+	return fc.answerHead(in, n, &req)
+}
+
+// answerHead is answer for a head fastRequest has already read.
+func (fc *fastConn) answerHead(in []byte, n int, req *fastHead) int {
 	method, target := req.method, req.target
 	s := fc.f.s
-	p := fc.lastPath
-	if p == "" || !bytes.Equal(target, fc.lastTarget) {
-		var ok bool
-		if p, ok = s.fastPath(target); !ok {
-			return 0
-		}
-		fc.lastTarget, fc.lastPath = append(fc.lastTarget[:0], target...), p
+	p, ok := fc.pathOf(target)
+	if !ok {
+		return 0
 	}
 	if method == http.MethodPut {
 		if fc.inLoop {
 			return 0 // it waits for its commit: not in a loop
 		}
-		return fc.put(in, n, &req, p)
+		return fc.put(in, n, req, p)
 	}
 	if !s.anonymousCanRead(p) {
 		return 0
@@ -512,6 +518,20 @@ func (fc *fastConn) answer(in []byte, n int) int {
 		f.headLatency.Observe(time.Since(start).Seconds())
 	}
 	return n
+}
+
+// pathOf returns the key a request target names, as fastPath does,
+// remembering the last one.
+func (fc *fastConn) pathOf(target []byte) (verso.Path, bool) {
+	p := fc.lastPath
+	if p == "" || !bytes.Equal(target, fc.lastTarget) {
+		var ok bool
+		if p, ok = fc.f.s.fastPath(target); !ok {
+			return "", false
+		}
+		fc.lastTarget, fc.lastPath = append(fc.lastTarget[:0], target...), p
+	}
+	return p, true
 }
 
 // lastModified returns t as net/http formats Last-Modified, remembering

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/verso-config/verso"
 )
 
 // The fast lane's event loops (Linux).
@@ -160,7 +162,12 @@ type fastLoop struct {
 	n        int // events the last wait found
 	rbuf     []byte
 	wbuf     []byte
-	deadline time.Time // the wake-up set on file, for idle connections
+	deadline time.Time    // the wake-up set on file, for idle connections
+	ready    []readyConn  // read in this round, not yet answered
+	paths    []verso.Path // the keys their first requests name
+	prefetch headPrefetcher
+
+	widest atomic.Int64 // the most connections one batch has held (for tests)
 }
 
 func newFastLoop(f *Front) (*fastLoop, error) {
@@ -186,9 +193,10 @@ func newFastLoop(f *Front) (*fastLoop, error) {
 		done:   make(chan struct{}),
 		conns:  map[int]*fastConn{},
 		events: make([]unix.EpollEvent, 128),
-		rbuf:   make([]byte, readBufSize),
+		rbuf:   make([]byte, batchReads*readBufSize),
 		wbuf:   make([]byte, 0, writeBufSize),
 	}
+	l.prefetch, _ = f.heads.(headPrefetcher)
 	go l.run()
 	return l, nil
 }
@@ -257,10 +265,7 @@ func (l *fastLoop) run() {
 			}
 			break
 		}
-		now = time.Now()
-		for i := range l.n {
-			l.serve(int(l.events[i].Fd), now)
-		}
+		l.round(time.Now())
 	}
 	l.mu.Lock()
 	l.dead = true
@@ -274,34 +279,96 @@ func (l *fastLoop) run() {
 	}
 }
 
-// serve reads what the connection on fd sent, answers the requests in it,
-// and writes the answers; a connection that needs more than that leaves
-// for a goroutine of its own.
-func (l *fastLoop) serve(fd int, now time.Time) {
-	l.mu.Lock()
-	fc := l.conns[fd]
-	l.mu.Unlock()
-	if fc == nil {
-		return
+// batchReads is how many connections a loop reads, at most, before it
+// answers them: enough for their lookups' cache misses to overlap, few
+// enough that the first answer waits for no more than a few reads.
+const batchReads = 16
+
+// round serves the connections the last wait found ready, in batches: it
+// reads what each connection of a batch sent, then answers them all.
+// Before it answers, it asks the store to bring in the memory the
+// batch's lookups will read, so that at scale their cache misses overlap
+// instead of coming one after another (docs/PERFORMANCE.md, Scale).
+func (l *fastLoop) round(now time.Time) {
+	off := 0
+	for i := range l.n {
+		if len(l.ready) == batchReads {
+			l.answerBatch(now)
+			off = 0
+		}
+		fd := int(l.events[i].Fd)
+		l.mu.Lock()
+		fc := l.conns[fd]
+		l.mu.Unlock()
+		if fc == nil {
+			continue
+		}
+		k, err := unix.Read(fd, l.rbuf[off:off+readBufSize])
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue
+		}
+		if err != nil || k <= 0 {
+			l.drop(fc) // the client closed, or the connection failed
+			continue
+		}
+		rc := readyConn{fc: fc, in: l.rbuf[off : off+k : off+k]}
+		off += (k + 63) &^ 63 // each connection's bytes on cache lines of their own
+		if n, st := scanHead(rc.in); st == headComplete {
+			if rc.req, rc.ok = fastRequest(rc.in[:n]); rc.ok {
+				rc.n = n
+				if l.prefetch != nil && rc.req.method != http.MethodPut {
+					if p, ok := fc.pathOf(rc.req.target); ok {
+						l.paths = append(l.paths, p)
+					}
+				}
+			}
+		}
+		l.ready = append(l.ready, rc)
 	}
-	k, err := unix.Read(fd, l.rbuf)
-	if err == unix.EAGAIN || err == unix.EINTR {
-		return
+	l.answerBatch(now)
+}
+
+// readyConn is a connection read in this round and not yet answered.
+type readyConn struct {
+	fc  *fastConn
+	in  []byte   // what it sent, in the loop's read buffer
+	req fastHead // in's first request, when ok
+	n   int      // the length of its head
+	ok  bool
+}
+
+// answerBatch answers the connections read since the last batch.
+func (l *fastLoop) answerBatch(now time.Time) {
+	if int64(len(l.ready)) > l.widest.Load() {
+		l.widest.Store(int64(len(l.ready)))
 	}
-	if err != nil || k <= 0 {
-		l.drop(fc) // the client closed, or the connection failed
-		return
+	if len(l.paths) > 1 { // one lookup has nothing to overlap with
+		l.prefetch.PrefetchHeads(l.paths)
 	}
+	for i := range l.ready {
+		l.serve(&l.ready[i], now)
+		l.ready[i] = readyConn{}
+	}
+	clear(l.paths)
+	l.ready, l.paths = l.ready[:0], l.paths[:0]
+}
+
+// serve answers the requests in what a connection sent and writes the
+// answers; a connection that needs more than that leaves for a goroutine
+// of its own.
+func (l *fastLoop) serve(rc *readyConn, now time.Time) {
+	fc, in := rc.fc, rc.in
+	fd, k := fc.fd, len(in)
 	fc.used = now
-	in := l.rbuf[:k]
 	fc.wbuf = l.wbuf[:0]
 	r := 0
 	for r < k {
-		n, st := scanHead(in[r:])
-		if st != headComplete {
-			break
+		var used int
+		if r == 0 && rc.ok {
+			used = fc.answerHead(in, rc.n, &rc.req)
+		} else if n, st := scanHead(in[r:]); st == headComplete {
+			used = fc.answer(in[r:], n)
 		}
-		used := fc.answer(in[r:], n)
 		if used <= 0 {
 			break
 		}
@@ -317,6 +384,7 @@ func (l *fastLoop) serve(fd int, now time.Time) {
 	}
 	w := 0
 	if len(out) > 0 {
+		var err error
 		w, err = unix.Write(fd, out)
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
 			l.drop(fc)

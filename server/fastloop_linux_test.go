@@ -3,11 +3,14 @@ package server
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/bolt"
@@ -80,5 +83,114 @@ func TestFront_LoopServes(t *testing.T) {
 	ask("GET /config/k HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200)
 	if got := f.Served(); got != 3 {
 		t.Errorf("Served = %d, want 3 (the fast lane's GET, PUT and GET)", got)
+	}
+}
+
+// TestFront_LoopBatches has many connections' requests arrive while their
+// loop is held, so that the loop reads them in batches and answers each
+// batch after its lookups have been prefetched: every connection must get
+// its own answers, in order, whatever else shared its batch (pipelined
+// reads, HEAD, a PUT and a 404, which both leave the loop).
+func TestFront_LoopBatches(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const conns = 40
+	key := func(i int) string { return fmt.Sprintf("/k%02d", i%conns) }
+	value := func(i int) string { return strings.Repeat(fmt.Sprint(i%conns), 1+i%conns) }
+	var ops []verso.Op
+	for i := range conns {
+		ops = append(ops, verso.Op{Kind: verso.OpPut, Path: verso.Path(key(i)), Value: []byte(value(i))})
+	}
+	if _, err := st.Commit(context.Background(), &verso.Txn{Ops: ops}); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(st, nil)
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFront(srv, &http.Server{Handler: srv})
+	f.Loops = 1
+	go f.Serve(ln)
+	defer f.Close()
+
+	cs := make([]net.Conn, conns)
+	brs := make([]*bufio.Reader, conns)
+	for i := range conns {
+		if cs[i], err = net.Dial("tcp", ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		defer cs[i].Close()
+		cs[i].SetDeadline(time.Now().Add(20 * time.Second))
+		brs[i] = bufio.NewReader(cs[i])
+		fmt.Fprintf(cs[i], "GET /config%s HTTP/1.1\r\nHost: x\r\n\r\n", key(i)) // into the loop
+		expectAnswer(t, brs[i], "GET", 200, value(i))
+	}
+	f.mu.Lock()
+	l := f.loops[0]
+	f.mu.Unlock()
+
+	for round := range 3 {
+		l.mu.Lock() // the loop waits at its first connection, while the rest arrive
+		for i, c := range cs {
+			switch i % 5 {
+			case 0:
+				fmt.Fprintf(c, "GET /config%s HTTP/1.1\r\nHost: x\r\n\r\nGET /config%s HTTP/1.1\r\nHost: x\r\n\r\n", key(i), key(i+1))
+			case 1, 3:
+				fmt.Fprintf(c, "GET /config%s HTTP/1.1\r\nHost: x\r\n\r\n", key(i))
+			case 2:
+				fmt.Fprintf(c, "HEAD /config%s HTTP/1.1\r\nHost: x\r\n\r\n", key(i))
+			case 4:
+				if round == 0 {
+					fmt.Fprintf(c, "PUT /config%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", key(i), len(value(i)), value(i))
+				} else {
+					fmt.Fprintf(c, "GET /config/nowhere%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		l.mu.Unlock()
+		for i := range cs {
+			switch i % 5 {
+			case 0:
+				expectAnswer(t, brs[i], "GET", 200, value(i))
+				expectAnswer(t, brs[i], "GET", 200, value(i+1))
+			case 1, 3:
+				expectAnswer(t, brs[i], "GET", 200, value(i))
+			case 2:
+				expectAnswer(t, brs[i], "HEAD", 200, "")
+			case 4:
+				if round == 0 {
+					expectAnswer(t, brs[i], "PUT", 204, "")
+				} else {
+					expectAnswer(t, brs[i], "GET", 404, "")
+				}
+			}
+		}
+	}
+	if w := l.widest.Load(); w < 2 {
+		t.Errorf("the loop's widest batch held %d connections; the test meant many", w)
+	}
+}
+
+// expectAnswer reads one answer and checks its status and, when want is
+// not "", its body.
+func expectAnswer(t *testing.T, br *bufio.Reader, method string, code int, want string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%s: reading the answer: %v", method, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("%s: reading the body: %v", method, err)
+	}
+	if resp.StatusCode != code || (want != "" && string(b) != want) {
+		t.Fatalf("%s = %d %.40q, want %d %.40q", method, resp.StatusCode, b, code, want)
 	}
 }
