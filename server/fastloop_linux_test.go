@@ -16,28 +16,36 @@ import (
 	"github.com/verso-config/verso/bolt"
 )
 
-// TestFront_LoopServes checks that on Linux the fast lane's reads are
-// answered by its loop, and that a connection leaves the loop when it
-// sends a PUT.
-func TestFront_LoopServes(t *testing.T) {
+// startLoops starts a Front with n loops on a bolt store holding ops, and
+// returns it and its address; all is closed when the test ends.
+func startLoops(t *testing.T, n int, ops []verso.Op) (*Front, string) {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	if _, err := st.Commit(context.Background(), &verso.Txn{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/k", Value: []byte("v")}}}); err != nil {
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Commit(context.Background(), &verso.Txn{Ops: ops}); err != nil {
 		t.Fatal(err)
 	}
 	srv := New(st, nil)
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := NewFront(srv, &http.Server{Handler: srv})
-	f.Loops = 2
+	f.Loops = n
 	go f.Serve(ln)
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return f, ln.Addr().String()
+}
+
+// TestFront_LoopServes checks that on Linux the fast lane's reads are
+// answered by its loop, and that a connection leaves the loop when it
+// sends a PUT.
+func TestFront_LoopServes(t *testing.T) {
+	f, addr := startLoops(t, 2, []verso.Op{{Kind: verso.OpPut, Path: "/k", Value: []byte("v")}})
 
 	inLoops := func() int {
 		n := 0
@@ -50,7 +58,7 @@ func TestFront_LoopServes(t *testing.T) {
 		}
 		return n
 	}
-	c, err := net.Dial("tcp", ln.Addr().String())
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,11 +100,6 @@ func TestFront_LoopServes(t *testing.T) {
 // its own answers, in order, whatever else shared its batch (pipelined
 // reads, HEAD, a PUT and a 404, which both leave the loop).
 func TestFront_LoopBatches(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	const conns = 40
 	key := func(i int) string { return fmt.Sprintf("/k%02d", i%conns) }
 	value := func(i int) string { return strings.Repeat(fmt.Sprint(i%conns), 1+i%conns) }
@@ -104,24 +107,13 @@ func TestFront_LoopBatches(t *testing.T) {
 	for i := range conns {
 		ops = append(ops, verso.Op{Kind: verso.OpPut, Path: verso.Path(key(i)), Value: []byte(value(i))})
 	}
-	if _, err := st.Commit(context.Background(), &verso.Txn{Ops: ops}); err != nil {
-		t.Fatal(err)
-	}
-	srv := New(st, nil)
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := NewFront(srv, &http.Server{Handler: srv})
-	f.Loops = 1
-	go f.Serve(ln)
-	defer f.Close()
+	f, addr := startLoops(t, 1, ops)
 
 	cs := make([]net.Conn, conns)
 	brs := make([]*bufio.Reader, conns)
 	for i := range conns {
-		if cs[i], err = net.Dial("tcp", ln.Addr().String()); err != nil {
+		var err error
+		if cs[i], err = net.Dial("tcp", addr); err != nil {
 			t.Fatal(err)
 		}
 		defer cs[i].Close()
