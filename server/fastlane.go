@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -443,22 +444,24 @@ func (fc *fastConn) answer(in []byte, n int) int {
 	if !ok {
 		return 0
 	}
-	return fc.answerHead(in, n, &req)
-}
-
-// answerHead is answer for a head fastRequest has already read.
-func (fc *fastConn) answerHead(in []byte, n int, req *fastHead) int {
-	method, target := req.method, req.target
-	s := fc.f.s
-	p, ok := fc.pathOf(target)
+	p, ok := fc.pathOf(req.target)
 	if !ok {
 		return 0
 	}
+	return fc.answerHead(in, n, &req, p)
+}
+
+// answerHead is answer for a head fastRequest has already read, whose
+// target names the key p (pathOf).
+func (fc *fastConn) answerHead(in []byte, n int, req *fastHead, p verso.Path) int {
+	method := req.method
+	s := fc.f.s
+	var ok bool
 	if method == http.MethodPut {
 		if fc.inLoop {
 			return 0 // it waits for its commit: not in a loop
 		}
-		return fc.put(in, n, req, p)
+		return fc.put(in, n, req, verso.Path(strings.Clone(string(p)))) // the commit keeps it
 	}
 	if !s.anonymousCanRead(p) {
 		return 0
@@ -520,18 +523,33 @@ func (fc *fastConn) answerHead(in []byte, n int, req *fastHead) int {
 	return n
 }
 
-// pathOf returns the key a request target names, as fastPath does,
-// remembering the last one.
+// pathOf returns the key a request target names, as fastPath does. The
+// key may share target's bytes (fastPathIn): it is for answering this
+// request, and whatever keeps it longer must copy it.
+//
+// A client that asks for the same target again and again gets the key
+// made once, as a string of its own. Other keys are not copied: at a
+// million keys, a string of each random key read, 200,000 times a second,
+// was 16 to 32 bytes of garbage per read, and the heap grew by 100 MB
+// between collections (docs/PERFORMANCE.md, Scale). Only the bolt store's
+// HeadEntry, which keeps nothing, sees such a key; with other stores the
+// key is always copied.
 func (fc *fastConn) pathOf(target []byte) (verso.Path, bool) {
-	p := fc.lastPath
-	if p == "" || !bytes.Equal(target, fc.lastTarget) {
-		var ok bool
-		if p, ok = fc.f.s.fastPath(target); !ok {
-			return "", false
+	if bytes.Equal(target, fc.lastTarget) {
+		if fc.lastPath == "" { // the second time in a row: worth a string
+			p, ok := fc.f.s.fastPath(target)
+			if !ok {
+				return "", false
+			}
+			fc.lastPath = p
 		}
-		fc.lastTarget, fc.lastPath = append(fc.lastTarget[:0], target...), p
+		return fc.lastPath, true
 	}
-	return p, true
+	fc.lastTarget, fc.lastPath = append(fc.lastTarget[:0], target...), ""
+	if fc.f.heads == nil {
+		return fc.f.s.fastPath(target)
+	}
+	return fc.f.s.fastPathIn(target)
 }
 
 // lastModified returns t as net/http formats Last-Modified, remembering
@@ -597,7 +615,20 @@ func httpDate() []byte {
 // needs net/http's care. It keeps to what ParsePath accepts unchanged, so
 // that its answer is the one handleGet would give.
 func (s *Server) fastPath(target []byte) (verso.Path, bool) {
-	path := string(target)
+	return s.fastPathOf(target, string(target))
+}
+
+// fastPathIn is fastPath without a copy of target: the key it returns may
+// share target's bytes, and is valid only while they do not change.
+func (s *Server) fastPathIn(target []byte) (verso.Path, bool) {
+	if len(target) == 0 {
+		return "", false
+	}
+	return s.fastPathOf(target, unsafe.String(unsafe.SliceData(target), len(target)))
+}
+
+// fastPathOf is fastPath, given target also as a string.
+func (s *Server) fastPathOf(target []byte, path string) (verso.Path, bool) {
 	if bytes.IndexByte(target, '%') >= 0 {
 		// Decoded as net/http decodes URL paths; an encoded '/' is
 		// refused by requestPath.

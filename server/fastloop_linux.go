@@ -314,10 +314,10 @@ func (l *fastLoop) round(now time.Time) {
 		rc := readyConn{fc: fc, in: l.rbuf[off : off+k : off+k]}
 		off += (k + 63) &^ 63 // each connection's bytes on cache lines of their own
 		if n, st := scanHead(rc.in); st == headComplete {
-			if rc.req, rc.ok = fastRequest(rc.in[:n]); rc.ok {
-				rc.n = n
-				if l.prefetch != nil && rc.req.method != http.MethodPut {
-					if p, ok := fc.pathOf(rc.req.target); ok {
+			if req, ok := fastRequest(rc.in[:n]); ok {
+				if p, ok := fc.pathOf(req.target); ok {
+					rc.req, rc.n, rc.p = req, n, p
+					if l.prefetch != nil && req.method != http.MethodPut {
 						l.paths = append(l.paths, p)
 					}
 				}
@@ -331,10 +331,10 @@ func (l *fastLoop) round(now time.Time) {
 // readyConn is a connection read in this round and not yet answered.
 type readyConn struct {
 	fc  *fastConn
-	in  []byte   // what it sent, in the loop's read buffer
-	req fastHead // in's first request, when ok
-	n   int      // the length of its head
-	ok  bool
+	in  []byte     // what it sent, in the loop's read buffer
+	req fastHead   // in's first request, when p is not ""
+	n   int        // the length of its head
+	p   verso.Path // the key it names (pathOf: it may share in's bytes)
 }
 
 // answerBatch answers the connections read since the last batch.
@@ -364,8 +364,8 @@ func (l *fastLoop) serve(rc *readyConn, now time.Time) {
 	r := 0
 	for r < k {
 		var used int
-		if r == 0 && rc.ok {
-			used = fc.answerHead(in, rc.n, &rc.req)
+		if r == 0 && rc.p != "" {
+			used = fc.answerHead(in, rc.n, &rc.req, rc.p)
 		} else if n, st := scanHead(in[r:]); st == headComplete {
 			used = fc.answer(in[r:], n)
 		}

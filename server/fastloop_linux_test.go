@@ -16,9 +16,10 @@ import (
 	"github.com/verso-config/verso/bolt"
 )
 
-// startLoops starts a Front with n loops on a bolt store holding ops, and
-// returns it and its address; all is closed when the test ends.
-func startLoops(t *testing.T, n int, ops []verso.Op) (*Front, string) {
+// startLoops starts a Front with n loops (-1: none) on a bolt store
+// holding ops, and returns it, its address and the store; all is closed
+// when the test ends.
+func startLoops(t *testing.T, n int, ops []verso.Op) (*Front, string, *bolt.Store) {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
 	if err != nil {
@@ -38,14 +39,14 @@ func startLoops(t *testing.T, n int, ops []verso.Op) (*Front, string) {
 	f.Loops = n
 	go f.Serve(ln)
 	t.Cleanup(func() { f.Close() })
-	return f, ln.Addr().String()
+	return f, ln.Addr().String(), st
 }
 
 // TestFront_LoopServes checks that on Linux the fast lane's reads are
 // answered by its loop, and that a connection leaves the loop when it
 // sends a PUT.
 func TestFront_LoopServes(t *testing.T) {
-	f, addr := startLoops(t, 2, []verso.Op{{Kind: verso.OpPut, Path: "/k", Value: []byte("v")}})
+	f, addr, _ := startLoops(t, 2, []verso.Op{{Kind: verso.OpPut, Path: "/k", Value: []byte("v")}})
 
 	inLoops := func() int {
 		n := 0
@@ -107,7 +108,7 @@ func TestFront_LoopBatches(t *testing.T) {
 	for i := range conns {
 		ops = append(ops, verso.Op{Kind: verso.OpPut, Path: verso.Path(key(i)), Value: []byte(value(i))})
 	}
-	f, addr := startLoops(t, 1, ops)
+	f, addr, _ := startLoops(t, 1, ops)
 
 	cs := make([]net.Conn, conns)
 	brs := make([]*bufio.Reader, conns)
@@ -166,6 +167,43 @@ func TestFront_LoopBatches(t *testing.T) {
 	}
 	if w := l.widest.Load(); w < 2 {
 		t.Errorf("the loop's widest batch held %d connections; the test meant many", w)
+	}
+}
+
+// TestFront_PutKeepsItsPath checks that the key a PUT commits is its own
+// string: the fast lane makes the keys of reads without copying them from
+// the bytes read (pathOf), and the next request on the connection reuses
+// those bytes, while the store keeps the commit's paths (for watchers).
+func TestFront_PutKeepsItsPath(t *testing.T) {
+	for _, loops := range []int{1, -1} {
+		t.Run(fmt.Sprint("loops=", loops), func(t *testing.T) {
+			_, addr, st := startLoops(t, loops, []verso.Op{{Kind: verso.OpPut, Path: "/bbbb2", Value: []byte("b")}})
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(c)
+			io.WriteString(c, "GET /config/bbbb2 HTTP/1.1\r\nHost: x\r\n\r\n")
+			expectAnswer(t, br, "GET", 200, "b")
+			io.WriteString(c, "PUT /config/aaaa1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na")
+			expectAnswer(t, br, "PUT", 201, "")
+			for range 3 {
+				io.WriteString(c, "GET /config/bbbb2 HTTP/1.1\r\nHost: x\r\n\r\n")
+				expectAnswer(t, br, "GET", 200, "b")
+			}
+			commit, err := st.Revision(context.Background(), 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(commit.Changes) != 1 || commit.Changes[0].Path != "/aaaa1" {
+				t.Fatalf("revision 2 changed %+v, want /aaaa1", commit.Changes)
+			}
+			if e, err := st.Get(context.Background(), "/aaaa1", verso.Head); err != nil || string(e.Value) != "a" {
+				t.Fatalf("Get /aaaa1: %v", err)
+			}
+		})
 	}
 }
 
