@@ -14,8 +14,10 @@
 #   scale     a store with 1,000,000 keys and 10,000,000 revisions (built
 #             offline once through the bolt store's Commit, then cached):
 #             start to /readyz, GETs of one key and of random keys, RSS,
-#             and start to /readyz again on a cold page cache (as root:
-#             the kernel is told to drop its caches first)
+#             random keys against a 1-key verso again, alternating twice
+#             (so that the machine's drift stays out of the ratio), and
+#             start to /readyz again on a cold page cache (as root: the
+#             kernel is told to drop its caches first)
 #   syscalls  strace -f -c of the server over 10,000 keep-alive GETs, for
 #             verso and nginx
 #
@@ -61,9 +63,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ "$mode" = quick ]; then
-	read_dur=5s write_dur=4s scale_keys=100000 scale_revs=1000000
+	read_dur=5s alt_dur=3s write_dur=4s scale_keys=100000 scale_revs=1000000
 else
-	read_dur=15s write_dur=10s scale_keys=1000000 scale_revs=10000000
+	read_dur=15s alt_dur=10s write_dur=10s scale_keys=1000000 scale_revs=10000000
 fi
 conns=32
 value=0123456789abcdefghij # 20 bytes, as in the issue
@@ -356,6 +358,28 @@ read_bench scale_one "http://127.0.0.1:$cport/config/s/n0000/k0000"
 read_bench scale_rand "http://127.0.0.1:$cport/config/s/n0000/k0000" -s "$work/paths.lua"
 record scale_rss "$(rss "$scalepid" VmRSS)"
 record scale_anon "$(rss "$scalepid" RssAnon)"
+
+# Random keys against one key again, each measured twice, alternating
+# within the same minute or two: the machine drifts between the reads
+# above and this point (the same key at scale has measured from 0.87x to
+# 0.97x of the 1-key store), and alternating keeps that drift out of the
+# ratio. The one key is a fresh 1-key verso's, asked without Lua, as in
+# "GET one key" above.
+rport=$(port)
+start_verso "$work/verso-ref" "$rport"
+refpid=$vpid
+wait_ok "http://127.0.0.1:$rport/readyz" 10
+curl -fsS -o /dev/null -X PUT --data-binary "$value" "http://127.0.0.1:$rport/config/key"
+saved_dur=$read_dur
+read_dur=$alt_dur
+for i in 1 2; do
+	read_bench "alt_one$i" "http://127.0.0.1:$rport/config/key"
+	read_bench "alt_rand$i" "http://127.0.0.1:$cport/config/s/n0000/k0000" -s "$work/paths.lua"
+done
+read_dur=$saved_dur
+record alt_one_rps "$((($(get alt_one1_rps) + $(get alt_one2_rps)) / 2))"
+record alt_rand_rps "$((($(get alt_rand1_rps) + $(get alt_rand2_rps)) / 2))"
+stop "$refpid"
 stop "$scalepid"
 
 # Start to ready again on a cold page cache, as after a reboot: only root
@@ -418,8 +442,9 @@ else {
 		row "acknowledged writes lost (1 + 16 clients)" "$(($(get verso_w1_lost) + $(get verso_w16_lost)))" "etcd $(($(get etcd_w1_lost) + $(get etcd_w16_lost)))" "" "0"
 	row "scale: keys / revisions" "$scale_keys / $scale_revs" "file $(get scale_file_mb) MB" "" ""
 	row "scale: GET one key, req/s" "$(get scale_one_rps)" "1-key store $(get verso_rps)" "$(ratio "$(get scale_one_rps)" "$(get verso_rps)")" ">= 0.9x"
-	row "scale: GET random keys, req/s" "$(get scale_rand_rps)" "1-key store $(get verso_rps)" "$(ratio "$(get scale_rand_rps)" "$(get verso_rps)")" ">= 0.9x"
+	row "scale: GET random keys, req/s" "$(get scale_rand_rps)" "1-key store $(get verso_rps)" "$(ratio "$(get scale_rand_rps)" "$(get verso_rps)")" ""
 	row "scale: GET random keys, req/s (both via Lua)" "$(get scale_rand_rps)" "1-key store $(get verso_lua_rps)" "$(ratio "$(get scale_rand_rps)" "$(get verso_lua_rps)")" ""
+	row "scale: GET random keys, alternating, req/s" "$(get alt_rand_rps)" "1-key store $(get alt_one_rps)" "$(ratio "$(get alt_rand_rps)" "$(get alt_one_rps)")" ">= 0.9x"
 	row "scale: GET random keys, p99 ms" "$(get scale_rand_p99)" "nginx $(get nginx_p99)" "$(ratio "$(get scale_rand_p99)" "$(get nginx_p99)")" ""
 	row "scale: start to /readyz 200, s" "$(get scale_ready_s)" "" "" "< 2"
 	row "scale: the same on a cold page cache, s" "$(get scale_cold_s)" "" "" "< 2"
