@@ -233,6 +233,14 @@ func (l *fastLoop) add(fc *fastConn, lc *loopConn) bool {
 }
 
 func (l *fastLoop) run() {
+	// A loop keeps its own thread. Unlocked, a loop resumed after parking
+	// ran on whichever thread the scheduler woke for it, and random reads
+	// at scale fell, run after run, into a state where loop and client
+	// keep waking each other (160k to 180k req/s instead of 205k: see
+	// docs/PERFORMANCE.md, Scale); locked, six runs of six stayed out of
+	// it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	defer close(l.done)
 	defer l.file.Close()
 	// wait is what the runtime's poller calls once l.file is readable.
