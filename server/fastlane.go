@@ -126,7 +126,8 @@ type headPrefetcher interface {
 }
 
 // Served returns how many requests the fast lane has answered itself (the
-// count is brought up to date each time a connection writes its answers).
+// count is brought up to date as a connection writes its answers, before
+// its client can read them).
 func (f *Front) Served() uint64 { return f.served.Load() }
 
 // Serve accepts connections on ln until Shutdown or Close, or until Accept
@@ -399,9 +400,9 @@ func (fc *fastConn) flush() bool {
 	if len(fc.wbuf) == 0 {
 		return true
 	}
-	_, err := fc.c.Write(fc.wbuf)
-	fc.f.served.Add(fc.n)
+	fc.f.served.Add(fc.n) // before the client can see the answers
 	fc.n = 0
+	_, err := fc.c.Write(fc.wbuf)
 	if cap(fc.wbuf) > flushAt {
 		fc.wbuf = make([]byte, 0, writeBufSize) // a large value passed through
 	} else {

@@ -392,6 +392,8 @@ func (l *fastLoop) serve(rc *readyConn, now time.Time) {
 	}
 	w := 0
 	if len(out) > 0 {
+		l.f.served.Add(fc.n) // before the client can see the answers
+		fc.n = 0
 		var err error
 		w, err = unix.Write(fd, out)
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
@@ -399,8 +401,6 @@ func (l *fastLoop) serve(rc *readyConn, now time.Time) {
 			return
 		}
 		w = max(w, 0)
-		l.f.served.Add(fc.n)
-		fc.n = 0
 	}
 	if r == k && w == len(out) {
 		if hook := l.f.hs.ConnState; hook != nil && now.Sub(fc.idleSent) > time.Second {
