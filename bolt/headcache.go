@@ -455,29 +455,40 @@ func (c *headCache) Prefetch(ps []verso.Path) {
 	if len(c.slots) == 0 {
 		return
 	}
-	for _, p := range ps {
-		touch(uintptr(unsafe.Pointer(&c.slots[c.home(c.hash(string(p)))])))
+	var hs [16]uint64 // each path hashed once, sixteen at a time
+	for len(ps) > 0 {
+		n := min(len(ps), len(hs))
+		for j, p := range ps[:n] {
+			hs[j] = c.hash(string(p))
+			touch(uintptr(unsafe.Pointer(&c.slots[c.home(hs[j])])))
+		}
+		for _, h := range hs[:n] {
+			c.touchRecord(h)
+		}
+		ps = ps[n:]
 	}
-	for _, p := range ps {
-		h := c.hash(string(p))
-		tag := h >> 48
-		i := c.home(h)
-		for range 8 {
-			s := c.slots[i]
-			if s == 0 {
-				break
-			}
-			if s>>48 == tag {
-				loc := s&locMask - 1
-				chunk := c.chunks[loc>>chunkBits]
-				a := uintptr(unsafe.Pointer(unsafe.SliceData(chunk))) + uintptr(loc&(chunkSize-1))
-				touch(a)
-				touch(a + 64)
-				break
-			}
-			if i++; i == len(c.slots) {
-				i = 0
-			}
+}
+
+// touchRecord prefetches the record a path of hash h names, following
+// its probe a few slots at most; the path itself is not compared.
+func (c *headCache) touchRecord(h uint64) {
+	tag := h >> 48
+	i := c.home(h)
+	for range 8 {
+		s := c.slots[i]
+		if s == 0 {
+			return
+		}
+		if s>>48 == tag {
+			loc := s&locMask - 1
+			chunk := c.chunks[loc>>chunkBits]
+			a := uintptr(unsafe.Pointer(unsafe.SliceData(chunk))) + uintptr(loc&(chunkSize-1))
+			touch(a)
+			touch(a + 64)
+			return
+		}
+		if i++; i == len(c.slots) {
+			i = 0
 		}
 	}
 }
