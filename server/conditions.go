@@ -132,9 +132,16 @@ func (s *Server) resolveTag(r *http.Request) func(string) (verso.Path, bool) {
 }
 
 // resourceState reports a resource's ETag, the tokens of the locks covering
-// it, and whether it exists, for evaluating If headers.
+// it, and whether it exists, for evaluating If headers. A resource the
+// request's user may not read is reported as one that does not exist and
+// that no lock covers, whatever its state: otherwise the answer to a
+// conditional write would tell the user whether it exists, its ETag (and
+// so its last change) and whether a lock holds it.
 func (s *Server) resourceState(r *http.Request) func(verso.Path) (string, []string, bool) {
 	return func(p verso.Path) (string, []string, bool) {
+		if !s.readable(r, p) {
+			return "", nil, false
+		}
 		var tokens []string
 		for _, l := range s.locks.covering(p) {
 			tokens = append(tokens, l.Token)
