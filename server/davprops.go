@@ -197,11 +197,15 @@ func deadNames(e *verso.Entry) []xml.Name {
 }
 
 // xmlBodyError gives a request body that could not be read or parsed its
-// status: 413 past the size cap, 400 otherwise.
+// status: 413 past the size cap or the cap on property names, 400
+// otherwise.
 func xmlBodyError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return errorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", maxXMLBody)
+	}
+	if errors.Is(err, errTooManyProps) {
+		return errorf(http.StatusRequestEntityTooLarge, "the body names more than %d properties; split the request", maxPropNames)
 	}
 	return withStatus(http.StatusBadRequest, fmt.Errorf("invalid XML body: %w", err))
 }

@@ -32,6 +32,17 @@ const (
 // *http.MaxBytesError) and are passed through unchanged.
 var errMalformed = errors.New("malformed request body")
 
+// maxPropNames is the most property names one PROPFIND may ask for (in
+// DAV:prop, or DAV:include, counting each name once) and the most
+// properties one PROPPATCH may set or remove. Real clients ask for a few
+// dozen; the cap keeps the cost of one request bounded (docs/HTTP.md).
+const maxPropNames = 1000
+
+// errTooManyProps marks a body that names more than maxPropNames
+// properties; the handler answers 413. It wraps errMalformed, since it too
+// is a refusal of what the client sent.
+var errTooManyProps = fmt.Errorf("%w: more than %d properties in one request", errMalformed, maxPropNames)
+
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
 }
@@ -50,8 +61,14 @@ type propfindRequest struct {
 // or only whitespace) asks for allprop, as RFC 4918 section 9.1 says.
 // Malformed XML, a root other than DAV:propfind, an invalid namespace
 // declaration or a propfind that does not ask for exactly one of allprop,
-// propname and prop is an error wrapping errMalformed.
+// propname and prop is an error wrapping errMalformed; more than
+// maxPropNames distinct names is errTooManyProps.
 func readPropfind(r io.Reader) (propfindRequest, error) {
+	return readPropfindMax(r, maxPropNames)
+}
+
+// readPropfindMax is readPropfind with at most max distinct names.
+func readPropfindMax(r io.Reader, max int) (propfindRequest, error) {
 	x := newXMLReader(r)
 	root, err := x.root()
 	if err == io.EOF {
@@ -65,6 +82,8 @@ func readPropfind(r io.Reader) (propfindRequest, error) {
 	}
 	var pf propfindRequest
 	var hasProp, hasInclude bool
+	props := propNames{all: make(map[xml.Name]bool), max: max}
+	include := propNames{all: props.all, max: max}
 	for {
 		t, err := x.next()
 		if err != nil {
@@ -94,10 +113,10 @@ func readPropfind(r io.Reader) (propfindRequest, error) {
 			err = x.skip()
 		case "prop":
 			hasProp = true
-			pf.Props, err = x.names(pf.Props)
+			pf.Props, err = x.names(pf.Props, &props)
 		case "include":
 			hasInclude = true
-			pf.Include, err = x.names(pf.Include)
+			pf.Include, err = x.names(pf.Include, &include)
 		default:
 			err = x.skip()
 		}
@@ -140,7 +159,7 @@ type propPatch struct {
 // order, across all set and remove blocks (RFC 4918 section 9.2 makes the
 // order significant). Malformed XML, a root other than
 // DAV:propertyupdate or a body without any property is an error wrapping
-// errMalformed.
+// errMalformed; more than maxPropNames instructions is errTooManyProps.
 func readProppatch(r io.Reader) ([]propPatch, error) {
 	x := newXMLReader(r)
 	root, err := x.root()
@@ -226,6 +245,9 @@ func (x *xmlReader) instruction(patches []propPatch, remove bool) ([]propPatch, 
 			}
 			if err != nil {
 				return nil, err
+			}
+			if len(patches) == maxPropNames {
+				return nil, errTooManyProps
 			}
 			patches = append(patches, p)
 		}
@@ -402,7 +424,11 @@ type xmlReader struct {
 	body     *bodyReader
 	bindings []nsBinding // in scope, innermost last
 	marks    []int       // len(bindings) when each open element started
-	open     []xml.Name  // the open elements' names as written (prefix, local)
+	// uris holds, by prefix, the namespaces bound to it in scope,
+	// innermost last: lookup takes constant time however many prefixes
+	// are declared.
+	uris     map[string][]string
+	open     []xml.Name // the open elements' names as written (prefix, local)
 	seenRoot bool
 	done     bool // the root element has ended
 }
@@ -430,10 +456,8 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 }
 
 func (x *xmlReader) lookup(prefix string) (string, bool) {
-	for i := len(x.bindings) - 1; i >= 0; i-- {
-		if x.bindings[i].prefix == prefix {
-			return x.bindings[i].uri, true
-		}
+	if us := x.uris[prefix]; len(us) > 0 {
+		return us[len(us)-1], true
 	}
 	switch prefix {
 	case "":
@@ -527,9 +551,9 @@ func (x *xmlReader) start(t xml.StartElement) (xml.Token, error) {
 			case a.Name.Local == "xml" && a.Value != xmlNS, a.Name.Local != "xml" && a.Value == xmlNS:
 				return nil, malformed("prefix xml rebound")
 			}
-			x.bindings = append(x.bindings, nsBinding{a.Name.Local, a.Value})
+			x.bind(a.Name.Local, a.Value)
 		case a.Name.Space == "" && a.Name.Local == "xmlns":
-			x.bindings = append(x.bindings, nsBinding{"", a.Value})
+			x.bind("", a.Value)
 		}
 	}
 	name, err := x.resolve(t.Name, true)
@@ -537,6 +561,7 @@ func (x *xmlReader) start(t xml.StartElement) (xml.Token, error) {
 		return nil, err
 	}
 	out := xml.StartElement{Name: name}
+	var names map[xml.Name]bool // the attributes so far, past a few
 	for _, a := range t.Attr {
 		if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
 			continue
@@ -545,14 +570,36 @@ func (x *xmlReader) start(t xml.StartElement) (xml.Token, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, b := range out.Attr {
-			if b.Name == n {
-				return nil, malformed("attribute %s repeated", clarkName(n))
+		repeated := false
+		if names == nil && len(out.Attr) < 8 {
+			for _, b := range out.Attr {
+				repeated = repeated || b.Name == n
 			}
+		} else {
+			if names == nil {
+				names = make(map[xml.Name]bool)
+				for _, b := range out.Attr {
+					names[b.Name] = true
+				}
+			}
+			repeated = names[n]
+			names[n] = true
+		}
+		if repeated {
+			return nil, malformed("attribute %s repeated", clarkName(n))
 		}
 		out.Attr = append(out.Attr, xml.Attr{Name: n, Value: a.Value})
 	}
 	return out, nil
+}
+
+// bind declares prefix for uri until the element being started ends.
+func (x *xmlReader) bind(prefix, uri string) {
+	x.bindings = append(x.bindings, nsBinding{prefix, uri})
+	if x.uris == nil {
+		x.uris = make(map[string][]string)
+	}
+	x.uris[prefix] = append(x.uris[prefix], uri)
 }
 
 // resolve turns a name as written into its namespace and local name; a
@@ -588,7 +635,12 @@ func (x *xmlReader) end(t xml.EndElement) (xml.Token, error) {
 		return nil, err
 	}
 	x.open = x.open[:len(x.open)-1]
-	x.bindings = x.bindings[:x.marks[len(x.marks)-1]]
+	mark := x.marks[len(x.marks)-1]
+	for _, b := range x.bindings[mark:] {
+		us := x.uris[b.prefix]
+		x.uris[b.prefix] = us[:len(us)-1]
+	}
+	x.bindings = x.bindings[:mark]
 	x.marks = x.marks[:len(x.marks)-1]
 	if len(x.open) == 0 {
 		x.done = true
@@ -615,9 +667,24 @@ func (x *xmlReader) skip() error {
 	}
 }
 
+// propNames is what names needs to collect one list of a PROPFIND (its
+// DAV:prop or its DAV:include) in time linear in the names: the names in
+// the list, and the distinct names of all the lists, which may number at
+// most max.
+type propNames struct {
+	seen map[xml.Name]bool
+	all  map[xml.Name]bool
+	max  int
+}
+
 // names collects the names of the child elements of the element just
-// started (DAV:prop in PROPFIND), ignoring their content and repeats.
-func (x *xmlReader) names(names []xml.Name) ([]xml.Name, error) {
+// started (DAV:prop or DAV:include in PROPFIND) into names, ignoring their
+// content and repeats. More than pn.max distinct names in all the lists is
+// errTooManyProps.
+func (x *xmlReader) names(names []xml.Name, pn *propNames) ([]xml.Name, error) {
+	if pn.seen == nil {
+		pn.seen = make(map[xml.Name]bool)
+	}
 	for {
 		t, err := x.next()
 		if err != nil {
@@ -630,13 +697,17 @@ func (x *xmlReader) names(names []xml.Name) ([]xml.Name, error) {
 			if err := x.skip(); err != nil {
 				return nil, err
 			}
-			seen := false
-			for _, n := range names {
-				seen = seen || n == t.Name
+			if pn.seen[t.Name] {
+				continue
 			}
-			if !seen {
-				names = append(names, t.Name)
+			if !pn.all[t.Name] {
+				if len(pn.all) == pn.max {
+					return nil, errTooManyProps
+				}
+				pn.all[t.Name] = true
 			}
+			pn.seen[t.Name] = true
+			names = append(names, t.Name)
 		}
 	}
 }
@@ -689,8 +760,7 @@ func writeCanonicalStart(b *strings.Builder, t xml.StartElement) {
 		escapeAttr(b, t.Name.Space)
 		b.WriteString(`"`)
 	}
-	var prefixes []string // prefixes[i] is bound to the i-th distinct namespace
-	var spaces []string
+	var prefixes map[string]string // by namespace: "a0" for the first, "a1"...
 	for _, a := range t.Attr {
 		b.WriteString(" ")
 		switch a.Name.Space {
@@ -698,18 +768,18 @@ func writeCanonicalStart(b *strings.Builder, t xml.StartElement) {
 		case xmlNS:
 			b.WriteString("xml:")
 		default:
-			i := 0
-			for i < len(spaces) && spaces[i] != a.Name.Space {
-				i++
-			}
-			if i == len(spaces) {
-				spaces = append(spaces, a.Name.Space)
-				prefixes = append(prefixes, "a"+strconv.Itoa(i))
-				b.WriteString("xmlns:" + prefixes[i] + `="`)
+			prefix, ok := prefixes[a.Name.Space]
+			if !ok {
+				if prefixes == nil {
+					prefixes = make(map[string]string)
+				}
+				prefix = "a" + strconv.Itoa(len(prefixes))
+				prefixes[a.Name.Space] = prefix
+				b.WriteString("xmlns:" + prefix + `="`)
 				escapeAttr(b, a.Name.Space)
 				b.WriteString(`" `)
 			}
-			b.WriteString(prefixes[i] + ":")
+			b.WriteString(prefix + ":")
 		}
 		b.WriteString(a.Name.Local)
 		b.WriteString(`="`)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -698,5 +699,87 @@ func TestProppatchValues_RoundTrip(t *testing.T) {
 		if diff := cmp.Diff(patches[:1], again); diff != "" {
 			t.Errorf("round trip of %q mismatch (-want +got):\n%s", body, diff)
 		}
+	}
+}
+
+// TestReadBodies_PropertyCap: a PROPFIND may name maxPropNames distinct
+// properties across DAV:prop and DAV:include, repeats not counted, and a
+// PROPPATCH may hold as many instructions; one more is errTooManyProps,
+// which is also errMalformed.
+func TestReadBodies_PropertyCap(t *testing.T) {
+	names := func(from, to int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			b.WriteString(`<x:p` + strconv.Itoa(i) + `/>`)
+		}
+		return b.String()
+	}
+	const open = `<D:propfind xmlns:D="DAV:" xmlns:x="urn:x">`
+	for _, tt := range []struct {
+		name string
+		body string
+		want int // names read; -1 for errTooManyProps
+	}{
+		{"prop at the cap, repeated", open + `<D:prop>` + names(0, maxPropNames) + names(0, maxPropNames) + `</D:prop></D:propfind>`, maxPropNames},
+		{"prop twice at the cap", open + `<D:prop>` + names(0, 10) + `</D:prop><D:prop>` + names(0, maxPropNames) + `</D:prop></D:propfind>`, maxPropNames},
+		{"prop past the cap", open + `<D:prop>` + names(0, maxPropNames+1) + `</D:prop></D:propfind>`, -1},
+		{"include at the cap", open + `<D:allprop/><D:include>` + names(0, maxPropNames) + `</D:include></D:propfind>`, maxPropNames},
+		{"include past the cap", open + `<D:allprop/><D:include>` + names(0, maxPropNames+1) + `</D:include></D:propfind>`, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pf, err := readPropfind(strings.NewReader(tt.body))
+			if tt.want < 0 {
+				if !errors.Is(err, errTooManyProps) || !errors.Is(err, errMalformed) {
+					t.Fatalf("readPropfind error = %v, want errTooManyProps", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(pf.Props) + len(pf.Include); got != tt.want {
+				t.Errorf("readPropfind read %d names, want %d", got, tt.want)
+			}
+		})
+	}
+	set := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`<D:propertyupdate xmlns:D="DAV:" xmlns:x="urn:x"><D:set><D:prop>`)
+		for i := range n {
+			b.WriteString(`<x:p` + strconv.Itoa(i%10) + `>v</x:p` + strconv.Itoa(i%10) + `>`)
+		}
+		b.WriteString(`</D:prop></D:set></D:propertyupdate>`)
+		return b.String()
+	}
+	if pp, err := readProppatch(strings.NewReader(set(maxPropNames))); err != nil || len(pp) != maxPropNames {
+		t.Errorf("readProppatch of %d instructions = %d, %v", maxPropNames, len(pp), err)
+	}
+	if _, err := readProppatch(strings.NewReader(set(maxPropNames + 1))); !errors.Is(err, errTooManyProps) {
+		t.Errorf("readProppatch of %d instructions: error %v, want errTooManyProps", maxPropNames+1, err)
+	}
+}
+
+// TestReadPropfind_Scopes: prefixes rebound on an inner element are undone
+// when it ends, however many are declared, and a repeated attribute is
+// found among many.
+func TestReadPropfind_Scopes(t *testing.T) {
+	var decls, attrs strings.Builder
+	for i := range 50 {
+		decls.WriteString(` xmlns:q` + strconv.Itoa(i) + `="urn:outer` + strconv.Itoa(i) + `"`)
+		attrs.WriteString(` a` + strconv.Itoa(i) + `="v"`)
+	}
+	body := `<D:propfind xmlns:D="DAV:"` + decls.String() + `><D:prop>` +
+		`<q1:a xmlns:q1="urn:inner"><q1:b xmlns:q1="urn:innermost"/></q1:a><q1:c/><q49:d` + attrs.String() + `/></D:prop></D:propfind>`
+	pf, err := readPropfind(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []xml.Name{{Space: "urn:inner", Local: "a"}, {Space: "urn:outer1", Local: "c"}, {Space: "urn:outer49", Local: "d"}}
+	if diff := cmp.Diff(want, pf.Props); diff != "" {
+		t.Errorf("names (-want +got):\n%s", diff)
+	}
+	bad := `<D:propfind xmlns:D="DAV:"><D:prop><x` + attrs.String() + ` a7="w"/></D:prop></D:propfind>`
+	if _, err := readPropfind(strings.NewReader(bad)); !errors.Is(err, errMalformed) || !strings.Contains(err.Error(), "a7 repeated") {
+		t.Errorf("readPropfind with a repeated attribute among many: error %v, want it malformed", err)
 	}
 }
