@@ -24,7 +24,7 @@ import (
 	"github.com/verso-config/verso/server"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/export")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // exportGoldens are the golden files of each case in testdata/export: the
 // answer of GET /config/ns/ with the query.
