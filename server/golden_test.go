@@ -86,7 +86,9 @@ func TestDiff_Golden(t *testing.T) {
 			t.Fatalf("Commit: %v", err)
 		}
 	}
-	put := func(p, v string) verso.Op { return verso.Op{Kind: verso.OpPut, Path: verso.MustPath(p), Value: []byte(v)} }
+	put := func(p, v string) verso.Op {
+		return verso.Op{Kind: verso.OpPut, Path: verso.MustPath(p), Value: []byte(v)}
+	}
 	// r1: the starting tree.
 	commit(
 		verso.Op{Kind: verso.OpMkcol, Path: "/app"},
