@@ -1,5 +1,6 @@
 # verso's build and test entry points. `make test` is what CI runs (through
-# .ci/run, which first installs litmus and curl on Debian).
+# .ci/run, which first installs litmus, curl and ansible on Debian, and then
+# runs `make fuzz`).
 
 GO ?= go
 
