@@ -341,6 +341,7 @@ func TestCLI_LogPages(t *testing.T) {
 		{[]string{"log", "-r", "5:1", "-l", "2"}, "54"},
 		{[]string{"log", "-r", "1:5", "-l", "2"}, "12"},
 		{[]string{"log", "-r", "3:3"}, "3"},
+		{[]string{"log", "-r", "0"}, ""}, // revision 0, the empty tree, has no commit
 		{[]string{"log", "-l", "9"}, "54321"},
 	} {
 		out, stderr, err := execute(t, map[string]string{"VERSO_URL": ts.URL}, tc.args...)

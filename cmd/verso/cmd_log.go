@@ -146,6 +146,9 @@ func orHead(rev, head verso.Revision) verso.Revision {
 // history above lo, it calls pruned with that start.
 func (c *clientConn) logRange(ctx context.Context, p verso.Path, hi, lo verso.Revision, limit int,
 	each func(*verso.Commit), pruned func(verso.Revision)) error {
+	if hi == 0 {
+		return nil // revision 0 is the empty tree, with no commit (and the server reads before=0 as no bound)
+	}
 	shown := 0
 	before := hi
 	for limit == 0 || shown < limit {
