@@ -1,13 +1,14 @@
 # verso's build and test entry points. `make test` is what CI runs (through
-# .ci/run, which first installs litmus and curl on Debian).
+# .ci/run, which first installs litmus, curl and ansible on Debian, and then
+# runs `make fuzz`).
 
 GO ?= go
 
-.PHONY: test vet fmt-check go-test litmus test-etcd build run fuzz
+.PHONY: test vet fmt-check staticcheck go-test litmus test-etcd build run fuzz
 
-## test: go vet, the gofmt check, the Go tests with -race, litmus, then
-## the HTTP tests and litmus again on the etcd store
-test: vet fmt-check go-test litmus test-etcd
+## test: go vet, the gofmt check, staticcheck, the Go tests with -race,
+## litmus, then the HTTP tests and litmus again on the etcd store
+test: vet fmt-check staticcheck go-test litmus test-etcd
 
 vet:
 	$(GO) vet ./...
@@ -18,6 +19,14 @@ fmt-check:
 	if [ -n "$$files" ]; then \
 		echo "gofmt -l: these files need gofmt -w:"; echo "$$files"; exit 1; \
 	fi
+
+## staticcheck: the pinned staticcheck over every package; go run fetches
+## and builds that version through the module proxy on a fresh machine
+## (about a minute the first time, cached after). Bump the version when a
+## new Go release needs it.
+STATICCHECK_VERSION ?= v0.8.2
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 go-test:
 	$(GO) test -race ./...

@@ -61,8 +61,6 @@ func (t *tree) set(e *verso.Entry) { t.t.ReplaceOrInsert(item{key: treeKey(e.Pat
 
 func (t *tree) delete(p verso.Path) { t.t.Delete(item{key: treeKey(p)}) }
 
-func (t *tree) len() int { return t.t.Len() }
-
 // children returns the entries of the children of ns, in name order.
 func (t *tree) children(ns verso.Path) []*verso.Entry {
 	var out []*verso.Entry

@@ -18,13 +18,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/server"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/export")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // exportGoldens are the golden files of each case in testdata/export: the
 // answer of GET /config/ns/ with the query.

@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/verso-config/verso"
 )
@@ -553,8 +553,8 @@ func yamlValue(n *yaml.Node, ptr string, budget *int) (*docNode, error) {
 	return nil, invalidDoc("invalid YAML at %s (line %d): unexpected node", at, n.Line)
 }
 
-// jsonable turns what yaml.v3 decodes into values encoding/json can write:
-// mappings with names that are not strings get them as text.
+// jsonable turns what the YAML decoder returns into values encoding/json
+// can write: mappings with names that are not strings get them as text.
 func jsonable(v any) any {
 	switch t := v.(type) {
 	case map[string]any:

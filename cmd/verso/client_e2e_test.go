@@ -82,6 +82,9 @@ func (c *cli) fails(code int, args []string, contains ...string) string {
 	if code == 1 && strings.Count(stderr, "\n") != 1 {
 		c.t.Errorf("verso %q wrote %q, want one line", args, stderr)
 	}
+	if strings.Count(line, "verso:") != 1 {
+		c.t.Errorf("verso %q wrote %q, want \"verso:\" once, at the start", args, line)
+	}
 	for _, s := range contains {
 		if !strings.Contains(line, s) {
 			c.t.Errorf("verso %q wrote %q, want it to say %q", args, line, s)
@@ -137,10 +140,22 @@ func TestCLI_Scenario(t *testing.T) {
 	if want := sep + "r3 | (no author) | TIME | PUT /ns/key\n" + sep; maskLogTimes(out) != want {
 		t.Errorf("verso log /ns/key -l 1 printed %q, want %q", out, want)
 	}
-	out, _, _ = c.run("", "log", "-r", "3", "-l", "2")
-	if want := sep + "r3 | (no author) | TIME | PUT /ns/key\n" + sep + "r2 | (no author) | TIME | first value\n" + sep; maskLogTimes(out) != want {
-		t.Errorf("verso log -r 3 -l 2 printed %q, want %q", out, want)
+	// -r as in svn log: one revision, or a range in either direction.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"log", "-r", "3"}, sep + "r3 | (no author) | TIME | PUT /ns/key\n" + sep},
+		{[]string{"log", "-r", "3:1", "-l", "2"}, sep + "r3 | (no author) | TIME | PUT /ns/key\n" + sep + "r2 | (no author) | TIME | first value\n" + sep},
+		{[]string{"log", "/ns/key", "-r", "1:HEAD"}, sep + "r2 | (no author) | TIME | first value\n" + sep + "r3 | (no author) | TIME | PUT /ns/key\n" + sep},
+		{[]string{"log", "/ns/key", "-r", "4"}, sep}, // r4 did not change /ns/key
+	} {
+		out, stderr, code := c.run("", tc.args...)
+		if got := maskLogTimes(out); code != 0 || got != tc.want {
+			t.Errorf("verso %q: status %d, stderr %q, printed %q, want %q", tc.args, code, stderr, got, tc.want)
+		}
 	}
+	c.fails(1, []string{"log", "-r", "2:99"}, "revision 99")
 
 	c.want("Index: /ns/key\n"+
 		"===================================================================\n"+
@@ -173,7 +188,14 @@ func TestCLI_Scenario(t *testing.T) {
 	c.fails(1, []string{"rm", "/ns/sub"}, "/ns/sub", "not found")
 	c.fails(1, []string{"get", "/ns"}, "/ns is a namespace")
 	c.fails(1, []string{"ls", "/ns/key"}, "/ns/key is a key")
-	c.fails(1, []string{"mkdir", "/no/such"}, "namespace /config/no/ does not exist")
+	line := c.fails(1, []string{"mkdir", "/no/such"}, "namespace /no does not exist", "verso mkdir --parents /no/such")
+	if strings.Contains(line, "curl") {
+		t.Errorf("verso mkdir into a missing namespace suggests curl: %q", line)
+	}
+	line = c.fails(1, []string{"put", "/no/such/key", file}, "namespace /no/such does not exist", "verso mkdir --parents /no/such")
+	if strings.Contains(line, "curl") {
+		t.Errorf("verso put into a missing namespace suggests curl: %q", line)
+	}
 }
 
 func TestCLI_UsageErrors(t *testing.T) {
@@ -197,6 +219,8 @@ func TestCLI_UsageErrors(t *testing.T) {
 		{[]string{"put", "/a", "f", "g"}, "verso put takes PATH [FILE|-]"},
 		{[]string{"put", "/a", "--create", "--if-match", "3"}, "exclude each other"},
 		{[]string{"log", "-l", "-1"}, "invalid -l -1"},
+		{[]string{"log", "-r", "1:x"}, `invalid -r "1:x"`},
+		{[]string{"log", "-r", "1:2:3"}, `invalid -r "1:2:3"`},
 		{[]string{"diff", "/a"}, "needs -r"},
 		{[]string{"diff", "/a", "-r", "1:x"}, `invalid -r "1:x"`},
 		{[]string{"revert", "/a"}, "needs PATH -r N"},
@@ -307,7 +331,17 @@ func TestCLI_LogPages(t *testing.T) {
 	}{
 		{[]string{"log"}, "54321"},
 		{[]string{"log", "-l", "3"}, "543"},
-		{[]string{"log", "-l", "4", "-r", "4"}, "4321"},
+		{[]string{"log", "-l", "4", "-r", "4:1"}, "4321"},
+		{[]string{"log", "-r", "4"}, "4"},
+		{[]string{"log", "-r", "HEAD"}, "5"},
+		{[]string{"log", "-r", "4:2"}, "432"},
+		{[]string{"log", "-r", "2:4"}, "234"},
+		{[]string{"log", "-r", "1:HEAD"}, "12345"},
+		{[]string{"log", "-r", "HEAD:3"}, "543"},
+		{[]string{"log", "-r", "5:1", "-l", "2"}, "54"},
+		{[]string{"log", "-r", "1:5", "-l", "2"}, "12"},
+		{[]string{"log", "-r", "3:3"}, "3"},
+		{[]string{"log", "-r", "0"}, ""}, // revision 0, the empty tree, has no commit
 		{[]string{"log", "-l", "9"}, "54321"},
 	} {
 		out, stderr, err := execute(t, map[string]string{"VERSO_URL": ts.URL}, tc.args...)
@@ -349,5 +383,32 @@ func TestCLI_LogSaysWhereHistoryStarts(t *testing.T) {
 	if err != nil || !strings.Contains(out, "r3 |") || strings.Contains(out, "r2 |") ||
 		!strings.HasSuffix(out, "(history before r3 was pruned by the server's retention policy)\n") {
 		t.Errorf("verso log after pruning = %q, %v (stderr %q); want r3 only and a last line saying history starts at r3", out, err, stderr)
+	}
+}
+
+// TestCLI_MkdirParents: like svn mkdir --parents, verso mkdir --parents
+// makes the missing namespaces above PATH too, in one revision.
+func TestCLI_MkdirParents(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, startVerso(t))
+	c.want("Committed revision 1.\n", "", "mkdir", "--parents", "/a/b/c")
+	c.want("c/\n", "", "ls", "/a/b")
+	out, _, _ := c.run("", "log", "-v", "-r", "1")
+	if want := sep + "r1 | (no author) | TIME | MKCOL /a/b/c and its parents\nChanged paths:\n   A /a\n   A /a/b\n   A /a/b/c\n" + sep; maskLogTimes(out) != want {
+		t.Errorf("verso log -v -r 1 after mkdir --parents printed %q, want %q", maskLogTimes(out), want)
+	}
+	c.want("Committed revision 2.\n", "", "mkdir", "-p", "/a/b/d/e", "-m", "two more")
+	c.want("c/\nd/\n", "", "ls", "/a/b")
+	out, _, _ = c.run("", "log", "-v", "-r", "2")
+	if want := sep + "r2 | (no author) | TIME | two more\nChanged paths:\n   A /a/b/d\n   A /a/b/d/e\n" + sep; maskLogTimes(out) != want {
+		t.Errorf("verso log -v -r 2 printed %q, want %q", maskLogTimes(out), want)
+	}
+	// Parents that exist are fine; PATH itself is not, as with svn.
+	c.want("Committed revision 3.\n", "", "mkdir", "--parents", "/a/f")
+	c.fails(1, []string{"mkdir", "--parents", "/a/b/c"}, "/a/b/c", "already exists")
+	c.want("Committed revision 4.\n", "v", "put", "/a/key", "-")
+	c.fails(1, []string{"mkdir", "--parents", "/a/key/x/y"}, "/a/key")
+	if out, _, _ := c.run("", "log", "-l", "1"); !strings.Contains(out, "r4 |") {
+		t.Errorf("the failed mkdir --parents committed something: verso log -l 1 printed %q, want r4", out)
 	}
 }

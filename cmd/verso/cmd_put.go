@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -60,6 +61,9 @@ wrote the key in between.`,
 				return err
 			}
 			rev, _, err := c.Put(cmd.Context(), p, value, &opts)
+			if err != nil && c.parentMissing(cmd.Context(), p, err) {
+				return fmt.Errorf("namespace %s does not exist; create it first: verso mkdir --parents %s", p.Parent(), p.Parent())
+			}
 			if err != nil {
 				return c.explain(err)
 			}

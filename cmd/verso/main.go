@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -29,7 +30,7 @@ func exitCode(err error, w io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(w, "verso: %v\n", err)
+	fmt.Fprintf(w, "verso: %s\n", message(err))
 	var ue *usageError
 	var ce *ConfigError
 	switch {
@@ -40,4 +41,12 @@ func exitCode(err error, w io.Writer) int {
 		return 2
 	}
 	return 1
+}
+
+// message is the text of err without the "verso: " that verso's errors
+// (and the server's answers quoting them) carry, since exitCode prints it
+// once in front: "get /a: verso: not found" reads "get /a: not found".
+func message(err error) string {
+	s := strings.TrimPrefix(err.Error(), "verso: ")
+	return strings.ReplaceAll(s, ": verso: ", ": ")
 }

@@ -83,7 +83,7 @@ func TestStartPruning(t *testing.T) {
 	stop() // the zero policy starts nothing
 
 	stop = startPruning(s, verso.Retention{KeepVersions: 1}, 10*time.Millisecond, log)
-	defer stop()
+	defer func() { stop() }() // the stop of the time of return: a no-op once stopped below
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := s.Get(ctx, "/k", 2)

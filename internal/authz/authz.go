@@ -360,7 +360,7 @@ func (p *parser) sectionPath(st *sectionText) (verso.Path, bool, error) {
 		why := err.Error()
 		var pe *verso.PathError
 		if errors.As(err, &pe) {
-			why = pe.Err.Error()
+			why = strings.TrimPrefix(pe.Err.Error(), verso.ErrInvalidPath.Error()+": ")
 		}
 		return "", false, p.errorf(st.line, "section [%s]: invalid path: %s", st.name, why)
 	}

@@ -2,6 +2,9 @@ package authz
 
 import (
 	"errors"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -169,5 +172,47 @@ func TestParse_Lenient(t *testing.T) {
 	}
 	if !rs.Allowed("alice", "/k", Read|Write) {
 		t.Errorf("Allowed(alice, /k, read and write) = false, want true")
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestParseFile_ErrorGolden reads each malformed file in testdata/errors
+// and checks the whole message, file name and line included, against the
+// file's .golden twin (go test -update rewrites them).
+func TestParseFile_ErrorGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/errors/*.authz")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no cases in testdata/errors: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".authz"), func(t *testing.T) {
+			_, err := ParseFile(file)
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseFile(%s) = %v, want a *ParseError", file, err)
+			}
+			text, rerr := os.ReadFile(file)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if lines := strings.Count(string(text), "\n"); pe.Line < 1 || pe.Line > lines {
+				t.Errorf("ParseFile(%s): line %d, want one of the file's %d lines", file, pe.Line, lines)
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(file, ".authz") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, rerr := os.ReadFile(golden)
+			if rerr != nil {
+				t.Fatalf("%v (run go test -run TestParseFile_ErrorGolden -update to write it)", rerr)
+			}
+			if got != string(want) {
+				t.Errorf("ParseFile(%s) error\n got: %s want: %s", file, got, want)
+			}
+		})
 	}
 }

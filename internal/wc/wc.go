@@ -177,17 +177,6 @@ func (w *WC) remote(rel string) verso.Path {
 	return w.m.Path.Join(rel) // rel holds slashes: Join keeps them
 }
 
-// relOf returns the relative path of a verso path below the checkout.
-func (w *WC) relOf(p verso.Path) string {
-	if p == w.m.Path {
-		return ""
-	}
-	if w.m.Path == verso.Root {
-		return string(p[1:])
-	}
-	return strings.TrimPrefix(string(p), string(w.m.Path)+"/")
-}
-
 // Rel turns a file name (absolute, or relative to the current folder) into
 // a path relative to the top of the working copy.
 func (w *WC) Rel(name string) (string, error) {
