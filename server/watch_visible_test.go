@@ -1,0 +1,166 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/auth"
+	"github.com/verso-config/verso/server"
+)
+
+// newHiddenChildServer is newAccessServer with one more rule: /pub/hidden
+// is alice's alone, so /pub (readable by all) has a child that only alice
+// may read, as the root has /secret.
+func newHiddenChildServer(t *testing.T) *testServer {
+	t.Helper()
+	users, rules := accessFiles(t)
+	b, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules = filepath.Join(t.TempDir(), "authz")
+	if err := os.WriteFile(rules, append(b, "\n[/pub/hidden]\n* =\n@admins = rw\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := newAccessServer(t, &auth.Options{Users: users, Rules: rules})
+	_, err = ts.store.Commit(context.Background(), &verso.Txn{Author: "seed", Ops: []verso.Op{
+		{Kind: verso.OpMkcol, Path: "/pub/hidden"},
+		{Kind: verso.OpPut, Path: "/pub/hidden/k", Value: []byte("h1\n")},
+	}}) // r4
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// TestAccess_LongPollHides proves a long-poll wakes only for changes the
+// user may read, and that neither it nor a plain GET (listing or export)
+// reports a revision moved by a change the user may not read: a change to
+// /secret or /pub/hidden alone must not tell anonymous or bob that it
+// happened.
+func TestAccess_LongPollHides(t *testing.T) {
+	ts := newHiddenChildServer(t)
+	commit := func(p string) verso.Revision {
+		t.Helper()
+		c, err := ts.store.Commit(context.Background(), &verso.Txn{Author: "alice", Ops: []verso.Op{
+			{Kind: verso.OpPut, Path: verso.MustPath(p), Value: []byte(p + time.Now().String())},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Rev
+	}
+	type answer struct {
+		code int
+		rev  string
+	}
+	poll := func(user, path string) chan answer {
+		c := make(chan answer, 1)
+		go func() {
+			code, _, h := ts.as(t, user, "GET", path, "")
+			c <- answer{code, h.Get(server.HeaderRevision)}
+		}()
+		return c
+	}
+	// What each reader sees as the revision of a namespace: the long-poll's
+	// index, the listing's ETag and revision, an export's ETag.
+	seen := func(user, ns string) []string {
+		t.Helper()
+		_, body, h := ts.as(t, user, "GET", "/config"+ns, "", "Accept", "application/json")
+		var l struct {
+			Revision verso.Revision `json:"revision"`
+			Entries  []struct {
+				Name     string         `json:"name"`
+				Revision verso.Revision `json:"revision"`
+			} `json:"entries"`
+		}
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatalf("listing of %s: %v in %q", ns, err, body)
+		}
+		out := []string{h.Get(server.HeaderRevision), h.Get("ETag"), strconv.Itoa(int(l.Revision))}
+		for _, e := range l.Entries {
+			out = append(out, e.Name+"@"+strconv.Itoa(int(e.Revision)))
+		}
+		_, _, h = ts.as(t, user, "GET", "/config"+ns+"?format=json", "")
+		return append(out, h.Get("ETag"), h.Get(server.HeaderRevision))
+	}
+
+	// r4 made /pub/hidden: anonymous sees /pub as of r3, alice as of r4.
+	for user, want := range map[string]string{"": "pub@3", "alice": "pub@4"} {
+		if got := seen(user, "/"); !slices.Contains(got, want) {
+			t.Errorf("%q reads / as %q, want %s in it", user, got, want)
+		}
+	}
+
+	for _, user := range []string{"", "bob"} {
+		for _, c := range []struct{ ns, hidden, visible string }{
+			{"/", "/secret/k", "/team/k"},
+			{"/pub/", "/pub/hidden/k", "/pub/k"},
+		} {
+			name := "anonymous"
+			if user != "" {
+				name = user
+			}
+			_, _, h := ts.as(t, user, "GET", "/config"+c.ns, "")
+			index := h.Get(server.HeaderRevision)
+			before := seen(user, c.ns)
+
+			// Only the unreadable path changes: the poll runs to its wait
+			// and reports the index it was given.
+			start := time.Now()
+			quiet := poll(user, "/config"+c.ns+"?index="+index+"&wait=1s")
+			time.Sleep(100 * time.Millisecond)
+			commit(c.hidden)
+			a := <-quiet
+			if a.code != 200 || a.rev != index || time.Since(start) < time.Second {
+				t.Errorf("%s: long-poll of %s after a change to %s only = %d revision %s after %v, want 200 revision %s after its 1s wait",
+					name, c.ns, c.hidden, a.code, a.rev, time.Since(start), index)
+			}
+			if after := seen(user, c.ns); !equalStrings(before, after) {
+				t.Errorf("%s: %s after a change to %s only reads as %q, was %q: it tells of the change", name, c.ns, c.hidden, after, before)
+			}
+
+			// A readable path changes: the poll wakes with its revision.
+			woke := poll(user, "/config"+c.ns+"?index="+index+"&wait=1m")
+			time.Sleep(100 * time.Millisecond)
+			rev := commit(c.visible)
+			select {
+			case a := <-woke:
+				if a.code != 200 || a.rev != strconv.Itoa(int(rev)) {
+					t.Errorf("%s: long-poll of %s after a change to %s = %d revision %s, want 200 revision %d", name, c.ns, c.visible, a.code, a.rev, rev)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s: long-poll of %s still waiting 30s after a change to %s", name, c.ns, c.visible)
+			}
+		}
+	}
+
+	// alice may read everything: every change wakes her long-poll.
+	_, _, h := ts.as(t, "alice", "GET", "/config/", "")
+	woke := poll("alice", "/config/?index="+h.Get(server.HeaderRevision)+"&wait=1m")
+	time.Sleep(100 * time.Millisecond)
+	rev := commit("/secret/k")
+	if a := <-woke; a.code != 200 || a.rev != strconv.Itoa(int(rev)) {
+		t.Errorf("alice's long-poll of / after a change to /secret/k = %d revision %s, want 200 revision %d", a.code, a.rev, rev)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
