@@ -163,4 +163,3 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
-
