@@ -163,3 +163,34 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// TestAccess_TreeRevisionNeedsTreeRead proves a tree_revision condition,
+// which compares the whole tree below a path, is refused to a user who may
+// not read all of it: otherwise its 412 would tell that something the user
+// may not read changed.
+func TestAccess_TreeRevisionNeedsTreeRead(t *testing.T) {
+	ts := newAccessServer(t, nil)
+	check := func(p string, rev verso.Revision) string {
+		return `{"ops": [{"op": "check", "path": "` + p + `", "if": {"tree_revision": ` + strconv.Itoa(int(rev)) + `}}]}`
+	}
+	// r2 changed /secret/k: bob sees / as of r3, the tree is at r3 too.
+	for _, c := range []struct {
+		user, body string
+		want       int
+	}{
+		{"bob", check("/", 1), 403},
+		{"bob", check("/", 3), 403},
+		{"bob", check("/team", 1), 200},
+		{"bob", check("/pub", 3), 200},
+		{"bob", check("/pub", 1), 412},
+		{"alice", check("/", 1), 412},
+	} {
+		got, body, _ := ts.as(t, c.user, "POST", "/api/v1/txn", c.body, "Content-Type", "application/json")
+		if got != c.want {
+			t.Errorf("%s: %s = %d %q, want %d", c.user, c.body, got, body, c.want)
+		}
+	}
+	if got, body, _ := ts.as(t, "alice", "POST", "/api/v1/txn", check("/", ts.head(t)), "Content-Type", "application/json"); got != 200 {
+		t.Errorf("alice: a check of / at the head = %d %q, want 200", got, body)
+	}
+}
