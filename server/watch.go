@@ -72,6 +72,8 @@ type watchHub struct {
 	pos     verso.Revision // the last revision handed out
 	subs    map[*subscriber]struct{}
 	done    chan struct{} // closed when the follower has stopped
+
+	visible visibleRevs // namespaces' revisions as users see them (visible.go)
 }
 
 // subscriber is one watcher (or long-poll) of the hub.
@@ -581,59 +583,8 @@ func (s *Server) lastChange(r *http.Request, p verso.Path) (verso.Revision, erro
 	if !errors.Is(err, verso.ErrNotFound) {
 		return 0, err
 	}
-	return s.visibleLastCommit(r, p, verso.Head)
-}
-
-// visiblyChanged reports whether commit c changed p, or anything below it,
-// that the user may read.
-func (s *Server) visiblyChanged(r *http.Request, c *verso.Commit, p verso.Path) bool {
-	if s.auth == nil {
-		return true // the hub hands out only commits that touched p
-	}
-	v := s.visibleCommit(r, c)
-	return v != nil && visibleTouches(v, p)
-}
-
-// visibleChange returns the revision of e (read as of rev) as the user may
-// see it: its TreeRev when the user may read everything below it, otherwise
-// the last revision that changed something at or below it that the user
-// may read. Whatever reports a namespace's revision to a user (a long-poll,
-// a listing, an export, their ETags) reports this one, so that it does not
-// move when only paths the user may not read change.
-func (s *Server) visibleChange(r *http.Request, e *verso.Entry, rev verso.Revision) (verso.Revision, error) {
-	if s.auth.AllowedTree(s.user(r), e.Path, Read.rights()) {
-		return e.TreeRev, nil
-	}
-	if rev == verso.Head || rev > e.TreeRev {
-		rev = e.TreeRev // nothing below e changed after it
-	}
-	return s.visibleLastCommit(r, e.Path, rev)
-}
-
-// visibleLastCommit returns the newest revision, at or before rev, that
-// changed p or anything below it that the user may read: 0 if the history
-// the store retains has none.
-func (s *Server) visibleLastCommit(r *http.Request, p verso.Path, rev verso.Revision) (verso.Revision, error) {
-	q := verso.LogQuery{Path: p, Before: rev, Limit: 16}
-	for {
-		page, err := s.store.Log(r.Context(), q)
-		if err != nil {
-			if errors.Is(err, verso.ErrGone) {
-				return 0, nil
-			}
-			return 0, err
-		}
-		for _, c := range page {
-			if s.visiblyChanged(r, c, p) {
-				return c.Rev, nil
-			}
-		}
-		if len(page) < q.Limit || page[len(page)-1].Rev <= 1 {
-			return 0, nil
-		}
-		q.Before = page[len(page)-1].Rev - 1
-		q.Limit = min(2*q.Limit, watchLogPage)
-	}
+	rev, _, err := s.visibleLastCommit(r, p, verso.Head, 0)
+	return rev, err
 }
 
 // parseWait reads the wait of a long-poll: a Go duration ("30s", "5m") or

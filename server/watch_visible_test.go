@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -192,5 +193,88 @@ func TestAccess_TreeRevisionNeedsTreeRead(t *testing.T) {
 	}
 	if got, body, _ := ts.as(t, "alice", "POST", "/api/v1/txn", check("/", ts.head(t)), "Content-Type", "application/json"); got != 200 {
 		t.Errorf("alice: a check of / at the head = %d %q, want 200", got, body)
+	}
+}
+
+// BenchmarkListingHidden measures an anonymous GET of the root's listing
+// when /secret is hidden from anonymous readers and the newest `hidden`
+// commits changed only /secret: the listing's revision is then read from
+// the log, back past those commits.
+func BenchmarkListingHidden(b *testing.B) {
+	rules := filepath.Join(b.TempDir(), "authz")
+	if err := os.WriteFile(rules, []byte("[/]\n* = r\n[/secret]\n* =\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, hidden := range []int{0, 1, 100, 10000} {
+		b.Run("hidden="+strconv.Itoa(hidden), func(b *testing.B) {
+			a, err := auth.New(&auth.Options{Rules: rules})
+			if err != nil {
+				b.Fatal(err)
+			}
+			st := openTestStore(b)
+			defer st.Close()
+			ctx := context.Background()
+			ops := []verso.Op{{Kind: verso.OpMkcol, Path: "/pub"}, {Kind: verso.OpMkcol, Path: "/secret"}}
+			for i := range 20 {
+				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: verso.MustPath("/pub/k" + strconv.Itoa(i)), Value: []byte("v")})
+			}
+			if _, err := st.Commit(ctx, &verso.Txn{Ops: ops}); err != nil {
+				b.Fatal(err)
+			}
+			for i := range hidden {
+				if _, err := st.Commit(ctx, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/secret/k", Value: []byte(strconv.Itoa(i))}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			srv := server.New(st, &server.Options{Auth: a})
+			req := httptest.NewRequest("GET", "/config/", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, req)
+				if w.Code != 200 || w.Header().Get(server.HeaderRevision) != "1" {
+					b.Fatalf("GET /config/ = %d revision %s, want 200 revision 1", w.Code, w.Header().Get(server.HeaderRevision))
+				}
+			}
+		})
+	}
+}
+
+// TestAccess_VisibleRevisionAfterReload proves a namespace's revision as a
+// user sees it follows the rules in force: once a reload hides /pub, the
+// root's revision no longer names the commit that changed only /pub.
+func TestAccess_VisibleRevisionAfterReload(t *testing.T) {
+	users, rules := accessFiles(t)
+	a, err := auth.New(&auth.Options{Users: users, Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, &server.Options{Auth: a})
+	put := func(p string) verso.Op { return verso.Op{Kind: verso.OpPut, Path: verso.MustPath(p), Value: []byte(p)} }
+	for _, txn := range []*verso.Txn{
+		{Ops: []verso.Op{{Kind: verso.OpMkcol, Path: "/pub"}, {Kind: verso.OpMkcol, Path: "/secret"}, {Kind: verso.OpMkcol, Path: "/team"}, put("/pub/k"), put("/secret/k")}},
+		{Ops: []verso.Op{put("/pub/k2")}},
+		{Ops: []verso.Op{put("/secret/k2")}},
+	} {
+		if _, err := ts.store.Commit(context.Background(), txn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev := func() string {
+		t.Helper()
+		_, _, h := ts.as(t, "", "GET", "/config/", "")
+		return h.Get(server.HeaderRevision)
+	}
+	if got := rev(); got != "2" {
+		t.Fatalf("anonymous root revision = %s, want 2 (r3 changed only /secret)", got)
+	}
+	if err := os.WriteFile(rules, []byte(accessRules+"\n[/pub]\n* =\n@admins = rw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rev(); got != "1" {
+		t.Errorf("anonymous root revision once /pub is hidden = %s, want 1", got)
 	}
 }
