@@ -205,7 +205,7 @@ func BenchmarkListingHidden(b *testing.B) {
 	if err := os.WriteFile(rules, []byte("[/]\n* = r\n[/secret]\n* =\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	for _, hidden := range []int{0, 1, 100, 10000} {
+	for _, hidden := range []int{0, 1, 1000} {
 		b.Run("hidden="+strconv.Itoa(hidden), func(b *testing.B) {
 			a, err := auth.New(&auth.Options{Rules: rules})
 			if err != nil {
