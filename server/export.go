@@ -138,7 +138,7 @@ func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, ns *verso.E
 		return err
 	}
 	// The revision as the user sees it: a change below ns to a path the
-	// user may not read does not move it (watch.go).
+	// user may not read does not move it (visible.go).
 	treeRev, err := s.visibleChange(r, ns, rev)
 	if err != nil {
 		return err

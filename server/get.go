@@ -111,7 +111,7 @@ func (s *Server) serveListing(w http.ResponseWriter, r *http.Request, ns *verso.
 		return err
 	}
 	// Revisions as the user sees them: a change below ns (or below a child)
-	// to a path the user may not read does not move them (watch.go).
+	// to a path the user may not read does not move them (visible.go).
 	nsRev, err := s.visibleChange(r, ns, rev)
 	if err != nil {
 		return err
@@ -156,7 +156,7 @@ func (s *Server) serveListing(w http.ResponseWriter, r *http.Request, ns *verso.
 	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Vary", "Accept")
+	h.Set("Vary", "Accept, Authorization") // each user sees their own listing
 	h.Set("ETag", `W/"`+strconv.FormatInt(int64(nsRev), 10)+`"`)
 	h.Set(HeaderRevision, strconv.FormatInt(int64(nsRev), 10))
 	h.Set("X-Content-Type-Options", "nosniff")

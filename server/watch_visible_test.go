@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,9 @@ func TestAccess_LongPollHides(t *testing.T) {
 		}
 		if err := json.Unmarshal([]byte(body), &l); err != nil {
 			t.Fatalf("listing of %s: %v in %q", ns, err, body)
+		}
+		if v := h.Get("Vary"); !strings.Contains(v, "Authorization") {
+			t.Errorf("listing of %s has Vary: %q, want Authorization in it: each user sees their own", ns, v)
 		}
 		out := []string{h.Get(server.HeaderRevision), h.Get("ETag"), strconv.Itoa(int(l.Revision))}
 		for _, e := range l.Entries {
