@@ -116,7 +116,11 @@ type state struct {
 	rules *authz.Rules    // nil without a rules file
 	dummy []byte          // a bcrypt hash for unknown users, of the file's cost
 	stamp [2]stamp        // users, rules
+	gen   uint64          // see Generation
 }
+
+// generations numbers the loads of every Auth.
+var generations atomic.Uint64
 
 // user is one entry of the users file.
 type user struct {
@@ -163,12 +167,22 @@ func New(opts *Options) (*Auth, error) {
 	return a, nil
 }
 
+// Generation identifies the users and rules in force: it changes whenever
+// they are reloaded, so what Allowed and AllowedTree answered may be
+// remembered under it. A nil Auth's is 0.
+func (a *Auth) Generation() uint64 {
+	if a == nil {
+		return 0
+	}
+	return a.state.Load().gen
+}
+
 // HasUsers reports whether requests can authenticate (a users file is set).
 func (a *Auth) HasUsers() bool { return a != nil && a.opts.Users != "" }
 
 // load reads both files.
 func (a *Auth) load() (*state, error) {
-	st := &state{}
+	st := &state{gen: generations.Add(1)}
 	if a.opts.Users != "" {
 		st.stamp[0] = stampOf(a.opts.Users)
 		users, cost, err := readUsers(a.opts.Users)

@@ -235,13 +235,25 @@ func TestAuth_Reload(t *testing.T) {
 	if a.Allowed("bob", "/k", auth.Write) {
 		t.Fatalf("bob may write before the change")
 	}
+	first := a.Generation()
 	writeFile(t, dir, "authz", "[/]\n* = r\nbob = rw\n")
 	waitFor("bob may write once the rules say so", func() bool { return a.Allowed("bob", "/k", auth.Write) })
+	if a.Generation() == first {
+		t.Errorf("generation %d unchanged by a reload", first)
+	}
+	if (*auth.Auth)(nil).Generation() != 0 {
+		t.Errorf("a nil Auth's generation is not 0")
+	}
 
-	// A broken file keeps the rules in force, and Reload says why.
+	// A broken file keeps the rules in force, and Reload says why; the
+	// generation stays, as the rules do.
+	gen := a.Generation()
 	writeFile(t, dir, "authz", "[/]\nbob = rw\n@nogroup = r\n")
 	if err := a.Reload(); err == nil || !strings.Contains(err.Error(), "authz:3:") {
 		t.Errorf("Reload of a broken file = %v, want an error naming authz:3", err)
+	}
+	if a.Generation() != gen {
+		t.Errorf("generation moved from %d to %d on a broken reload", gen, a.Generation())
 	}
 	time.Sleep(30 * time.Millisecond) // a few polls
 	if !a.Allowed("bob", "/k", auth.Write) || !a.Allowed("", "/k", auth.Read) {

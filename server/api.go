@@ -25,7 +25,12 @@ func (s *Server) routes() *http.ServeMux {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			var err error
 			if r.Method == method || (method == http.MethodGet && r.Method == http.MethodHead) {
-				err = h(w, r)
+				if method == http.MethodPost {
+					err = checkJSONBody(r) // a form cannot send JSON (origin.go)
+				}
+				if err == nil {
+					err = h(w, r)
+				}
 			} else {
 				w.Header().Set("Allow", method)
 				err = errorf(http.StatusMethodNotAllowed, "%s takes %s, not %s", r.URL.Path, method, r.Method)

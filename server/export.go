@@ -137,7 +137,13 @@ func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, ns *verso.E
 	if err != nil {
 		return err
 	}
-	tag := strconv.FormatInt(int64(ns.TreeRev), 10) + "-" + o.format
+	// The revision as the user sees it: a change below ns to a path the
+	// user may not read does not move it (visible.go).
+	treeRev, err := s.visibleChange(r, ns, rev)
+	if err != nil {
+		return err
+	}
+	tag := strconv.FormatInt(int64(treeRev), 10) + "-" + o.format
 	if o.parseJSON {
 		tag += "-parsed"
 	}
@@ -145,7 +151,7 @@ func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, ns *verso.E
 	h.Set("Content-Type", exportTypes[o.format])
 	h.Set("Vary", "Accept, Authorization")
 	h.Set("ETag", `"`+tag+`"`)
-	h.Set(HeaderRevision, strconv.FormatInt(int64(ns.TreeRev), 10))
+	h.Set(HeaderRevision, strconv.FormatInt(int64(treeRev), 10))
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	return nil

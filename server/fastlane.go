@@ -808,6 +808,8 @@ func fastRequest(head []byte) (req fastHead, ok bool) {
 		case put && equalFold(name, "content-type"):
 			types++
 			req.contentType = value
+		case put && (equalFold(name, "origin") || equalFold(name, "referer") || equalFold(name, "sec-fetch-site")):
+			return req, false // a browser's write: checkOrigin decides (origin.go)
 		case refusedHeader(name):
 			return req, false
 		}

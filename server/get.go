@@ -110,16 +110,28 @@ func (s *Server) serveListing(w http.ResponseWriter, r *http.Request, ns *verso.
 	if err != nil {
 		return err
 	}
+	// Revisions as the user sees them: a change below ns (or below a child)
+	// to a path the user may not read does not move them (visible.go).
+	nsRev, err := s.visibleChange(r, ns, rev)
+	if err != nil {
+		return err
+	}
+	revs := make([]verso.Revision, len(children))
+	for i, c := range children {
+		if revs[i], err = s.visibleChange(r, c, rev); err != nil {
+			return err
+		}
+	}
 	var body bytes.Buffer
 	var ctype string
 	accept := r.Header.Get("Accept")
 	switch {
 	case strings.Contains(accept, "application/json"):
 		ctype = "application/json"
-		out := listingJSON{Path: ns.Path, Revision: ns.TreeRev, Entries: []listingEntryJSON{}}
-		for _, c := range children {
+		out := listingJSON{Path: ns.Path, Revision: nsRev, Entries: []listingEntryJSON{}}
+		for i, c := range children {
 			out.Entries = append(out.Entries, listingEntryJSON{
-				Name: c.Path.Base(), Kind: c.Kind, Size: len(c.Value), ContentType: c.ContentType, Revision: c.TreeRev,
+				Name: c.Path.Base(), Kind: c.Kind, Size: len(c.Value), ContentType: c.ContentType, Revision: revs[i],
 			})
 		}
 		enc := json.NewEncoder(&body)
@@ -129,7 +141,7 @@ func (s *Server) serveListing(w http.ResponseWriter, r *http.Request, ns *verso.
 		}
 	case strings.Contains(accept, "text/html"):
 		ctype = "text/html; charset=utf-8"
-		if err := listingPage.Execute(&body, s.listingData(ns, children)); err != nil {
+		if err := listingPage.Execute(&body, s.listingData(ns, nsRev, children, revs)); err != nil {
 			return err
 		}
 	default:
@@ -144,9 +156,9 @@ func (s *Server) serveListing(w http.ResponseWriter, r *http.Request, ns *verso.
 	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Vary", "Accept")
-	h.Set("ETag", `W/"`+strconv.FormatInt(int64(ns.TreeRev), 10)+`"`)
-	h.Set(HeaderRevision, strconv.FormatInt(int64(ns.TreeRev), 10))
+	h.Set("Vary", "Accept, Authorization") // each user sees their own listing
+	h.Set("ETag", `W/"`+strconv.FormatInt(int64(nsRev), 10)+`"`)
+	h.Set(HeaderRevision, strconv.FormatInt(int64(nsRev), 10))
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, "", ns.ModTime, bytes.NewReader(body.Bytes()))
 	return nil
@@ -165,18 +177,18 @@ type listingPageData struct {
 	Items    []listingItem
 }
 
-func (s *Server) listingData(ns *verso.Entry, children []*verso.Entry) listingPageData {
-	d := listingPageData{Path: ns.Path, Revision: ns.TreeRev}
+func (s *Server) listingData(ns *verso.Entry, nsRev verso.Revision, children []*verso.Entry, revs []verso.Revision) listingPageData {
+	d := listingPageData{Path: ns.Path, Revision: nsRev}
 	if ns.Path != verso.Root {
 		d.Parent = s.href(ns.Path.Parent(), true)
 	}
-	for _, c := range children {
+	for i, c := range children {
 		name := c.Path.Base()
 		if c.IsNamespace() {
 			name += "/"
 		}
 		d.Items = append(d.Items, listingItem{
-			Name: name, Href: s.href(c.Path, c.IsNamespace()), Kind: c.Kind.String(), Size: len(c.Value), Revision: c.TreeRev,
+			Name: name, Href: s.href(c.Path, c.IsNamespace()), Kind: c.Kind.String(), Size: len(c.Value), Revision: revs[i],
 		})
 	}
 	return d

@@ -133,6 +133,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		s.handleReady(w, r)
 		return
 	}
+	if err := checkOrigin(r); err != nil { // no writes from other sites' pages (origin.go)
+		writeError(w, r, s.log, err)
+		return
+	}
 	r, err := s.identify(r) // who asks, once for every check (access.go)
 	if err != nil {
 		writeError(w, r, s.log, err)

@@ -349,6 +349,11 @@ func (s *Server) authorizeOp(r *http.Request, i int, op verso.Op) error {
 	default:
 		err = s.authorize(r, op.Path, Write)
 	}
+	if err == nil && op.If.TreeRev > 0 {
+		// tree_revision compares everything below the path: its answer
+		// would tell whether something the user may not read changed.
+		err = s.authorizeTree(r, op.Path, Read)
+	}
 	if err != nil {
 		return &verso.OpError{Index: i, Kind: op.Kind, Err: err}
 	}

@@ -72,6 +72,8 @@ type watchHub struct {
 	pos     verso.Revision // the last revision handed out
 	subs    map[*subscriber]struct{}
 	done    chan struct{} // closed when the follower has stopped
+
+	visible visibleRevs // namespaces' revisions as users see them (visible.go)
 }
 
 // subscriber is one watcher (or long-poll) of the hub.
@@ -378,6 +380,9 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 			if err == nil && sub.why == errOverflow {
 				err = ws.write(fmt.Appendf(nil, "event: overflow\ndata: {\"resume_from\": %d}\n\n", ws.last))
 			}
+			if err != nil {
+				ws.end(err)
+			}
 			return nil
 		case <-tick.C:
 			err = ws.write([]byte(": keepalive\n\n"))
@@ -506,6 +511,11 @@ func encodeValue(v []byte) (*string, string) {
 // caller then answers as usual. Without index and wait it returns at once.
 // It sets HeaderRevision to PATH's revision, so that even a 404 (PATH was
 // deleted) tells the client the index of its next poll.
+//
+// Both the wake-up and the revision are as the user sees the tree: a commit
+// that changed only paths the user may not read neither ends the wait nor
+// moves the revision (visibleChange), so a long-poll never tells when
+// something the user may not read changes.
 func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, p verso.Path, rev verso.Revision) error {
 	q := r.URL.Query()
 	iv, wv := q.Get("index"), q.Get("wait")
@@ -535,7 +545,7 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, p verso.Path, 
 	}
 	defer s.watch.unsubscribe(sub)
 	// Anything that changes p after this check is in sub's channel.
-	cur, err := s.lastChange(ctx, p)
+	cur, err := s.lastChange(r, p)
 	if err != nil {
 		return err
 	}
@@ -543,7 +553,7 @@ wait:
 	for cur <= index {
 		select {
 		case c := <-sub.ch:
-			if c.Rev > index {
+			if c.Rev > index && s.visiblyChanged(r, c, p) {
 				break wait
 			}
 		case <-sub.gone:
@@ -555,29 +565,26 @@ wait:
 			break wait
 		}
 	}
-	if cur, err = s.lastChange(r.Context(), p); err != nil {
+	if cur, err = s.lastChange(r, p); err != nil {
 		return err
 	}
 	w.Header().Set(HeaderRevision, strconv.FormatInt(int64(cur), 10))
 	return nil
 }
 
-// lastChange returns the last revision that changed p or anything below
-// it: its TreeRev if it exists, else the revision that deleted it (0 if it
-// never existed).
-func (s *Server) lastChange(ctx context.Context, p verso.Path) (verso.Revision, error) {
-	e, err := s.store.Get(ctx, p, verso.Head)
+// lastChange returns the last revision that changed p, or anything below
+// it that the user may read: its visible tree revision if it exists, else
+// the revision that deleted it (0 if it never existed).
+func (s *Server) lastChange(r *http.Request, p verso.Path) (verso.Revision, error) {
+	e, err := s.store.Get(r.Context(), p, verso.Head)
 	if err == nil {
-		return e.TreeRev, nil
+		return s.visibleChange(r, e, verso.Head)
 	}
 	if !errors.Is(err, verso.ErrNotFound) {
 		return 0, err
 	}
-	log, err := s.store.Log(ctx, verso.LogQuery{Path: p, Limit: 1})
-	if err != nil || len(log) == 0 {
-		return 0, err
-	}
-	return log[0].Rev, nil
+	rev, _, err := s.visibleLastCommit(r, p, verso.Head, 0)
+	return rev, err
 }
 
 // parseWait reads the wait of a long-poll: a Go duration ("30s", "5m") or
