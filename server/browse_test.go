@@ -1,0 +1,156 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/server"
+)
+
+type browsePage struct {
+	Path     verso.Path
+	Revision verso.Revision
+	Head     verso.Revision
+	Total    int
+	Next     string
+	Entries  []struct {
+		Name     string
+		Kind     string
+		Size     int
+		Revision verso.Revision
+		Author   string
+		Time     string
+	}
+}
+
+func (p browsePage) names() string {
+	var n []string
+	for _, e := range p.Entries {
+		n = append(n, e.Name)
+	}
+	return strings.Join(n, ",")
+}
+
+func TestAPI_List(t *testing.T) {
+	ts := newAccessServer(t, nil) // r1 seed, r2 /secret/k, r3 /pub/k
+	for i := range 5 {
+		if code, body, _ := ts.as(t, "alice", "PUT", fmt.Sprintf("/config/pub/n%d", i), "x"); code != 201 {
+			t.Fatalf("PUT n%d = %d %s", i, code, body)
+		}
+	}
+	var page browsePage
+	get := func(user, path string, want int) string {
+		t.Helper()
+		code, body, _ := ts.as(t, user, "GET", path, "")
+		if code != want {
+			t.Fatalf("GET %s as %q = %d %s, want %d", path, user, code, body, want)
+		}
+		page = browsePage{}
+		if want == 200 {
+			if err := json.Unmarshal([]byte(body), &page); err != nil {
+				t.Fatalf("GET %s: %v in %s", path, err, body)
+			}
+		}
+		return body
+	}
+	get("", "/api/v1/list?path=/", 200)
+	if page.names() != "pub,team" || page.Total != 2 || page.Next != "" {
+		t.Errorf("anonymous list of / = %s (total %d), want pub,team: /secret is unreadable", page.names(), page.Total)
+	}
+	if e := page.Entries[0]; e.Kind != "namespace" || e.Revision != 8 || e.Author != "alice" || e.Time == "" {
+		t.Errorf("/pub entry = %+v, want a namespace last changed by alice in r8", e)
+	}
+	get("alice", "/api/v1/list?path=/", 200)
+	if page.names() != "pub,secret,team" {
+		t.Errorf("alice's list of / = %s, want pub,secret,team", page.names())
+	}
+	get("", "/api/v1/list?path=/pub&limit=2", 200)
+	if page.names() != "k,n0" || page.Total != 6 || page.Next != "n0" {
+		t.Errorf("first page of /pub = %s total %d next %q, want k,n0 of 6, next n0", page.names(), page.Total, page.Next)
+	}
+	if e := page.Entries[0]; e.Kind != "key" || e.Size != 3 || e.Revision != 3 || e.Author != "seed" {
+		t.Errorf("/pub/k entry = %+v, want a key of 3 bytes by seed in r3", e)
+	}
+	get("", "/api/v1/list?path=/pub&limit=2&after=n2", 200)
+	if page.names() != "n3,n4" || page.Next != "" {
+		t.Errorf("last page of /pub = %s next %q, want n3,n4 and no next", page.names(), page.Next)
+	}
+	get("", "/api/v1/list?path=/pub&match=N3", 200)
+	if page.names() != "n3" || page.Total != 1 {
+		t.Errorf("/pub matching N3 = %s total %d, want n3", page.names(), page.Total)
+	}
+	get("", "/api/v1/list?path=/pub&rev=3", 200)
+	if page.names() != "k" || page.Head != 3 {
+		t.Errorf("/pub at r3 = %s head %d, want k at 3", page.names(), page.Head)
+	}
+	if body := get("", "/api/v1/list?path=/secret", 401); strings.Contains(body, "/secret/k") {
+		t.Errorf("refusal names a child: %s", body)
+	}
+	get("bob", "/api/v1/list?path=/secret", 403)
+	get("", "/api/v1/list?path=/pub/k", 409)
+	get("", "/api/v1/list?path=/nope", 404)
+	get("", "/api/v1/list?path=/pub&limit=0", 400)
+	get("", "/api/v1/list?path=/pub&rev=x", 400)
+	get("", "/api/v1/list?path=/a/../b", 400)
+}
+
+func TestAPI_Access(t *testing.T) {
+	ts := newAccessServer(t, nil)
+	type rights struct {
+		User        string
+		Users       bool
+		Read, Write bool
+		WriteTree   bool `json:"write_tree"`
+	}
+	for _, tc := range []struct {
+		user, path string
+		want       rights
+	}{
+		{"", "/pub", rights{"", true, true, false, false}},
+		{"", "/secret", rights{"", true, false, false, false}},
+		{"alice", "/secret", rights{"alice", true, true, true, true}},
+		{"bob", "/team", rights{"bob", true, true, true, false}}, // not /team/locked
+		{"bob", "/team/locked", rights{"bob", true, true, false, false}},
+		{"carol", "/team", rights{"carol", true, true, false, false}},
+	} {
+		code, body, _ := ts.as(t, tc.user, "GET", "/api/v1/access?path="+tc.path, "")
+		var got rights
+		if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil || got != tc.want {
+			t.Errorf("access of %q to %s = %d %s, want %+v", tc.user, tc.path, code, body, tc.want)
+		}
+	}
+	// login=1: a challenge for anonymous, the console for a user.
+	code, _, h := ts.as(t, "", "GET", "/api/v1/access?login=1", "")
+	if code != 401 || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("anonymous login = %d (%q), want 401 with a Basic challenge", code, h.Get("WWW-Authenticate"))
+	}
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/access?login=1", nil)
+	req.SetBasicAuth("bob", passwords["bob"])
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/ui/" {
+		t.Errorf("bob's login = %d to %q, want 303 to /ui/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	ts.must(t, 400, "GET", "/api/v1/access?path=/a/../b", "")
+}
+
+func TestServer_ConsoleHook(t *testing.T) {
+	ts := newTestServer(t, &server.Options{Console: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "console %s", r.URL.Path)
+	})})
+	for _, p := range []string{"/ui", "/ui/", "/ui/app.js"} {
+		if body, _ := ts.must(t, 200, "GET", p, ""); body != "console "+p {
+			t.Errorf("GET %s = %q, want the console's answer", p, body)
+		}
+	}
+	ts.must(t, 404, "GET", "/uix", "")
+	plain := newTestServer(t, nil)
+	plain.must(t, 404, "GET", "/ui/", "")
+}
