@@ -317,8 +317,8 @@ func TestConsole_BrowseAndView(t *testing.T) {
 	waitFor(t, ctx, `document.querySelectorAll('li.commit').length === 1`, "the filtered history")
 	do(t, ctx, `const f = document.getElementById('log-filter'); f.value = ''; f.dispatchEvent(new Event('input'))`)
 	shot(t, ctx, "history")
-	do(t, ctx, `document.querySelector('li.commit[data-rev="3"] input[name=a]').click(); document.querySelector('li.commit[data-rev="3"] input[name=b]').click(); document.getElementById('compare').click()`)
-	waitFor(t, ctx, `location.hash === '#/diff/shop?from=2&to=3' && document.querySelector('table.diff')`, "the diff r2..r3")
+	do(t, ctx, `document.querySelector('li.commit[data-rev="1"] input[name=a]').click(); document.querySelector('li.commit[data-rev="3"] input[name=b]').click(); document.getElementById('compare').click()`)
+	waitFor(t, ctx, `location.hash === '#/diff/shop?from=1&to=3' && document.querySelector('table.diff')`, "the diff r1..r3")
 	do(t, ctx, `document.getElementById('mode-split').click()`)
 	waitFor(t, ctx, `document.querySelector('table.split td.del') && document.querySelector('table.split td.add')`, "the side-by-side diff")
 	if got := eval[string](t, ctx, `document.querySelector('ul.paths').innerText`); !strings.Contains(got, "/shop/db/host") {

@@ -480,6 +480,7 @@
       const d = await getJSON('/api/v1/diff?' + q({ path: st.p, from: st.rev, to: theirs ? theirs.rev : '' }));
       const log = await getJSON('/api/v1/log?' + q({ path: st.p, limit: 20 }));
       const newer = log.commits.filter((c) => c.revision > st.rev);
+      document.getElementById('toast').hidden = true;
       status.replaceChildren(h('section', { class: 'conflict', id: 'conflict', role: 'alert' },
         h('h2', null, 'Someone else changed this key'),
         h('p', null, theirs ? `Since you opened r${st.rev}, it changed:` : `It was deleted since you opened r${st.rev}.`),
@@ -504,15 +505,28 @@
   }
 
   // confirmed asks in a modal dialog; it resolves to the message, or null.
+  // The buttons settle it themselves: a close event is dispatched later
+  // and could reach the next question.
+  const dlg = document.getElementById('confirm');
+  const dlgMessage = document.getElementById('confirm-message');
+  let pendingConfirm = null;
+  function settle(v) {
+    const resolve = pendingConfirm;
+    pendingConfirm = null;
+    if (dlg.open) dlg.close();
+    if (resolve) resolve(v);
+  }
+  document.getElementById('confirm-ok').addEventListener('click', (e) => { e.preventDefault(); settle(dlgMessage.value); });
+  document.getElementById('confirm-cancel').addEventListener('click', (e) => { e.preventDefault(); settle(null); });
+  dlg.querySelector('form').addEventListener('submit', (e) => { e.preventDefault(); settle(dlgMessage.value); });
+  dlg.addEventListener('cancel', (e) => { e.preventDefault(); settle(null); }); // Escape
   function confirmed(text, action) {
-    const dlg = document.getElementById('confirm');
+    settle(null);
     document.getElementById('confirm-text').textContent = text;
     document.getElementById('confirm-ok').textContent = action;
-    document.getElementById('confirm-message').value = '';
-    dlg.returnValue = '';
+    dlgMessage.value = '';
     dlg.showModal();
-    return new Promise((resolve) => dlg.addEventListener('close', () =>
-      resolve(dlg.returnValue === 'ok' ? document.getElementById('confirm-message').value : null), { once: true }));
+    return new Promise((resolve) => { pendingConfirm = resolve; });
   }
   async function removeKey(p, etag) {
     const msg = await confirmed(`Delete the key ${p}?`, 'Delete');
@@ -577,7 +591,7 @@
   function commitItem(c, p, r) {
     return h('li', { class: 'commit', 'data-rev': c.revision },
       h('div', { class: 'pick' },
-        h('label', { title: 'Compare from' }, h('input', { type: 'radio', name: 'a', value: c.revision - 1, 'aria-label': `A: before r${c.revision}` }), 'A'),
+        h('label', { title: 'Compare from' }, h('input', { type: 'radio', name: 'a', value: c.revision, 'aria-label': `A: r${c.revision}` }), 'A'),
         h('label', { title: 'Compare to' }, h('input', { type: 'radio', name: 'b', value: c.revision, 'aria-label': `B: r${c.revision}` }), 'B')),
       h('div', { class: 'body' },
         h('div', null, h('strong', null, revLink(c.revision)), ' ', who(c.author), ' · ', when(c.time)),
