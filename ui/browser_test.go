@@ -209,8 +209,9 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	time.Sleep(300 * time.Millisecond) // let the toast and the live marker settle
-	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	// Let the toast and the live marker settle; quality 100 is a PNG.
+	time.Sleep(300 * time.Millisecond)
+	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
