@@ -127,7 +127,14 @@ func (v *versoServer) commit(t *testing.T, author, msg string, ops ...verso.Op) 
 
 func mkcol(p string) verso.Op { return verso.Op{Kind: verso.OpMkcol, Path: verso.MustPath(p)} }
 func put(p, v string) verso.Op {
-	return verso.Op{Kind: verso.OpPut, Path: verso.MustPath(p), Value: []byte(v)}
+	ct := "text/plain; charset=utf-8"
+	switch {
+	case strings.HasSuffix(p, ".json"):
+		ct = "application/json"
+	case strings.HasSuffix(p, ".yaml"):
+		ct = "application/yaml"
+	}
+	return verso.Op{Kind: verso.OpPut, Path: verso.MustPath(p), Value: []byte(v), ContentType: ct}
 }
 
 // request sends an HTTP request to the server behind the page's back.
@@ -201,8 +208,8 @@ func route(t *testing.T, ctx context.Context, hash string) {
 	do(t, ctx, fmt.Sprintf("document.getElementById('view').replaceChildren(); location.hash = %q", hash))
 }
 
-// shot saves a screenshot of the page as docs/console/NAME.png when
-// VERSO_CONSOLE_SHOTS names that directory.
+// shot saves a screenshot of the page (of the window, when the page is very
+// long) as NAME.png in the directory $VERSO_CONSOLE_SHOTS, when it is set.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv("VERSO_CONSOLE_SHOTS")
@@ -211,7 +218,11 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	}
 	// Let the toast and the live marker settle; quality 100 is a PNG.
 	time.Sleep(300 * time.Millisecond)
-	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shoot := chromedp.FullScreenshot(100)
+	if eval[int](t, ctx, `document.documentElement.scrollHeight`) > 1600 {
+		shoot = chromedp.CaptureScreenshot() // the window only, for a very long page
+	}
+	b, err := chromedp.Run(ctx, shoot)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -245,7 +256,7 @@ func seed(t *testing.T, v *versoServer) {
 	v.commit(t, "alice", "create the shop", mkcol("/shop"), mkcol("/shop/db"), put("/shop/app.json", appJSON),
 		put("/shop/db/settings.yaml", appYAML), put("/shop/db/host", "db1.internal\n"),
 		put("/shop/banner", `<script>document.title="owned"</script><b>sale</b>`),
-		verso.Op{Kind: verso.OpPut, Path: "/shop/logo.bin", Value: []byte{0x89, 'P', 'N', 'G', 0, 1, 2, 3, 0xff}})
+		verso.Op{Kind: verso.OpPut, Path: "/shop/logo.bin", Value: []byte{0x89, 'P', 'N', 'G', 0, 1, 2, 3, 0xff}, ContentType: "image/png"})
 	ops := []verso.Op{mkcol("/fleet")}
 	for i := range 10000 {
 		ops = append(ops, put(fmt.Sprintf("/fleet/host-%05d", i), fmt.Sprintf("10.0.%d.%d\n", i/256, i%256)))
@@ -271,6 +282,7 @@ func TestConsole_BrowseAndView(t *testing.T) {
 	waitFor(t, ctx, `document.getElementById('count') && document.getElementById('count').textContent === '1–200 of 10000'`, "the first page of /fleet")
 	do(t, ctx, `document.getElementById('next').click()`)
 	waitFor(t, ctx, `document.querySelector('tr[data-path="/fleet/host-00200"]') && document.getElementById('count').textContent === '201–400 of 10000'`, "the second page")
+	shot(t, ctx, "tree-10000")
 	do(t, ctx, `const f = document.getElementById('filter'); f.value = '09999'; f.dispatchEvent(new Event('input'))`)
 	waitFor(t, ctx, `document.querySelectorAll('table.listing tbody tr').length === 1 && document.querySelector('tr[data-path="/fleet/host-09999"]')`, "the filtered page")
 	if h := eval[string](t, ctx, `location.hash`); h != "#/browse/fleet?match=09999" {
@@ -305,6 +317,10 @@ func TestConsole_BrowseAndView(t *testing.T) {
 	if got := eval[string](t, ctx, `document.querySelector('a[download]').getAttribute('href')`); got != "/config/shop/logo.bin" {
 		t.Errorf("download link = %q", got)
 	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#edit').length`); n != 0 {
+		t.Errorf("a binary value offers a text editor")
+	}
+	shot(t, ctx, "value-binary")
 
 	// Any past revision of a key, by its own link.
 	route(t, ctx, "#/key/shop/db/host?rev=1")

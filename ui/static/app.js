@@ -378,7 +378,7 @@
         h('div', { class: 'actions' },
           h('a', { class: 'button', href: link('history', p) }, 'History'),
           h('a', { class: 'button', href: valueURL(p, rev), download: base(p) }, 'Download'),
-          head && r.write ? h('a', { class: 'button', id: 'edit', href: link('edit', p) }, 'Edit') : '',
+          head && r.write && text !== null ? h('a', { class: 'button', id: 'edit', href: link('edit', p) }, 'Edit') : '',
           !head && r.write ? h('a', { class: 'button', id: 'revert', href: link('revert', p, { to: rev }) }, `Revert to r${rev}…`) : '',
           head && r.write ? h('button', { id: 'delete', class: 'danger', onclick: () => removeKey(p, resp.headers.get('ETag')) }, 'Delete…') : '')),
       h('dl', { class: 'meta' },
@@ -394,7 +394,12 @@
   // Editing a key, or creating a key or a namespace.
   views.edit = async ({ p }) => {
     const resp = await call('GET', valueURL(p));
-    const text = await resp.text();
+    let text;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(await resp.arrayBuffer());
+    } catch (_) {
+      throw new Error('This value is binary: the console edits text only. Replace it with a PUT (curl -T FILE).');
+    }
     editor({ p, text, etag: resp.headers.get('ETag'), rev: +resp.headers.get('X-Verso-Revision'), ctype: resp.headers.get('Content-Type') });
   };
   views.new = async ({ p, q: params }) => {
