@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -153,4 +154,30 @@ func TestServer_ConsoleHook(t *testing.T) {
 	ts.must(t, 404, "GET", "/uix", "")
 	plain := newTestServer(t, nil)
 	plain.must(t, 404, "GET", "/ui/", "")
+}
+
+// BenchmarkAPI_List10000 is one page of a namespace of 10,000 keys, the
+// console's listing of a large namespace.
+func BenchmarkAPI_List10000(b *testing.B) {
+	st := openTestStore(b)
+	defer st.Close()
+	ops := []verso.Op{{Kind: verso.OpMkcol, Path: "/fleet"}}
+	for i := range 10000 {
+		ops = append(ops, verso.Op{Kind: verso.OpPut, Path: verso.MustPath(fmt.Sprintf("/fleet/host-%05d", i)), Value: []byte("10.0.0.1\n")})
+	}
+	if _, err := st.Commit(b.Context(), &verso.Txn{Author: "bob", Ops: ops}); err != nil {
+		b.Fatal(err)
+	}
+	h := server.New(st, nil)
+	for _, q := range []string{"limit=200", "limit=200&after=host-09000", "match=0999"} {
+		b.Run(q, func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/list?path=/fleet&"+q, nil))
+				if rec.Code != 200 {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
 }
