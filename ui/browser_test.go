@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/bcrypt"
 
@@ -580,6 +581,25 @@ func TestConsole_ForgedCrossSitePost(t *testing.T) {
 	if strings.Contains(log, "Undo") {
 		t.Errorf("the log has an undo after the forged request:\n%s", log)
 	}
+}
+
+// Without WebCrypto (plain HTTP beyond localhost is not a secure
+// context), a binary value's SHA-256 comes from the server's diff.
+func TestConsole_SHA256WithoutWebCrypto(t *testing.T) {
+	v := startVerso(t, nil)
+	seed(t, v)
+	ctx := browser(t, 800, 600)
+	err := chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined})`})
+		return chromedp.Void{}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open(t, ctx, v.URL+"/ui/#/key/shop/logo.bin")
+	sum := sha256.Sum256([]byte{0x89, 'P', 'N', 'G', 0, 1, 2, 3, 0xff})
+	waitFor(t, ctx, fmt.Sprintf(`!crypto.subtle && document.getElementById('sha256') && document.getElementById('sha256').textContent === %q`, hex.EncodeToString(sum[:])), "the SHA-256 from the server")
 }
 
 // At 375 px wide (a phone) nothing is wider than the screen.

@@ -130,6 +130,7 @@
     return Math.floor(s / 86400) + ' d ago';
   }
   const when = (t) => h('time', { datetime: t, title: new Date(t).toLocaleString() }, age(t));
+  const date = (t) => h('time', { datetime: t }, new Date(t).toLocaleString(), ' (', age(t), ')');
   const who = (a) => a || 'anonymous';
   const revLink = (r) => h('a', { href: link('rev', '/' , { r }) }, 'r' + r);
 
@@ -348,6 +349,7 @@
       rights(p),
     ]);
     const bytes = new Uint8Array(await resp.arrayBuffer());
+    const modRevHead = log.head;
     const ctype = resp.headers.get('Content-Type') || '';
     const modRev = +resp.headers.get('X-Verso-Revision');
     const commit = log.commits.find((c) => c.revision === modRev);
@@ -370,7 +372,14 @@
         crypto.subtle.digest('SHA-256', bytes).then((d) => {
           sum.textContent = [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('');
         });
-      } else sum.textContent = 'needs a secure context (HTTPS or localhost)';
+      } else {
+        // No WebCrypto outside a secure context (HTTPS or localhost): the
+        // server's diff from the empty tree summarises a binary value.
+        getJSON('/api/v1/diff?' + q({ path: p, from: 0, to: rev || modRevHead })).then((d) => {
+          const c = d.changes.find((x) => x.path === p);
+          sum.textContent = c && c.new ? c.new.sha256 : 'unavailable';
+        }, () => { sum.textContent = 'unavailable'; });
+      }
     }
     const head = !rev;
     show(
@@ -599,7 +608,7 @@
         h('label', { title: 'Compare from' }, h('input', { type: 'radio', name: 'a', value: c.revision, 'aria-label': `A: r${c.revision}` }), 'A'),
         h('label', { title: 'Compare to' }, h('input', { type: 'radio', name: 'b', value: c.revision, 'aria-label': `B: r${c.revision}` }), 'B')),
       h('div', { class: 'body' },
-        h('div', null, h('strong', null, revLink(c.revision)), ' ', who(c.author), ' · ', when(c.time)),
+        h('div', null, h('strong', null, revLink(c.revision)), ' ', who(c.author), ' · ', date(c.time)),
         h('div', { class: 'msg' }, c.message || h('em', null, '(message hidden)')),
         h('ul', { class: 'changes' }, c.changes.slice(0, 20).map((x) => h('li', null, h('span', { class: 'badge ' + x.action }, x.action), ' ',
           h('a', { href: link(x.kind === 'namespace' ? 'browse' : 'key', x.path, { rev: x.action === 'deleted' ? '' : c.revision }) }, x.path),
@@ -618,7 +627,7 @@
     const r = await rights('/');
     show(h('div', { class: 'head' }, h('h1', null, `Revision ${n}`),
       h('div', { class: 'actions' }, h('a', { class: 'button', href: link('undo', '/', { r: n }) , hidden: !r.write }, `Undo r${n}…`))),
-    h('p', null, who(c.author), ' · ', when(c.time), ' · ', h('q', null, c.message)),
+    h('p', null, who(c.author), ' · ', date(c.time), ' · ', h('q', null, c.message)),
     diffView(d, 'unified'));
   };
 
@@ -760,6 +769,16 @@
       toast(`New: ${note}`);
       return;
     }
+    // Commits arriving close together redraw the view once.
+    pendingLive.note = note;
+    pendingLive.paths.push(...paths);
+    clearTimeout(pendingLive.timer);
+    pendingLive.timer = setTimeout(redrawLive, 150);
+  }
+  const pendingLive = { note: '', paths: [], timer: 0 };
+  function redrawLive() {
+    const { note, paths } = pendingLive;
+    pendingLive.paths = [];
     const y = window.scrollY;
     render().then(() => {
       window.scrollTo(0, y);
