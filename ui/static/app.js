@@ -30,10 +30,15 @@
     }
     return el;
   }
-  function show(...children) {
+  // showing(n) is the show of the n-th render: it fills the view only while
+  // that render is the newest, so a slow answer never replaces a newer view.
+  const showing = (n) => (...children) => {
+    if (n !== seq) return false;
     view.replaceChildren();
     append(view, children);
-  }
+    return true;
+  };
+  const show = (...children) => showing(seq)(...children);
   function errorBox(err) {
     return h('p', { class: 'error', role: 'alert' }, err.message || String(err));
   }
@@ -286,11 +291,12 @@
   // ---- views ---------------------------------------------------------------
 
   const views = {};
+  let seq = 0; // renders started
   let current = null; // {v, p, q} of the view shown
   let editing = false; // an edit in progress is never re-rendered under the user
 
   // The tree: one page of a namespace's children.
-  views.browse = async ({ p, q: params }) => {
+  views.browse = async ({ p, q: params, show }) => {
     const after = params.get('after') || '';
     const match = params.get('match') || '';
     const rev = params.get('rev') || '';
@@ -341,7 +347,7 @@
   };
 
   // A key: its value at the head or at any revision, and its revisions.
-  views.key = async ({ p, q: params }) => {
+  views.key = async ({ p, q: params, show }) => {
     const rev = params.get('rev') || '';
     const [resp, log, r] = await Promise.all([
       call('GET', valueURL(p, rev)),
@@ -401,7 +407,7 @@
   };
 
   // Editing a key, or creating a key or a namespace.
-  views.edit = async ({ p }) => {
+  views.edit = async ({ p, show }) => {
     const resp = await call('GET', valueURL(p));
     let text;
     try {
@@ -409,15 +415,14 @@
     } catch (_) {
       throw new Error('This value is binary: the console edits text only. Replace it with a PUT (curl -T FILE).');
     }
-    editor({ p, text, etag: resp.headers.get('ETag'), rev: +resp.headers.get('X-Verso-Revision'), ctype: resp.headers.get('Content-Type') });
+    editor({ show, p, text, etag: resp.headers.get('ETag'), rev: +resp.headers.get('X-Verso-Revision'), ctype: resp.headers.get('Content-Type') });
   };
-  views.new = async ({ p, q: params }) => {
+  views.new = async ({ p, q: params, show }) => {
     const ns = params.get('kind') === 'namespace';
-    editor({ p, create: ns ? 'namespace' : 'key' });
+    editor({ show, p, create: ns ? 'namespace' : 'key' });
   };
 
   function editor(st) {
-    editing = true;
     const creating = !!st.create;
     const name = creating ? h('input', { id: 'name', type: 'text', required: true, autocomplete: 'off', 'aria-describedby': 'name-help' }) : null;
     const area = st.create === 'namespace' ? null : h('textarea', { id: 'value', spellcheck: 'false', rows: '18', value: st.text || '' });
@@ -445,9 +450,10 @@
         save.disabled = false;
       }
     });
-    show(h('div', { class: 'head' }, crumbs(st.p, 'browse'),
+    if (!st.show(h('div', { class: 'head' }, crumbs(st.p, 'browse'),
       h('h1', null, creating ? (st.create === 'namespace' ? 'New namespace' : 'New key') : 'Edit')),
-    st.rev ? h('p', { class: 'muted' }, `Editing r${st.rev} (${st.ctype}).`) : '', form);
+    st.rev ? h('p', { class: 'muted' }, `Editing r${st.rev} (${st.ctype}).`) : '', form)) return;
+    editing = true;
     (name || area).focus();
   }
 
@@ -570,7 +576,7 @@
   }
 
   // History of a path, filterable, with two revisions to compare.
-  views.history = async ({ p, q: params }) => {
+  views.history = async ({ p, q: params, show }) => {
     const before = params.get('before') || '';
     const filterText = params.get('filter') || '';
     const [log, r] = await Promise.all([getJSON('/api/v1/log?' + q({ path: p, limit: LOG_PAGE, before })), rights(p)]);
@@ -621,7 +627,7 @@
   }
 
   // One revision in full.
-  views.rev = async ({ q: params }) => {
+  views.rev = async ({ q: params, show }) => {
     const n = +params.get('r');
     const [c, d] = await Promise.all([getJSON('/api/v1/revisions/' + n), getJSON('/api/v1/diff?' + q({ path: '/', from: n - 1, to: n }))]);
     const r = await rights('/');
@@ -632,7 +638,7 @@
   };
 
   // A diff between any two revisions, unified or side by side.
-  views.diff = async ({ p, q: params }) => {
+  views.diff = async ({ p, q: params, show }) => {
     const from = params.get('from') || '0';
     const to = params.get('to') || '';
     const mode = params.get('mode') === 'split' ? 'split' : 'unified';
@@ -648,17 +654,17 @@
   };
 
   // Previews: what a revert or an undo would change, before it is committed.
-  views.revert = async ({ p, q: params }) => {
+  views.revert = async ({ p, q: params, show }) => {
     const to = +params.get('to');
     const d = await getJSON('/api/v1/diff?' + q({ path: p, from: 'HEAD', to }));
-    preview(`Revert ${p} to r${to}`, d, { path: p, to }, `This brings ${p} back to its state at r${to}, as a new revision.`);
+    preview(show, `Revert ${p} to r${to}`, d, { path: p, to }, `This brings ${p} back to its state at r${to}, as a new revision.`);
   };
-  views.undo = async ({ q: params }) => {
+  views.undo = async ({ q: params, show }) => {
     const n = +params.get('r');
     const [c, d] = await Promise.all([getJSON('/api/v1/revisions/' + n), getJSON('/api/v1/diff?' + q({ path: '/', from: n, to: n - 1 }))]);
-    preview(`Undo r${n}`, d, { undo: n }, [`This reverse-applies r${n} by ${who(c.author)}: `, h('q', null, c.message), '.']);
+    preview(show, `Undo r${n}`, d, { undo: n }, [`This reverse-applies r${n} by ${who(c.author)}: `, h('q', null, c.message), '.']);
   };
-  function preview(title, d, req, what) {
+  function preview(show, title, d, req, what) {
     const message = h('input', { id: 'message', type: 'text', autocomplete: 'off', placeholder: title });
     const status = h('div', { role: 'status', 'aria-live': 'polite' });
     const commit = h('button', { id: 'commit', class: 'primary', type: 'submit', disabled: !d.changes.length }, 'Commit');
@@ -689,13 +695,13 @@
       render();
     } else location.hash = hash;
   }
-  let seq = 0;
   async function render() {
     const route = parseHash();
     const fn = views[route.v];
     current = route;
     editing = false;
     const mine = ++seq;
+    route.show = showing(mine);
     document.getElementById('nav-history').setAttribute('href', link('history', route.p));
     if (!fn) return show(errorBox(new Error('No such view: ' + route.v)), h('p', null, h('a', { href: '#/browse/' }, 'Go to the tree')));
     try {
@@ -771,14 +777,17 @@
     }
     // Commits arriving close together redraw the view once.
     pendingLive.note = note;
+    pendingLive.hash = location.hash;
     pendingLive.paths.push(...paths);
     clearTimeout(pendingLive.timer);
     pendingLive.timer = setTimeout(redrawLive, 150);
   }
-  const pendingLive = { note: '', paths: [], timer: 0 };
+  const pendingLive = { note: '', hash: '', paths: [], timer: 0 };
   function redrawLive() {
-    const { note, paths } = pendingLive;
+    const { note, paths, hash } = pendingLive;
     pendingLive.paths = [];
+    // The user went elsewhere meanwhile (that view is fresh), or is editing.
+    if (editing || hash !== location.hash) return;
     const y = window.scrollY;
     render().then(() => {
       window.scrollTo(0, y);
