@@ -572,7 +572,8 @@ func TestConsole_ForgedCrossSitePost(t *testing.T) {
 	ctx := browser(t, 800, 600)
 	signIn(t, ctx, "alice")
 	open(t, ctx, evil.URL+"/")
-	time.Sleep(time.Second)
+	// The form went: the tab shows verso's answer to it.
+	waitFor(t, ctx, fmt.Sprintf(`location.href.startsWith(%q)`, v.URL+"/api/v1/revert"), "verso's answer to the forged form")
 	_, body, _ := v.request(t, "alice", "GET", "/config/secret/password", "")
 	if body != "hunter3" {
 		t.Errorf("/secret/password = %q after the forged revert, want hunter3 unchanged", body)

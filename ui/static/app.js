@@ -711,6 +711,15 @@
     }
     if (mine === seq) document.title = `verso: ${route.v} ${route.p}`;
   }
+  // "/" focuses the filter of the view, as in many sites.
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
+    const f = document.getElementById('filter') || document.getElementById('log-filter');
+    if (f) {
+      e.preventDefault();
+      f.focus();
+    }
+  });
   window.addEventListener('hashchange', () => {
     render();
     view.focus({ preventScroll: true });
