@@ -98,6 +98,17 @@ func signIn(t *testing.T, ctx context.Context, user string) {
 type versoServer struct {
 	*httptest.Server
 	store *bolt.Store
+
+	mu     sync.Mutex
+	writes []*http.Request // the browser's requests other than GET and HEAD
+}
+
+// browserWrites returns the requests other than GET and HEAD that the
+// browser sent.
+func (v *versoServer) browserWrites() []*http.Request {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]*http.Request(nil), v.writes...)
 }
 
 func startVerso(t *testing.T, a *auth.Auth) *versoServer {
@@ -108,13 +119,21 @@ func startVerso(t *testing.T, a *auth.Auth) *versoServer {
 	}
 	srv := server.New(st, &server.Options{Auth: a, Console: ui.Handler("/config"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	hs := httptest.NewServer(srv)
+	v := &versoServer{store: st}
+	v.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "GET" && r.Method != "HEAD" && strings.Contains(r.UserAgent(), "Chrome") {
+			v.mu.Lock()
+			v.writes = append(v.writes, r.Clone(context.Background()))
+			v.mu.Unlock()
+		}
+		srv.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		srv.Close() // ends watch streams
-		hs.Close()
+		v.Server.Close()
 		st.Close()
 	})
-	return &versoServer{Server: hs, store: st}
+	return v
 }
 
 func (v *versoServer) commit(t *testing.T, author, msg string, ops ...verso.Op) verso.Revision {
@@ -414,6 +433,42 @@ func TestConsole_EditAndConflict(t *testing.T) {
 	waitFor(t, ctx, `location.hash === '#/browse/shop/cache'`, "the namespace after the delete")
 	if code, _, _ := v.request(t, "", "GET", "/config/shop/cache/ttl", ""); code != 404 {
 		t.Errorf("GET of the deleted key = %d, want 404", code)
+	}
+
+	// The namespace goes too, after confirming.
+	waitFor(t, ctx, `document.getElementById('delete') && document.getElementById('count')`, "the namespace's delete button")
+	do(t, ctx, `document.getElementById('delete').click()`)
+	waitFor(t, ctx, `document.getElementById('confirm').open`, "the confirmation")
+	do(t, ctx, `document.getElementById('confirm-message').value = 'no more cache'; document.getElementById('confirm-ok').click()`)
+	waitFor(t, ctx, `location.hash === '#/browse/shop' && document.querySelector('tr[data-path="/shop/db"]') && !document.querySelector('tr[data-path="/shop/cache"]')`, "/shop without /shop/cache")
+	_, body, _ = v.request(t, "", "GET", "/api/v1/log?limit=1", "")
+	if !strings.Contains(body, `"message": "no more cache"`) {
+		t.Errorf("log after deleting the namespace = %s, want the message given", body)
+	}
+
+	// Every write said it came from the console, and every PUT and DELETE
+	// was conditional.
+	writes := v.browserWrites()
+	var methods []string
+	for _, r := range writes {
+		methods = append(methods, r.Method)
+	}
+	// Save, the refused save, re-apply, the namespace, the key, its delete,
+	// the namespace's delete.
+	if got := strings.Join(methods, " "); got != "PUT PUT PUT MKCOL PUT DELETE POST" {
+		t.Errorf("the browser's writes: %s", got)
+	}
+	for _, r := range writes {
+		what := r.Method + " " + r.URL.Path
+		if r.Header.Get("X-Verso-Console") != "1" {
+			t.Errorf("%s has no X-Verso-Console: 1", what)
+		}
+		if (r.Method == "PUT" || r.Method == "DELETE") && r.Header.Get("If-Match") == "" && r.Header.Get("If-None-Match") != "*" {
+			t.Errorf("%s is unconditional (no If-Match, no If-None-Match: *)", what)
+		}
+		if r.Method == "POST" && r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s has Content-Type %q, want application/json", what, r.Header.Get("Content-Type"))
+		}
 	}
 }
 
