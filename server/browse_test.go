@@ -181,3 +181,29 @@ func BenchmarkAPI_List10000(b *testing.B) {
 		})
 	}
 }
+
+// A revert with "base" commits only if nothing it changes changed after
+// that revision: what the client previewed is what it commits.
+func TestAPI_RevertBase(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(t, 201, "MKCOL", "/config/ns", "")  // r1
+	ts.must(t, 201, "PUT", "/config/ns/a", "1") // r2
+	ts.must(t, 204, "PUT", "/config/ns/a", "2") // r3
+	// Previewed at r3; then someone writes /ns/a again.
+	ts.must(t, 204, "PUT", "/config/ns/a", "3") // r4
+	body, _ := ts.must(t, 409, "POST", "/api/v1/revert", `{"path": "/ns", "to": 2, "base": 3}`)
+	if !strings.Contains(body, "/ns/a") {
+		t.Errorf("stale revert said %s, want it to name /ns/a", body)
+	}
+	if got, _ := ts.must(t, 200, "GET", "/config/ns/a", ""); got != "3" {
+		t.Errorf("/ns/a after the refused revert = %q, want 3", got)
+	}
+	ts.must(t, 201, "PUT", "/config/ns/b", "b") // r5: not a path the revert changes
+	ts.must(t, 200, "POST", "/api/v1/revert", `{"path": "/ns/a", "to": 2, "base": 4}`)
+	if got, _ := ts.must(t, 200, "GET", "/config/ns/a", ""); got != "1" {
+		t.Errorf("/ns/a after the revert = %q, want 1", got)
+	}
+	ts.must(t, 409, "POST", "/api/v1/revert", `{"undo": 4, "base": 5}`) // r6 changed /ns/a after 5
+	ts.must(t, 404, "POST", "/api/v1/revert", `{"undo": 4, "base": 99}`)
+	ts.must(t, 400, "POST", "/api/v1/revert", `{"undo": 4, "base": -1}`)
+}

@@ -488,22 +488,35 @@ func TestConsole_RevertPreview(t *testing.T) {
 		t.Errorf("value during the preview = %q, want it unchanged", got)
 	}
 	shot(t, ctx, "revert-preview")
+
+	// Someone changes the key after the preview: the revert is refused,
+	// since committing it would also undo that change unseen.
+	if code, body, _ := v.request(t, "", "PUT", "/config/shop/db/host", "db9.internal\n"); code != 204 {
+		t.Fatalf("PUT behind the page's back = %d %s", code, body)
+	}
+	do(t, ctx, `document.getElementById('commit').click()`)
+	waitFor(t, ctx, `document.getElementById('again')`, "the refusal of the stale revert")
+	if got := v.value(t, "/shop/db/host"); got != "db9.internal\n" {
+		t.Errorf("value after the stale revert = %q, want db9 untouched", got)
+	}
+	do(t, ctx, `document.getElementById('again').click()`)
+	waitFor(t, ctx, `document.getElementById('preview') && document.getElementById('preview').innerText.includes('-db9.internal')`, "the new preview")
 	do(t, ctx, `document.getElementById('message').value = 'back to db1'; document.getElementById('commit').click()`)
-	waitFor(t, ctx, `location.hash === '#/rev/?r=4'`, "the revert's revision")
+	waitFor(t, ctx, `location.hash === '#/rev/?r=5'`, "the revert's revision")
 	if got := v.value(t, "/shop/db/host"); got != "db1.internal\n" {
 		t.Errorf("value after the revert = %q, want db1", got)
 	}
 
-	// Undo r4 (the revert) in the same way.
-	route(t, ctx, "#/undo/?r=4")
+	// Undo r5 (the revert) in the same way.
+	route(t, ctx, "#/undo/?r=5")
 	waitFor(t, ctx, `document.querySelector('#preview table.diff')`, "the undo preview")
-	if got := eval[string](t, ctx, `document.getElementById('preview').innerText`); !strings.Contains(got, "+db2.internal") {
-		t.Errorf("undo preview = %q, want db1 -> db2", got)
+	if got := eval[string](t, ctx, `document.getElementById('preview').innerText`); !strings.Contains(got, "+db9.internal") {
+		t.Errorf("undo preview = %q, want db1 -> db9", got)
 	}
 	do(t, ctx, `document.getElementById('commit').click()`)
-	waitFor(t, ctx, `location.hash === '#/rev/?r=5'`, "the undo's revision")
-	if got := v.value(t, "/shop/db/host"); got != "db2.internal\n" {
-		t.Errorf("value after the undo = %q, want db2", got)
+	waitFor(t, ctx, `location.hash === '#/rev/?r=6'`, "the undo's revision")
+	if got := v.value(t, "/shop/db/host"); got != "db9.internal\n" {
+		t.Errorf("value after the undo = %q, want db9", got)
 	}
 }
 

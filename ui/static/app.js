@@ -657,12 +657,13 @@
   views.revert = async ({ p, q: params, show }) => {
     const to = +params.get('to');
     const d = await getJSON('/api/v1/diff?' + q({ path: p, from: 'HEAD', to }));
-    preview(show, `Revert ${p} to r${to}`, d, { path: p, to }, `This brings ${p} back to its state at r${to}, as a new revision.`);
+    preview(show, `Revert ${p} to r${to}`, d, { path: p, to, base: d.from }, `This brings ${p} back to its state at r${to}, as a new revision.`);
   };
   views.undo = async ({ q: params, show }) => {
     const n = +params.get('r');
+    const log = await getJSON('/api/v1/log?limit=1');
     const [c, d] = await Promise.all([getJSON('/api/v1/revisions/' + n), getJSON('/api/v1/diff?' + q({ path: '/', from: n, to: n - 1 }))]);
-    preview(show, `Undo r${n}`, d, { undo: n }, [`This reverse-applies r${n} by ${who(c.author)}: `, h('q', null, c.message), '.']);
+    preview(show, `Undo r${n}`, d, { undo: n, base: log.head }, [`This reverse-applies r${n} by ${who(c.author)}: `, h('q', null, c.message), '.']);
   };
   function preview(show, title, d, req, what) {
     const message = h('input', { id: 'message', type: 'text', autocomplete: 'off', placeholder: title });
@@ -679,6 +680,12 @@
         toast(`r${out.revision}: ${title}`);
         go(link('rev', '/', { r: out.revision }));
       } catch (err) {
+        if (err.status === 409) {
+          // Something it changes changed after the preview (or a later
+          // revision conflicts with an undo): nothing was committed.
+          status.replaceChildren(errorBox(err), h('button', { id: 'again', type: 'button', onclick: () => render() }, 'Preview again'));
+          return;
+        }
         status.replaceChildren(errorBox(err));
         commit.disabled = false;
       }
