@@ -111,14 +111,18 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 		out.Entries = out.Entries[:limit]
 	}
 	// A namespace's last change is below it: its author and time are
-	// those of that commit, looked up once per revision.
+	// those of that commit, looked up once per revision, if the user may
+	// read any path it changed (access.go); otherwise, and when that
+	// history was pruned, the namespace's own last change.
 	commits := map[verso.Revision]*verso.Commit{}
 	for _, i := range namespaces {
 		e := &out.Entries[i]
 		c, ok := commits[e.Revision]
 		if !ok {
-			if c, err = s.store.Revision(ctx, e.Revision); err != nil {
-				c = nil // pruned history: keep the namespace's own
+			if c, err = s.store.Revision(ctx, e.Revision); err == nil {
+				c = s.visibleCommit(r, c)
+			} else {
+				c = nil
 			}
 			commits[e.Revision] = c
 		}

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/auth"
 	"github.com/verso-config/verso/server"
 )
 
@@ -97,6 +100,33 @@ func TestAPI_List(t *testing.T) {
 	get("", "/api/v1/list?path=/pub&limit=0", 400)
 	get("", "/api/v1/list?path=/pub&rev=x", 400)
 	get("", "/api/v1/list?path=/a/../b", 400)
+}
+
+// A namespace's author is that of the last change below it the user may
+// see: a commit that changed only what the user may not read says nothing.
+func TestAPI_ListHidesUnseenAuthors(t *testing.T) {
+	users, _ := accessFiles(t)
+	rules := filepath.Join(t.TempDir(), "authz")
+	if err := os.WriteFile(rules, []byte("[/]\n* = r\nalice = rw\n\n[/pub/hidden]\n* =\nalice = rw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := newAccessServer(t, &auth.Options{Users: users, Rules: rules}) // r1 to r3 by seed
+	if _, err := ts.store.Commit(t.Context(), &verso.Txn{Author: "alice", Message: "hide", Ops: []verso.Op{
+		{Kind: verso.OpMkcol, Path: "/pub/hidden"}, {Kind: verso.OpPut, Path: "/pub/hidden/x", Value: []byte("x")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for user, want := range map[string]string{"": "seed", "bob": "seed", "alice": "alice"} {
+		code, body, _ := ts.as(t, user, "GET", "/api/v1/list?path=/", "")
+		var page browsePage
+		if err := json.Unmarshal([]byte(body), &page); code != 200 || err != nil {
+			t.Fatalf("list as %q = %d %s", user, code, body)
+		}
+		for _, e := range page.Entries {
+			if e.Name == "pub" && e.Author != want {
+				t.Errorf("/pub listed to %q with author %q, want %q", user, e.Author, want)
+			}
+		}
+	}
 }
 
 func TestAPI_Access(t *testing.T) {
