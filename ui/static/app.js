@@ -4,7 +4,7 @@
 (() => {
   const MOUNT = document.querySelector('meta[name="verso-mount"]').content;
   const PAGE = 200; // children of a namespace per page
-  const LOG_PAGE = 50; // commits per page of history
+  const LOG_PAGE = 100; // commits per page of history
   const view = document.getElementById('view');
 
   // ---- DOM ---------------------------------------------------------------
@@ -425,7 +425,7 @@
   function editor(st) {
     const creating = !!st.create;
     const name = creating ? h('input', { id: 'name', type: 'text', required: true, autocomplete: 'off', 'aria-describedby': 'name-help' }) : null;
-    const area = st.create === 'namespace' ? null : h('textarea', { id: 'value', spellcheck: 'false', rows: '18', value: st.text || '' });
+    const area = st.create === 'namespace' ? null : h('textarea', { id: 'value', spellcheck: 'false', rows: String(Math.min(24, Math.max(6, (st.text || '').split('\n').length + 2))), value: st.text || '' });
     const message = h('input', { id: 'message', type: 'text', autocomplete: 'off', placeholder: 'What changed and why' });
     const status = h('div', { id: 'status', role: 'status', 'aria-live': 'polite' });
     const save = h('button', { id: 'save', class: 'primary', type: 'submit' }, creating ? 'Create' : 'Save');
@@ -521,6 +521,8 @@
             }
           } }, 'Re-apply my version over theirs'),
           h('button', { id: 'giveup', type: 'button', onclick: () => { editing = false; go(link('key', st.p)); } }, 'Give up, keep theirs'))));
+      document.getElementById('conflict').scrollIntoView({ block: 'nearest' });
+      document.getElementById('reapply').focus({ preventScroll: true });
     }
   }
 
@@ -585,7 +587,7 @@
     const fill = () => {
       const f = filter.value.toLowerCase();
       list.replaceChildren(...log.commits.filter((c) => !f || (c.author || 'anonymous').toLowerCase().includes(f) ||
-        c.message.toLowerCase().includes(f) || c.changes.some((x) => x.path.toLowerCase().includes(f))).map((c) => commitItem(c, p, r)));
+        c.message.toLowerCase().includes(f) || c.changes.some((x) => x.path.toLowerCase().includes(f))).map((c) => commitItem(c, p, r, !before && c === log.commits[0])));
       if (!list.children.length) list.append(h('li', { class: 'muted' }, 'No commit matches.'));
     };
     filter.addEventListener('input', () => {
@@ -608,7 +610,9 @@
         log.next ? h('a', { class: 'button', id: 'older', href: link('history', p, { before: log.next, filter: filter.value }) }, 'Older »') : '',
         log.history_start ? h('span', { class: 'muted' }, `History before r${log.history_start} was pruned.`) : ''));
   };
-  function commitItem(c, p, r) {
+  // newest: the path is as this commit left it, so reverting to it would
+  // change nothing.
+  function commitItem(c, p, r, newest) {
     return h('li', { class: 'commit', 'data-rev': c.revision },
       h('div', { class: 'pick' },
         h('label', { title: 'Compare from' }, h('input', { type: 'radio', name: 'a', value: c.revision, 'aria-label': `A: r${c.revision}` }), 'A'),
@@ -622,7 +626,7 @@
         c.changes.length > 20 ? h('li', { class: 'muted' }, `and ${c.changes.length - 20} more`) : ''),
         h('div', { class: 'actions' },
           h('a', { href: link('diff', p, { from: c.revision - 1, to: c.revision }) }, 'Diff'),
-          r.write ? h('a', { href: link('revert', p, { to: c.revision }), class: 'revert-to' }, `Revert ${p} to r${c.revision}…`) : '',
+          r.write && !newest ? h('a', { href: link('revert', p, { to: c.revision }), class: 'revert-to' }, `Revert ${p} to r${c.revision}…`) : '',
           r.write ? h('a', { href: link('undo', '/', { r: c.revision }), class: 'undo' }, `Undo r${c.revision}…`) : '')));
   }
 
