@@ -303,8 +303,11 @@ func TestConsole_BrowseAndView(t *testing.T) {
 	do(t, ctx, `document.getElementById('next').click()`)
 	waitFor(t, ctx, `document.querySelector('tr[data-path="/fleet/host-00200"]') && document.getElementById('count').textContent === '201–400 of 10000'`, "the second page")
 	shot(t, ctx, "tree-10000")
-	do(t, ctx, `const f = document.getElementById('filter'); f.value = '09999'; f.dispatchEvent(new Event('input'))`)
+	do(t, ctx, `const f = document.getElementById('filter'); f.focus(); f.value = '09999'; f.dispatchEvent(new Event('input'))`)
 	waitFor(t, ctx, `document.querySelectorAll('table.listing tbody tr').length === 1 && document.querySelector('tr[data-path="/fleet/host-09999"]')`, "the filtered page")
+	if id := eval[string](t, ctx, `document.activeElement.id`); id != "filter" {
+		t.Errorf("after filtering, the focus is on %q, want the filter still", id)
+	}
 	if h := eval[string](t, ctx, `location.hash`); h != "#/browse/fleet?match=09999" {
 		t.Errorf("filtered listing's link = %q, want #/browse/fleet?match=09999", h)
 	}

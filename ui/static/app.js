@@ -108,7 +108,7 @@
   const getJSON = async (url) => (await call('GET', url)).json();
   const q = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== '')).toString();
 
-  const rightsCache = new Map();
+  const rightsCache = new Map(); // for the view being drawn
   async function rights(p) {
     if (!rightsCache.has(p)) rightsCache.set(p, getJSON('/api/v1/access?' + q({ path: p })));
     try {
@@ -332,6 +332,10 @@
       h('span', { id: 'count' }, page.entries.length ? `${first}–${first + page.entries.length - 1} of ${page.total}` : match ? 'No name matches' : 'Empty'),
       after ? h('a', { class: 'button', href: link('browse', p, { match, rev }) }, '« First') : '',
       page.next ? h('a', { class: 'button', id: 'next', href: link('browse', p, { match, rev, after: page.next, from: first + page.entries.length }) }, 'Next »') : '');
+    // Typing in the filter redraws the page: the new filter keeps the
+    // focus and what was typed meanwhile.
+    const typing = document.activeElement && document.activeElement.id === 'filter' ? document.activeElement : null;
+    if (typing) filter.value = typing.value;
     show(
       h('div', { class: 'head' }, crumbs(p, 'browse'),
         h('div', { class: 'actions' },
@@ -344,6 +348,7 @@
       h('div', { class: 'scroll' }, h('table', { class: 'listing' },
         h('thead', null, h('tr', null, ['Name', 'Size', 'Revision', 'Author', 'Changed'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, rows))));
+    if (typing && current && current.show === show) filter.focus();
   };
 
   // A key: its value at the head or at any revision, and its revisions.
@@ -388,6 +393,10 @@
       }
     }
     const head = !rev;
+    // Typing in the filter redraws the page: the new filter keeps the
+    // focus and what was typed meanwhile.
+    const typing = document.activeElement && document.activeElement.id === 'filter' ? document.activeElement : null;
+    if (typing) filter.value = typing.value;
     show(
       h('div', { class: 'head' }, crumbs(p, 'browse'),
         h('div', { class: 'actions' },
@@ -713,6 +722,7 @@
     editing = false;
     const mine = ++seq;
     route.show = showing(mine);
+    rightsCache.clear(); // asked again for each view: rules and users change
     document.getElementById('nav-history').setAttribute('href', link('history', route.p));
     if (!fn) return show(errorBox(new Error('No such view: ' + route.v)), h('p', null, h('a', { href: '#/browse/' }, 'Go to the tree')));
     try {
