@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -91,6 +92,59 @@ func signIn(t *testing.T, ctx context.Context, user string) {
 	})
 	if err != nil {
 		t.Fatalf("sign in as %s: %v", user, err)
+	}
+}
+
+// answerPasswordPrompts makes the tab answer every Basic challenge as user,
+// as its person would in the browser's password prompt.
+func answerPasswordPrompts(t *testing.T, ctx context.Context, user string) {
+	t.Helper()
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	challenged := chromedp.Events(ctx, fetch.AuthRequired)
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+				_, err := cdp.Call(ctx, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+				return chromedp.Void{}, err
+			})
+		}
+	}()
+	go func() {
+		for ev, err := range challenged {
+			if err != nil {
+				return
+			}
+			chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+				_, err := cdp.Call(ctx, tg, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: ev.RequestID,
+					AuthChallengeResponse: &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: user, Password: user + "-pw"}})
+				return chromedp.Void{}, err
+			})
+		}
+	}()
+	yes := true
+	err := chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &yes, Patterns: []*fetch.RequestPattern{{URLPattern: "*"}}})
+		return chromedp.Void{}, err
+	})
+	if err != nil {
+		t.Fatalf("answer password prompts: %v", err)
+	}
+}
+
+// watchCSP records the page's Content-Security-Policy violations in
+// window.cspViolations, from the first script on.
+func watchCSP(t *testing.T, ctx context.Context) {
+	t.Helper()
+	err := chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.cspViolations = []; document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))`})
+		return chromedp.Void{}, err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -209,7 +263,17 @@ func do(t *testing.T, ctx context.Context, stmts string) {
 // showing what the page says.
 func waitFor(t *testing.T, ctx context.Context, cond, what string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+cond+")", chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	deadline := time.Now().Add(10 * time.Second)
+	var err error
+	for {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool]("!!("+cond+")", chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(50*time.Millisecond)))
+		// A page that navigates ends the poll: ask the next page.
+		if err == nil || !(strings.Contains(err.Error(), "navigated") || strings.Contains(err.Error(), "context")) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
 		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + "\ndialog open: " + document.getElementById('confirm').open + "\ntoast: " + document.getElementById('toast').textContent + "\n" + document.body.innerText`))
 		t.Fatalf("waiting for %s (%s): %v; the page:\n%s", what, cond, err, page)
 	}
@@ -289,6 +353,7 @@ func TestConsole_BrowseAndView(t *testing.T) {
 	v := startVerso(t, nil)
 	seed(t, v)
 	ctx := browser(t, 1200, 800)
+	watchCSP(t, ctx)
 	open(t, ctx, v.URL+"/ui/")
 	waitFor(t, ctx, `document.querySelector('tr[data-path="/shop"]')`, "the root listing")
 	if got := eval[string](t, ctx, `document.querySelector('tr[data-path="/shop"]').innerText`); !strings.Contains(got, "carol") || !strings.Contains(got, "r3") {
@@ -365,6 +430,9 @@ func TestConsole_BrowseAndView(t *testing.T) {
 		t.Errorf("changed paths = %q, want /shop/db/host", got)
 	}
 	shot(t, ctx, "diff-split")
+	if got := eval[[]string](t, ctx, `window.cspViolations`); len(got) != 0 {
+		t.Errorf("the console broke its own Content-Security-Policy: %q", got)
+	}
 }
 
 func TestConsole_EditAndConflict(t *testing.T) {
@@ -582,6 +650,23 @@ func accessServer(t *testing.T) *versoServer {
 		put("/team/k", "t"), put("/secret/password", "hunter2"))
 	v.commit(t, "alice", "rotate", put("/secret/password", "hunter3"))
 	return v
+}
+
+// An anonymous visitor signs in from the console: the browser asks for a
+// user and password, and the console then offers what that user may do.
+func TestConsole_SignIn(t *testing.T) {
+	v := accessServer(t)
+	ctx := browser(t, 1000, 700)
+	open(t, ctx, v.URL+"/ui/#/browse/pub")
+	waitFor(t, ctx, `document.getElementById('signin') && document.querySelector('tr[data-path="/pub/motd"]')`, "the sign-in link")
+	if n := eval[int](t, ctx, `document.querySelectorAll('#new-key').length`); n != 0 {
+		t.Errorf("an anonymous visitor sees %d new-key buttons", n)
+	}
+	answerPasswordPrompts(t, ctx, "alice")
+	do(t, ctx, `document.getElementById('signin').click()`)
+	waitFor(t, ctx, `location.pathname === '/ui/' && document.getElementById('who') && document.getElementById('who').textContent.includes('alice')`, "alice signed in")
+	route(t, ctx, "#/browse/secret")
+	waitFor(t, ctx, `document.querySelector('tr[data-path="/secret/password"]') && document.getElementById('new-key')`, "alice's /secret, with her controls")
 }
 
 func TestConsole_UnreadableStaysInvisible(t *testing.T) {
