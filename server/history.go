@@ -189,6 +189,9 @@ type revertRequest struct {
 	To      *verso.Revision `json:"to"`
 	Undo    verso.Revision  `json:"undo"`
 	Message string          `json:"message"`
+	// Base, when given, is the revision the client previewed the revert
+	// at: it commits only if nothing it changes changed after Base.
+	Base *verso.Revision `json:"base"`
 }
 
 // revertJSON is the answer of a revert.
@@ -210,6 +213,12 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 	head, err := s.store.Head(ctx)
 	if err != nil {
 		return err
+	}
+	if b := req.Base; b != nil && (*b < 0 || *b > head) {
+		if *b < 0 {
+			return errorf(http.StatusBadRequest, "base must be a revision from 0 to the head (%d)", head)
+		}
+		return errorf(http.StatusNotFound, "base %d is beyond the head (%d)", *b, head)
 	}
 	var ops []verso.Op
 	var p verso.Path
@@ -257,8 +266,13 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 		msg = req.Message
 	}
 	// Base guards the plan: if anything it touches changed since it was
-	// computed, the revert fails with 409 instead of clobbering it.
-	c, err := s.store.Commit(ctx, &verso.Txn{Author: s.author(r), Message: msg, Base: head, Ops: ops})
+	// computed (or since the client's preview), the revert fails with 409
+	// instead of clobbering it.
+	base := head
+	if req.Base != nil {
+		base = *req.Base
+	}
+	c, err := s.store.Commit(ctx, &verso.Txn{Author: s.author(r), Message: msg, Base: base, Ops: ops})
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,10 @@ type Options struct {
 	// Retry-After. Watch streams, long-polls and the health endpoints do
 	// not count. 0 means no cap.
 	MaxRequests int
+	// Console, if not nil, answers every request under /ui/ (package ui):
+	// static files that need no user, which reach the tree only through
+	// the API.
+	Console http.Handler
 }
 
 // Header names verso reads and writes. They are documented in docs/HTTP.md.
@@ -78,6 +82,8 @@ type Server struct {
 	heartbeat time.Duration // of idle watch streams
 
 	ops *operations // metrics, access log, request cap (metrics.go)
+
+	console http.Handler // under /ui/, nil for none
 }
 
 // New returns a Server for store.
@@ -113,6 +119,8 @@ func New(store verso.Store, opts *Options) *Server {
 		locks: newLockManager(o.Clock),
 		auth:  o.Auth,
 
+		console: o.Console,
+
 		watch:     newWatchHub(store, o.Logger, o.WatchBuffer),
 		heartbeat: o.WatchHeartbeat,
 	}
@@ -135,6 +143,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := checkOrigin(r); err != nil { // no writes from other sites' pages (origin.go)
 		writeError(w, r, s.log, err)
+		return
+	}
+	if s.console != nil && (path == "/ui" || strings.HasPrefix(path, "/ui/")) {
+		s.console.ServeHTTP(w, r)
 		return
 	}
 	r, err := s.identify(r) // who asks, once for every check (access.go)

@@ -21,6 +21,7 @@ import (
 	"github.com/verso-config/verso/bolt"
 	"github.com/verso-config/verso/etcd"
 	"github.com/verso-config/verso/server"
+	"github.com/verso-config/verso/ui"
 )
 
 // Limits of the HTTP server.
@@ -175,6 +176,7 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 			Auth:         access,
 			AccessLog:    accessLog,
 			MaxRequests:  cfg.MaxRequests,
+			Console:      console(cfg.Mount),
 		}),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
@@ -261,4 +263,13 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// console is the web console under /ui/ (package ui), or nil when the tree
+// is mounted at the root, where /ui/ is a path of the tree.
+func console(mount string) http.Handler {
+	if mount == "/" || mount == "" {
+		return nil
+	}
+	return ui.Handler(mount)
 }

@@ -118,3 +118,36 @@ func TestServe_InProcessDataInUse(t *testing.T) {
 		t.Errorf("exitCode(%v) = %d, want 1", err, got)
 	}
 }
+
+// verso serve serves the web console under /ui/, beside the tree and the
+// API, and none when the tree is mounted at the root.
+func TestServe_Console(t *testing.T) {
+	addr, _, _ := serveInProcess(t, "--mount", "/kv")
+	for path, want := range map[string]string{
+		"/ui/":           `<meta name="verso-mount" content="/kv">`,
+		"/ui/app.js":     "verso's web console",
+		"/api/v1/access": `"write": true`,
+	} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s = %d, want 200 with %q:\n%s", path, resp.StatusCode, want, b)
+		}
+		if strings.HasPrefix(path, "/ui/") && resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("GET %s has no Content-Security-Policy", path)
+		}
+	}
+	root, _, _ := serveInProcess(t, "--mount", "/")
+	resp, err := http.Get("http://" + root + "/ui/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("GET /ui/ with the tree at the root = %d, want 404 (no such namespace)", resp.StatusCode)
+	}
+}
