@@ -211,16 +211,28 @@ func Open(path string, opts *Options) (*Store, error) {
 			return nil, err
 		}
 		os.Remove(wp + ".tmp") // a checkpoint that never finished
-		hdr, recs, err = readWAL(wp)
+		l, err := readLog(wp)
 		if errors.Is(err, fs.ErrNotExist) {
 			return f, nil
 		}
+		var le *LogError
+		if errors.As(err, &le) {
+			f.Close()
+			return nil, err // it names the log
+		}
 		if err == nil {
+			hdr, recs = l.hdr, l.recs
 			err = restoreMetas(f, hdr)
 		}
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("log %s: %w", wp, err)
+		}
+		if l.torn > 0 {
+			// Expected after a crash during an append, whose
+			// commits were never acknowledged.
+			o.Logger.Warn("verso: dropped a damaged record at the end of the log, most likely a write a crash interrupted",
+				"log", wp, "offset", l.torn, "bytes", l.tornLen)
 		}
 		return f, nil
 	}
