@@ -104,11 +104,17 @@ type Store struct {
 	// log, the committer writes group after group into one bbolt
 	// transaction and commits it only now and then (commitTx). Only the
 	// committer uses these.
-	tx      *bbolt.Tx
-	txBegan time.Time      // when tx began
-	txHead  verso.Revision // the head written in tx
-	txAcked int            // revisions in tx acknowledged (their log records synced)
-	txBytes int            // the size of their log records
+	tx       *bbolt.Tx
+	txBegan  time.Time      // when tx began
+	txHead   verso.Revision // the head written in tx
+	txAcked  int            // revisions in tx acknowledged (their log records synced)
+	txBytes  int            // the size of their log records
+	txLogOff int64          // where in the log the records of tx begin
+	// txRetry, after bbolt failed to commit tx for lack of space, is
+	// when the committer tries again; noSpace is that failure, which
+	// readers waiting for bbolt get meanwhile (nil once a commit works).
+	txRetry time.Time
+	noSpace atomic.Pointer[error]
 	// txMaxAge and txMaxBytes say when the committer commits tx at the
 	// latest (tests change them before the first commit).
 	txMaxAge   time.Duration
@@ -622,6 +628,9 @@ func (s *Store) awaitBolt(rev verso.Revision) error {
 	for verso.Revision(s.boltHead.Load()) < rev {
 		if err := s.failure(); err != nil {
 			return fmt.Errorf("read r%d: %w", rev, err)
+		}
+		if p := s.noSpace.Load(); p != nil {
+			return fmt.Errorf("read r%d: %w", rev, *p)
 		}
 		s.mu.Lock()
 		ch := s.flushed

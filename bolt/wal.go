@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/verso-config/verso"
 	bbolt "go.etcd.io/bbolt"
@@ -295,6 +296,9 @@ type wal struct {
 	off  int64 // where the next record goes
 	size int64 // the file's size (zeros from off on)
 	recs int   // records appended since the checkpoint
+	// broken is set when a sync failed: the log takes no more records
+	// (see append), and the next commit starts a new one first.
+	broken bool
 	// noSync skips the fsync of appends; tests that build large
 	// fixtures set it.
 	noSync bool
@@ -316,21 +320,25 @@ func createWAL(path string, h *walHeader, afterRename func() error) (*wal, error
 	if err != nil {
 		return nil, fmt.Errorf("create log: %w", err)
 	}
+	// Before the rename the old log is intact: a failure (a full disk)
+	// removes the new one, which would hold the disk's last blocks.
+	drop := func(err error) (*wal, error) {
+		f.Close()
+		os.Remove(tmp)
+		return nil, err
+	}
 	head := h.encode()
 	size := max(int64(walFirstSize), int64(len(head)))
 	buf := make([]byte, size)
 	copy(buf, head)
 	if _, err := f.WriteAt(buf, 0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write log: %w", err)
+		return drop(fmt.Errorf("write log: %w", err))
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync log: %w", err)
+		return drop(fmt.Errorf("sync log: %w", err))
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("install log: %w", err)
+		return drop(fmt.Errorf("install log: %w", err))
 	}
 	if afterRename != nil {
 		err = afterRename()
@@ -356,9 +364,19 @@ func createWAL(path string, h *walHeader, afterRename func() error) (*wal, error
 var errLogUnsure = errors.New("the new log replaced the old one, but not durably")
 
 // append writes one record for revisions first..last and syncs the log.
-// After an error the log's tail is unknown: the caller must stop
-// appending.
+//
+// A write that fails (growing the file or writing the record) leaves the
+// log as it was: the record's place is zeroed again as far as it can be,
+// nothing of it was synced, and the next record goes to the same place.
+// A sync that fails sets broken: whether the record reached the disk is
+// unknown, and after a failed fsync the kernel may have dropped the pages
+// it could not write while reporting later fsyncs of the same file as
+// successful, so the log is appended to no more (see "A full disk" in
+// doc.go). The records before were synced: they are durable either way.
 func (w *wal) append(first, last verso.Revision, writes []byte) error {
+	if w.broken {
+		return fmt.Errorf("append to log: an earlier sync failed")
+	}
 	n := 16 + len(writes)
 	rec := make([]byte, 8, 8+n)
 	rec = binary.BigEndian.AppendUint64(rec, uint64(first))
@@ -374,10 +392,12 @@ func (w *wal) append(first, last verso.Revision, writes []byte) error {
 		w.size += grow
 	}
 	if _, err := w.f.WriteAt(rec, w.off); err != nil {
+		w.f.WriteAt(make([]byte, len(rec)), w.off) // best effort: blocks already allocated
 		return fmt.Errorf("append to log: %w", err)
 	}
 	if !w.noSync {
 		if err := fdatasync(w.f); err != nil {
+			w.broken = true
 			return fmt.Errorf("sync log: %w", err)
 		}
 	}
@@ -387,6 +407,17 @@ func (w *wal) append(first, last verso.Revision, writes []byte) error {
 }
 
 func (w *wal) close() error { return w.f.Close() }
+
+// noSpace says whether err is the file system's "no space left on device"
+// or "disk quota exceeded".
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// noSpaceError is what a commit refused for lack of space returns.
+func noSpaceError(err error) error {
+	return fmt.Errorf("%w (free space on the disk of the data directory; commits resume by themselves): %w", verso.ErrNoSpace, err)
+}
 
 // remove deletes the log once the data file holds everything in it.
 func (w *wal) remove() error {
