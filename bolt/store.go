@@ -405,6 +405,11 @@ var errNoChange = errors.New("nothing to commit")
 // new log records that state's meta pages. Only the committer calls it,
 // between bbolt transactions, and Open.
 func (s *Store) checkpoint() error {
+	if p := s.noSpace.Load(); p != nil && s.tx != nil && time.Now().Before(s.txRetry) {
+		// bbolt could not commit for lack of space a moment ago: each
+		// try rebuilds the transaction from the log (redoTx).
+		return fmt.Errorf("checkpoint: %w", *p)
+	}
 	if err := s.commitTx(); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
