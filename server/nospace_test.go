@@ -65,12 +65,12 @@ func TestServer_DiskFull(t *testing.T) {
 
 	big := strings.Repeat("x", 600<<10) // more than the log's room: it must grow
 	status, body, _ := ts.do(t, "PUT", "/config/a", strings.NewReader(big))
-	if status != http.StatusInsufficientStorage || !strings.Contains(body, "no space") {
-		t.Errorf("PUT on a full disk = %d %q, want 507 saying there is no space", status, body)
+	if status != http.StatusInsufficientStorage || !strings.Contains(body, "disk is full") {
+		t.Errorf("PUT on a full disk = %d %q, want 507 saying the disk is full", status, body)
 	}
 	status, body, _ = ts.do(t, "POST", "/api/v1/txn", strings.NewReader(`{"ops":[{"op":"put","path":"/b","value":"`+big+`"}]}`))
-	if status != http.StatusInsufficientStorage || !strings.Contains(body, "no space") {
-		t.Errorf("POST /api/v1/txn on a full disk = %d %.200q, want 507 saying there is no space", status, body)
+	if status != http.StatusInsufficientStorage || !strings.Contains(body, "disk is full") {
+		t.Errorf("POST /api/v1/txn on a full disk = %d %.200q, want 507 saying the disk is full", status, body)
 	}
 	if b, _ := ts.must(t, http.StatusOK, "GET", "/config/a", ""); b != "1" {
 		t.Errorf("GET on a full disk = %q, want 1", b)
