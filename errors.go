@@ -54,6 +54,10 @@ var (
 	ErrInvalidOp = errors.New("verso: invalid operation")
 	// ErrTooLarge: a value, a transaction or a request exceeds a limit.
 	ErrTooLarge = errors.New("verso: too large")
+	// ErrNoSpace: the store's disk is full (or its quota spent). Reads
+	// still work, and commits succeed again once space is freed, without
+	// a restart.
+	ErrNoSpace = errors.New("verso: no space left on the store's disk")
 )
 
 // Errors for input and lifecycle.

@@ -33,6 +33,9 @@ func CheckFile(path string, timeout time.Duration) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("check %s: not a regular file", path)
 	}
+	if err := CheckLog(path); err != nil {
+		return fmt.Errorf("check %s: %w", path, err)
+	}
 	if _, err := os.Stat(walPath(path)); err == nil {
 		// Its store was not closed: first bring the file up to date
 		// from the log, as Open would.

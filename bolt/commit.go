@@ -72,7 +72,7 @@ func (s *Store) commitLoop() {
 		var timeout <-chan time.Time
 		switch {
 		case s.tx != nil:
-			timer.Reset(max(s.txMaxAge-time.Since(s.txBegan), 0))
+			timer.Reset(max(s.txMaxAge-time.Since(s.txBegan), time.Until(s.txRetry), 0))
 			timeout = timer.C
 		case s.wal != nil && s.wal.recs > 0 && s.failure() == nil:
 			timer.Reset(s.walIdle)
@@ -156,6 +156,9 @@ const (
 // (which commitTx turns into a stopped store when the transaction held
 // acknowledged groups).
 func (s *Store) flush() {
+	if s.tx != nil && time.Now().Before(s.txRetry) {
+		return // the disk was full a moment ago
+	}
 	if err := s.commitTx(); err != nil {
 		s.log.Error("verso: bbolt commit failed", "path", s.path, "err", err)
 	}
@@ -177,7 +180,50 @@ func (s *Store) beginTx() (*bbolt.Tx, error) {
 		return nil, err
 	}
 	s.tx, s.txBegan, s.txHead, s.txAcked, s.txBytes = tx, time.Now(), head, 0, 0
+	if s.wal != nil {
+		s.txLogOff = s.wal.off
+	}
 	return tx, nil
+}
+
+// redoTx writes into a new bbolt write transaction the acked revisions
+// of a transaction that was rolled back (began is when that one began):
+// the groups the log holds from logOff on. It is how the store carries on
+// after a lack of space made it drop a bbolt transaction holding
+// acknowledged groups (a group the log refused, a commit bbolt could not
+// write): they are durable in the log, and bbolt gets them again.
+func (s *Store) redoTx(logOff int64, acked, bytes int, began time.Time) error {
+	s.tx, s.txAcked, s.txBytes = nil, 0, 0
+	if acked == 0 {
+		return nil
+	}
+	b := make([]byte, s.wal.off-logOff)
+	if _, err := s.wal.f.ReadAt(b, logOff); err != nil {
+		return fmt.Errorf("read the log back: %w", err)
+	}
+	recs, end := parseRecords(b, 0)
+	if end != len(b) || len(recs) == 0 {
+		return fmt.Errorf("read the log back: %d records end at %d of %d bytes: %w", len(recs), end, len(b), errCorrupt)
+	}
+	tx, err := s.beginTx()
+	if err != nil {
+		return err
+	}
+	s.txLogOff, s.txBegan = logOff, began
+	last := recs[len(recs)-1].last
+	if recs[0].first != s.txHead+1 || int(last-s.txHead) != acked {
+		return fmt.Errorf("read the log back: r%d-r%d after r%d, want %d revisions: %w", recs[0].first, last, s.txHead, acked, errCorrupt)
+	}
+	for _, r := range recs {
+		if err := redo(tx, r.writes); err != nil {
+			return err
+		}
+	}
+	if err := tx.Bucket(bucketMeta).Put(keyHead, revKey(last)); err != nil {
+		return err
+	}
+	s.txHead, s.txAcked, s.txBytes = last, acked, bytes
+	return nil
 }
 
 // commitTx commits the open bbolt write transaction, if any (with the log,
@@ -190,7 +236,7 @@ func (s *Store) commitTx() error {
 	if tx == nil {
 		return nil
 	}
-	head, acked := s.txHead, s.txAcked
+	head, acked, bytes, logOff, began := s.txHead, s.txAcked, s.txBytes, s.txLogOff, s.txBegan
 	s.tx, s.txAcked, s.txBytes = nil, 0, 0
 	var err error
 	if s.txHook != nil {
@@ -202,14 +248,39 @@ func (s *Store) commitTx() error {
 		tx.Rollback()
 	}
 	if err != nil {
+		if noSpace(err) {
+			// bbolt rolled the transaction back and its file is as
+			// it was: the groups it held are in the log, and go into
+			// a new transaction, committed once space is freed.
+			err = noSpaceError(fmt.Errorf("commit to the data file: %w", err))
+			s.noSpace.Store(&err)
+			s.txRetry = time.Now().Add(noSpaceRetry)
+			if acked == 0 || s.wal == nil {
+				return err
+			}
+			rerr := s.redoTx(logOff, acked, bytes, began)
+			if rerr == nil {
+				return err
+			}
+			if s.tx != nil {
+				s.tx.Rollback()
+				s.tx = nil
+			}
+			err = fmt.Errorf("%w; then: %w", err, rerr)
+		}
 		if acked > 0 {
 			s.fail(fmt.Errorf("the log holds r%d-r%d, which bbolt failed to commit: %w", head-verso.Revision(acked)+1, head, err))
 		}
 		return fmt.Errorf("commit to the data file: %w", err)
 	}
+	s.noSpace.Store(nil)
 	s.boltHead.Store(int64(head))
 	return nil
 }
+
+// noSpaceRetry is how long the committer waits before it tries again to
+// commit a bbolt transaction that failed for lack of space.
+const noSpaceRetry = time.Second
 
 // abortTx rolls back the open bbolt write transaction after err, which
 // stops the store if the transaction held acknowledged groups.
@@ -230,6 +301,7 @@ func (s *Store) abortTx(err error) {
 // Close commits it; a simulated crash (shut(false)) drops it.
 func (s *Store) finishTx() {
 	if s.final {
+		s.txRetry = time.Time{}
 		s.flush()
 		return
 	}
@@ -269,7 +341,12 @@ func (s *Store) runStep(req *request) {
 	defer s.publishMu.Unlock()
 	switch {
 	case req.excl != nil:
+		s.txRetry = time.Time{} // fn needs bbolt to hold every revision: try now
 		s.flush()
+		if p := s.noSpace.Load(); p != nil && s.tx != nil {
+			req.err = *p
+			break
+		}
 		req.err = req.excl()
 	case s.failure() != nil:
 		req.err = s.failure()
@@ -378,6 +455,17 @@ func (s *Store) commitBatch(batch []*request) {
 		failAll(err)
 		return
 	}
+	if s.wal != nil && s.wal.broken {
+		// A sync of the log failed for lack of space (see append):
+		// a new log first.
+		if err := s.checkpoint(); err != nil {
+			if noSpace(err) {
+				err = noSpaceError(err)
+			}
+			failAll(err)
+			return
+		}
+	}
 	tx, err := s.beginTx()
 	if err != nil {
 		s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
@@ -447,7 +535,26 @@ func (s *Store) commitBatch(batch []*request) {
 		// The group is durable once the log is synced. Past half of
 		// what bbolt maps, the store leaves the log after this group.
 		leave = s.nearMapEnd(tx, s.txBytes+len(w.log))
-		if err := s.wal.append(start+1, head, w.log); err != nil {
+		if err := s.wal.append(start+1, head, w.log); err != nil && noSpace(err) {
+			// The group is refused and nothing else changes: its
+			// writes leave the bbolt transaction with the groups
+			// before them, which come back from the log.
+			s.tx.Rollback()
+			if rerr := s.redoTx(s.txLogOff, s.txAcked, s.txBytes, s.txBegan); rerr != nil {
+				err = fmt.Errorf("%w; then: %w", err, rerr)
+				s.fail(err)
+				if s.tx != nil {
+					s.tx.Rollback()
+					s.tx = nil
+				}
+				s.signalFlushed()
+			} else {
+				err = noSpaceError(err)
+			}
+			s.log.Warn("verso: group commit refused", "path", s.path, "txns", len(batch), "err", err)
+			failAll(err)
+			return
+		} else if err != nil {
 			s.fail(err)
 			s.abortTx(err)
 			s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)

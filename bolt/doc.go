@@ -124,8 +124,15 @@ path+".wal" (wal.go has its format):
     the file's, and only then lets bbolt read
     the file; it redoes the log's records above the file's head in one
     bbolt transaction, checks, and checkpoints. A record that is short or
-    fails its CRC ends the log: its fsync never finished, so none of its
-    revisions was acknowledged.
+    fails its CRC, with nothing readable after it, ends the log: it is a
+    torn tail, a record whose fsync never finished, so none of its
+    revisions was acknowledged; Open drops it with a warning. One followed
+    by a readable record (a record length, a matching CRC, revisions
+    after the last good ones, found by scanning on past the bad record)
+    is damage instead, a disk that lost or altered acknowledged data: Open
+    refuses the log with a LogError naming its offset and the revisions
+    after it, rather than drop them silently. Cutting the log at that
+    offset (the error says how) opens the store without them.
 
 Why a crash (of the process or of the machine) loses nothing acknowledged:
 after a crash the log holds, intact, every record that was acknowledged
@@ -171,7 +178,7 @@ while a read transaction is open, so the store has bbolt map at least
 and leaves the log (syncs the file, removes the log, lets bbolt fsync every
 commit itself) before a transaction could grow the file past half of it,
 until the store is reopened. A group whose log fsync or bbolt commit
-fails leaves the log and the file unable to agree on the next revision:
+fails (other than for lack of space: see below) leaves the log and the file unable to agree on the next revision:
 the store refuses commits from then on, and the next Open settles from the
 log whether the group committed. Platforms other than Linux, and 32-bit
 ones, run without a log, bbolt fsyncing every commit. So does a bbolt
@@ -193,7 +200,47 @@ only the log held. A checkpoint that fails after renaming its new log
 into place (a failed sync of the directory) stops the store like a
 failed log does: which log a crash would leave is unknown, so appending
 to either could lose acknowledged commits. CheckFile
-recovers a file that has a log before it checks it.
+recovers a file that has a log before it checks it, and reports a
+damaged log (CheckLog) without changing it.
+
+A full disk (ENOSPC, or a spent quota: EDQUOT) does not stop the store.
+Commits refused for it return an error wrapping verso.ErrNoSpace, reads
+go on, and commits succeed again by themselves once space is freed. The
+log is written into blocks allocated ahead (zeros, 256 KiB then 4 MiB at
+a time), so small groups are still logged, and acknowledged, on a full
+disk: a file system that accepted the zeros has the blocks. Where space
+runs out:
+
+  - Growing the log or writing a record fails before anything of the
+    record is synced: the group is refused and nothing else changes. Its
+    writes are already in the open bbolt transaction with the
+    acknowledged groups before it, and cannot be taken out alone, so that
+    transaction is rolled back and the acknowledged groups are written
+    into a new one from their log records (redoTx), which are durable.
+    The record's place is zeroed again and the next record goes there.
+  - bbolt's commit fails to grow or write the data file: bbolt rolls the
+    transaction back with its file as before (the meta page is written
+    last), and the acknowledged groups it held are written into a new
+    transaction from the log, committed again a second later (reads of
+    the file above what bbolt holds fail with ErrNoSpace meanwhile; the
+    head cache still answers reads at the head).
+  - A checkpoint cannot write its new log: the new file is removed before
+    it replaces the old one, which stays in use; the next checkpoint
+    tries again.
+  - An fsync of the log fails. Whether the record reached the disk is
+    then unknown, and after a failed fsync Linux may drop the dirty pages
+    it could not write and report later fsyncs of the file as successful
+    (so a retry proves nothing). The log is appended to no more: the
+    group is refused, the next commit first checkpoints (commits bbolt,
+    syncs the data file, starts a new log in a new file), and is refused
+    with ErrNoSpace until that succeeds. The records before were synced
+    by earlier fsyncs, so nothing acknowledged depends on the failed one;
+    but until the checkpoint, a crash may let Open find the refused
+    group's record intact and redo it, as with any commit whose fsync
+    failed. A failed fsync of the data file at a checkpoint still stops
+    the store: bbolt's pages could not be trusted after it.
+
+Other I/O errors stop the store as described above.
 
 # Retention
 
@@ -222,7 +269,7 @@ skipped and its Commit returns the context's error. Once it is part of a
 bbolt transaction it commits regardless of its context, and Commit waits
 for that outcome rather than returning early: an error from Commit means
 the transaction did not commit (short of a failed fsync of the log, after
-which the outcome is unknown until the next Open).
+which the outcome is unknown until the next checkpoint or Open).
 
 While a group's revisions are being published, a Get at verso.Head may
 return an entry of a revision a moment before Head reports it; it never

@@ -104,11 +104,17 @@ type Store struct {
 	// log, the committer writes group after group into one bbolt
 	// transaction and commits it only now and then (commitTx). Only the
 	// committer uses these.
-	tx      *bbolt.Tx
-	txBegan time.Time      // when tx began
-	txHead  verso.Revision // the head written in tx
-	txAcked int            // revisions in tx acknowledged (their log records synced)
-	txBytes int            // the size of their log records
+	tx       *bbolt.Tx
+	txBegan  time.Time      // when tx began
+	txHead   verso.Revision // the head written in tx
+	txAcked  int            // revisions in tx acknowledged (their log records synced)
+	txBytes  int            // the size of their log records
+	txLogOff int64          // where in the log the records of tx begin
+	// txRetry, after bbolt failed to commit tx for lack of space, is
+	// when the committer tries again; noSpace is that failure, which
+	// readers waiting for bbolt get meanwhile (nil once a commit works).
+	txRetry time.Time
+	noSpace atomic.Pointer[error]
 	// txMaxAge and txMaxBytes say when the committer commits tx at the
 	// latest (tests change them before the first commit).
 	txMaxAge   time.Duration
@@ -211,16 +217,28 @@ func Open(path string, opts *Options) (*Store, error) {
 			return nil, err
 		}
 		os.Remove(wp + ".tmp") // a checkpoint that never finished
-		hdr, recs, err = readWAL(wp)
+		l, err := readLog(wp)
 		if errors.Is(err, fs.ErrNotExist) {
 			return f, nil
 		}
+		var le *LogError
+		if errors.As(err, &le) {
+			f.Close()
+			return nil, err // it names the log
+		}
 		if err == nil {
+			hdr, recs = l.hdr, l.recs
 			err = restoreMetas(f, hdr)
 		}
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("log %s: %w", wp, err)
+		}
+		if l.torn > 0 {
+			// Expected after a crash during an append, whose
+			// commits were never acknowledged.
+			o.Logger.Warn("verso: dropped a damaged record at the end of the log, most likely a write a crash interrupted",
+				"log", wp, "offset", l.torn, "bytes", l.tornLen)
 		}
 		return f, nil
 	}
@@ -387,6 +405,11 @@ var errNoChange = errors.New("nothing to commit")
 // new log records that state's meta pages. Only the committer calls it,
 // between bbolt transactions, and Open.
 func (s *Store) checkpoint() error {
+	if p := s.noSpace.Load(); p != nil && s.tx != nil && time.Now().Before(s.txRetry) {
+		// bbolt could not commit for lack of space a moment ago: each
+		// try rebuilds the transaction from the log (redoTx).
+		return fmt.Errorf("checkpoint: %w", *p)
+	}
 	if err := s.commitTx(); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -610,6 +633,9 @@ func (s *Store) awaitBolt(rev verso.Revision) error {
 	for verso.Revision(s.boltHead.Load()) < rev {
 		if err := s.failure(); err != nil {
 			return fmt.Errorf("read r%d: %w", rev, err)
+		}
+		if p := s.noSpace.Load(); p != nil {
+			return fmt.Errorf("read r%d: %w", rev, *p)
 		}
 		s.mu.Lock()
 		ch := s.flushed

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/verso-config/verso"
 	bbolt "go.etcd.io/bbolt"
@@ -35,7 +37,10 @@ import (
 // buckets' pages hold their keys.) Integers are big-endian. The
 // file is kept zero-filled beyond its last record, so that appending
 // rewrites allocated blocks instead of growing the file; a record of
-// length 0, or one that is short or fails its CRC, ends the log.
+// length 0 followed by zeros only ends the log. A record that is short or
+// fails its CRC ends it too when nothing readable follows (a torn tail,
+// dropped); when a readable record follows, the log is damaged and Open
+// refuses it (readLog).
 
 const (
 	walMagic   = "VERSOWAL"
@@ -133,17 +138,81 @@ type walRecord struct {
 }
 
 // readWAL reads the log at path: its header and its records, up to the
-// first record that is missing, short or fails its CRC (a record whose
-// fsync never finished, so none of its revisions was acknowledged).
+// first record that is missing, short or fails its CRC. Such a record with
+// nothing readable after it is a torn tail (a write a crash interrupted,
+// so none of its revisions was acknowledged), which it drops; one followed
+// by readable records is damage in the middle of the log, a *LogError.
 func readWAL(path string) (*walHeader, []walRecord, error) {
-	b, err := os.ReadFile(path)
+	l, err := readLog(path)
 	if err != nil {
 		return nil, nil, err
+	}
+	return l.hdr, l.recs, nil
+}
+
+// walLog is what readLog finds in a log.
+type walLog struct {
+	hdr  *walHeader
+	recs []walRecord
+	// torn is the offset of a damaged last record that was dropped, and
+	// tornLen its length up to the last nonzero byte of the file (both 0
+	// when the log ends cleanly).
+	torn    int64
+	tornLen int
+}
+
+// readLog reads the log at path (see readWAL).
+func readLog(path string) (*walLog, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
 	h, off, err := decodeWALHeader(b)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	l := &walLog{hdr: h}
+	recs, off := parseRecords(b, off)
+	l.recs = recs
+	// The file is zero-filled beyond its last record: a clean end is
+	// zeros only.
+	end := len(b)
+	for end > off && b[end-1] == 0 {
+		end--
+	}
+	if end <= off {
+		return l, nil
+	}
+	last := h.head
+	if len(recs) > 0 {
+		last = recs[len(recs)-1].last
+	}
+	// Something other than zeros follows the last good record. Look for
+	// a readable record further on: a record length, a CRC that matches,
+	// and revisions after the last good ones.
+	for p := off + 1; p+8+16 <= end; p++ {
+		if !plausibleRecord(b, p, last) {
+			continue
+		}
+		more, _ := parseRecords(b[:end], p)
+		lost := more[len(more)-1].last
+		// Damaged records may follow again: the last readable one
+		// bounds the revisions lost.
+		for q := p + 1; q+8+16 <= end; q++ {
+			if plausibleRecord(b, q, lost) {
+				r, _ := parseRecords(b[:end], q)
+				lost = r[len(r)-1].last
+			}
+		}
+		return nil, &LogError{Path: path, Offset: int64(off), First: last + 1, Last: lost, Checkpoint: h.head}
+	}
+	l.torn, l.tornLen = int64(off), end-off
+	return l, nil
+}
+
+// parseRecords returns the records of b from off on, up to the first that
+// is missing, short or fails its CRC, and the offset where it stopped.
+func parseRecords(b []byte, off int) ([]walRecord, int) {
 	var recs []walRecord
 	for off+8 <= len(b) {
 		n := int(binary.BigEndian.Uint32(b[off:]))
@@ -162,7 +231,62 @@ func readWAL(path string) (*walHeader, []walRecord, error) {
 		})
 		off += 8 + n
 	}
-	return h, recs, nil
+	return recs, off
+}
+
+// plausibleRecord says whether a whole record for revisions after after
+// starts at offset p of b. The revisions are tested before the CRC, which
+// keeps a scan of a long log cheap.
+func plausibleRecord(b []byte, p int, after verso.Revision) bool {
+	n := int(binary.BigEndian.Uint32(b[p:]))
+	if n < 16 || p+8+n > len(b) {
+		return false
+	}
+	first := verso.Revision(binary.BigEndian.Uint64(b[p+8:]))
+	last := verso.Revision(binary.BigEndian.Uint64(b[p+16:]))
+	if first <= after || last < first || first-after > 1<<40 {
+		return false
+	}
+	return crc32.Checksum(b[p+8:p+8+n], crc32c) == binary.BigEndian.Uint32(b[p+4:])
+}
+
+// LogError is a log damaged in its middle: the record at Offset cannot be
+// read, yet readable records follow it, so revisions First..Last, which
+// were acknowledged, cannot all be recovered. Open refuses such a log
+// rather than drop them silently (see "A damaged log" in
+// docs/OPERATIONS.md).
+type LogError struct {
+	Path        string         // the log
+	Offset      int64          // the byte offset of the damaged record
+	First, Last verso.Revision // the revisions that would be lost
+	Checkpoint  verso.Revision // the data file's revision without the log
+}
+
+func (e *LogError) Error() string {
+	return fmt.Sprintf("log %s is damaged: the record at byte %d cannot be read, and records up to r%d follow it, "+
+		"so acknowledged revisions r%d-r%d cannot be recovered. Restore the data directory from a backup; "+
+		"or, to open the store without r%d-r%d and accept their loss, cut the log at the damaged record "+
+		"(truncate -s %d %s) and start verso again",
+		e.Path, e.Offset, e.Last, e.First, e.Last, e.First, e.Last, e.Offset, e.Path)
+}
+
+func (e *LogError) Unwrap() error { return errCorrupt }
+
+// CheckLog reads the write-ahead log of the data file at path, if there is
+// one, without changing it: it returns a *LogError for a log damaged in
+// its middle, another error for a log it cannot read, and nil for a log
+// that Open can recover (whose last record may be torn by a crash) or no
+// log at all.
+func CheckLog(path string) error {
+	_, err := readLog(walPath(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var le *LogError
+	if err != nil && !errors.As(err, &le) {
+		err = fmt.Errorf("log %s: %w", walPath(path), err)
+	}
+	return err
 }
 
 // wal is the open log the committer appends to.
@@ -172,6 +296,9 @@ type wal struct {
 	off  int64 // where the next record goes
 	size int64 // the file's size (zeros from off on)
 	recs int   // records appended since the checkpoint
+	// broken is set when a sync failed: the log takes no more records
+	// (see append), and the next commit starts a new one first.
+	broken bool
 	// noSync skips the fsync of appends; tests that build large
 	// fixtures set it.
 	noSync bool
@@ -193,21 +320,25 @@ func createWAL(path string, h *walHeader, afterRename func() error) (*wal, error
 	if err != nil {
 		return nil, fmt.Errorf("create log: %w", err)
 	}
+	// Before the rename the old log is intact: a failure (a full disk)
+	// removes the new one, which would hold the disk's last blocks.
+	drop := func(err error) (*wal, error) {
+		f.Close()
+		os.Remove(tmp)
+		return nil, err
+	}
 	head := h.encode()
 	size := max(int64(walFirstSize), int64(len(head)))
 	buf := make([]byte, size)
 	copy(buf, head)
 	if _, err := f.WriteAt(buf, 0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write log: %w", err)
+		return drop(fmt.Errorf("write log: %w", err))
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync log: %w", err)
+		return drop(fmt.Errorf("sync log: %w", err))
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("install log: %w", err)
+		return drop(fmt.Errorf("install log: %w", err))
 	}
 	if afterRename != nil {
 		err = afterRename()
@@ -233,9 +364,19 @@ func createWAL(path string, h *walHeader, afterRename func() error) (*wal, error
 var errLogUnsure = errors.New("the new log replaced the old one, but not durably")
 
 // append writes one record for revisions first..last and syncs the log.
-// After an error the log's tail is unknown: the caller must stop
-// appending.
+//
+// A write that fails (growing the file or writing the record) leaves the
+// log as it was: the record's place is zeroed again as far as it can be,
+// nothing of it was synced, and the next record goes to the same place.
+// A sync that fails sets broken: whether the record reached the disk is
+// unknown, and after a failed fsync the kernel may have dropped the pages
+// it could not write while reporting later fsyncs of the same file as
+// successful, so the log is appended to no more (see "A full disk" in
+// doc.go). The records before were synced: they are durable either way.
 func (w *wal) append(first, last verso.Revision, writes []byte) error {
+	if w.broken {
+		return fmt.Errorf("append to log: an earlier sync failed")
+	}
 	n := 16 + len(writes)
 	rec := make([]byte, 8, 8+n)
 	rec = binary.BigEndian.AppendUint64(rec, uint64(first))
@@ -251,10 +392,12 @@ func (w *wal) append(first, last verso.Revision, writes []byte) error {
 		w.size += grow
 	}
 	if _, err := w.f.WriteAt(rec, w.off); err != nil {
+		w.f.WriteAt(make([]byte, len(rec)), w.off) // best effort: blocks already allocated
 		return fmt.Errorf("append to log: %w", err)
 	}
 	if !w.noSync {
 		if err := fdatasync(w.f); err != nil {
+			w.broken = true
 			return fmt.Errorf("sync log: %w", err)
 		}
 	}
@@ -264,6 +407,17 @@ func (w *wal) append(first, last verso.Revision, writes []byte) error {
 }
 
 func (w *wal) close() error { return w.f.Close() }
+
+// noSpace says whether err is the file system's "no space left on device"
+// or "disk quota exceeded".
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// noSpaceError is what a commit refused for lack of space returns.
+func noSpaceError(err error) error {
+	return fmt.Errorf("%w (free space on the disk of the data directory; commits resume by themselves): %w", verso.ErrNoSpace, err)
+}
 
 // remove deletes the log once the data file holds everything in it.
 func (w *wal) remove() error {

@@ -130,6 +130,16 @@ func (s *Store) commitGroup(reqs []*request) []*request {
 			g.answer()
 			return rest
 
+		case out == outcomeNoSpace:
+			for _, r := range g.decided {
+				if r.plan != nil {
+					r.plan, r.err = nil, fmt.Errorf("commit: %w: etcd's space quota is spent (%v): "+
+						"its operator must compact, defragment and disarm the NOSPACE alarm", verso.ErrNoSpace, err)
+				}
+			}
+			g.answer()
+			return rest
+
 		case out == outcomeUnknown:
 			s.log.Error("verso: etcd transaction outcome unknown", "prefix", s.k.prefix, "first", g.snap.head+1, "txns", g.planned, "err", err)
 			for _, r := range g.decided {
@@ -338,6 +348,7 @@ const (
 	outcomeCommitted outcome = iota // the group's transaction committed
 	outcomeBehind                   // another commit came first; g.seenMod says which
 	outcomeTooLarge                 // etcd refused the transaction for its size
+	outcomeNoSpace                  // etcd refused the transaction: its space quota is spent
 	outcomeUnknown                  // etcd did not answer in time
 )
 
@@ -383,6 +394,11 @@ func (s *Store) send(g *group) (outcome, error) {
 		case errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) ||
 			status.Code(err) == codes.ResourceExhausted:
 			return outcomeTooLarge, err
+		case tries == 0 && errors.Is(err, rpctypes.ErrNoSpace):
+			// The NOSPACE alarm refused the only copy sent: nothing
+			// applied. (After an unanswered copy, whether that one
+			// applied is unknown: the loop goes on.)
+			return outcomeNoSpace, err
 		case s.ctx.Err() != nil || time.Now().After(deadline):
 			return outcomeUnknown, err
 		}

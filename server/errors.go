@@ -63,6 +63,8 @@ func statusOf(err error) int {
 		return http.StatusLocked
 	case errors.Is(err, errNoSuchLock):
 		return http.StatusConflict
+	case errors.Is(err, verso.ErrNoSpace):
+		return http.StatusInsufficientStorage
 	case errors.Is(err, verso.ErrClosed):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -71,15 +73,23 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// noSpaceMessage is the message of a 507.
+const noSpaceMessage = "the server's disk is full: nothing was changed; the write can be sent again once its operator frees space"
+
 // writeError answers a request that failed. 4xx errors carry their message
 // (one line of plain text); a 500 is logged with its cause and the client
 // sees only that something went wrong on the server.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status := statusOf(err)
 	msg := err.Error()
-	// 501 and 503 say what the client can do (a store without the
-	// feature, a server busy or not ready): their message stays.
-	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusNotImplemented {
+	// 501, 503 and 507 say what the client can do (a store without the
+	// feature, a server busy or not ready, a full disk to be freed):
+	// their message stays. A 507's details (file names) go to the log.
+	if status == http.StatusInsufficientStorage {
+		log.Warn("request refused: no space left", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = noSpaceMessage
+	}
+	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusNotImplemented && status != http.StatusInsufficientStorage {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal server error (the server log has the details)"
 	}

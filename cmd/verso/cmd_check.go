@@ -25,7 +25,11 @@ exactly the changed paths and the namespaces above them).
 
 A store that was not stopped cleanly (after a crash) has a write-ahead log
 beside its data file: check first brings the data file up to date from it,
-as starting verso would, and removes the log.
+as starting verso would, and removes the log. A log damaged in its middle
+(a record that cannot be read, followed by readable ones) is reported
+instead, with the byte offset and the revisions it would lose, and the
+store is left as it is (see "A damaged write-ahead log" in
+docs/OPERATIONS.md).
 
 The store must be stopped: check refuses a data directory a running verso
 holds. It exits 0 and prints one line when everything agrees, and exits 1
