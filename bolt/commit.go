@@ -197,7 +197,13 @@ func (s *Store) commitTx() error {
 		err = s.txHook()
 	}
 	if err == nil {
-		err = tx.Commit()
+		// A page the file no longer holds (cut short) faults, and bbolt
+		// panics on damaged ones: either stops the store, not the
+		// process.
+		if err = guard(tx.Commit); errors.Is(err, errCorrupt) {
+			guard(tx.Rollback)
+			s.fail(fmt.Errorf("%s: %w", s.path, err))
+		}
 	} else {
 		tx.Rollback()
 	}

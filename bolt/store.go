@@ -174,6 +174,11 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create directory of %s: %w", path, err)
 	}
+	// Only a missing file makes a new store: an empty one is a file
+	// that lost its contents.
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		return nil, fmt.Errorf("open %s: the data file is empty (0 bytes), not a store: restore it from a backup, or remove it to start an empty store: %w", path, errCorrupt)
+	}
 	useWAL := walSupported && strconv.IntSize == 64
 	var mapSize int64
 	if useWAL {
@@ -204,6 +209,10 @@ func Open(path string, opts *Options) (*Store, error) {
 				f.Close()
 				return nil, fmt.Errorf("log %s: this platform cannot recover it: open the store on Linux first", wp)
 			}
+			if err := checkOpenFile(f); err != nil {
+				f.Close()
+				return nil, err
+			}
 			return f, nil
 		}
 		if err := lockFile(f, o.Timeout); err != nil {
@@ -222,9 +231,17 @@ func Open(path string, opts *Options) (*Store, error) {
 			f.Close()
 			return nil, fmt.Errorf("log %s: %w", wp, err)
 		}
+		if err := checkOpenFile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
 		return f, nil
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout, InitialMmapSize: int(mapSize), OpenFile: openFile})
+	var db *bbolt.DB
+	err := guard(func() (err error) {
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout, InitialMmapSize: int(mapSize), OpenFile: openFile})
+		return err
+	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: data file is in use by another process: %w", path, err)
 	}
@@ -256,7 +273,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		flushReq:   make(chan struct{}, 1),
 		flushed:    make(chan struct{}),
 	}
-	if err := s.start(hdr, recs, useWAL); err != nil {
+	if err := guard(func() error { return s.start(hdr, recs, useWAL) }); err != nil {
 		if s.pin != nil {
 			s.pin.Rollback()
 		}
@@ -595,10 +612,19 @@ func (s *Store) viewAt(rev verso.Revision, fn func(*bbolt.Tx) error) error {
 
 // viewNow runs fn in a bbolt read transaction of the file as bbolt has
 // committed it, turning a closed database into verso.ErrClosed.
+//
+// A damaged page (bbolt panics on many) or a page the file no longer
+// holds (a file cut short: reading it through bbolt's memory map faults)
+// becomes an error wrapping errCorrupt, and stops the store: it refuses
+// commits, and Writable (the server's /readyz) says why, until the file
+// is restored and the store reopened.
 func (s *Store) viewNow(fn func(*bbolt.Tx) error) error {
-	err := s.db.View(fn)
+	err := guard(func() error { return s.db.View(fn) })
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return verso.ErrClosed
+	}
+	if errors.Is(err, errCorrupt) {
+		s.fail(fmt.Errorf("%s: %w", s.path, err))
 	}
 	return err
 }

@@ -1,0 +1,163 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+var (
+	cleanMu    sync.Mutex
+	cleanBytes []byte
+)
+
+// mustCleanFile returns the bytes of a closed store's data file with a
+// few hundred revisions, made once per test process.
+func mustCleanFile(tb testing.TB) []byte {
+	tb.Helper()
+	cleanMu.Lock()
+	defer cleanMu.Unlock()
+	if cleanBytes != nil {
+		return cleanBytes
+	}
+	path := filepath.Join(tb.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	commitMix(tb, s, rand.New(rand.NewPCG(1, 2)), 600)
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cleanBytes = b
+	return b
+}
+
+// usedSize is the part of data file b that bbolt uses: its high-water
+// mark (bbolt grows a file ahead of what it uses).
+func usedSize(b []byte) int {
+	m, err := readFileMeta(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		panic(err)
+	}
+	return int(m.pgid) * m.pageSize
+}
+
+// corruptions are damage a data file can suffer, each applied to a copy
+// of a clean file.
+var corruptions = []struct {
+	name    string
+	corrupt func(b []byte) []byte
+}{
+	{"zero a page at 25%", func(b []byte) []byte { zeroPageAt(b, usedSize(b)/4); return b }},
+	{"zero a page at 75%", func(b []byte) []byte { zeroPageAt(b, usedSize(b)*3/4); return b }},
+	{"flip 8 bytes in the first page in use", func(b []byte) []byte {
+		p := usedPageFrom(b, 2) * 4096
+		for i := p + 20; i < p+28; i++ {
+			b[i] ^= 0xff
+		}
+		return b
+	}},
+	{"truncate to half", func(b []byte) []byte { return b[:usedSize(b)/2] }},
+	{"truncate to three pages", func(b []byte) []byte { return b[:3*4096] }},
+	{"zero the last 64 KiB in use", func(b []byte) []byte { clear(b[usedSize(b)-64<<10 : usedSize(b)]); return b }},
+	{"zero both meta pages", func(b []byte) []byte { clear(b[:2*4096]); return b }},
+	{"garbage over the page at 50%", func(b []byte) []byte {
+		p := usedPageFrom(b, usedSize(b)/2/4096) * 4096
+		rng := rand.New(rand.NewPCG(3, 4))
+		for i := p; i < p+4096; i++ {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}},
+	{"flip a byte in every 8th page header", func(b []byte) []byte {
+		for p := 2 * 4096; p < usedSize(b); p += 8 * 4096 {
+			b[p+10] ^= 0x5a
+		}
+		return b
+	}},
+	{"empty", func(b []byte) []byte { return b[:0] }},
+}
+
+// zeroPageAt zeroes the first page at or after offset off that holds
+// data (a page of a bucket's tree, not a free one).
+func zeroPageAt(b []byte, off int) {
+	off = usedPageFrom(b, off/4096) * 4096
+	clear(b[off : off+4096])
+}
+
+// usedPageFrom returns the first page from id on that is part of a
+// bucket's tree in data file b.
+func usedPageFrom(b []byte, id int) int {
+	r := bytes.NewReader(b)
+	m, err := readFileMeta(r, int64(len(b)))
+	if err != nil {
+		panic(err)
+	}
+	w := &pageWalker{f: r, m: m, seen: make(map[uint64]bool)}
+	w.page(m.root, leafPageFlag|branchPageFlag, 0, "root bucket")
+	for ; id < int(m.pgid); id++ {
+		if w.seen[uint64(id)] {
+			return id
+		}
+	}
+	panic("no page in use")
+}
+
+// TestCheckFile_Corrupt checks damaged copies of a data file: CheckFile
+// reports each as a problem, and never panics or faults.
+func TestCheckFile_Corrupt(t *testing.T) {
+	clean := mustCleanFile(t)
+	for _, tc := range corruptions {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "verso.db")
+			if err := os.WriteFile(path, tc.corrupt(clone(clean)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := CheckFile(path, 0)
+			if err == nil {
+				t.Fatal("CheckFile = nil, want the damage reported")
+			}
+			t.Logf("CheckFile: %.300v", err)
+		})
+	}
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// FuzzCheckCorrupt damages a data file as its input says (the first 4
+// bytes: a length to truncate it to, if their top bit is set; then 5
+// bytes at a time: an offset and a byte to xor there) and checks it:
+// CheckFile must report problems, never panic nor fault.
+func FuzzCheckCorrupt(f *testing.F) {
+	clean := mustCleanFile(f)
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0x20, 0, 0xff})
+	f.Add([]byte{0x80, 0, 0x40, 0})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0x10, 0x7f, 0, 0x30, 0, 0, 1})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		b := clone(clean)
+		if len(in) >= 4 {
+			if n := binary.BigEndian.Uint32(in); n&(1<<31) != 0 {
+				b = b[:int(n&^(1<<31))%(len(b)+1)]
+			}
+			in = in[4:]
+		}
+		for ; len(in) >= 5 && len(b) > 0; in = in[5:] {
+			b[int(binary.BigEndian.Uint32(in))%len(b)] ^= in[4]
+		}
+		path := filepath.Join(dir, "verso.db")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		CheckFile(path, 0) // problems or none, but no panic, no fault
+	})
+}
