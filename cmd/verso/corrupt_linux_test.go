@@ -37,9 +37,9 @@ func TestCheck_ReadOnly(t *testing.T) {
 func TestServe_CorruptAtOpen(t *testing.T) {
 	t.Parallel()
 	for name, corrupt := range map[string]func(b []byte) []byte{
-		"empty":             func(b []byte) []byte { return nil },
+		"empty":                func(b []byte) []byte { return nil },
 		"truncated to 3 pages": func(b []byte) []byte { return b[:3*4096] },
-		"meta pages zeroed": func(b []byte) []byte { clear(b[:8192]); return b },
+		"meta pages zeroed":    func(b []byte) []byte { clear(b[:8192]); return b },
 	} {
 		t.Run(name, func(t *testing.T) {
 			data := t.TempDir()
