@@ -65,6 +65,20 @@ func checkFile(path string, timeout time.Duration) error {
 			return err
 		}
 	}
+	// bbolt reads the meta pages through its memory map: they must lie
+	// in the file (and a bbolt.Open that panics would keep the file
+	// locked and mapped).
+	if err := func() error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = readFileMeta(f, fi.Size())
+		return err
+	}(); err != nil {
+		return errors.Join(err, errDamaged)
+	}
 	var db *bbolt.DB
 	err = guard(func() (err error) {
 		db, err = bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
@@ -88,7 +102,7 @@ func checkFile(path string, timeout time.Duration) error {
 	fi, err = f.Stat()
 	if err == nil {
 		if problems := checkPages(f, fi.Size()); len(problems) > 0 {
-			problems = append(problems, fmt.Errorf("bbolt cannot read the file safely: restore it from a backup: %w", errCorrupt))
+			problems = append(problems, errDamaged)
 			err = errors.Join(problems...)
 		}
 	}
@@ -111,6 +125,9 @@ func checkFile(path string, timeout time.Duration) error {
 	}
 	return c.err()
 }
+
+// errDamaged ends the problems of a file bbolt cannot read safely.
+var errDamaged = fmt.Errorf("bbolt cannot read the file safely: restore it from a backup: %w", errCorrupt)
 
 // writable returns nil if the file at path can be opened for writing.
 func writable(path string) error {

@@ -202,7 +202,7 @@ func (s *Store) commitTx() error {
 		// process.
 		if err = guard(tx.Commit); errors.Is(err, errCorrupt) {
 			guard(tx.Rollback)
-			s.fail(fmt.Errorf("%s: %w", s.path, err))
+			s.fail(err)
 		}
 	} else {
 		tx.Rollback()

@@ -2,12 +2,17 @@ package bolt
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/verso-config/verso"
 )
 
 var (
@@ -144,20 +149,112 @@ func FuzzCheckCorrupt(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0x10, 0x7f, 0, 0x30, 0, 0, 1})
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, in []byte) {
-		b := clone(clean)
-		if len(in) >= 4 {
-			if n := binary.BigEndian.Uint32(in); n&(1<<31) != 0 {
-				b = b[:int(n&^(1<<31))%(len(b)+1)]
-			}
-			in = in[4:]
-		}
-		for ; len(in) >= 5 && len(b) > 0; in = in[5:] {
-			b[int(binary.BigEndian.Uint32(in))%len(b)] ^= in[4]
-		}
-		path := filepath.Join(dir, "verso.db")
-		if err := os.WriteFile(path, b, 0o600); err != nil {
+		b := damage(clean, in)
+		f, err := os.CreateTemp(dir, "verso.db")
+		if err != nil {
 			t.Fatal(err)
 		}
-		CheckFile(path, 0) // problems or none, but no panic, no fault
+		path := f.Name()
+		defer os.Remove(path)
+		_, err = f.Write(b)
+		if err := errors.Join(err, f.Close()); err != nil {
+			t.Fatal(err)
+		}
+		err = CheckFile(path, 0) // problems or none, but no panic, no fault
+		if err != nil && strings.Contains(err.Error(), "in use") {
+			t.Fatalf("CheckFile: %v: an earlier check left the file locked", err)
+		}
 	})
+}
+
+// FuzzOpenCorrupt damages a data file as FuzzCheckCorrupt does and opens
+// it as a store: Open either refuses it or opens it, and then reads of
+// the file, Check and Close return errors for the damage they meet;
+// none panics or faults.
+func FuzzOpenCorrupt(f *testing.F) {
+	clean := mustCleanFile(f)
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0x20, 0, 0xff})
+	f.Add([]byte{0x80, 0, 0x40, 0})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0x10, 0x7f, 0, 0x30, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		path := filepath.Join(t.TempDir(), "verso.db")
+		if err := os.WriteFile(path, damage(clean, in), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(path, nil)
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		s.Log(ctx, verso.LogQuery{Path: verso.Root})
+		s.Get(ctx, verso.MustPath("/a"), 1)
+		s.Walk(ctx, verso.Root, verso.Head, verso.Infinite, func(*verso.Entry) error { return nil })
+		s.Check()
+		s.Commit(ctx, &verso.Txn{Ops: []verso.Op{put("/fuzz", "x")}})
+		s.Close()
+	})
+}
+
+// damage returns a copy of clean damaged as in says: its first 4 bytes a
+// length to truncate it to, if their top bit is set; then 5 bytes at a
+// time, an offset and a byte to xor there.
+func damage(clean, in []byte) []byte {
+	b := clone(clean)
+	if len(in) >= 4 {
+		if n := binary.BigEndian.Uint32(in); n&(1<<31) != 0 {
+			b = b[:int(n&^(1<<31))%(len(b)+1)]
+		}
+		in = in[4:]
+	}
+	for ; len(in) >= 5 && len(b) > 0; in = in[5:] {
+		b[int(binary.BigEndian.Uint32(in))%len(b)] ^= in[4]
+	}
+	return b
+}
+
+// TestOpen_Corrupt opens damaged copies of a data file. Open refuses the
+// damage it relies on (meta pages, a file shorter than they say, an
+// empty file), naming the file; damage it does not read at open is an
+// error of the read that meets it, which stops the store. Nothing panics
+// or faults.
+func TestOpen_Corrupt(t *testing.T) {
+	clean := mustCleanFile(t)
+	mustRefuse := map[string]bool{
+		"truncate to half": true, "truncate to three pages": true,
+		"zero both meta pages": true, "empty": true,
+	}
+	for _, tc := range corruptions {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "verso.db")
+			if err := os.WriteFile(path, tc.corrupt(clone(clean)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(path, nil)
+			if err != nil {
+				if !strings.Contains(err.Error(), path) {
+					t.Errorf("Open = %v, want it to name %s", err, path)
+				}
+				t.Logf("Open: %.200v", err)
+				return
+			}
+			if mustRefuse[tc.name] {
+				t.Errorf("Open of a file with %s succeeded", tc.name)
+			}
+			ctx := context.Background()
+			_, logErr := s.Log(ctx, verso.LogQuery{Path: verso.Root})
+			var walkErr error
+			for rev := verso.Revision(1); rev < 300 && walkErr == nil; rev += 7 {
+				walkErr = s.Walk(ctx, verso.Root, rev, verso.Infinite, func(*verso.Entry) error { return nil })
+			}
+			checkErr := s.Check()
+			if checkErr == nil {
+				t.Error("Check of an open damaged store = nil")
+			}
+			t.Logf("Log: %.100v; Walk: %.100v; Check: %.100v; Writable: %.100v", logErr, walkErr, checkErr, s.Writable())
+			if (logErr != nil || walkErr != nil) && s.Writable() == nil {
+				t.Error("a read met damage, but Writable = nil")
+			}
+			s.Close()
+		})
+	}
 }

@@ -297,7 +297,8 @@ func (w *pageWalker) freelist() {
 
 // checkOpenFile checks, before bbolt reads the data file f, what Open
 // relies on: a valid meta page, a file that holds every page below its
-// high-water mark, root and freelist pages below it. Where the meta page
+// high-water mark, root and freelist pages below it, a freelist page
+// that holds the ids it counts. Where the meta page
 // records no freelist, bbolt rebuilds it by walking every page on a
 // goroutine of its own, where damage would end the process: then every
 // page's structure is checked first. A new (empty) file passes.
@@ -308,12 +309,19 @@ func checkOpenFile(f *os.File) error {
 	}
 	m, err := readFileMeta(f, fi.Size())
 	if err != nil {
-		return fmt.Errorf("%s is damaged: %w", f.Name(), err)
+		return fmt.Errorf("damaged data file: %w", err)
 	}
+	var problems []error
 	if m.freelist == noFreelist {
-		if problems := checkPages(f, fi.Size()); len(problems) > 0 {
-			return fmt.Errorf("%s is damaged: %w", f.Name(), errors.Join(append(problems, errCorrupt)...))
-		}
+		problems = checkPages(f, fi.Size())
+	} else {
+		// bbolt reads the ids the freelist page counts.
+		w := &pageWalker{f: f, m: m}
+		w.freelist()
+		problems = w.problems
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("damaged data file: %w", errors.Join(append(problems, errCorrupt)...))
 	}
 	return nil
 }

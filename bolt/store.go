@@ -222,6 +222,10 @@ func Open(path string, opts *Options) (*Store, error) {
 		os.Remove(wp + ".tmp") // a checkpoint that never finished
 		hdr, recs, err = readWAL(wp)
 		if errors.Is(err, fs.ErrNotExist) {
+			if err := checkOpenFile(f); err != nil {
+				f.Close()
+				return nil, err
+			}
 			return f, nil
 		}
 		if err == nil {
@@ -517,10 +521,19 @@ func (s *Store) nearMapEnd(tx *bbolt.Tx, extra int) bool {
 	return tx.Size()+4*int64(extra)+64<<20 > s.mapSize/2
 }
 
-// init creates the buckets of a new file and checks the format of an
-// existing one.
+// init creates the buckets of a new file and checks the buckets and the
+// format of an existing one.
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if k, _ := tx.Cursor().First(); k != nil {
+			// Not a new file: a missing bucket is damage, not something
+			// to create empty.
+			for _, name := range allBuckets {
+				if tx.Bucket(name) == nil {
+					return fmt.Errorf("bucket %q is missing: %w", name, errCorrupt)
+				}
+			}
+		}
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %q: %w", name, err)
@@ -624,7 +637,7 @@ func (s *Store) viewNow(fn func(*bbolt.Tx) error) error {
 		return verso.ErrClosed
 	}
 	if errors.Is(err, errCorrupt) {
-		s.fail(fmt.Errorf("%s: %w", s.path, err))
+		s.fail(err)
 	}
 	return err
 }
@@ -1021,7 +1034,9 @@ func (s *Store) shut(final bool) error {
 
 	s.queue.Drain()
 	<-s.done
-	return s.release(final)
+	// Committing what bbolt holds reads pages: a damaged file is an
+	// error here too.
+	return guard(func() error { return s.release(final) })
 }
 
 // release frees what the store holds once the committer has stopped. With
