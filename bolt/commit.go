@@ -399,7 +399,9 @@ func (s *Store) commitBatch(batch []*request) {
 	// run a function again).
 	start, head := s.txHead, s.txHead
 	w := newWriter(tx, s.wal != nil)
-	err = func() error {
+	// guard: a damaged page met while planning or writing is an error
+	// (it stops the store below), not the end of the process.
+	err = guard(func() error {
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				r.err = err
@@ -422,12 +424,15 @@ func (s *Store) commitBatch(batch []*request) {
 			return nil
 		}
 		return tx.Bucket(bucketMeta).Put(keyHead, revKey(head))
-	}()
+	})
 	if err != nil {
 		// The bbolt transaction holds part of this group, which
 		// cannot be taken out alone: all of it goes (and the store
-		// stops if it held acknowledged groups).
+		// stops if it held acknowledged groups, or met damage).
 		s.abortTx(err)
+		if errors.Is(err, errCorrupt) {
+			s.fail(err)
+		}
 		s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
 		failAll(err)
 		return

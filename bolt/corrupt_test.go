@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -241,6 +242,11 @@ func TestOpen_Corrupt(t *testing.T) {
 				t.Errorf("Open of a file with %s succeeded", tc.name)
 			}
 			ctx := context.Background()
+			// Commits write history and index pages Open does not read.
+			var commitErr error
+			for i := 0; i < 40 && commitErr == nil; i++ {
+				_, commitErr = s.Commit(ctx, &verso.Txn{Ops: []verso.Op{put(fmt.Sprintf("/%c/k%02d", 'a'+i%3, i), "x")}})
+			}
 			_, logErr := s.Log(ctx, verso.LogQuery{Path: verso.Root})
 			var walkErr error
 			for rev := verso.Revision(1); rev < 300 && walkErr == nil; rev += 7 {
@@ -250,8 +256,8 @@ func TestOpen_Corrupt(t *testing.T) {
 			if checkErr == nil {
 				t.Error("Check of an open damaged store = nil")
 			}
-			t.Logf("Log: %.100v; Walk: %.100v; Check: %.100v; Writable: %.100v", logErr, walkErr, checkErr, s.Writable())
-			if (logErr != nil || walkErr != nil) && s.Writable() == nil {
+			t.Logf("Commit: %.100v; Log: %.100v; Walk: %.100v; Check: %.100v; Writable: %.100v", commitErr, logErr, walkErr, checkErr, s.Writable())
+			if (commitErr != nil || logErr != nil || walkErr != nil) && s.Writable() == nil {
 				t.Error("a read met damage, but Writable = nil")
 			}
 			s.Close()
