@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/verso-config/verso"
+	bbolt "go.etcd.io/bbolt"
 )
 
 var (
@@ -262,5 +263,53 @@ func TestOpen_Corrupt(t *testing.T) {
 			}
 			s.Close()
 		})
+	}
+}
+
+// TestOpen_TreeCycle points a branch page of the tree bucket (which Open
+// reads whole) at itself: a cursor would descend forever. Open refuses
+// the file instead.
+func TestOpen_TreeCycle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []verso.Op
+	for i := range 300 {
+		ops = append(ops, put(fmt.Sprintf("/k%03d", i), strings.Repeat("v", 100)))
+	}
+	mustCommit(t, s, ops...)
+	s.Close()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root uint64
+	var pageSize int
+	db.View(func(tx *bbolt.Tx) error {
+		root, pageSize = uint64(tx.Bucket(bucketTree).Root()), db.Info().PageSize
+		return nil
+	})
+	db.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := b[int(root)*pageSize:]
+	if binary.NativeEndian.Uint16(page[8:]) != branchPageFlag {
+		t.Fatalf("the tree's root page %d is not a branch page", root)
+	}
+	binary.NativeEndian.PutUint64(page[pageHeader+8:], root) // its first child: itself
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, nil)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a tree with a cycle succeeded")
+	}
+	if !strings.Contains(err.Error(), "referenced twice") || !strings.Contains(err.Error(), path) {
+		t.Errorf("Open = %v, want the cycle reported, naming %s", err, path)
 	}
 }

@@ -227,7 +227,10 @@ short faults (SIGBUS). So:
     its high-water mark, root and freelist pages below it, a freelist page
     that holds the ids it counts, and, where the meta page records no
     freelist (bbolt then walks every page, on a goroutine of its own),
-    the structure of every page. It refuses an empty file: only a missing
+    the structure of every page; and the branch pages of the meta and
+    tree buckets, which it reads whole (no child beyond the high-water
+    mark, none reached twice: a cursor would descend forever). It
+    refuses an empty file: only a missing
     file makes a new store. A file with missing buckets is refused too.
   - Open, every read transaction (viewNow) and the commits of bbolt's
     transaction run inside guard, which sets debug.SetPanicOnFault on its

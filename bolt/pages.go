@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 )
 
 // guard runs fn and turns a panic (bbolt panics on many kinds of damaged
@@ -320,8 +322,91 @@ func checkOpenFile(f *os.File) error {
 		w.freelist()
 		problems = w.problems
 	}
+	if len(problems) == 0 {
+		problems = checkBranches(f, m, bucketMeta, bucketTree)
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("damaged data file: %w", errors.Join(append(problems, errCorrupt)...))
 	}
 	return nil
+}
+
+// checkBranches checks the branch pages of the named buckets' trees (the
+// buckets Open reads whole) level by level, as walkTree reads them: every
+// child below the high-water mark, and no page reached twice, so that a
+// cursor cannot descend forever. It reads only branch pages (and the
+// first page of each level, to see whether it is one), not the leaves.
+func checkBranches(f io.ReaderAt, m fileMeta, names ...[]byte) []error {
+	w := &pageWalker{f: f, m: m}
+	root := w.read(m.root, "root bucket")
+	if root == nil || binary.NativeEndian.Uint16(root[8:]) != leafPageFlag {
+		return w.problems // five buckets fit in one leaf: a branch root is left to bbolt
+	}
+	ne := binary.NativeEndian
+	for i := range int(ne.Uint16(root[10:])) {
+		e := pageHeader + 16*i
+		if e+16 > len(root) {
+			break
+		}
+		flags, pos := ne.Uint32(root[e:]), int(ne.Uint32(root[e+4:]))
+		ksize, vsize := int(ne.Uint32(root[e+8:])), int(ne.Uint32(root[e+12:]))
+		if flags&bucketLeafFlag == 0 || e+pos+ksize+vsize > len(root) || vsize < 16 {
+			continue
+		}
+		name := root[e+pos : e+pos+ksize]
+		if !slices.ContainsFunc(names, func(n []byte) bool { return bytes.Equal(n, name) }) {
+			continue
+		}
+		if id := ne.Uint64(root[e+pos+ksize:]); id != 0 {
+			w.branches(id, fmt.Sprintf("bucket %q", name))
+		}
+	}
+	return w.problems
+}
+
+// branches checks the branch pages of the tree whose root page is root.
+func (w *pageWalker) branches(root uint64, what string) {
+	ne := binary.NativeEndian
+	seen := map[uint64]bool{root: true}
+	level := []uint64{root}
+	for depth := 0; len(level) > 0; depth++ {
+		if depth > maxTreeDepth {
+			w.addf("%s: tree deeper than %d", what, maxTreeDepth)
+			return
+		}
+		var next []uint64
+		for i, id := range level {
+			b := w.read(id, what)
+			if b == nil {
+				return
+			}
+			flags := ne.Uint16(b[8:])
+			if flags != branchPageFlag {
+				if i == 0 && flags == leafPageFlag {
+					return // the leaves
+				}
+				w.addf("%s: page %d: type %#x where the level holds branch pages", what, id, flags)
+				return
+			}
+			count := int(ne.Uint16(b[10:]))
+			if pageHeader+16*count > len(b) {
+				w.addf("%s: page %d: %d elements do not fit in it", what, id, count)
+				return
+			}
+			for j := range count {
+				child := ne.Uint64(b[pageHeader+16*j+8:])
+				if child < 2 || child >= w.m.pgid {
+					w.addf("%s: page %d: child page %d is not below the high-water mark %d", what, id, child, w.m.pgid)
+					return
+				}
+				if seen[child] {
+					w.addf("%s: page %d: child page %d is referenced twice", what, id, child)
+					return
+				}
+				seen[child] = true
+				next = append(next, child)
+			}
+		}
+		level = next
+	}
 }
