@@ -33,6 +33,9 @@ const maxProblems = 100
 //     namespaces above them (from the start of history on);
 //   - the head cache holds the tree at head.
 //
+// It first checks the structure of every page (see CheckFile); damage
+// there stops the store (see viewNow).
+//
 // It returns nil, or an error joining every problem found (the first
 // hundred, then a count).
 func (s *Store) Check() error {
@@ -43,6 +46,21 @@ func (s *Store) Check() error {
 	// so that it sees the cache and the file at the same revision.
 	c := &checker{}
 	err := s.exclusive(func() error {
+		// The structure of the pages first (read(2), as CheckFile does):
+		// bbolt's cursors would descend forever into a damaged tree
+		// whose pages point back up.
+		fi, err := s.dbf.Stat()
+		if err != nil {
+			return err
+		}
+		if problems := checkPages(s.dbf, fi.Size()); len(problems) > 0 {
+			for _, p := range problems {
+				c.addf("%v", p)
+			}
+			c.problems = append(c.problems, errDamaged)
+			s.fail(errors.Join(problems[0], errDamaged))
+			return nil
+		}
 		return s.viewNow(func(tx *bbolt.Tx) error {
 			c.check(tx)
 			if c.head >= 0 {
