@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/verso-config/verso"
 	bbolt "go.etcd.io/bbolt"
@@ -32,10 +33,15 @@ func mustCleanFile(tb testing.TB) []byte {
 		return cleanBytes
 	}
 	path := filepath.Join(tb.TempDir(), "verso.db")
-	s, err := Open(path, nil)
+	// A fixed clock and one transaction per group: the same file in
+	// every process, so that a fuzz finding can be run again.
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { now = now.Add(time.Second); return now }
+	s, err := Open(path, &Options{Clock: clock, MaxBatch: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	s.txMaxAge, s.walIdle, s.walMaxAge = time.Hour, time.Hour, time.Hour
 	commitMix(tb, s, rand.New(rand.NewPCG(1, 2)), 600)
 	if err := s.Close(); err != nil {
 		tb.Fatal(err)
