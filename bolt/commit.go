@@ -201,8 +201,8 @@ func (s *Store) commitTx() error {
 		// panics on damaged ones: either stops the store, not the
 		// process.
 		if err = guard(tx.Commit); errors.Is(err, errCorrupt) {
-			guard(tx.Rollback)
 			s.fail(err)
+			s.dropTx(tx, err)
 		}
 	} else {
 		tx.Rollback()
@@ -217,6 +217,26 @@ func (s *Store) commitTx() error {
 	return nil
 }
 
+// dropTx rolls back the write transaction tx after err. Between
+// checkpoints the file records no freelist, and bbolt's rollback then
+// rebuilds it by walking every page on a goroutine of its own, where
+// damage would end the process: after damage (err wraps errCorrupt) it
+// rolls back only if the pages' structure is whole, and otherwise leaves
+// tx open for good (abandoned: the store has stopped, and Close leaves
+// the file to the end of the process).
+func (s *Store) dropTx(tx *bbolt.Tx, err error) {
+	if errors.Is(err, errCorrupt) && s.dbf != nil {
+		fi, serr := s.dbf.Stat()
+		if serr != nil || len(checkPages(s.dbf, fi.Size())) > 0 {
+			s.abandoned = true
+			return
+		}
+	}
+	if err := guard(tx.Rollback); errors.Is(err, errCorrupt) {
+		s.abandoned = true
+	}
+}
+
 // abortTx rolls back the open bbolt write transaction after err, which
 // stops the store if the transaction held acknowledged groups.
 func (s *Store) abortTx(err error) {
@@ -228,7 +248,7 @@ func (s *Store) abortTx(err error) {
 		first := verso.Revision(s.boltHead.Load()) + 1
 		s.fail(fmt.Errorf("the log holds r%d-r%d, which bbolt failed to write: %w", first, first+verso.Revision(s.txAcked)-1, err))
 	}
-	s.tx.Rollback()
+	s.dropTx(s.tx, err)
 	s.tx, s.txAcked, s.txBytes = nil, 0, 0
 }
 

@@ -124,6 +124,11 @@ type Store struct {
 	boltHead atomic.Int64
 	flushReq chan struct{}
 	flushed  chan struct{}
+	// abandoned is set when a write transaction met damage that made
+	// rolling it back unsafe (dropTx): it stays open, so bbolt's lock
+	// stays held, and Close does not close bbolt (it would wait for
+	// that lock).
+	abandoned bool
 	// final is set by Close before the committer stops: it commits tx
 	// then. Without it (tests of crashes), tx is dropped as a crash
 	// would drop it.
@@ -1043,6 +1048,13 @@ func (s *Store) shut(final bool) error {
 // final set (Close), it first makes the data file durable and removes the
 // log; without it (tests of crashes), it leaves both as a crash would.
 func (s *Store) release(final bool) error {
+	if s.abandoned {
+		if s.wal != nil {
+			s.wal.close()
+		}
+		s.dbf.Close()
+		return fmt.Errorf("close %s: the data file is damaged, and stays open until the process ends: %w", s.path, s.failure())
+	}
 	var errs []error
 	if s.wal != nil {
 		if final && s.failure() == nil {
