@@ -92,6 +92,19 @@ func (c *checker) addf(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Errorf(format, args...))
 }
 
+// missing reports the commit records of revisions from..to missing: one
+// by one if they are few, as one range otherwise (a damaged head can say
+// revisions of a number no loop should count up to).
+func (c *checker) missing(from, to verso.Revision) {
+	if to-from >= maxProblems {
+		c.addf("revisions %d-%d: commit records missing", from, to)
+		return
+	}
+	for r := from; r <= to; r++ {
+		c.addf("revision %d: commit record missing", r)
+	}
+}
+
 func (c *checker) err() error {
 	if c.extra > 0 {
 		c.problems = append(c.problems, fmt.Errorf("and %d more problems", c.extra))
@@ -151,9 +164,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 			c.addf("revision %d: record beyond head %d", rev, head)
 			return nil
 		}
-		for ; next < rev; next++ {
-			c.addf("revision %d: commit record missing", next)
-		}
+		c.missing(next, rev-1)
 		next = rev + 1
 		commit, _, err := codec.DecodeCommit(v)
 		if err != nil {
@@ -182,9 +193,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 	if err != nil {
 		c.addf("revs: %v", err)
 	}
-	for ; next <= head; next++ {
-		c.addf("revision %d: commit record missing", next)
-	}
+	c.missing(next, head)
 
 	// History: rebuild the tree at head from each path's newest state.
 	rebuilt := make(map[verso.Path]*verso.Entry)
