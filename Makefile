@@ -52,6 +52,7 @@ FUZZ_TARGETS = \
 	.:FuzzParsePath .:FuzzParseRevision \
 	server:FuzzReadPropfind server:FuzzReadProppatch server:FuzzReadLockInfo \
 	server:FuzzParseIfHeader server:FuzzGetParams server:FuzzTxn \
+	bolt:FuzzCheckCorrupt bolt:FuzzOpenCorrupt \
 	auth:FuzzParseUsers internal/authz:FuzzParse
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

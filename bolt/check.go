@@ -33,6 +33,9 @@ const maxProblems = 100
 //     namespaces above them (from the start of history on);
 //   - the head cache holds the tree at head.
 //
+// It first checks the structure of every page (see CheckFile); damage
+// there stops the store (see viewNow).
+//
 // It returns nil, or an error joining every problem found (the first
 // hundred, then a count).
 func (s *Store) Check() error {
@@ -43,6 +46,21 @@ func (s *Store) Check() error {
 	// so that it sees the cache and the file at the same revision.
 	c := &checker{}
 	err := s.exclusive(func() error {
+		// The structure of the pages first (read(2), as CheckFile does):
+		// bbolt's cursors would descend forever into a damaged tree
+		// whose pages point back up.
+		fi, err := s.dbf.Stat()
+		if err != nil {
+			return err
+		}
+		if problems := checkPages(s.dbf, fi.Size()); len(problems) > 0 {
+			for _, p := range problems {
+				c.addf("%v", p)
+			}
+			c.problems = append(c.problems, errDamaged)
+			s.fail(errors.Join(problems[0], errDamaged))
+			return nil
+		}
 		return s.viewNow(func(tx *bbolt.Tx) error {
 			c.check(tx)
 			if c.head >= 0 {
@@ -72,6 +90,19 @@ func (c *checker) addf(format string, args ...any) {
 		return
 	}
 	c.problems = append(c.problems, fmt.Errorf(format, args...))
+}
+
+// missing reports the commit records of revisions from..to missing: one
+// by one if they are few, as one range otherwise (a damaged head can say
+// revisions of a number no loop should count up to).
+func (c *checker) missing(from, to verso.Revision) {
+	if to-from >= maxProblems {
+		c.addf("revisions %d-%d: commit records missing", from, to)
+		return
+	}
+	for r := from; r <= to; r++ {
+		c.addf("revision %d: commit record missing", r)
+	}
 }
 
 func (c *checker) err() error {
@@ -133,9 +164,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 			c.addf("revision %d: record beyond head %d", rev, head)
 			return nil
 		}
-		for ; next < rev; next++ {
-			c.addf("revision %d: commit record missing", next)
-		}
+		c.missing(next, rev-1)
 		next = rev + 1
 		commit, _, err := codec.DecodeCommit(v)
 		if err != nil {
@@ -164,9 +193,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 	if err != nil {
 		c.addf("revs: %v", err)
 	}
-	for ; next <= head; next++ {
-		c.addf("revision %d: commit record missing", next)
-	}
+	c.missing(next, head)
 
 	// History: rebuild the tree at head from each path's newest state.
 	rebuilt := make(map[verso.Path]*verso.Entry)

@@ -243,7 +243,13 @@ func (s *Store) commitTx() error {
 		err = s.txHook()
 	}
 	if err == nil {
-		err = tx.Commit()
+		// A page the file no longer holds (cut short) faults, and bbolt
+		// panics on damaged ones: either stops the store, not the
+		// process.
+		if err = guard(tx.Commit); errors.Is(err, errCorrupt) {
+			s.fail(err)
+			s.dropTx(tx, err)
+		}
 	} else {
 		tx.Rollback()
 	}
@@ -282,6 +288,26 @@ func (s *Store) commitTx() error {
 // commit a bbolt transaction that failed for lack of space.
 const noSpaceRetry = time.Second
 
+// dropTx rolls back the write transaction tx after err. Between
+// checkpoints the file records no freelist, and bbolt's rollback then
+// rebuilds it by walking every page on a goroutine of its own, where
+// damage would end the process: after damage (err wraps errCorrupt) it
+// rolls back only if the pages' structure is whole, and otherwise leaves
+// tx open for good (abandoned: the store has stopped, and Close leaves
+// the file to the end of the process).
+func (s *Store) dropTx(tx *bbolt.Tx, err error) {
+	if errors.Is(err, errCorrupt) && s.dbf != nil {
+		fi, serr := s.dbf.Stat()
+		if serr != nil || len(checkPages(s.dbf, fi.Size())) > 0 {
+			s.abandoned = true
+			return
+		}
+	}
+	if err := guard(tx.Rollback); errors.Is(err, errCorrupt) {
+		s.abandoned = true
+	}
+}
+
 // abortTx rolls back the open bbolt write transaction after err, which
 // stops the store if the transaction held acknowledged groups.
 func (s *Store) abortTx(err error) {
@@ -293,7 +319,7 @@ func (s *Store) abortTx(err error) {
 		first := verso.Revision(s.boltHead.Load()) + 1
 		s.fail(fmt.Errorf("the log holds r%d-r%d, which bbolt failed to write: %w", first, first+verso.Revision(s.txAcked)-1, err))
 	}
-	s.tx.Rollback()
+	s.dropTx(s.tx, err)
 	s.tx, s.txAcked, s.txBytes = nil, 0, 0
 }
 
@@ -481,7 +507,9 @@ func (s *Store) commitBatch(batch []*request) {
 	// run a function again).
 	start, head := s.txHead, s.txHead
 	w := newWriter(tx, s.wal != nil)
-	err = func() error {
+	// guard: a damaged page met while planning or writing is an error
+	// (it stops the store below), not the end of the process.
+	err = guard(func() error {
 		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				r.err = err
@@ -504,12 +532,15 @@ func (s *Store) commitBatch(batch []*request) {
 			return nil
 		}
 		return tx.Bucket(bucketMeta).Put(keyHead, revKey(head))
-	}()
+	})
 	if err != nil {
 		// The bbolt transaction holds part of this group, which
 		// cannot be taken out alone: all of it goes (and the store
-		// stops if it held acknowledged groups).
+		// stops if it held acknowledged groups, or met damage).
 		s.abortTx(err)
+		if errors.Is(err, errCorrupt) {
+			s.fail(err)
+		}
 		s.log.Error("verso: group commit failed", "path", s.path, "txns", len(batch), "err", err)
 		failAll(err)
 		return

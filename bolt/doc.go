@@ -262,6 +262,35 @@ periodic Prune costs what changed since, not the size of the history.
 Deleted records leave free pages that bbolt reuses; the file does not
 shrink.
 
+# Damage
+
+A data file damaged on disk (a lost page, a file cut short) must never
+crash the process. bbolt panics on many kinds of damaged page, and reads
+the file through a memory map, where a page beyond the end of a file cut
+short faults (SIGBUS). So:
+
+  - Open checks, with read(2) before bbolt maps the file, what it relies
+    on (pages.go): a valid meta page, a file that holds every page below
+    its high-water mark, root and freelist pages below it, a freelist page
+    that holds the ids it counts, and, where the meta page records no
+    freelist (bbolt then walks every page, on a goroutine of its own),
+    the structure of every page; and the branch pages of the meta and
+    tree buckets, which it reads whole (no child beyond the high-water
+    mark, none reached twice: a cursor would descend forever). It
+    refuses an empty file: only a missing
+    file makes a new store. A file with missing buckets is refused too.
+  - Open, every read transaction (viewNow) and the commits of bbolt's
+    transaction run inside guard, which sets debug.SetPanicOnFault on its
+    goroutine and recovers: a panic or a fault becomes an error wrapping
+    codec.ErrCorrupt. Such an error from a read stops the store as a failed
+    log does: commits are refused, and Writable (the server's /readyz)
+    says why, until the file is restored and the store reopened. Reads at
+    head are served from memory and go on.
+  - CheckFile checks the structure of every page with read(2) before it
+    lets bbolt read the file (bbolt's Tx.Check reads on a goroutine of its
+    own, where no recover reaches), and runs the rest inside guard. It
+    opens the file read-only and needs no write access.
+
 # Caveats
 
 A transaction whose context is done when the committer reaches it is

@@ -130,6 +130,11 @@ type Store struct {
 	boltHead atomic.Int64
 	flushReq chan struct{}
 	flushed  chan struct{}
+	// abandoned is set when a write transaction met damage that made
+	// rolling it back unsafe (dropTx): it stays open, so bbolt's lock
+	// stays held, and Close does not close bbolt (it would wait for
+	// that lock).
+	abandoned bool
 	// final is set by Close before the committer stops: it commits tx
 	// then. Without it (tests of crashes), tx is dropped as a crash
 	// would drop it.
@@ -180,6 +185,11 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create directory of %s: %w", path, err)
 	}
+	// Only a missing file makes a new store: an empty one is a file
+	// that lost its contents.
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		return nil, fmt.Errorf("open %s: the data file is empty (0 bytes), not a store: restore it from a backup, or remove it to start an empty store: %w", path, errCorrupt)
+	}
 	useWAL := walSupported && strconv.IntSize == 64
 	var mapSize int64
 	if useWAL {
@@ -210,6 +220,10 @@ func Open(path string, opts *Options) (*Store, error) {
 				f.Close()
 				return nil, fmt.Errorf("log %s: this platform cannot recover it: open the store on Linux first", wp)
 			}
+			if err := checkOpenFile(f); err != nil {
+				f.Close()
+				return nil, err
+			}
 			return f, nil
 		}
 		if err := lockFile(f, o.Timeout); err != nil {
@@ -219,6 +233,10 @@ func Open(path string, opts *Options) (*Store, error) {
 		os.Remove(wp + ".tmp") // a checkpoint that never finished
 		l, err := readLog(wp)
 		if errors.Is(err, fs.ErrNotExist) {
+			if err := checkOpenFile(f); err != nil {
+				f.Close()
+				return nil, err
+			}
 			return f, nil
 		}
 		var le *LogError
@@ -234,6 +252,10 @@ func Open(path string, opts *Options) (*Store, error) {
 			f.Close()
 			return nil, fmt.Errorf("log %s: %w", wp, err)
 		}
+		if err := checkOpenFile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
 		if l.torn > 0 {
 			// Expected after a crash during an append, whose
 			// commits were never acknowledged.
@@ -242,7 +264,11 @@ func Open(path string, opts *Options) (*Store, error) {
 		}
 		return f, nil
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout, InitialMmapSize: int(mapSize), OpenFile: openFile})
+	var db *bbolt.DB
+	err := guard(func() (err error) {
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout, InitialMmapSize: int(mapSize), OpenFile: openFile})
+		return err
+	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: data file is in use by another process: %w", path, err)
 	}
@@ -274,7 +300,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		flushReq:   make(chan struct{}, 1),
 		flushed:    make(chan struct{}),
 	}
-	if err := s.start(hdr, recs, useWAL); err != nil {
+	if err := guard(func() error { return s.start(hdr, recs, useWAL) }); err != nil {
 		if s.pin != nil {
 			s.pin.Rollback()
 		}
@@ -523,10 +549,19 @@ func (s *Store) nearMapEnd(tx *bbolt.Tx, extra int) bool {
 	return tx.Size()+4*int64(extra)+64<<20 > s.mapSize/2
 }
 
-// init creates the buckets of a new file and checks the format of an
-// existing one.
+// init creates the buckets of a new file and checks the buckets and the
+// format of an existing one.
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if k, _ := tx.Cursor().First(); k != nil {
+			// Not a new file: a missing bucket is damage, not something
+			// to create empty.
+			for _, name := range allBuckets {
+				if tx.Bucket(name) == nil {
+					return fmt.Errorf("bucket %q is missing: %w", name, errCorrupt)
+				}
+			}
+		}
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %q: %w", name, err)
@@ -618,10 +653,19 @@ func (s *Store) viewAt(rev verso.Revision, fn func(*bbolt.Tx) error) error {
 
 // viewNow runs fn in a bbolt read transaction of the file as bbolt has
 // committed it, turning a closed database into verso.ErrClosed.
+//
+// A damaged page (bbolt panics on many) or a page the file no longer
+// holds (a file cut short: reading it through bbolt's memory map faults)
+// becomes an error wrapping errCorrupt, and stops the store: it refuses
+// commits, and Writable (the server's /readyz) says why, until the file
+// is restored and the store reopened.
 func (s *Store) viewNow(fn func(*bbolt.Tx) error) error {
-	err := s.db.View(fn)
+	err := guard(func() error { return s.db.View(fn) })
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return verso.ErrClosed
+	}
+	if errors.Is(err, errCorrupt) {
+		s.fail(err)
 	}
 	return err
 }
@@ -1021,13 +1065,22 @@ func (s *Store) shut(final bool) error {
 
 	s.queue.Drain()
 	<-s.done
-	return s.release(final)
+	// Committing what bbolt holds reads pages: a damaged file is an
+	// error here too.
+	return guard(func() error { return s.release(final) })
 }
 
 // release frees what the store holds once the committer has stopped. With
 // final set (Close), it first makes the data file durable and removes the
 // log; without it (tests of crashes), it leaves both as a crash would.
 func (s *Store) release(final bool) error {
+	if s.abandoned {
+		if s.wal != nil {
+			s.wal.close()
+		}
+		s.dbf.Close()
+		return fmt.Errorf("close %s: the data file is damaged, and stays open until the process ends: %w", s.path, s.failure())
+	}
 	var errs []error
 	if s.wal != nil {
 		if final && s.failure() == nil {

@@ -58,7 +58,7 @@ func loggedStore(t *testing.T, path string, n int) (offs []int, recs []walRecord
 }
 
 // damage flips 16 bytes of the log of the data file at path, at offset off.
-func damage(t *testing.T, path string, off int) {
+func damageLog(t *testing.T, path string, off int) {
 	t.Helper()
 	f, err := os.OpenFile(walPath(path), os.O_RDWR, 0)
 	if err != nil {
@@ -100,7 +100,7 @@ func TestOpen_DamagedLog(t *testing.T) {
 			if where == "header" {
 				at = offs[bad]
 			}
-			damage(t, path, at)
+			damageLog(t, path, at)
 
 			s, err := Open(path, nil)
 			if err == nil {
@@ -158,9 +158,9 @@ func TestOpen_TornLog(t *testing.T) {
 			last := offs[len(offs)-1]
 			switch how {
 			case "flipped":
-				damage(t, path, last+40)
+				damageLog(t, path, last+40)
 			case "header":
-				damage(t, path, last)
+				damageLog(t, path, last)
 			case "cut":
 				if err := os.Truncate(walPath(path), int64(last+100)); err != nil {
 					t.Fatal(err)

@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +34,9 @@ store is left as it is (see "A damaged write-ahead log" in
 docs/OPERATIONS.md).
 
 The store must be stopped: check refuses a data directory a running verso
-holds. It exits 0 and prints one line when everything agrees, and exits 1
+holds. Check writes nothing but that recovery: it works on a read-only
+directory or file system (a store whose log needs recovering is reported
+there, not checked). A damaged file is reported as problems, never a crash. It exits 0 and prints one line when everything agrees, and exits 1
 listing each problem otherwise (the first hundred).`,
 		Example: `  verso check --data /var/lib/verso`,
 		Args:    argsBetween(0, 0, "no arguments (the store is --data DIR)"),
@@ -43,6 +47,11 @@ listing each problem otherwise (the first hundred).`,
 				}
 			}
 			db, unlock, err := openDataDir(data)
+			if err != nil && readOnly(err) {
+				// A read-only copy: the data file's own lock, which
+				// check takes shared, still refuses a running verso.
+				db, unlock, err = filepath.Join(data, dbFile), func() {}, nil
+			}
 			if err != nil {
 				return err
 			}
@@ -56,6 +65,12 @@ listing each problem otherwise (the first hundred).`,
 	}
 	cmd.Flags().StringVar(&data, "data", DefaultConfig().Data, "`DIR` holding the store (env VERSO_DATA)")
 	return cmd
+}
+
+// readOnly says whether err is a refusal to write: a read-only file,
+// directory or file system.
+func readOnly(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
 }
 
 // openDataDir takes the lock of the data directory dir, which must hold a
