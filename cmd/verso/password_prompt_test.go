@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -33,12 +35,20 @@ func TestCLI_PasswordPrompt(t *testing.T) {
 	sh := exec.Command("script", "-qec", cmdline, "/dev/null")
 	sh.Env = testEnv()
 	in, _ := sh.StdinPipe()
-	var out strings.Builder
+	var out lockedBuffer
 	sh.Stdout, sh.Stderr = &out, &out
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the prompt come up before typing
+	// Type only once the prompt is up: the terminal echoes what comes
+	// before verso turns echo off, and a busy machine can take a while.
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(out.String(), "Password for alice: "); {
+		if time.Now().After(deadline) {
+			sh.Process.Kill()
+			t.Fatalf("no password prompt:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	in.Write([]byte("alice pw\n"))
 	done := make(chan error, 1)
 	go func() { done <- sh.Wait() }()
@@ -63,4 +73,22 @@ func TestCLI_PasswordPrompt(t *testing.T) {
 	if code != 1 || strings.Contains(stderr, "Password for") || !strings.Contains(stderr, "set VERSO_PASSWORD") {
 		t.Errorf("verso put without a terminal: status %d, stderr %q; want 1 and a line naming VERSO_PASSWORD", code, stderr)
 	}
+}
+
+// lockedBuffer collects a command's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
