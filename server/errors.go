@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/codec"
 )
 
 // statusError is an error that already knows its HTTP status. Handlers
@@ -73,6 +74,11 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// corruptMessage is the message of a 500 for damage found in the store:
+// the client learns that retrying will not help, the operator finds the
+// cause in the log and on /readyz.
+const corruptMessage = "the server's store is damaged: this request cannot be answered, and writes are stopped until its operator restores it (see /readyz)"
+
 // noSpaceMessage is the message of a 507.
 const noSpaceMessage = "the server's disk is full: nothing was changed; the write can be sent again once its operator frees space"
 
@@ -92,6 +98,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusNotImplemented && status != http.StatusInsufficientStorage {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal server error (the server log has the details)"
+		if errors.Is(err, codec.ErrCorrupt) {
+			msg = corruptMessage
+		}
 	}
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	h := w.Header()
