@@ -140,7 +140,7 @@ func TestTimeouts_Body(t *testing.T) {
 			addr := startTimed(t, ln, 30*time.Second, opts, 0)
 			var wg sync.WaitGroup
 			for _, req := range []string{
-				"PUT /config/k HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx",   // the fast lane's PUT
+				"PUT /config/k HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx",      // the fast lane's PUT
 				"PROPFIND /config/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n<", // net/http's
 			} {
 				wg.Add(1)
