@@ -345,7 +345,7 @@ func (fc *fastConn) serve() {
 					fc.r = 0
 				}
 				if fc.bodyFrom.IsZero() {
-					fc.bodyFrom = time.Now()
+					fc.bodyFrom = fc.f.s.body.begin()
 				}
 				if fc.readMore(false) {
 					continue

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -226,7 +227,7 @@ func readingBody(ctx context.Context, reading bool) {
 const (
 	defaultBodyTimeout = 60 * time.Second
 	defaultBodyMinRate = 1 << 10 // bytes a second
-	defaultBodyGrace   = 5 * time.Second
+	defaultBodyGrace   = 10 * time.Second
 )
 
 // bodyBuffered is how much of a request body ServeHTTP reads before the
@@ -246,8 +247,20 @@ type bodyLimits struct {
 	grace   time.Duration
 }
 
-// deadline returns when the body begun at start must have sent more than
-// n bytes (zero: never).
+// begin returns the moment from which a body whose head ended now is
+// timed: now plus a random part of half the grace, so that the bodies of
+// many connections that stalled together are not all ended together (and
+// their clients do not all come back at once).
+func (b bodyLimits) begin() time.Time {
+	now := time.Now()
+	if b.rate <= 0 || b.grace < 2 {
+		return now
+	}
+	return now.Add(rand.N(b.grace / 2))
+}
+
+// deadline returns when the body timed from start (begin) must have sent
+// more than n bytes (zero: never).
 func (b bodyLimits) deadline(start time.Time, n int64) time.Time {
 	var d time.Time
 	if b.timeout > 0 {
@@ -325,7 +338,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
 		body:   r.Body,
 		rc:     http.NewResponseController(w),
 		limits: s.body,
-		start:  time.Now(),
+		start:  s.body.begin(),
 	}
 	readingBody(r.Context(), true)
 	defer readingBody(r.Context(), false)

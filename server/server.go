@@ -59,7 +59,9 @@ type Options struct {
 	// head; default 1 KiB/s, negative for no minimum.
 	BodyMinRate int64
 	// BodyGrace is how long a body may send nothing before BodyMinRate
-	// applies; default 5s (or BodyTimeout, if shorter).
+	// applies; default 10s (or BodyTimeout, if shorter). Each request's
+	// grace is lengthened by a random part of up to half of it, so that
+	// bodies stalled together are not all ended together.
 	BodyGrace time.Duration
 }
 
