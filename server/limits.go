@@ -16,19 +16,23 @@ import (
 // Listener caps the number of open client connections of an http.Server
 // without letting clients that send nothing useful keep others out (a
 // slowloris client opens many connections and trickles header bytes into
-// each). A connection that is idle between requests, or still reading the
-// header of its first request, is evictable; one whose request is being
-// answered is not. When a new connection arrives and max are open, the
+// each, or a byte of a body). A connection that is idle between requests,
+// still reading the header of its first request, or still reading the
+// part of a request body the Server reads before the request takes a slot
+// (readBody; set the http.Server's ConnContext for it), is evictable; one
+// whose request is being answered is not. When a new connection arrives and max are open, the
 // oldest evictable connection is closed to make room; when none is
 // evictable (max requests are being answered), the new connection waits
 // until one closes. A connection is evictable only after evictGrace, so a
 // client that sends its request at once is never cut before it could, and
 // a client that floods new connections cannot churn through the others
 // faster than max per evictGrace. Each slow connection also ends by itself at the
-// http.Server's ReadHeaderTimeout or IdleTimeout.
+// http.Server's ReadHeaderTimeout or IdleTimeout, or the Server's body
+// limits.
 //
-// Get one from Server.Listener and set the http.Server's ConnState to its
-// ConnState method, which tells it what each connection is doing.
+// Get one from Server.Listener and set the http.Server's ConnState and
+// ConnContext to its methods of those names, which tell it what each
+// connection is doing.
 type Listener struct {
 	net.Listener
 	max int

@@ -26,6 +26,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -238,14 +239,25 @@ func do(cl *http.Client, method, url string, auth bool) (int, []byte, error) {
 	if auth {
 		req.SetBasicAuth(user, password)
 	}
+	start := time.Now()
+	var connected time.Duration
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		ConnectDone: func(string, string, error) { connected = time.Since(start) },
+	}))
 	resp, err := cl.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if d := time.Since(start); d > slowReport {
+		fmt.Printf("slow %s: %v, of which %v to connect\n", method, d.Round(time.Millisecond), connected.Round(time.Millisecond))
+	}
 	return resp.StatusCode, b, err
 }
+
+// slowReport: requests slower than this are reported one by one.
+const slowReport = 500 * time.Millisecond
 
 // pct returns the p-th percentile of sorted ds.
 func pct(ds []time.Duration, p int) time.Duration {
