@@ -329,8 +329,9 @@ func (b *timedBody) finish() {
 
 func (b *timedBody) Close() error { return b.body.Close() }
 
-// readBody puts r's body under the server's body limits and reads up to
-// bodyBuffered bytes of it, with the connection evictable meanwhile (see
+// readBody puts r's body under the server's body limits and, unless it is
+// announced larger than a value may be, reads up to bodyBuffered bytes of
+// it, with the connection evictable meanwhile (see
 // Listener), so that the request takes no slot of Options.MaxRequests
 // while its client is slow to send it. It returns errBodyTimeout, or the
 // error reading it, for the request to be refused.
@@ -343,6 +344,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
 		rc:     http.NewResponseController(w),
 		limits: s.body,
 		start:  s.body.begin(),
+	}
+	if r.ContentLength > s.max {
+		// Larger than any value: refused by its length at once (a PUT
+		// of a key) or an import or a transaction, whose handler reads
+		// it with its slot, under the same limits.
+		r.Body = br
+		return nil
 	}
 	readingBody(r.Context(), true)
 	defer readingBody(r.Context(), false)

@@ -48,7 +48,8 @@ type Options struct {
 	// Retry-After. Watch streams, long-polls and the health endpoints do
 	// not count. 0 means no cap. A request takes its slot once the first
 	// 64 KiB of its body (all of it, for almost every request) have
-	// arrived, so that clients slow to send bodies hold none.
+	// arrived, so that clients slow to send bodies hold none; one whose
+	// body is announced larger than MaxValueSize takes it at once.
 	MaxRequests int
 	// BodyTimeout is how long a request body may take to arrive in full,
 	// from the end of the request's head; default 60s, negative for no
