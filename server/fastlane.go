@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,6 +167,9 @@ func (f *Front) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		fc := &fastConn{f: f, c: c}
+		if f.headerTimeout > 0 { // as net/http: the first head is due from the accept
+			fc.headBy = time.Now().Add(f.headerTimeout)
+		}
 		f.mu.Lock()
 		if f.closing.Load() {
 			f.mu.Unlock()
@@ -274,6 +278,16 @@ type fastConn struct {
 	deadline time.Time // the read deadline last set
 	idleSent time.Time // when hs.ConnState last heard that c is idle
 
+	// The timeouts (docs/OPERATIONS.md), as net/http applies them: the
+	// first request's head is due headerTimeout after the accept, a later
+	// one's headerTimeout after its first bytes; between requests, the
+	// idle timeout; a body, the Server's body limits from the end of its
+	// head.
+	answered bool      // a request on the connection has been answered
+	headBy   time.Time // when the head being read is due; zero: none begun
+	bodyFrom time.Time // when the body being read began; zero: none
+	timedOut bool      // the last read missed its deadline
+
 	// While an event loop serves the connection (fastloop_linux.go).
 	lc     *loopConn
 	fd     int
@@ -309,6 +323,7 @@ func (fc *fastConn) serve() {
 			used := fc.answer(fc.rbuf[fc.r:fc.w], n)
 			if used > 0 {
 				fc.r += used
+				fc.answered, fc.headBy, fc.bodyFrom = true, time.Time{}, time.Time{}
 				if len(fc.wbuf) >= flushAt && !fc.flush() {
 					fc.close()
 					return
@@ -317,10 +332,10 @@ func (fc *fastConn) serve() {
 			}
 			if used == needBody {
 				// A PUT whose body has not all arrived, and fits in
-				// rbuf: read on, as for an incomplete head. Like
-				// net/http once it has a request's head, tell a
-				// connection limiter that the connection is busy.
-				fc.active()
+				// rbuf: read on, under the body's deadline and rate.
+				// As net/http does while it reads a body before the
+				// request's slot, leave the connection evictable to a
+				// connection limiter (limits.go).
 				if !fc.flush() {
 					fc.close()
 					return
@@ -329,13 +344,23 @@ func (fc *fastConn) serve() {
 					fc.w = copy(fc.rbuf, fc.rbuf[fc.r:fc.w])
 					fc.r = 0
 				}
+				if fc.bodyFrom.IsZero() {
+					fc.bodyFrom = fc.f.s.body.begin()
+				}
 				if fc.readMore(false) {
 					continue
+				}
+				if fc.timedOut {
+					fc.close() // as net/http: a body too slow ends the connection
+					return
 				}
 				// The client stopped mid-body: net/http sees it as it
 				// would have.
 			}
 		case headIncomplete:
+			if fc.headBy.IsZero() && fc.f.headerTimeout > 0 {
+				fc.headBy = time.Now().Add(fc.f.headerTimeout) // about when its first bytes came
+			}
 			if fc.w-fc.r < len(fc.rbuf) {
 				// Write out earlier answers first: a client that
 				// pipelines may wait for them before sending more.
@@ -350,8 +375,8 @@ func (fc *fastConn) serve() {
 				if fc.readMore(false) {
 					continue
 				}
-				if fc.r == fc.w {
-					fc.close()
+				if fc.r == fc.w || fc.timedOut {
+					fc.close() // as net/http, when a head is not in by its timeout
 					return
 				}
 				// The client stopped mid-request (an error or end of
@@ -364,27 +389,41 @@ func (fc *fastConn) serve() {
 }
 
 // readMore reads into rbuf[w:]; awaiting says the buffer is empty and the
-// connection is between requests. It reports whether anything was read.
+// connection is between requests. It reports whether anything was read;
+// fc.timedOut says whether it failed at its deadline: the idle timeout
+// between requests (the header timeout before the first), the head's
+// (headBy) or the body's (bodyFrom) while one is being read.
 func (fc *fastConn) readMore(awaiting bool) bool {
-	timeout := fc.f.headerTimeout
+	now := time.Now()
+	var d time.Time
+	switch {
+	case !fc.bodyFrom.IsZero() && !awaiting:
+		d = fc.f.s.body.deadline(fc.bodyFrom, int64(fc.w-fc.r)) // the head counts too: a few bytes' grace
+	case !fc.headBy.IsZero():
+		d = fc.headBy
+	case awaiting && fc.f.idleTimeout > 0:
+		d = now.Add(fc.f.idleTimeout)
+	}
 	if awaiting {
 		fc.idle.Store(true)
 		defer fc.idle.Store(false)
 		if fc.f.closing.Load() {
 			return false
 		}
-		timeout = fc.f.idleTimeout
 	}
 	// Deadlines, and the idle state told to hs.ConnState (which a
 	// connection limiter uses to choose whom to evict), are kept to within
 	// a second of exact, so that a busy connection does not pay for them
-	// on every request.
-	now := time.Now()
-	if timeout > 0 {
-		if d := now.Add(timeout); d.Sub(fc.deadline) > time.Second || d.Before(fc.deadline) {
+	// on every request; the deadline of a head or a body is exact.
+	if !d.IsZero() {
+		if exact := !awaiting || fc.headBy.Equal(d); exact && !d.Equal(fc.deadline) ||
+			d.Sub(fc.deadline) > time.Second || d.Before(fc.deadline) {
 			fc.deadline = d
 			fc.c.SetReadDeadline(d)
 		}
+	} else if !fc.deadline.IsZero() {
+		fc.deadline = time.Time{}
+		fc.c.SetReadDeadline(time.Time{})
 	}
 	if hook := fc.f.hs.ConnState; hook != nil && awaiting && now.Sub(fc.idleSent) > time.Second {
 		fc.idleSent = now
@@ -392,6 +431,7 @@ func (fc *fastConn) readMore(awaiting bool) bool {
 	}
 	n, err := fc.c.Read(fc.rbuf[fc.w:])
 	fc.w += n
+	fc.timedOut = errors.Is(err, os.ErrDeadlineExceeded)
 	return n > 0 || (err == nil && fc.w < len(fc.rbuf))
 }
 
@@ -426,7 +466,7 @@ func (fc *fastConn) handOver() {
 		return
 	}
 	fc.c.SetDeadline(time.Time{})
-	hc := &handedConn{Conn: fc.c, pending: fc.rbuf[fc.r:fc.w]}
+	hc := &handedConn{Conn: fc.c, pending: fc.rbuf[fc.r:fc.w], headBy: fc.headBy}
 	if !fc.f.handoff.deliver(hc) {
 		fc.c.Close()
 	}
@@ -892,6 +932,21 @@ func init() {
 type handedConn struct {
 	net.Conn
 	pending []byte
+	headBy  time.Time // when the head being read was due in the fast lane; zero: none
+	once    sync.Once
+}
+
+// SetReadDeadline sets the read deadline; the first, net/http's for the
+// head of the request the fast lane began, is kept to the deadline the
+// fast lane had for it, so that a head trickled into both lanes gets the
+// header timeout once, not twice.
+func (c *handedConn) SetReadDeadline(t time.Time) error {
+	c.once.Do(func() {
+		if !c.headBy.IsZero() && (t.IsZero() || t.After(c.headBy)) {
+			t = c.headBy
+		}
+	})
+	return c.Conn.SetReadDeadline(t)
 }
 
 // NetConn returns the connection handed over, for code that looks through

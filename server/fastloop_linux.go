@@ -381,6 +381,7 @@ func (l *fastLoop) serve(rc *readyConn, now time.Time) {
 			break
 		}
 		r += used
+		fc.answered, fc.headBy = true, time.Time{}
 		if len(fc.wbuf) >= flushAt {
 			break // large answers: the rest from a goroutine, which writes as it goes
 		}
@@ -447,16 +448,17 @@ func (l *fastLoop) unlink(fc *fastConn) {
 	fc.inLoop = false
 }
 
-// expire closes the connections idle for longer than the idle timeout.
+// expire closes the connections idle for longer than the idle timeout,
+// and those that have not sent a whole request since their accept within
+// the header timeout (as net/http does; a head begun leaves the loop, and
+// fastConn.readMore holds it to the same deadline).
 func (l *fastLoop) expire(now time.Time) {
 	timeout := l.f.idleTimeout
-	if timeout <= 0 {
-		return
-	}
 	var idle []*fastConn
 	l.mu.Lock()
 	for _, fc := range l.conns {
-		if now.Sub(fc.used) > timeout {
+		if !fc.answered && !fc.headBy.IsZero() && now.After(fc.headBy) ||
+			fc.answered && timeout > 0 && now.Sub(fc.used) > timeout {
 			idle = append(idle, fc)
 		}
 	}

@@ -1,8 +1,14 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -10,19 +16,23 @@ import (
 // Listener caps the number of open client connections of an http.Server
 // without letting clients that send nothing useful keep others out (a
 // slowloris client opens many connections and trickles header bytes into
-// each). A connection that is idle between requests, or still reading the
-// header of its first request, is evictable; one whose request is being
-// answered is not. When a new connection arrives and max are open, the
+// each, or a byte of a body). A connection that is idle between requests,
+// still reading the header of its first request, or still reading the
+// part of a request body the Server reads before the request takes a slot
+// (readBody; set the http.Server's ConnContext for it), is evictable; one
+// whose request is being answered is not. When a new connection arrives and max are open, the
 // oldest evictable connection is closed to make room; when none is
 // evictable (max requests are being answered), the new connection waits
 // until one closes. A connection is evictable only after evictGrace, so a
 // client that sends its request at once is never cut before it could, and
 // a client that floods new connections cannot churn through the others
 // faster than max per evictGrace. Each slow connection also ends by itself at the
-// http.Server's ReadHeaderTimeout or IdleTimeout.
+// http.Server's ReadHeaderTimeout or IdleTimeout, or the Server's body
+// limits.
 //
-// Get one from Server.Listener and set the http.Server's ConnState to its
-// ConnState method, which tells it what each connection is doing.
+// Get one from Server.Listener and set the http.Server's ConnState and
+// ConnContext to its methods of those names, which tell it what each
+// connection is doing.
 type Listener struct {
 	net.Listener
 	max int
@@ -180,4 +190,187 @@ func (l *Listener) ConnState(c net.Conn, state http.ConnState) {
 func (l *Listener) Close() error {
 	l.once.Do(func() { close(l.closed) })
 	return l.Listener.Close()
+}
+
+// ConnContext is the http.Server's ConnContext hook (set it with
+// ConnState): it lets the Server tell the Listener when a request is still
+// reading its body, during which its connection is evictable as one
+// reading its header is (Server.ServeHTTP, readBody).
+func (l *Listener) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // TLS, or handed over by a Front
+		c = nc.NetConn()
+	}
+	l.mu.Lock()
+	lc := l.conns[c]
+	l.mu.Unlock()
+	if lc == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, limitedConnKey{}, lc)
+}
+
+type limitedConnKey struct{}
+
+// readingBody tells the Listener of the request whose context is ctx, if
+// any, that its connection is reading the request's body (evictable) or
+// has read it (busy).
+func readingBody(ctx context.Context, reading bool) {
+	lc, _ := ctx.Value(limitedConnKey{}).(*limitedConn)
+	if lc == nil {
+		return
+	}
+	lc.l.mu.Lock()
+	lc.evictable = reading
+	if reading {
+		lc.since = time.Now()
+	}
+	lc.l.mu.Unlock()
+}
+
+// The defaults of Options.BodyTimeout, BodyMinRate and BodyGrace.
+const (
+	defaultBodyTimeout = 60 * time.Second
+	defaultBodyMinRate = 1 << 10 // bytes a second
+	defaultBodyGrace   = 10 * time.Second
+)
+
+// bodyBuffered is how much of a request body ServeHTTP reads before the
+// request takes one of Options.MaxRequests' slots: every body verso's
+// WebDAV and JSON requests carry in practice (XML documents, transactions,
+// values of a few KiB) is read in full, so that a client trickling its
+// body holds no slot; the rest of a larger body is read by the handler,
+// with its slot, under the same deadline and rate.
+const bodyBuffered = 64 << 10
+
+// bodyLimits bound how long a request body may take to arrive: all of it
+// within timeout of the end of the request's head, and, after grace, at
+// least rate bytes a second on average since then. Zero disables a limit.
+type bodyLimits struct {
+	timeout time.Duration
+	rate    int64
+	grace   time.Duration
+}
+
+// begin returns the moment from which a body whose head ended now is
+// timed: now plus a random part of half the grace, so that the bodies of
+// many connections that stalled together are not all ended together (and
+// their clients do not all come back at once).
+func (b bodyLimits) begin() time.Time {
+	now := time.Now()
+	if b.rate <= 0 || b.grace < 2 {
+		return now
+	}
+	return now.Add(rand.N(b.grace / 2))
+}
+
+// deadline returns when the body timed from start (begin) must have sent
+// more than n bytes (zero: never).
+func (b bodyLimits) deadline(start time.Time, n int64) time.Time {
+	var d time.Time
+	if b.timeout > 0 {
+		d = start.Add(b.timeout)
+	}
+	if b.rate > 0 {
+		r := start.Add(b.grace + time.Duration(float64(n)/float64(b.rate)*float64(time.Second)))
+		if d.IsZero() || r.Before(d) {
+			d = r
+		}
+	}
+	return d
+}
+
+// errBodyTimeout answers a request whose body missed its deadline.
+var errBodyTimeout = errorf(http.StatusRequestTimeout,
+	"request body too slow: it must arrive in full within the body timeout, and at the minimum rate after the grace period")
+
+// timedBody reads a request body under bodyLimits, by moving the
+// connection's read deadline as the body arrives.
+type timedBody struct {
+	body   io.ReadCloser
+	rc     *http.ResponseController
+	limits bodyLimits
+	start  time.Time
+	n      int64
+	set    time.Time // the deadline last set
+	done   bool      // the body is read, and the deadline cleared
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	if b.done {
+		return b.body.Read(p)
+	}
+	if d := b.limits.deadline(b.start, b.n); !d.Equal(b.set) {
+		b.set = d
+		b.rc.SetReadDeadline(d)
+	}
+	n, err := b.body.Read(p)
+	b.n += int64(n)
+	if err == io.EOF {
+		b.finish()
+	} else if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The deadline stays: net/http, finishing the request, must
+		// not wait for the rest of the body either.
+		return n, errBodyTimeout
+	}
+	return n, err
+}
+
+// finish clears the read deadline the body set: net/http reads on after
+// the body (to see the client go away) and sets its own deadlines for the
+// next request.
+func (b *timedBody) finish() {
+	if !b.done {
+		b.done = true
+		if !b.set.IsZero() {
+			b.rc.SetReadDeadline(time.Time{})
+		}
+	}
+}
+
+func (b *timedBody) Close() error { return b.body.Close() }
+
+// readBody puts r's body under the server's body limits and, unless it is
+// announced larger than a value may be, reads up to bodyBuffered bytes of
+// it, with the connection evictable meanwhile (see
+// Listener), so that the request takes no slot of Options.MaxRequests
+// while its client is slow to send it. It returns errBodyTimeout, or the
+// error reading it, for the request to be refused.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	br := &timedBody{
+		body:   r.Body,
+		rc:     http.NewResponseController(w),
+		limits: s.body,
+		start:  s.body.begin(),
+	}
+	if r.ContentLength > s.max {
+		// Larger than any value: refused by its length at once (a PUT
+		// of a key) or an import or a transaction, whose handler reads
+		// it with its slot, under the same limits.
+		r.Body = br
+		return nil
+	}
+	readingBody(r.Context(), true)
+	defer readingBody(r.Context(), false)
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, bodyBuffered)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(br, bodyBuffered))
+	if err != nil {
+		return err
+	}
+	var rest io.Reader = bytes.NewReader(buf.Bytes())
+	if buf.Len() == bodyBuffered {
+		rest = io.MultiReader(rest, br) // perhaps more
+	} else {
+		br.finish()
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{rest, br}
+	return nil
 }

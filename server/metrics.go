@@ -177,6 +177,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ops.metrics.ServeHTTP(rec, r)
 		return
 	}
+	// The body first, without a slot (limits.go).
+	if err := s.readBody(w, r); err != nil {
+		rec.Header().Set("Connection", "close")
+		if statusOf(err) != http.StatusRequestTimeout {
+			err = errorf(http.StatusBadRequest, "reading the request body: %v", err)
+		}
+		writeError(rec, r, s.log, err)
+		return
+	}
 	if ops.requests != nil && !long && !isProbe(r.URL.Path) {
 		select {
 		case ops.requests <- struct{}{}:

@@ -206,6 +206,7 @@ func limitedServer(t *testing.T, opts *server.Options, maxConns int, headerTimeo
 	ln := srv.Listener(hs.Listener, maxConns)
 	hs.Listener = ln
 	hs.Config.ConnState = ln.ConnState
+	hs.Config.ConnContext = ln.ConnContext
 	hs.Config.ReadHeaderTimeout = headerTimeout
 	hs.Start()
 	t.Cleanup(func() {
@@ -216,18 +217,22 @@ func limitedServer(t *testing.T, opts *server.Options, maxConns int, headerTimeo
 	return hs, srv
 }
 
-// slowBody is a request body that sends its first byte, then waits until
+// slowBody is a request body that sends its first 100 KiB, more than the
+// server reads before a request takes its slot, then waits until
 // released.
 type slowBody struct {
-	first   bool
+	sent    int
 	release chan struct{}
 }
 
 func (b *slowBody) Read(p []byte) (int, error) {
-	if !b.first {
-		b.first = true
-		p[0] = 'x'
-		return 1, nil
+	if b.sent < 100<<10 {
+		n := min(len(p), 100<<10-b.sent)
+		for i := range n {
+			p[i] = 'x'
+		}
+		b.sent += n
+		return n, nil
 	}
 	<-b.release
 	return 0, io.EOF

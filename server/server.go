@@ -46,12 +46,28 @@ type Options struct {
 	AccessLog io.Writer
 	// MaxRequests caps the requests answered at once; more get 503 with
 	// Retry-After. Watch streams, long-polls and the health endpoints do
-	// not count. 0 means no cap.
+	// not count. 0 means no cap. A request takes its slot once the first
+	// 64 KiB of its body (all of it, for almost every request) have
+	// arrived, so that clients slow to send bodies hold none; one whose
+	// body is announced larger than MaxValueSize takes it at once.
 	MaxRequests int
 	// Console, if not nil, answers every request under /ui/ (package ui):
 	// static files that need no user, which reach the tree only through
 	// the API.
 	Console http.Handler
+	// BodyTimeout is how long a request body may take to arrive in full,
+	// from the end of the request's head; default 60s, negative for no
+	// limit. A body too slow gets 408 and its connection is closed.
+	BodyTimeout time.Duration
+	// BodyMinRate is the least a request body must average, in bytes a
+	// second, once BodyGrace has passed since the end of the request's
+	// head; default 1 KiB/s, negative for no minimum.
+	BodyMinRate int64
+	// BodyGrace is how long a body may send nothing before BodyMinRate
+	// applies; default 10s (or BodyTimeout, if shorter). Each request's
+	// grace is lengthened by a random part of up to half of it, so that
+	// bodies stalled together are not all ended together.
+	BodyGrace time.Duration
 }
 
 // Header names verso reads and writes. They are documented in docs/HTTP.md.
@@ -81,7 +97,8 @@ type Server struct {
 	watch     *watchHub     // watch streams and long-polls (watch.go)
 	heartbeat time.Duration // of idle watch streams
 
-	ops *operations // metrics, access log, request cap (metrics.go)
+	ops  *operations // metrics, access log, request cap (metrics.go)
+	body bodyLimits  // how fast request bodies must arrive (limits.go)
 
 	console http.Handler // under /ui/, nil for none
 }
@@ -110,6 +127,18 @@ func New(store verso.Store, opts *Options) *Server {
 	if o.WatchBuffer <= 0 {
 		o.WatchBuffer = defaultWatchBuffer
 	}
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = defaultBodyTimeout
+	}
+	if o.BodyMinRate == 0 {
+		o.BodyMinRate = defaultBodyMinRate
+	}
+	if o.BodyGrace <= 0 {
+		o.BodyGrace = defaultBodyGrace
+		if o.BodyTimeout > 0 {
+			o.BodyGrace = min(o.BodyGrace, o.BodyTimeout)
+		}
+	}
 	s := &Server{
 		store: store,
 		mount: strings.TrimSuffix(o.Mount, "/"),
@@ -123,6 +152,7 @@ func New(store verso.Store, opts *Options) *Server {
 
 		watch:     newWatchHub(store, o.Logger, o.WatchBuffer),
 		heartbeat: o.WatchHeartbeat,
+		body:      bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
 	}
 	s.ops = newOperations(s, &o)
 	s.api = s.routes()

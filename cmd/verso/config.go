@@ -52,6 +52,19 @@ type Config struct {
 	// MaxRequests caps the requests answered at once, watch streams and
 	// long-polls aside (0: no cap).
 	MaxRequests int
+	// HeaderTimeout is how long a request's head may take: the first from
+	// the connection's accept, a later one from its first byte (0: none).
+	HeaderTimeout time.Duration
+	// IdleTimeout is how long a connection may wait between requests
+	// (0: none).
+	IdleTimeout time.Duration
+	// BodyTimeout is how long a request body may take to arrive in full,
+	// from the end of its head (0: no limit).
+	BodyTimeout time.Duration
+	// BodyMinRate is the least a request body must average, in bytes a
+	// second, once the server's grace (10 to 15s) has passed since the
+	// end of its head (0: no minimum).
+	BodyMinRate ByteSize
 	// KeepVersions keeps each key's newest N versions and prunes older
 	// ones in the background (0: keep all).
 	KeepVersions int
@@ -71,15 +84,19 @@ type Config struct {
 // nothing.
 func DefaultConfig() *Config {
 	return &Config{
-		Data:         "./verso-data",
-		Listen:       "127.0.0.1:8080",
-		Mount:        "/config",
-		MaxValueSize: 1 << 20,
-		LogLevel:     "info",
-		LogFormat:    "text",
-		MaxConns:     1024,
-		MaxRequests:  512,
-		FastLane:     true,
+		Data:          "./verso-data",
+		Listen:        "127.0.0.1:8080",
+		Mount:         "/config",
+		MaxValueSize:  1 << 20,
+		LogLevel:      "info",
+		LogFormat:     "text",
+		MaxConns:      1024,
+		MaxRequests:   512,
+		HeaderTimeout: 10 * time.Second,
+		IdleTimeout:   120 * time.Second,
+		BodyTimeout:   60 * time.Second,
+		BodyMinRate:   1 << 10,
+		FastLane:      true,
 	}
 }
 
@@ -141,7 +158,11 @@ func (c *Config) settings() []setting {
 		{"log-format", "log line `FORMAT`: text (key=value) or json", (*stringValue)(&c.LogFormat)},
 		{"access-log", "`FILE` to append an access log to (Apache combined format, with the user), - for stdout; none if empty", (*stringValue)(&c.AccessLog)},
 		{"max-conns", "most client connections open at once (`N`, 0 for no cap); idle and header-reading ones make room for new ones", (*countValue)(&c.MaxConns)},
-		{"max-requests", "most requests answered at once (`N`, 0 for no cap); more get 503 (watches and long-polls aside)", (*countValue)(&c.MaxRequests)},
+		{"max-requests", "most requests answered at once (`N`, 0 for no cap); more get 503 (watches and long-polls aside); a request takes its place once its body (up to 64KiB) has arrived", (*countValue)(&c.MaxRequests)},
+		{"header-timeout", "longest a request's head may take (`DURATION`): the first from the connection's accept, a later one from its first byte; the connection is then closed (0 for no limit)", (*durationValue)(&c.HeaderTimeout)},
+		{"idle-timeout", "longest a connection may wait between requests (`DURATION`, 0 for no limit)", (*durationValue)(&c.IdleTimeout)},
+		{"body-timeout", "longest a request body may take to arrive in full, from the end of its head (`DURATION`); a slower one gets 408 and its connection is closed (0 for no limit)", (*durationValue)(&c.BodyTimeout)},
+		{"body-min-rate", "least a request body must average from the end of its head, after a grace of 10 to 15s (a `SIZE` a second; 0 for no minimum); a slower one gets 408 and its connection is closed", (*rateValue)(&c.BodyMinRate)},
 		{"keep-versions", "keep each key's newest `N` versions, pruning older ones every minute (0 keeps all)", (*intValue)(&c.KeepVersions)},
 		{"keep-for", "keep the history of the last `DURATION` (720h, 90m), pruning older revisions every minute (0 keeps all)", (*durationValue)(&c.KeepFor)},
 		{"fast-lane", "answer plain GET and HEAD of keys ahead of net/http, for speed (true or false; off with TLS or --access-log)", (*boolValue)(&c.FastLane)},
@@ -212,6 +233,17 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRequests < 0 {
 		return &ConfigError{Field: "max-requests", Value: strconv.Itoa(c.MaxRequests), Err: errInvalidCount}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"header-timeout", c.HeaderTimeout}, {"idle-timeout", c.IdleTimeout}, {"body-timeout", c.BodyTimeout}} {
+		if d.v < 0 {
+			return &ConfigError{Field: d.flag, Value: d.v.String(), Err: errInvalidTimeout}
+		}
+	}
+	if c.BodyMinRate < 0 {
+		return &ConfigError{Field: "body-min-rate", Value: c.BodyMinRate.String(), Err: errInvalidSize}
 	}
 	switch strings.ToLower(c.LogFormat) {
 	case "text", "json":

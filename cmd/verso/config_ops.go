@@ -14,6 +14,23 @@ var errInvalidCount = errors.New("want a whole number, 0 or more")
 // errInvalidLoops is the cause of a ConfigError for --fast-lane-loops.
 var errInvalidLoops = errors.New("want a whole number: -1, 0 or more")
 
+// errInvalidTimeout is the cause of a ConfigError for a timeout flag.
+var errInvalidTimeout = errors.New("want a duration such as 10s or 2m, or 0 for no limit")
+
+// rateValue is a ByteSize field that may also be 0 (off), as a pflag.Value.
+type rateValue ByteSize
+
+func (r *rateValue) Set(v string) error {
+	if v == "0" {
+		*r = 0
+		return nil
+	}
+	return (*ByteSize)(r).Set(v)
+}
+
+func (r *rateValue) String() string { return ByteSize(*r).String() }
+func (r *rateValue) Type() string   { return "size" }
+
 // countValue is an int field that holds a count, as a pflag.Value.
 type countValue int
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,4 +94,28 @@ func TestServe_AccessLog(t *testing.T) {
 func curlVersion(line string) string {
 	_, v, _ := strings.Cut(line, `"curl/`)
 	return strings.TrimSuffix(v, `"`)
+}
+
+// TestServe_Timeouts: --header-timeout and --body-timeout reach both
+// lanes: a silent connection, and a PUT whose body stalls, are closed at
+// their timeout, with the fast lane's loops and with net/http alone.
+func TestServe_Timeouts(t *testing.T) {
+	t.Parallel()
+	for _, lane := range [][]string{{"--fast-lane=true"}, {"--fast-lane=false"}} {
+		p := launchVerso(t, append(lane, "--header-timeout", "1s", "--body-timeout", "1s")...)
+		for _, first := range []string{"", "PUT /config/k HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nx"} {
+			start := time.Now()
+			c, err := net.Dial("tcp", p.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, first)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			io.Copy(io.Discard, c)
+			c.Close()
+			if d := time.Since(start); d < 900*time.Millisecond || d > 3*time.Second {
+				t.Errorf("%v, sending %q: connection closed after %v, want about 1s", lane, first, d.Round(time.Millisecond))
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -24,6 +25,11 @@ func TestConfig_Default(t *testing.T) {
 		MaxConns:     1024,
 		MaxRequests:  512,
 		FastLane:     true,
+
+		HeaderTimeout: 10 * time.Second,
+		IdleTimeout:   120 * time.Second,
+		BodyTimeout:   60 * time.Second,
+		BodyMinRate:   1 << 10,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("DefaultConfig() mismatch (-want +got):\n%s", diff)
@@ -57,6 +63,11 @@ func TestConfig_ApplyEnv(t *testing.T) {
 		MaxConns:     1024,
 		MaxRequests:  512,
 		FastLane:     true,
+
+		HeaderTimeout: 10 * time.Second,
+		IdleTimeout:   120 * time.Second,
+		BodyTimeout:   60 * time.Second,
+		BodyMinRate:   1 << 10,
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config after ApplyEnv mismatch (-want +got):\n%s", diff)
@@ -123,6 +134,11 @@ func TestConfig_Validate(t *testing.T) {
 		{"format json", map[string]string{"VERSO_LOG_FORMAT": "json"}, "", nil},
 		{"format unknown", map[string]string{"VERSO_LOG_FORMAT": "xml"}, "log-format", errInvalidFormat},
 		{"data empty", nil, "data", errEmpty},
+		{"timeouts", map[string]string{"VERSO_HEADER_TIMEOUT": "2s", "VERSO_IDLE_TIMEOUT": "1m", "VERSO_BODY_TIMEOUT": "30s"}, "", nil},
+		{"timeouts off", map[string]string{"VERSO_HEADER_TIMEOUT": "0", "VERSO_IDLE_TIMEOUT": "0", "VERSO_BODY_TIMEOUT": "0", "VERSO_BODY_MIN_RATE": "0"}, "", nil},
+		{"header timeout negative", map[string]string{"VERSO_HEADER_TIMEOUT": "-1s"}, "header-timeout", errInvalidTimeout},
+		{"body timeout negative", map[string]string{"VERSO_BODY_TIMEOUT": "-5s"}, "body-timeout", errInvalidTimeout},
+		{"body min rate", map[string]string{"VERSO_BODY_MIN_RATE": "4KiB"}, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

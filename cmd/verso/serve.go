@@ -24,12 +24,10 @@ import (
 	"github.com/verso-config/verso/ui"
 )
 
-// Limits of the HTTP server.
+// Limits of the HTTP server (the timeouts are flags: config.go).
 const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
-	shutdownTimeout   = 10 * time.Second // in-flight requests get this long to finish
+	maxHeaderBytes  = 64 << 10
+	shutdownTimeout = 10 * time.Second // in-flight requests get this long to finish
 )
 
 func newServeCommand(getenv func(string) string) *cobra.Command {
@@ -177,9 +175,11 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 			AccessLog:    accessLog,
 			MaxRequests:  cfg.MaxRequests,
 			Console:      console(cfg.Mount),
+			BodyTimeout:  offIfZero(cfg.BodyTimeout),
+			BodyMinRate:  offIfZero(int64(cfg.BodyMinRate)),
 		}),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: cfg.HeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsCfg,
@@ -189,7 +189,7 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 	}
 	if h, ok := srv.Handler.(*server.Server); ok {
 		lim := h.Listener(ln, cfg.MaxConns) // makes room by closing idle and header-reading connections first
-		srv.ConnState = lim.ConnState
+		srv.ConnState, srv.ConnContext = lim.ConnState, lim.ConnContext
 		ln = lim
 	}
 	// The fast lane answers plain reads of keys without net/http's
@@ -272,4 +272,13 @@ func console(mount string) http.Handler {
 		return nil
 	}
 	return ui.Handler(mount)
+}
+
+// offIfZero turns a flag's 0 (no limit) into the server.Options value
+// that says so (negative; 0 there means the default).
+func offIfZero[T ~int64](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
