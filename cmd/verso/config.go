@@ -90,7 +90,7 @@ func DefaultConfig() *Config {
 		MaxValueSize:  1 << 20,
 		LogLevel:      "info",
 		LogFormat:     "text",
-		MaxConns:      1024,
+		MaxConns:      16384,
 		MaxRequests:   512,
 		HeaderTimeout: 10 * time.Second,
 		IdleTimeout:   120 * time.Second,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,8 +15,8 @@ import (
 
 func TestConfig_Limits(t *testing.T) {
 	c := DefaultConfig()
-	if c.MaxConns != 1024 || c.MaxRequests != 512 || c.AccessLog != "" {
-		t.Errorf("DefaultConfig() limits = %d conns, %d requests, access log %q; want 1024, 512, none", c.MaxConns, c.MaxRequests, c.AccessLog)
+	if c.MaxConns != 16384 || c.MaxRequests != 512 || c.AccessLog != "" {
+		t.Errorf("DefaultConfig() limits = %d conns, %d requests, access log %q; want 16384, 512, none", c.MaxConns, c.MaxRequests, c.AccessLog)
 	}
 	env := map[string]string{"VERSO_MAX_CONNS": "10", "VERSO_MAX_REQUESTS": "0", "VERSO_ACCESS_LOG": "-"}
 	if err := c.ApplyEnv(func(k string) string { return env[k] }); err != nil {
@@ -116,6 +117,25 @@ func TestServe_Timeouts(t *testing.T) {
 			if d := time.Since(start); d < 900*time.Millisecond || d > 3*time.Second {
 				t.Errorf("%v, sending %q: connection closed after %v, want about 1s", lane, first, d.Round(time.Millisecond))
 			}
+		}
+	}
+}
+
+// TestConnCap: --max-conns is lowered to leave verso's own files room
+// below the limit on open files, and left alone when it fits, is 0 (no
+// cap) or the limit is unknown.
+func TestConnCap(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, c := range []struct{ n, nofile, want int }{
+		{16384, 20000, 16384},
+		{16384, 1024, 1024 - fileReserve},
+		{16384, 0, 16384},
+		{0, 1024, 0},
+		{100, 1024, 100},
+		{16384, 100, 1},
+	} {
+		if got := connCap(c.n, c.nofile, log); got != c.want {
+			t.Errorf("connCap(%d, %d) = %d, want %d", c.n, c.nofile, got, c.want)
 		}
 	}
 }

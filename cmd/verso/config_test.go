@@ -22,7 +22,7 @@ func TestConfig_Default(t *testing.T) {
 		MaxValueSize: 1 << 20,
 		LogLevel:     "info",
 		LogFormat:    "text",
-		MaxConns:     1024,
+		MaxConns:     16384,
 		MaxRequests:  512,
 		FastLane:     true,
 
@@ -60,7 +60,7 @@ func TestConfig_ApplyEnv(t *testing.T) {
 		MaxValueSize: 512 << 10,
 		LogLevel:     "debug",
 		LogFormat:    "json",
-		MaxConns:     1024,
+		MaxConns:     16384,
 		MaxRequests:  512,
 		FastLane:     true,
 

@@ -188,7 +188,7 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 		srv.RegisterOnShutdown(h.Close) // ends watch streams, which Shutdown would wait for
 	}
 	if h, ok := srv.Handler.(*server.Server); ok {
-		lim := h.Listener(ln, cfg.MaxConns) // makes room by closing idle and header-reading connections first
+		lim := h.Listener(ln, connCap(cfg.MaxConns, openFileLimit(), log)) // makes room by closing idle and header-reading connections first
 		srv.ConnState, srv.ConnContext = lim.ConnState, lim.ConnContext
 		ln = lim
 	}
@@ -281,4 +281,23 @@ func offIfZero[T ~int64](v T) T {
 		return -1
 	}
 	return v
+}
+
+// fileReserve is how many open files verso keeps for itself (the store,
+// logs, the users and rules files, its etcd client) below the limit on
+// open files when it caps client connections.
+const fileReserve = 256
+
+// connCap is the cap on client connections for --max-conns n under a
+// limit of nofile open files (0: unknown): n, lowered to leave fileReserve
+// files free, with a warning, so that the cap and not a failing accept is
+// what slow clients meet.
+func connCap(n, nofile int, log *slog.Logger) int {
+	if nofile <= 0 || n == 0 || n <= nofile-fileReserve {
+		return n
+	}
+	c := max(nofile-fileReserve, 1)
+	log.Warn("--max-conns is above what the limit on open files allows: lowered; raise the limit (ulimit -n, systemd LimitNOFILE=) to allow more",
+		"max-conns", n, "open-file-limit", nofile, "cap", c)
+	return c
 }
