@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/dav"
 )
 
 // statusError is an error that already knows its HTTP status. Handlers
@@ -59,9 +60,9 @@ func statusOf(err error) int {
 	case errors.Is(err, verso.ErrInvalidPath), errors.Is(err, verso.ErrInvalidOp),
 		errors.Is(err, verso.ErrEmptyTxn):
 		return http.StatusBadRequest
-	case errors.Is(err, errLocked):
+	case errors.Is(err, dav.ErrLocked):
 		return http.StatusLocked
-	case errors.Is(err, errNoSuchLock):
+	case errors.Is(err, dav.ErrNoSuchLock):
 		return http.StatusConflict
 	case errors.Is(err, verso.ErrClosed):
 		return http.StatusServiceUnavailable

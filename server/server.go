@@ -18,6 +18,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/auth"
+	"github.com/verso-config/verso/internal/dav"
 )
 
 // Options configure a Server. The zero value (or nil) gives the defaults.
@@ -70,7 +71,7 @@ type Server struct {
 	max   int64
 	log   *slog.Logger
 	now   func() time.Time
-	locks *lockManager
+	locks *dav.LockManager
 	api   *http.ServeMux
 	auth  *auth.Auth // nil: everyone may do everything (access.go)
 
@@ -110,7 +111,7 @@ func New(store verso.Store, opts *Options) *Server {
 		max:   o.MaxValueSize,
 		log:   o.Logger,
 		now:   o.Clock,
-		locks: newLockManager(o.Clock),
+		locks: dav.NewLockManager(o.Clock),
 		auth:  o.Auth,
 
 		watch:     newWatchHub(store, o.Logger, o.WatchBuffer),
