@@ -1,12 +1,3 @@
-// Package server is verso's HTTP surface: the WebDAV tree under the mount
-// point (by default /config), the health endpoints, and later the JSON API
-// under /api/v1. It depends only on the verso.Store interface, never on a
-// backend.
-//
-// # Errors
-//
-// Handlers return errors; one function, writeError, turns them into
-// statuses (see errors.go). Nothing else writes an error status.
 package server
 
 import (
