@@ -50,8 +50,9 @@ test-etcd:
 FUZZTIME ?= 20000x
 FUZZ_TARGETS = \
 	.:FuzzParsePath .:FuzzParseRevision \
-	server:FuzzReadPropfind server:FuzzReadProppatch server:FuzzReadLockInfo \
-	server:FuzzParseIfHeader server:FuzzGetParams server:FuzzTxn \
+	internal/dav:FuzzReadPropfind internal/dav:FuzzReadProppatch \
+	internal/dav:FuzzReadLockInfo internal/dav:FuzzParseIfHeader \
+	server:FuzzGetParams server:FuzzTxn \
 	bolt:FuzzCheckCorrupt bolt:FuzzOpenCorrupt \
 	auth:FuzzParseUsers internal/authz:FuzzParse
 fuzz:

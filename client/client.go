@@ -1,6 +1,7 @@
 // Package client is the Go client of verso's HTTP API: the tree under the
-// mount point (read, write, list) and the JSON API (log, diff, revert). The
-// verso command-line tool talks to servers only through it.
+// mount point (read, write, list, export and import) and the JSON API
+// (transactions, log, revisions, diff, revert, backup and watch). The verso
+// command-line tool talks to servers only through it.
 //
 // Errors from the server come back as *Error, which errors.Is matches
 // against the verso sentinels (a 404 is verso.ErrNotFound, a 412

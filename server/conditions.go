@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/dav"
 )
 
 // lockWrite describes what a write changes, for the lock check: the path,
@@ -74,16 +75,16 @@ func (s *Server) preconditions(r *http.Request, p verso.Path, cur *verso.Entry, 
 	}
 	if ih := h.Get("If"); ih != "" {
 		c.conditional = true
-		ifh, err := parseIfHeader(ih)
+		ifh, err := dav.ParseIfHeader(ih)
 		if err != nil {
 			return c, errorf(http.StatusBadRequest, "malformed If header: %v", err)
 		}
-		if !ifh.eval(p, s.resolveTag(r), s.resourceState(r)) {
+		if !ifh.Eval(p, s.resolveTag(r), s.resourceState(r)) {
 			return c, errorf(http.StatusPreconditionFailed, "the If header's conditions do not hold for %s", s.href(p, cur != nil && cur.IsNamespace()))
 		}
-		c.tokens = ifh.tokens()
+		c.tokens = ifh.Tokens()
 	}
-	if err := s.locks.confirm(lw.path, lw.subtree, lw.membership, c.tokens); err != nil {
+	if err := s.locks.Confirm(lw.path, lw.subtree, lw.membership, c.tokens); err != nil {
 		return c, errLockedAt(s.href(lw.path, false), err)
 	}
 	return c, nil
@@ -143,7 +144,7 @@ func (s *Server) resourceState(r *http.Request) func(verso.Path) (string, []stri
 			return "", nil, false
 		}
 		var tokens []string
-		for _, l := range s.locks.covering(p) {
+		for _, l := range s.locks.Covering(p) {
 			tokens = append(tokens, l.Token)
 		}
 		e, err := s.store.Get(r.Context(), p, verso.Head)

@@ -278,7 +278,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if _, err := s.commit(w, r, "DELETE "+string(p), verso.Op{Kind: verso.OpDelete, Path: p, If: pre.guard(cur)}); err != nil {
 		return err
 	}
-	s.locks.removeSubtree(p)
+	s.locks.RemoveSubtree(p)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -336,7 +336,7 @@ func (s *Server) handleCopyMove(w http.ResponseWriter, r *http.Request, src vers
 		return err
 	}
 	if move {
-		if err := s.locks.confirm(src, true, true, pre.tokens); err != nil {
+		if err := s.locks.Confirm(src, true, true, pre.tokens); err != nil {
 			return err
 		}
 	}
@@ -357,7 +357,7 @@ func (s *Server) handleCopyMove(w http.ResponseWriter, r *http.Request, src vers
 		return s.explainNoParent(r, dst, err)
 	}
 	if move {
-		s.locks.removeSubtree(src)
+		s.locks.RemoveSubtree(src)
 	}
 	w.Header().Set("Location", s.href(dst, cur.IsNamespace()))
 	if old != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/dav"
 )
 
 // Lock timeouts: what a LOCK without a Timeout header gets, and the most a
@@ -21,7 +22,7 @@ const (
 // Locking a path that does not exist creates an empty key there.
 func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path) error {
 	timeout := lockTimeout(r.Header.Get("Timeout"))
-	li, empty, err := readLockInfo(http.MaxBytesReader(nil, r.Body, maxXMLBody))
+	li, empty, err := dav.ReadLockInfo(http.MaxBytesReader(nil, r.Body, maxXMLBody))
 	if err != nil {
 		return xmlBodyError(err)
 	}
@@ -54,18 +55,18 @@ func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path
 			return err
 		}
 	} else if ih := r.Header.Get("If"); ih != "" {
-		if _, err := parseIfHeader(ih); err != nil {
+		if _, err := dav.ParseIfHeader(ih); err != nil {
 			return errorf(http.StatusBadRequest, "malformed If header: %v", err)
 		}
 	}
-	l, err := s.locks.create(p, infinite, li.Shared, li.Owner, timeout)
+	l, err := s.locks.Create(p, infinite, li.Shared, li.Owner, timeout)
 	if err != nil {
 		return errorf(http.StatusLocked, "%s is locked by another lock that conflicts with this one", s.href(p, cur != nil && cur.IsNamespace()))
 	}
 	status := http.StatusOK
 	if cur == nil {
 		if _, err := s.commit(w, r, "LOCK "+string(p), verso.Op{Kind: verso.OpPut, Path: p, Value: []byte{}, ContentType: "application/octet-stream", If: verso.Cond{Absent: true}}); err != nil {
-			s.locks.unlock(p, l.Token)
+			s.locks.Unlock(p, l.Token)
 			return s.explainNoParent(r, p, err)
 		}
 		status = http.StatusCreated
@@ -80,16 +81,16 @@ func (s *Server) refreshLock(w http.ResponseWriter, r *http.Request, p verso.Pat
 	if ih == "" {
 		return errorf(http.StatusBadRequest, "a LOCK without a body refreshes a lock and needs its token in an If header")
 	}
-	ifh, err := parseIfHeader(ih)
+	ifh, err := dav.ParseIfHeader(ih)
 	if err != nil {
 		return errorf(http.StatusBadRequest, "malformed If header: %v", err)
 	}
-	for _, tok := range ifh.tokens() {
-		old, ok := s.locks.lookup(tok)
-		if !ok || !covers(old, p) {
+	for _, tok := range ifh.Tokens() {
+		old, ok := s.locks.Lookup(tok)
+		if !ok || !old.Covers(p) {
 			continue
 		}
-		l, err := s.locks.refresh(tok, timeout)
+		l, err := s.locks.Refresh(tok, timeout)
 		if err != nil {
 			continue
 		}
@@ -99,16 +100,11 @@ func (s *Server) refreshLock(w http.ResponseWriter, r *http.Request, p verso.Pat
 	return errorf(http.StatusPreconditionFailed, "no lock submitted in the If header covers %s", s.href(p, false))
 }
 
-// covers reports whether lock l applies to p.
-func covers(l lock, p verso.Path) bool {
-	return l.Root == p || (l.Infinite && l.Root.Contains(p))
-}
-
-func (s *Server) writeLockResponse(w http.ResponseWriter, status int, l lock, namespace bool) error {
+func (s *Server) writeLockResponse(w http.ResponseWriter, status int, l dav.Lock, namespace bool) error {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(status)
 	_, err := w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?>` + "\n" +
-		`<D:prop xmlns:D="DAV:"><D:lockdiscovery>` + activeLockXML(l, s.href(l.Root, namespace), s.now()) +
+		`<D:prop xmlns:D="DAV:"><D:lockdiscovery>` + dav.ActiveLockXML(l, s.href(l.Root, namespace), s.now()) +
 		`</D:lockdiscovery></D:prop>`))
 	return err
 }
@@ -136,7 +132,7 @@ func (s *Server) handleUnlock(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if len(tok) < 3 || tok[0] != '<' || tok[len(tok)-1] != '>' {
 		return errorf(http.StatusBadRequest, "UNLOCK needs a Lock-Token header: <token>")
 	}
-	if err := s.locks.unlock(p, tok[1:len(tok)-1]); err != nil {
+	if err := s.locks.Unlock(p, tok[1:len(tok)-1]); err != nil {
 		return errorf(http.StatusConflict, "no lock with token %s covers %s", tok, s.href(p, false))
 	}
 	w.WriteHeader(http.StatusNoContent)

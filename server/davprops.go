@@ -5,33 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/dav"
 )
 
 // maxXMLBody caps the XML bodies of PROPFIND, PROPPATCH and LOCK.
 const maxXMLBody = 1 << 20
-
-// liveProps are the properties verso computes; clients cannot set them.
-var liveProps = []string{
-	"resourcetype", "getcontentlength", "getcontenttype", "getetag",
-	"getlastmodified", "displayname", "supportedlock", "lockdiscovery",
-}
-
-func isLive(n xml.Name) bool {
-	if n.Space != "DAV:" {
-		return false
-	}
-	for _, l := range liveProps {
-		if n.Local == l {
-			return true
-		}
-	}
-	return false
-}
 
 // liveProp returns the value of a live property of e, and whether e has it.
 func (s *Server) liveProp(e *verso.Entry, local string) (string, bool) {
@@ -80,8 +62,8 @@ func (s *Server) liveProp(e *verso.Entry, local string) (string, bool) {
 func (s *Server) lockDiscovery(p verso.Path) string {
 	var b strings.Builder
 	now := s.now()
-	for _, l := range s.locks.covering(p) {
-		b.WriteString(activeLockXML(l, s.href(l.Root, false), now))
+	for _, l := range s.locks.Covering(p) {
+		b.WriteString(dav.ActiveLockXML(l, s.href(l.Root, false), now))
 	}
 	return b.String()
 }
@@ -112,7 +94,7 @@ func (s *Server) handlePropfind(w http.ResponseWriter, r *http.Request, p verso.
 			return err
 		}
 	}
-	req, err := readPropfind(http.MaxBytesReader(nil, r.Body, maxXMLBody))
+	req, err := dav.ReadPropfind(http.MaxBytesReader(nil, r.Body, maxXMLBody))
 	if err != nil {
 		return xmlBodyError(err)
 	}
@@ -121,43 +103,43 @@ func (s *Server) handlePropfind(w http.ResponseWriter, r *http.Request, p verso.
 	if _, err := s.store.Get(r.Context(), p, rev); err != nil {
 		return err
 	}
-	mw := newMultistatusWriter(w)
+	mw := dav.NewMultistatusWriter(w)
 	hidden := s.hidden(r) // what the user may not read is left out (access.go)
 	err = s.store.Walk(r.Context(), p, rev, depth, func(e *verso.Entry) error {
 		if hidden(e.Path) {
 			return nil
 		}
-		return mw.propstats(s.href(e.Path, e.IsNamespace()), s.propstats(e, req))
+		return mw.Propstats(s.href(e.Path, e.IsNamespace()), s.propstats(e, req))
 	})
 	if err != nil {
 		// The status line has gone out; all that is left is to log it.
 		s.log.Error("propfind walk", "path", p, "err", err)
 	}
-	return mw.close()
+	return mw.Close()
 }
 
 // propstats answers one entry of a PROPFIND.
-func (s *Server) propstats(e *verso.Entry, req propfindRequest) []propstat {
-	found := propstat{Status: http.StatusOK}
-	missing := propstat{Status: http.StatusNotFound}
+func (s *Server) propstats(e *verso.Entry, req dav.Propfind) []dav.Propstat {
+	found := dav.Propstat{Status: http.StatusOK}
+	missing := dav.Propstat{Status: http.StatusNotFound}
 	switch {
 	case req.PropName:
-		for _, l := range liveProps {
+		for _, l := range dav.LiveProps {
 			if _, ok := s.liveProp(e, l); ok {
-				found.Props = append(found.Props, property{Name: xml.Name{Space: "DAV:", Local: l}})
+				found.Props = append(found.Props, dav.Property{Name: xml.Name{Space: "DAV:", Local: l}})
 			}
 		}
-		for _, n := range deadNames(e) {
-			found.Props = append(found.Props, property{Name: n})
+		for _, n := range dav.DeadNames(e) {
+			found.Props = append(found.Props, dav.Property{Name: n})
 		}
 	case req.AllProp:
-		for _, l := range liveProps {
+		for _, l := range dav.LiveProps {
 			if v, ok := s.liveProp(e, l); ok {
-				found.Props = append(found.Props, property{Name: xml.Name{Space: "DAV:", Local: l}, XML: v})
+				found.Props = append(found.Props, dav.Property{Name: xml.Name{Space: "DAV:", Local: l}, XML: v})
 			}
 		}
-		for _, n := range deadNames(e) {
-			found.Props = append(found.Props, property{Name: n, XML: e.Props[clarkName(n)]})
+		for _, n := range dav.DeadNames(e) {
+			found.Props = append(found.Props, dav.Property{Name: n, XML: e.Props[dav.ClarkName(n)]})
 		}
 		// DAV:include needs nothing more: allprop already has every live
 		// property verso knows.
@@ -165,35 +147,18 @@ func (s *Server) propstats(e *verso.Entry, req propfindRequest) []propstat {
 		for _, n := range req.Props {
 			if n.Space == "DAV:" {
 				if v, ok := s.liveProp(e, n.Local); ok {
-					found.Props = append(found.Props, property{Name: n, XML: v})
+					found.Props = append(found.Props, dav.Property{Name: n, XML: v})
 					continue
 				}
 			}
-			if v, ok := e.Props[clarkName(n)]; ok {
-				found.Props = append(found.Props, property{Name: n, XML: v})
+			if v, ok := e.Props[dav.ClarkName(n)]; ok {
+				found.Props = append(found.Props, dav.Property{Name: n, XML: v})
 				continue
 			}
-			missing.Props = append(missing.Props, property{Name: n})
+			missing.Props = append(missing.Props, dav.Property{Name: n})
 		}
 	}
-	return []propstat{found, missing}
-}
-
-// deadNames returns the names of e's dead properties, sorted.
-func deadNames(e *verso.Entry) []xml.Name {
-	names := make([]xml.Name, 0, len(e.Props))
-	for k := range e.Props {
-		if n, ok := parseClark(k); ok {
-			names = append(names, n)
-		}
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if names[i].Space != names[j].Space {
-			return names[i].Space < names[j].Space
-		}
-		return names[i].Local < names[j].Local
-	})
-	return names
+	return []dav.Propstat{found, missing}
 }
 
 // xmlBodyError gives a request body that could not be read or parsed its
@@ -204,8 +169,8 @@ func xmlBodyError(err error) error {
 	if errors.As(err, &mbe) {
 		return errorf(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", maxXMLBody)
 	}
-	if errors.Is(err, errTooManyProps) {
-		return errorf(http.StatusRequestEntityTooLarge, "the body names more than %d properties; split the request", maxPropNames)
+	if errors.Is(err, dav.ErrTooManyProps) {
+		return errorf(http.StatusRequestEntityTooLarge, "the body names more than %d properties; split the request", dav.MaxPropNames)
 	}
 	return withStatus(http.StatusBadRequest, fmt.Errorf("invalid XML body: %w", err))
 }
@@ -224,49 +189,49 @@ func (s *Server) handleProppatch(w http.ResponseWriter, r *http.Request, p verso
 	if err != nil {
 		return err
 	}
-	patches, err := readProppatch(http.MaxBytesReader(nil, r.Body, maxXMLBody))
+	patches, err := dav.ReadProppatch(http.MaxBytesReader(nil, r.Body, maxXMLBody))
 	if err != nil {
 		return xmlBodyError(err)
 	}
 	href := s.href(p, cur.IsNamespace())
 	protected := false
 	for _, pp := range patches {
-		if isLive(pp.Name) {
+		if dav.IsLive(pp.Name) {
 			protected = true
 		}
 	}
 	if protected {
 		// RFC 4918 9.2: all or nothing. The live properties fail with 403,
 		// the rest with 424 (failed because of them).
-		forbidden := propstat{Status: http.StatusForbidden, Description: "live properties cannot be changed"}
-		dependent := propstat{Status: http.StatusFailedDependency}
+		forbidden := dav.Propstat{Status: http.StatusForbidden, Description: "live properties cannot be changed"}
+		dependent := dav.Propstat{Status: http.StatusFailedDependency}
 		for _, pp := range patches {
-			if isLive(pp.Name) {
-				forbidden.Props = append(forbidden.Props, property{Name: pp.Name})
+			if dav.IsLive(pp.Name) {
+				forbidden.Props = append(forbidden.Props, dav.Property{Name: pp.Name})
 			} else {
-				dependent.Props = append(dependent.Props, property{Name: pp.Name})
+				dependent.Props = append(dependent.Props, dav.Property{Name: pp.Name})
 			}
 		}
-		mw := newMultistatusWriter(w)
-		if err := mw.propstats(href, []propstat{forbidden, dependent}); err != nil {
+		mw := dav.NewMultistatusWriter(w)
+		if err := mw.Propstats(href, []dav.Propstat{forbidden, dependent}); err != nil {
 			return err
 		}
-		return mw.close()
+		return mw.Close()
 	}
 	changes := make([]verso.PropChange, 0, len(patches))
-	done := propstat{Status: http.StatusOK}
+	done := dav.Propstat{Status: http.StatusOK}
 	for _, pp := range patches {
-		changes = append(changes, verso.PropChange{Name: clarkName(pp.Name), Value: pp.Value, Remove: pp.Remove})
-		done.Props = append(done.Props, property{Name: pp.Name})
+		changes = append(changes, verso.PropChange{Name: dav.ClarkName(pp.Name), Value: pp.Value, Remove: pp.Remove})
+		done.Props = append(done.Props, dav.Property{Name: pp.Name})
 	}
 	if len(changes) > 0 {
 		if _, err := s.commit(w, r, "PROPPATCH "+string(p), verso.Op{Kind: verso.OpProps, Path: p, Props: changes, If: pre.guard(cur)}); err != nil {
 			return err
 		}
 	}
-	mw := newMultistatusWriter(w)
-	if err := mw.propstats(href, []propstat{done}); err != nil {
+	mw := dav.NewMultistatusWriter(w)
+	if err := mw.Propstats(href, []dav.Propstat{done}); err != nil {
 		return err
 	}
-	return mw.close()
+	return mw.Close()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
+	"github.com/verso-config/verso/internal/dav"
 )
 
 // statusError is an error that already knows its HTTP status. Handlers
@@ -60,9 +61,9 @@ func statusOf(err error) int {
 	case errors.Is(err, verso.ErrInvalidPath), errors.Is(err, verso.ErrInvalidOp),
 		errors.Is(err, verso.ErrEmptyTxn):
 		return http.StatusBadRequest
-	case errors.Is(err, errLocked):
+	case errors.Is(err, dav.ErrLocked):
 		return http.StatusLocked
-	case errors.Is(err, errNoSuchLock):
+	case errors.Is(err, dav.ErrNoSuchLock):
 		return http.StatusConflict
 	case errors.Is(err, verso.ErrNoSpace):
 		return http.StatusInsufficientStorage

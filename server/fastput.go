@@ -84,7 +84,7 @@ func (fc *fastConn) put(b []byte, n int, req *fastHead, p verso.Path) int {
 	if exists && cur.Kind != verso.KindKey {
 		return 0
 	}
-	if s.locks.confirm(p, false, !exists, nil) != nil {
+	if s.locks.Confirm(p, false, !exists, nil) != nil {
 		return 0
 	}
 	ops := s.ops

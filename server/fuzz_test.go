@@ -1,13 +1,13 @@
 package server
 
-// Fuzz targets for every parser of what clients send: the WebDAV XML
-// bodies, the If header, transactions, and the revision and range
-// parameters of a read. Seeds are below and in testdata/fuzz; CI runs each
-// briefly (make fuzz). A finding becomes a case of the parser's own test.
+// Fuzz targets for the parsers of what clients send to the server:
+// transactions, and the revision and range parameters of a read (the WebDAV
+// bodies and the If header are fuzzed in internal/dav). Seeds are below and
+// in testdata/fuzz; CI runs each briefly (make fuzz). A finding becomes a
+// case of the parser's own test.
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,109 +17,6 @@ import (
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/bolt"
 )
-
-const fuzzDAV = `xmlns:D="DAV:"`
-
-// FuzzReadPropfind: no body crashes the parser; every refusal is
-// errMalformed (a 400), never another error (a 500).
-func FuzzReadPropfind(f *testing.F) {
-	for _, s := range []string{"", " \n", `<D:propfind ` + fuzzDAV + `><D:allprop/></D:propfind>`,
-		`<propfind xmlns="DAV:"><propname/></propfind>`,
-		`<D:propfind ` + fuzzDAV + `><D:prop><D:getetag/><x:a xmlns:x="urn:x"/></D:prop></D:propfind>`,
-		`<D:propfind ` + fuzzDAV + `><D:allprop/><D:include><D:supportedlock/></D:include></D:propfind>`,
-		`<D:propfind ` + fuzzDAV + `><D:prop><D:getetag/></D:prop><D:allprop/></D:propfind>`,
-		`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><propfind xmlns="DAV:"><allprop/></propfind>`,
-		`<a:propfind xmlns:a=""><a:allprop/></a:propfind>`, `<propfind`, "\xff\xfe<"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
-		pf, err := readPropfind(strings.NewReader(body))
-		if err != nil {
-			if !errors.Is(err, errMalformed) {
-				t.Errorf("readPropfind(%q) error %v does not wrap errMalformed", body, err)
-			}
-			return
-		}
-		n := 0
-		for _, b := range []bool{pf.AllProp, pf.PropName, pf.Props != nil} {
-			if b {
-				n++
-			}
-		}
-		if n > 1 {
-			t.Errorf("readPropfind(%q) = %+v: asks for more than one of allprop, propname, prop", body, pf)
-		}
-	})
-}
-
-// FuzzReadProppatch: no crash; refusals are errMalformed; every accepted
-// property name is a valid Clark name.
-func FuzzReadProppatch(f *testing.F) {
-	for _, s := range []string{"",
-		`<D:propertyupdate ` + fuzzDAV + `><D:set><D:prop><x:a xmlns:x="urn:x">v</x:a></D:prop></D:set></D:propertyupdate>`,
-		`<D:propertyupdate ` + fuzzDAV + `><D:remove><D:prop><x:a xmlns:x="urn:x"/></D:prop></D:remove></D:propertyupdate>`,
-		`<D:propertyupdate ` + fuzzDAV + `><D:set><D:prop><x:a xmlns:x="urn:x"><y:b xmlns:y="urn:y" y:c="d">t&amp;</y:b></x:a></D:prop></D:set></D:propertyupdate>`,
-		`<D:propertyupdate ` + fuzzDAV + `><D:set><D:prop><a xmlns="">v</a></D:prop></D:set></D:propertyupdate>`,
-		`<D:propertyupdate ` + fuzzDAV + `><D:set/></D:propertyupdate>`, `<x/>`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
-		patches, err := readProppatch(strings.NewReader(body))
-		if err != nil {
-			if !errors.Is(err, errMalformed) {
-				t.Errorf("readProppatch(%q) error %v does not wrap errMalformed", body, err)
-			}
-			return
-		}
-		for _, p := range patches {
-			if n, ok := parseClark(clarkName(p.Name)); !ok || n != p.Name {
-				t.Errorf("readProppatch(%q): property %v does not survive Clark notation (%v, %v)", body, p.Name, n, ok)
-			}
-		}
-	})
-}
-
-// FuzzReadLockInfo: no crash; refusals are errMalformed.
-func FuzzReadLockInfo(f *testing.F) {
-	for _, s := range []string{"",
-		`<D:lockinfo ` + fuzzDAV + `><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>me</D:href></D:owner></D:lockinfo>`,
-		`<D:lockinfo ` + fuzzDAV + `><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`,
-		`<D:lockinfo ` + fuzzDAV + `><D:lockscope><D:exclusive/><D:shared/></D:lockscope></D:lockinfo>`,
-		`<D:lockinfo ` + fuzzDAV + `><D:locktype><D:read/></D:locktype></D:lockinfo>`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
-		li, empty, err := readLockInfo(strings.NewReader(body))
-		if err != nil {
-			if !errors.Is(err, errMalformed) {
-				t.Errorf("readLockInfo(%q) error %v does not wrap errMalformed", body, err)
-			}
-			return
-		}
-		if empty && (li != lockInfo{}) {
-			t.Errorf("readLockInfo(%q) = %+v and empty", body, li)
-		}
-	})
-}
-
-// FuzzParseIfHeader: no crash, and whatever parses can be evaluated.
-func FuzzParseIfHeader(f *testing.F) {
-	for _, s := range []string{"", "(<urn:uuid:1>)", `(["1"])`, `(Not <urn:uuid:1> ["2"])`,
-		`<http://h/config/a> (<urn:uuid:1>) (Not <DAV:no-lock>)`, `(<urn:uuid:1>) <http://h/b> (["3"])`,
-		`(`, `<a>`, `(["unterminated)`, `(W/"1")`, "(<a\x00>)"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		h, err := parseIfHeader(s)
-		if err != nil {
-			return
-		}
-		h.tokens()
-		h.eval("/a",
-			func(tag string) (verso.Path, bool) { return "/b", tag != "" },
-			func(p verso.Path) (string, []string, bool) { return `"1"`, []string{"urn:uuid:1"}, p == "/a" })
-	})
-}
 
 // fuzzServer returns a Server on a real store holding /ns (a namespace)
 // and /ns/k (a key written twice), shared by the iterations of one fuzz

@@ -1,12 +1,3 @@
-// Package server is verso's HTTP surface: the WebDAV tree under the mount
-// point (by default /config), the health endpoints, and later the JSON API
-// under /api/v1. It depends only on the verso.Store interface, never on a
-// backend.
-//
-// # Errors
-//
-// Handlers return errors; one function, writeError, turns them into
-// statuses (see errors.go). Nothing else writes an error status.
 package server
 
 import (
@@ -18,6 +9,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/auth"
+	"github.com/verso-config/verso/internal/dav"
 )
 
 // Options configure a Server. The zero value (or nil) gives the defaults.
@@ -90,7 +82,7 @@ type Server struct {
 	max   int64
 	log   *slog.Logger
 	now   func() time.Time
-	locks *lockManager
+	locks *dav.LockManager
 	api   *http.ServeMux
 	auth  *auth.Auth // nil: everyone may do everything (access.go)
 
@@ -145,7 +137,7 @@ func New(store verso.Store, opts *Options) *Server {
 		max:   o.MaxValueSize,
 		log:   o.Logger,
 		now:   o.Clock,
-		locks: newLockManager(o.Clock),
+		locks: dav.NewLockManager(o.Clock),
 		auth:  o.Auth,
 
 		console: o.Console,

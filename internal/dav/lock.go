@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"crypto/rand"
@@ -17,19 +17,19 @@ import (
 // memory only: a restart forgets them, which clients see as an expired lock.
 
 var (
-	// errLocked: a lock that protects the resource was not submitted, or a
+	// ErrLocked: a lock that protects the resource was not submitted, or a
 	// new lock conflicts with one that exists (423 Locked).
-	errLocked = errors.New("locked")
-	// errNoSuchLock: the token names no live lock, or not one whose scope
+	ErrLocked = errors.New("locked")
+	// ErrNoSuchLock: the token names no live lock, or not one whose scope
 	// holds the resource of the request (409 Conflict).
-	errNoSuchLock = errors.New("no such lock")
+	ErrNoSuchLock = errors.New("no such lock")
 )
 
-// lock is one write lock. Root is the locked resource; an infinite lock also
+// Lock is one write lock. Root is the locked resource; an infinite lock also
 // covers everything below it. Timeout is what the lock was granted or last
 // refreshed with (0 means it never expires); Expires is then the moment it
 // lapses (zero when Timeout is 0).
-type lock struct {
+type Lock struct {
 	Token    string
 	Root     verso.Path
 	Infinite bool
@@ -39,37 +39,37 @@ type lock struct {
 	Expires  time.Time
 }
 
-// scopeIncludes reports whether p lies in the lock's scope.
-func (l lock) scopeIncludes(p verso.Path) bool {
+// Covers reports whether p lies in the lock's scope.
+func (l Lock) Covers(p verso.Path) bool {
 	return l.Root == p || l.Infinite && l.Root.Contains(p)
 }
 
 // overlaps reports whether the scopes of two locks share a resource.
-func (l lock) overlaps(o lock) bool {
-	return l.scopeIncludes(o.Root) || o.scopeIncludes(l.Root)
+func (l Lock) overlaps(o Lock) bool {
+	return l.Covers(o.Root) || o.Covers(l.Root)
 }
 
-// lockManager holds the live locks. It is safe for concurrent use. Locks
+// LockManager holds the live locks. It is safe for concurrent use. Locks
 // past their expiry are dropped lazily, the next time the manager is used
 // after the earliest expiry; its clock is injected so tests never sleep.
-type lockManager struct {
+type LockManager struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	byToken map[string]*lock
+	byToken map[string]*Lock
 	// sweepAt is the earliest expiry of any lock (zero when none expires).
 	sweepAt time.Time
 }
 
-func newLockManager(now func() time.Time) *lockManager {
+func NewLockManager(now func() time.Time) *LockManager {
 	if now == nil {
 		now = time.Now
 	}
-	return &lockManager{now: now, byToken: make(map[string]*lock)}
+	return &LockManager{now: now, byToken: make(map[string]*Lock)}
 }
 
 // expire drops locks that have expired by now. The caller holds m.mu.
-func (m *lockManager) expire(now time.Time) {
+func (m *LockManager) expire(now time.Time) {
 	if m.sweepAt.IsZero() || now.Before(m.sweepAt) {
 		return
 	}
@@ -87,31 +87,31 @@ func (m *lockManager) expire(now time.Time) {
 }
 
 // noteExpiry makes sure the next sweep happens no later than t.
-func (m *lockManager) noteExpiry(t time.Time) {
+func (m *LockManager) noteExpiry(t time.Time) {
 	if !t.IsZero() && (m.sweepAt.IsZero() || t.Before(m.sweepAt)) {
 		m.sweepAt = t
 	}
 }
 
-// create grants a new lock on root, or fails with errLocked if it conflicts
+// Create grants a new lock on root, or fails with ErrLocked if it conflicts
 // with a live lock: an exclusive lock conflicts with every lock whose scope
 // overlaps its own (a lock on root, an infinite lock above root, or, when
 // the new lock is infinite, any lock below root); a shared lock conflicts
 // only with exclusive ones. A timeout of 0 or less never expires.
-func (m *lockManager) create(root verso.Path, infinite, shared bool, owner string, timeout time.Duration) (lock, error) {
+func (m *LockManager) Create(root verso.Path, infinite, shared bool, owner string, timeout time.Duration) (Lock, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
 	m.expire(now)
-	l := lock{Root: root, Infinite: infinite, Shared: shared, Owner: owner}
+	l := Lock{Root: root, Infinite: infinite, Shared: shared, Owner: owner}
 	for _, o := range m.byToken {
 		if l.overlaps(*o) && (!shared || !o.Shared) {
-			return lock{}, fmt.Errorf("%w: %s is locked by %s", errLocked, root, o.Token)
+			return Lock{}, fmt.Errorf("%w: %s is locked by %s", ErrLocked, root, o.Token)
 		}
 	}
 	tok, err := newLockToken()
 	if err != nil {
-		return lock{}, err
+		return Lock{}, err
 	}
 	l.Token = tok
 	m.setTimeout(&l, now, timeout)
@@ -119,7 +119,7 @@ func (m *lockManager) create(root verso.Path, infinite, shared bool, owner strin
 	return l, nil
 }
 
-func (m *lockManager) setTimeout(l *lock, now time.Time, timeout time.Duration) {
+func (m *LockManager) setTimeout(l *Lock, now time.Time, timeout time.Duration) {
 	if timeout <= 0 {
 		l.Timeout, l.Expires = 0, time.Time{}
 		return
@@ -128,52 +128,52 @@ func (m *lockManager) setTimeout(l *lock, now time.Time, timeout time.Duration) 
 	m.noteExpiry(l.Expires)
 }
 
-// refresh restarts the timeout of the live lock named by token, with the
+// Refresh restarts the timeout of the live lock named by token, with the
 // new timeout (0 or less: never expires). An unknown or expired token is
-// errNoSuchLock.
-func (m *lockManager) refresh(token string, timeout time.Duration) (lock, error) {
+// ErrNoSuchLock.
+func (m *LockManager) Refresh(token string, timeout time.Duration) (Lock, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
 	m.expire(now)
 	l, ok := m.byToken[token]
 	if !ok {
-		return lock{}, fmt.Errorf("%w: %s", errNoSuchLock, token)
+		return Lock{}, fmt.Errorf("%w: %s", ErrNoSuchLock, token)
 	}
 	m.setTimeout(l, now, timeout)
 	return *l, nil
 }
 
-// unlock removes the lock named by token. As RFC 4918 section 9.11 allows
+// Unlock removes the lock named by token. As RFC 4918 section 9.11 allows
 // UNLOCK on any resource in the lock's scope, p must lie in it; otherwise,
-// or if the token names no live lock, the answer is errNoSuchLock.
-func (m *lockManager) unlock(p verso.Path, token string) error {
+// or if the token names no live lock, the answer is ErrNoSuchLock.
+func (m *LockManager) Unlock(p verso.Path, token string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
 	l, ok := m.byToken[token]
 	if !ok {
-		return fmt.Errorf("%w: %s", errNoSuchLock, token)
+		return fmt.Errorf("%w: %s", ErrNoSuchLock, token)
 	}
-	if !l.scopeIncludes(p) {
-		return fmt.Errorf("%w: %s does not cover %s", errNoSuchLock, token, p)
+	if !l.Covers(p) {
+		return fmt.Errorf("%w: %s does not cover %s", ErrNoSuchLock, token, p)
 	}
 	delete(m.byToken, token)
 	return nil
 }
 
-// covering returns the live locks whose scope includes p, sorted by token.
-func (m *lockManager) covering(p verso.Path) []lock {
+// Covering returns the live locks whose scope includes p, sorted by token.
+func (m *LockManager) Covering(p verso.Path) []Lock {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
 	return m.coveringLocked(p)
 }
 
-func (m *lockManager) coveringLocked(p verso.Path) []lock {
-	var ls []lock
+func (m *LockManager) coveringLocked(p verso.Path) []Lock {
+	var ls []Lock
 	for _, l := range m.byToken {
-		if l.scopeIncludes(p) {
+		if l.Covers(p) {
 			ls = append(ls, *l)
 		}
 	}
@@ -181,7 +181,7 @@ func (m *lockManager) coveringLocked(p verso.Path) []lock {
 	return ls
 }
 
-// confirm reports errLocked unless every lock that protects a write to p is
+// Confirm reports ErrLocked unless every lock that protects a write to p is
 // satisfied by one of the submitted tokens. The write touches these
 // resources, and each needs one submitted token among the locks covering it
 // (there is either one exclusive lock or any number of shared ones; any one
@@ -191,7 +191,7 @@ func (m *lockManager) coveringLocked(p verso.Path) []lock {
 //     below p;
 //   - with membership (p is being created or removed), p's parent, whose
 //     member list changes: a depth-0 lock on a namespace protects it.
-func (m *lockManager) confirm(p verso.Path, subtree, membership bool, tokens []string) error {
+func (m *LockManager) Confirm(p verso.Path, subtree, membership bool, tokens []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
@@ -212,7 +212,7 @@ func (m *lockManager) confirm(p verso.Path, subtree, membership bool, tokens []s
 				return nil
 			}
 		}
-		return fmt.Errorf("%w: %s is locked by %s", errLocked, r, ls[0].Token)
+		return fmt.Errorf("%w: %s is locked by %s", ErrLocked, r, ls[0].Token)
 	}
 	if err := check(p); err != nil {
 		return err
@@ -239,9 +239,9 @@ func (m *lockManager) confirm(p verso.Path, subtree, membership bool, tokens []s
 	return nil
 }
 
-// removeSubtree drops every lock rooted at p or below it, after p was
+// RemoveSubtree drops every lock rooted at p or below it, after p was
 // deleted or moved away. Infinite locks above p stay.
-func (m *lockManager) removeSubtree(p verso.Path) {
+func (m *LockManager) RemoveSubtree(p verso.Path) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for tok, l := range m.byToken {
@@ -251,14 +251,14 @@ func (m *lockManager) removeSubtree(p verso.Path) {
 	}
 }
 
-// lookup returns the live lock named by token.
-func (m *lockManager) lookup(token string) (lock, bool) {
+// Lookup returns the live lock named by token.
+func (m *LockManager) Lookup(token string) (Lock, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
 	l, ok := m.byToken[token]
 	if !ok {
-		return lock{}, false
+		return Lock{}, false
 	}
 	return *l, true
 }
@@ -274,11 +274,11 @@ func newLockToken() (string, error) {
 	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]), nil
 }
 
-// activeLockXML renders l as a DAV:activelock element (prefix D, to be
+// ActiveLockXML renders l as a DAV:activelock element (prefix D, to be
 // placed inside a document that binds it to DAV:). rootHref is the lock
 // root's URL, already escaped for a URL; the timeout shows the seconds left
 // at now, rounded up.
-func activeLockXML(l lock, rootHref string, now time.Time) string {
+func ActiveLockXML(l Lock, rootHref string, now time.Time) string {
 	var b strings.Builder
 	b.WriteString("<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope>")
 	if l.Shared {

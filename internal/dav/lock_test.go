@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"encoding/xml"
@@ -53,9 +53,9 @@ func (s lockSpec) String() string {
 	return fmt.Sprintf("%s %s depth %s", scope, s.root, depth)
 }
 
-func mustCreate(t *testing.T, m *lockManager, s lockSpec, timeout time.Duration) lock {
+func mustCreate(t *testing.T, m *LockManager, s lockSpec, timeout time.Duration) Lock {
 	t.Helper()
-	l, err := m.create(verso.MustPath(s.root), s.infinite, s.shared, "owner", timeout)
+	l, err := m.Create(verso.MustPath(s.root), s.infinite, s.shared, "owner", timeout)
 	if err != nil {
 		t.Fatalf("create(%v): %v", s, err)
 	}
@@ -104,11 +104,11 @@ func TestLockManager_CreateConflicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%v then %v", tt.existing, tt.new), func(t *testing.T) {
-			m := newLockManager(newFakeClock().now)
+			m := NewLockManager(newFakeClock().now)
 			mustCreate(t, m, tt.existing, time.Hour)
-			_, err := m.create(verso.MustPath(tt.new.root), tt.new.infinite, tt.new.shared, "", time.Hour)
-			if tt.conflict && !errors.Is(err, errLocked) {
-				t.Errorf("create(%v) over %v: err = %v, want errLocked", tt.new, tt.existing, err)
+			_, err := m.Create(verso.MustPath(tt.new.root), tt.new.infinite, tt.new.shared, "", time.Hour)
+			if tt.conflict && !errors.Is(err, ErrLocked) {
+				t.Errorf("create(%v) over %v: err = %v, want ErrLocked", tt.new, tt.existing, err)
 			}
 			if !tt.conflict && err != nil {
 				t.Errorf("create(%v) over %v: %v", tt.new, tt.existing, err)
@@ -120,33 +120,33 @@ func TestLockManager_CreateConflicts(t *testing.T) {
 // litmus double_sharedlock: two shared locks on one resource, then an
 // exclusive one must fail.
 func TestLockManager_DoubleSharedLock(t *testing.T) {
-	m := newLockManager(newFakeClock().now)
+	m := NewLockManager(newFakeClock().now)
 	a := mustCreate(t, m, lockSpec{"/lockme", false, true}, time.Hour)
 	b := mustCreate(t, m, lockSpec{"/lockme", false, true}, time.Hour)
 	if a.Token == b.Token {
 		t.Fatalf("two locks share the token %s", a.Token)
 	}
-	if _, err := m.create("/lockme", false, false, "", time.Hour); !errors.Is(err, errLocked) {
-		t.Errorf("exclusive lock over two shared: err = %v, want errLocked", err)
+	if _, err := m.Create("/lockme", false, false, "", time.Hour); !errors.Is(err, ErrLocked) {
+		t.Errorf("exclusive lock over two shared: err = %v, want ErrLocked", err)
 	}
-	if err := m.unlock("/lockme", b.Token); err != nil {
+	if err := m.Unlock("/lockme", b.Token); err != nil {
 		t.Fatalf("unlock second shared lock: %v", err)
 	}
-	if _, err := m.create("/lockme", false, false, "", time.Hour); !errors.Is(err, errLocked) {
-		t.Errorf("exclusive lock over one shared: err = %v, want errLocked", err)
+	if _, err := m.Create("/lockme", false, false, "", time.Hour); !errors.Is(err, ErrLocked) {
+		t.Errorf("exclusive lock over one shared: err = %v, want ErrLocked", err)
 	}
-	if err := m.unlock("/lockme", a.Token); err != nil {
+	if err := m.Unlock("/lockme", a.Token); err != nil {
 		t.Fatalf("unlock first shared lock: %v", err)
 	}
-	if _, err := m.create("/lockme", false, false, "", time.Hour); err != nil {
+	if _, err := m.Create("/lockme", false, false, "", time.Hour); err != nil {
 		t.Errorf("exclusive lock after unlocking both: %v", err)
 	}
 }
 
 func TestLockManager_Create(t *testing.T) {
 	clock := newFakeClock()
-	m := newLockManager(clock.now)
-	l, err := m.create("/app/db", true, false, "<href xmlns=\"DAV:\">anna</href>", 90*time.Second)
+	m := NewLockManager(clock.now)
+	l, err := m.Create("/app/db", true, false, "<href xmlns=\"DAV:\">anna</href>", 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,21 +154,21 @@ func TestLockManager_Create(t *testing.T) {
 	if !uuid.MatchString(l.Token) {
 		t.Errorf("token %q is not a urn:uuid with a version 4 UUID", l.Token)
 	}
-	want := lock{
+	want := Lock{
 		Token: l.Token, Root: "/app/db", Infinite: true, Owner: "<href xmlns=\"DAV:\">anna</href>",
 		Timeout: 90 * time.Second, Expires: clock.now().Add(90 * time.Second),
 	}
 	if diff := cmp.Diff(want, l); diff != "" {
 		t.Errorf("create mismatch (-want +got):\n%s", diff)
 	}
-	got, ok := m.lookup(l.Token)
+	got, ok := m.Lookup(l.Token)
 	if !ok {
 		t.Fatalf("lookup(%q) found nothing", l.Token)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("lookup mismatch (-want +got):\n%s", diff)
 	}
-	if _, ok := m.lookup("urn:uuid:00000000-0000-4000-8000-000000000000"); ok {
+	if _, ok := m.Lookup("urn:uuid:00000000-0000-4000-8000-000000000000"); ok {
 		t.Error("lookup of an unknown token found a lock")
 	}
 
@@ -184,7 +184,7 @@ func TestLockManager_Create(t *testing.T) {
 
 func TestLockManager_Expiry(t *testing.T) {
 	clock := newFakeClock()
-	m := newLockManager(clock.now)
+	m := NewLockManager(clock.now)
 	short := mustCreate(t, m, lockSpec{"/a", false, false}, 10*time.Second)
 	long := mustCreate(t, m, lockSpec{"/b", true, false}, time.Minute)
 	forever := mustCreate(t, m, lockSpec{"/c", false, true}, 0)
@@ -193,33 +193,33 @@ func TestLockManager_Expiry(t *testing.T) {
 	}
 
 	clock.advance(9 * time.Second)
-	if _, ok := m.lookup(short.Token); !ok {
+	if _, ok := m.Lookup(short.Token); !ok {
 		t.Fatal("lock gone before its timeout")
 	}
-	if err := m.confirm("/a", false, false, nil); !errors.Is(err, errLocked) {
-		t.Errorf("confirm(/a) before expiry: err = %v, want errLocked", err)
+	if err := m.Confirm("/a", false, false, nil); !errors.Is(err, ErrLocked) {
+		t.Errorf("confirm(/a) before expiry: err = %v, want ErrLocked", err)
 	}
 
 	clock.advance(time.Second)
-	if _, ok := m.lookup(short.Token); ok {
+	if _, ok := m.Lookup(short.Token); ok {
 		t.Error("lock still there at its expiry")
 	}
-	if err := m.confirm("/a", false, false, nil); err != nil {
+	if err := m.Confirm("/a", false, false, nil); err != nil {
 		t.Errorf("confirm(/a) after expiry: %v", err)
 	}
-	if _, err := m.create("/a", false, false, "", time.Hour); err != nil {
+	if _, err := m.Create("/a", false, false, "", time.Hour); err != nil {
 		t.Errorf("create over an expired lock: %v", err)
 	}
-	if err := m.unlock("/a", short.Token); !errors.Is(err, errNoSuchLock) {
-		t.Errorf("unlock of an expired lock: err = %v, want errNoSuchLock", err)
+	if err := m.Unlock("/a", short.Token); !errors.Is(err, ErrNoSuchLock) {
+		t.Errorf("unlock of an expired lock: err = %v, want ErrNoSuchLock", err)
 	}
-	if _, err := m.refresh(short.Token, time.Hour); !errors.Is(err, errNoSuchLock) {
-		t.Errorf("refresh of an expired lock: err = %v, want errNoSuchLock", err)
+	if _, err := m.Refresh(short.Token, time.Hour); !errors.Is(err, ErrNoSuchLock) {
+		t.Errorf("refresh of an expired lock: err = %v, want ErrNoSuchLock", err)
 	}
 
 	// Refreshing restarts the timeout from now.
 	clock.advance(40 * time.Second) // 50 s into long's minute
-	r, err := m.refresh(long.Token, time.Minute)
+	r, err := m.Refresh(long.Token, time.Minute)
 	if err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
@@ -227,25 +227,25 @@ func TestLockManager_Expiry(t *testing.T) {
 		t.Errorf("refresh: Timeout %v Expires %v, want 1m0s and %v", r.Timeout, r.Expires, want)
 	}
 	clock.advance(30 * time.Second) // past the original expiry
-	if got := m.covering("/b/x"); len(got) != 1 || got[0].Token != long.Token {
+	if got := m.Covering("/b/x"); len(got) != 1 || got[0].Token != long.Token {
 		t.Errorf("covering(/b/x) after refresh = %v, want the refreshed lock", got)
 	}
 	clock.advance(30 * time.Second)
-	if got := m.covering("/b/x"); len(got) != 0 {
+	if got := m.Covering("/b/x"); len(got) != 0 {
 		t.Errorf("covering(/b/x) after the refreshed timeout = %v, want none", got)
 	}
 
 	// A lock granted without a timeout never expires.
 	clock.advance(1000 * time.Hour)
-	if _, ok := m.lookup(forever.Token); !ok {
+	if _, ok := m.Lookup(forever.Token); !ok {
 		t.Error("lock without timeout expired")
 	}
 }
 
 func TestLockManager_RefreshUnknown(t *testing.T) {
-	m := newLockManager(newFakeClock().now)
-	if _, err := m.refresh("urn:uuid:nope", time.Hour); !errors.Is(err, errNoSuchLock) {
-		t.Errorf("refresh(unknown) err = %v, want errNoSuchLock", err)
+	m := NewLockManager(newFakeClock().now)
+	if _, err := m.Refresh("urn:uuid:nope", time.Hour); !errors.Is(err, ErrNoSuchLock) {
+		t.Errorf("refresh(unknown) err = %v, want ErrNoSuchLock", err)
 	}
 }
 
@@ -259,24 +259,24 @@ func TestLockManager_Unlock(t *testing.T) {
 	}{
 		{"on the root", lockSpec{"/a", false, false}, "/a", "", nil},
 		{"inside an infinite lock", lockSpec{"/a", true, false}, "/a/b/c", "", nil},
-		{"below a depth-0 lock", lockSpec{"/a", false, false}, "/a/b", "", errNoSuchLock},
-		{"above the lock", lockSpec{"/a/b", true, false}, "/a", "", errNoSuchLock},
-		{"elsewhere", lockSpec{"/a", true, false}, "/ab", "", errNoSuchLock},
-		{"bogus token", lockSpec{"/a", false, false}, "/a", "opaquelocktoken:foobar", errNoSuchLock},
+		{"below a depth-0 lock", lockSpec{"/a", false, false}, "/a/b", "", ErrNoSuchLock},
+		{"above the lock", lockSpec{"/a/b", true, false}, "/a", "", ErrNoSuchLock},
+		{"elsewhere", lockSpec{"/a", true, false}, "/ab", "", ErrNoSuchLock},
+		{"bogus token", lockSpec{"/a", false, false}, "/a", "opaquelocktoken:foobar", ErrNoSuchLock},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := newLockManager(newFakeClock().now)
+			m := NewLockManager(newFakeClock().now)
 			l := mustCreate(t, m, tt.lock, time.Hour)
 			tok := tt.token
 			if tok == "" {
 				tok = l.Token
 			}
-			err := m.unlock(verso.MustPath(tt.path), tok)
+			err := m.Unlock(verso.MustPath(tt.path), tok)
 			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 				t.Fatalf("unlock(%s, %s) = %v, want %v", tt.path, tok, err, tt.want)
 			}
-			_, still := m.lookup(l.Token)
+			_, still := m.Lookup(l.Token)
 			if still != (tt.want != nil) {
 				t.Errorf("after unlock(%s): lock present = %v, want %v", tt.path, still, tt.want != nil)
 			}
@@ -285,25 +285,25 @@ func TestLockManager_Unlock(t *testing.T) {
 }
 
 func TestLockManager_Covering(t *testing.T) {
-	m := newLockManager(newFakeClock().now)
+	m := NewLockManager(newFakeClock().now)
 	rootInf := mustCreate(t, m, lockSpec{"/", true, true}, time.Hour)
 	aZero := mustCreate(t, m, lockSpec{"/a", false, true}, time.Hour)
 	abInf := mustCreate(t, m, lockSpec{"/a/b", true, true}, time.Hour)
 	abTwo := mustCreate(t, m, lockSpec{"/a/b", false, true}, time.Hour)
 	tests := []struct {
 		path string
-		want []lock
+		want []Lock
 	}{
-		{"/", []lock{rootInf}},
-		{"/a", []lock{rootInf, aZero}},
-		{"/a/b", []lock{rootInf, abInf, abTwo}},
-		{"/a/b/c/d", []lock{rootInf, abInf}},
-		{"/a/x", []lock{rootInf}},
-		{"/ab", []lock{rootInf}},
+		{"/", []Lock{rootInf}},
+		{"/a", []Lock{rootInf, aZero}},
+		{"/a/b", []Lock{rootInf, abInf, abTwo}},
+		{"/a/b/c/d", []Lock{rootInf, abInf}},
+		{"/a/x", []Lock{rootInf}},
+		{"/ab", []Lock{rootInf}},
 	}
 	for _, tt := range tests {
-		got := m.covering(verso.MustPath(tt.path))
-		want := append([]lock(nil), tt.want...)
+		got := m.Covering(verso.MustPath(tt.path))
+		want := append([]Lock(nil), tt.want...)
 		sortLocks(want)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("covering(%s) mismatch (-want +got):\n%s", tt.path, diff)
@@ -311,7 +311,7 @@ func TestLockManager_Covering(t *testing.T) {
 	}
 }
 
-func sortLocks(ls []lock) {
+func sortLocks(ls []Lock) {
 	for i := range ls {
 		for j := i + 1; j < len(ls); j++ {
 			if ls[j].Token < ls[i].Token {
@@ -424,8 +424,8 @@ func TestLockManager_Confirm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := newLockManager(newFakeClock().now)
-			var locks []lock
+			m := NewLockManager(newFakeClock().now)
+			var locks []Lock
 			for _, s := range tt.locks {
 				locks = append(locks, mustCreate(t, m, s, time.Hour))
 			}
@@ -438,9 +438,9 @@ func TestLockManager_Confirm(t *testing.T) {
 						toks = append(toks, locks[i].Token)
 					}
 				}
-				err := m.confirm(verso.MustPath(c.path), c.subtree, c.membership, toks)
-				if c.locked && !errors.Is(err, errLocked) {
-					t.Errorf("confirm(%s, subtree %v, membership %v, locks %v) = %v, want errLocked",
+				err := m.Confirm(verso.MustPath(c.path), c.subtree, c.membership, toks)
+				if c.locked && !errors.Is(err, ErrLocked) {
+					t.Errorf("confirm(%s, subtree %v, membership %v, locks %v) = %v, want ErrLocked",
 						c.path, c.subtree, c.membership, c.tokens, err)
 				}
 				if !c.locked && err != nil {
@@ -453,24 +453,24 @@ func TestLockManager_Confirm(t *testing.T) {
 }
 
 func TestLockManager_RemoveSubtree(t *testing.T) {
-	m := newLockManager(newFakeClock().now)
+	m := NewLockManager(newFakeClock().now)
 	above := mustCreate(t, m, lockSpec{"/a", true, true}, time.Hour)
 	at := mustCreate(t, m, lockSpec{"/a/b", false, true}, time.Hour)
 	below := mustCreate(t, m, lockSpec{"/a/b/c", true, true}, time.Hour)
 	sibling := mustCreate(t, m, lockSpec{"/a/bc", false, true}, time.Hour)
-	m.removeSubtree("/a/b")
+	m.RemoveSubtree("/a/b")
 	for _, tc := range []struct {
-		l    lock
+		l    Lock
 		want bool
 	}{{above, true}, {at, false}, {below, false}, {sibling, true}} {
-		if _, ok := m.lookup(tc.l.Token); ok != tc.want {
+		if _, ok := m.Lookup(tc.l.Token); ok != tc.want {
 			t.Errorf("after removeSubtree(/a/b): lock on %s present = %v, want %v", tc.l.Root, ok, tc.want)
 		}
 	}
 }
 
 func TestLockManager_Concurrent(t *testing.T) {
-	m := newLockManager(time.Now)
+	m := NewLockManager(time.Now)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -478,19 +478,19 @@ func TestLockManager_Concurrent(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
 				p := verso.MustPath(fmt.Sprintf("/g%d/k%d", g, i))
-				l, err := m.create(p, false, false, "", time.Minute)
+				l, err := m.Create(p, false, false, "", time.Minute)
 				if err != nil {
 					t.Errorf("create(%s): %v", p, err)
 					return
 				}
-				if err := m.confirm(p, false, true, []string{l.Token}); err != nil {
+				if err := m.Confirm(p, false, true, []string{l.Token}); err != nil {
 					t.Errorf("confirm(%s): %v", p, err)
 				}
-				m.covering(p)
-				if _, err := m.refresh(l.Token, time.Hour); err != nil {
+				m.Covering(p)
+				if _, err := m.Refresh(l.Token, time.Hour); err != nil {
 					t.Errorf("refresh: %v", err)
 				}
-				if err := m.unlock(p, l.Token); err != nil {
+				if err := m.Unlock(p, l.Token); err != nil {
 					t.Errorf("unlock(%s): %v", p, err)
 				}
 			}
@@ -521,7 +521,7 @@ func TestActiveLockXML(t *testing.T) {
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name      string
-		l         lock
+		l         Lock
 		href      string
 		now       time.Time
 		wantScope string
@@ -531,28 +531,28 @@ func TestActiveLockXML(t *testing.T) {
 	}{
 		{
 			"exclusive depth 0 with owner",
-			lock{Token: "urn:uuid:1", Root: "/lockme", Owner: "litmus test suite", Timeout: time.Hour, Expires: now.Add(time.Hour)},
+			Lock{Token: "urn:uuid:1", Root: "/lockme", Owner: "litmus test suite", Timeout: time.Hour, Expires: now.Add(time.Hour)},
 			"/config/lockme", now, "exclusive", "0", "litmus test suite", "Second-3600",
 		},
 		{
 			"shared infinity with XML owner, half a second in",
-			lock{Token: "urn:uuid:2", Root: "/lockcoll", Infinite: true, Shared: true, Owner: `<href xmlns="DAV:">mailto:a@b</href>`, Timeout: time.Hour, Expires: now.Add(time.Hour)},
+			Lock{Token: "urn:uuid:2", Root: "/lockcoll", Infinite: true, Shared: true, Owner: `<href xmlns="DAV:">mailto:a@b</href>`, Timeout: time.Hour, Expires: now.Add(time.Hour)},
 			"/config/lockcoll/", now.Add(500 * time.Millisecond), "shared", "infinity", `<href xmlns="DAV:">mailto:a@b</href>`, "Second-3600",
 		},
 		{
 			"no owner, no timeout, escaped href",
-			lock{Token: "urn:uuid:3", Root: "/a&b"},
+			Lock{Token: "urn:uuid:3", Root: "/a&b"},
 			"/config/a&b", now, "exclusive", "0", "-", "Infinite",
 		},
 		{
 			"past expiry shows zero",
-			lock{Token: "urn:uuid:4", Root: "/x", Timeout: time.Second, Expires: now},
+			Lock{Token: "urn:uuid:4", Root: "/x", Timeout: time.Second, Expires: now},
 			"/config/x", now.Add(time.Second), "exclusive", "0", "-", "Second-0",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := activeLockXML(tt.l, tt.href, tt.now)
+			out := ActiveLockXML(tt.l, tt.href, tt.now)
 			doc := `<D:prop xmlns:D="DAV:"><D:lockdiscovery>` + out + `</D:lockdiscovery></D:prop>`
 			var got struct {
 				Active []activeLock `xml:"DAV: lockdiscovery>activelock"`

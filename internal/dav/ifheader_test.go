@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"errors"
@@ -15,55 +15,55 @@ const (
 )
 
 func TestParseIfHeader(t *testing.T) {
-	tok := func(s string) ifCondition { return ifCondition{Token: s} }
-	notTok := func(s string) ifCondition { return ifCondition{Not: true, Token: s} }
-	etag := func(s string) ifCondition { return ifCondition{ETag: s} }
-	notETag := func(s string) ifCondition { return ifCondition{Not: true, ETag: s} }
-	list := func(cs ...ifCondition) ifList { return ifList{Conditions: cs} }
-	tagged := func(tag string, cs ...ifCondition) ifList { return ifList{Tag: tag, Conditions: cs} }
+	tok := func(s string) IfCondition { return IfCondition{Token: s} }
+	notTok := func(s string) IfCondition { return IfCondition{Not: true, Token: s} }
+	etag := func(s string) IfCondition { return IfCondition{ETag: s} }
+	notETag := func(s string) IfCondition { return IfCondition{Not: true, ETag: s} }
+	list := func(cs ...IfCondition) IfList { return IfList{Conditions: cs} }
+	tagged := func(tag string, cs ...IfCondition) IfList { return IfList{Tag: tag, Conditions: cs} }
 
 	tests := []struct {
 		name string
 		in   string
-		want ifHeader
+		want IfHeader
 	}{
-		{"one token", "(<" + ifTestToken + ">)", ifHeader{[]ifList{list(tok(ifTestToken))}}},
+		{"one token", "(<" + ifTestToken + ">)", IfHeader{[]IfList{list(tok(ifTestToken))}}},
 		{
 			"litmus cond_put",
 			"(<" + ifTestToken + "> [" + ifTestETag + "])",
-			ifHeader{[]ifList{list(tok(ifTestToken), etag(ifTestETag))}},
+			IfHeader{[]IfList{list(tok(ifTestToken), etag(ifTestETag))}},
 		},
 		{
 			"litmus fail_cond_put",
 			"(<DAV:no-lock> [" + ifTestETag + "])",
-			ifHeader{[]ifList{list(tok("DAV:no-lock"), etag(ifTestETag))}},
+			IfHeader{[]IfList{list(tok("DAV:no-lock"), etag(ifTestETag))}},
 		},
 		{
 			"litmus cond_put_with_not",
 			"(<" + ifTestToken + ">) (Not <DAV:no-lock>)",
-			ifHeader{[]ifList{list(tok(ifTestToken)), list(notTok("DAV:no-lock"))}},
+			IfHeader{[]IfList{list(tok(ifTestToken)), list(notTok("DAV:no-lock"))}},
 		},
 		{
 			"litmus cond_put_corrupt_token",
 			"(<" + ifTestToken + "x>) (Not <DAV:no-lock>)",
-			ifHeader{[]ifList{list(tok(ifTestToken + "x")), list(notTok("DAV:no-lock"))}},
+			IfHeader{[]IfList{list(tok(ifTestToken + "x")), list(notTok("DAV:no-lock"))}},
 		},
 		{
 			"litmus complex_cond_put",
 			"(<" + ifTestToken + "> [" + ifTestETag + "]) (Not <DAV:no-lock> [" + ifTestETag + "])",
-			ifHeader{[]ifList{list(tok(ifTestToken), etag(ifTestETag)), list(notTok("DAV:no-lock"), etag(ifTestETag))}},
+			IfHeader{[]IfList{list(tok(ifTestToken), etag(ifTestETag)), list(notTok("DAV:no-lock"), etag(ifTestETag))}},
 		},
-		{"no-lock alone", "(<DAV:no-lock>)", ifHeader{[]ifList{list(tok("DAV:no-lock"))}}},
-		{"weak entity tag", `([W/"x"])`, ifHeader{[]ifList{list(etag(`W/"x"`))}}},
-		{"not entity tag", `(Not ["x"])`, ifHeader{[]ifList{list(notETag(`"x"`))}}},
-		{"not in any case, no space", `(NOT<urn:x>not["y"])`, ifHeader{[]ifList{list(notTok("urn:x"), notETag(`"y"`))}}},
-		{"entity tag with spaces inside the brackets", `([ "a b" ])`, ifHeader{[]ifList{list(etag(`"a b"`))}}},
-		{"empty entity tag", `([""])`, ifHeader{[]ifList{list(etag(`""`))}}},
-		{"white space everywhere", " \t( <urn:a>\t[\"e\"] )\r\n ( Not <urn:b> ) ", ifHeader{[]ifList{list(tok("urn:a"), etag(`"e"`)), list(notTok("urn:b"))}}},
+		{"no-lock alone", "(<DAV:no-lock>)", IfHeader{[]IfList{list(tok("DAV:no-lock"))}}},
+		{"weak entity tag", `([W/"x"])`, IfHeader{[]IfList{list(etag(`W/"x"`))}}},
+		{"not entity tag", `(Not ["x"])`, IfHeader{[]IfList{list(notETag(`"x"`))}}},
+		{"not in any case, no space", `(NOT<urn:x>not["y"])`, IfHeader{[]IfList{list(notTok("urn:x"), notETag(`"y"`))}}},
+		{"entity tag with spaces inside the brackets", `([ "a b" ])`, IfHeader{[]IfList{list(etag(`"a b"`))}}},
+		{"empty entity tag", `([""])`, IfHeader{[]IfList{list(etag(`""`))}}},
+		{"white space everywhere", " \t( <urn:a>\t[\"e\"] )\r\n ( Not <urn:b> ) ", IfHeader{[]IfList{list(tok("urn:a"), etag(`"e"`)), list(notTok("urn:b"))}}},
 		{
 			"tagged lists",
 			`<http://example.com/config/a> (<urn:a>) (Not <urn:b>) </config/b> (["x"])`,
-			ifHeader{[]ifList{
+			IfHeader{[]IfList{
 				tagged("http://example.com/config/a", tok("urn:a")),
 				tagged("http://example.com/config/a", notTok("urn:b")),
 				tagged("/config/b", etag(`"x"`)),
@@ -74,7 +74,7 @@ func TestParseIfHeader(t *testing.T) {
 			"RFC example with two tags",
 			`<http://www.example.com/resource1> (<urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2> [W/"A weak tag"]) (["strong tag"])` +
 				` <http://www.example.com/resource2> (<urn:uuid:58f202ac-22cf-11d1-b12d-002035b29092> ["another strong tag"])`,
-			ifHeader{[]ifList{
+			IfHeader{[]IfList{
 				tagged("http://www.example.com/resource1", tok("urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2"), etag(`W/"A weak tag"`)),
 				tagged("http://www.example.com/resource1", etag(`"strong tag"`)),
 				tagged("http://www.example.com/resource2", tok("urn:uuid:58f202ac-22cf-11d1-b12d-002035b29092"), etag(`"another strong tag"`)),
@@ -83,12 +83,12 @@ func TestParseIfHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseIfHeader(tt.in)
+			got, err := ParseIfHeader(tt.in)
 			if err != nil {
-				t.Fatalf("parseIfHeader(%q): %v", tt.in, err)
+				t.Fatalf("ParseIfHeader(%q): %v", tt.in, err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("parseIfHeader(%q) mismatch (-want +got):\n%s", tt.in, diff)
+				t.Errorf("ParseIfHeader(%q) mismatch (-want +got):\n%s", tt.in, diff)
 			}
 		})
 	}
@@ -123,8 +123,8 @@ func TestParseIfHeader_Errors(t *testing.T) {
 		"[\"x\"]",
 		"Not (<urn:a>)",
 	} {
-		if h, err := parseIfHeader(in); !errors.Is(err, errIfSyntax) {
-			t.Errorf("parseIfHeader(%q) = %+v, %v; want an error wrapping errIfSyntax", in, h, err)
+		if h, err := ParseIfHeader(in); !errors.Is(err, ErrIfSyntax) {
+			t.Errorf("ParseIfHeader(%q) = %+v, %v; want an error wrapping ErrIfSyntax", in, h, err)
 		}
 	}
 }
@@ -142,18 +142,18 @@ func TestIfHeader_Tokens(t *testing.T) {
 		{`(["x"])`, nil},
 	}
 	for _, tt := range tests {
-		h, err := parseIfHeader(tt.in)
+		h, err := ParseIfHeader(tt.in)
 		if err != nil {
-			t.Fatalf("parseIfHeader(%q): %v", tt.in, err)
+			t.Fatalf("ParseIfHeader(%q): %v", tt.in, err)
 		}
-		if diff := cmp.Diff(tt.want, h.tokens()); diff != "" {
-			t.Errorf("parseIfHeader(%q).tokens() mismatch (-want +got):\n%s", tt.in, diff)
+		if diff := cmp.Diff(tt.want, h.Tokens()); diff != "" {
+			t.Errorf("ParseIfHeader(%q).tokens() mismatch (-want +got):\n%s", tt.in, diff)
 		}
 	}
 }
 
 // resourceFixture is the state eval sees in these tests: /lockme exists
-// with entity tag "5" and holds the test lock, /notlocked exists unlocked
+// with entity tag "5" and holds the test Lock, /notlocked exists unlocked
 // with entity tag "7", everything else is missing.
 type resourceFixture struct {
 	tokens map[verso.Path][]string
@@ -235,12 +235,12 @@ func TestIfHeader_Eval(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := parseIfHeader(tt.header)
+			h, err := ParseIfHeader(tt.header)
 			if err != nil {
-				t.Fatalf("parseIfHeader(%q): %v", tt.header, err)
+				t.Fatalf("ParseIfHeader(%q): %v", tt.header, err)
 			}
 			f := newResourceFixture(tt.locked)
-			got := h.eval(verso.MustPath(tt.path), ifTestResolve, f.state)
+			got := h.Eval(verso.MustPath(tt.path), ifTestResolve, f.state)
 			if got != tt.want {
 				t.Errorf("If: %s on %s (locked %v) = %v, want %v", tt.header, tt.path, tt.locked, got, tt.want)
 			}
@@ -254,11 +254,11 @@ func TestIfHeader_Eval(t *testing.T) {
 }
 
 func TestIfHeader_EvalNilResolve(t *testing.T) {
-	h, err := parseIfHeader("</config/lockme> (Not <DAV:no-lock>)")
+	h, err := ParseIfHeader("</config/lockme> (Not <DAV:no-lock>)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.eval("/lockme", nil, newResourceFixture(false).state) {
+	if h.Eval("/lockme", nil, newResourceFixture(false).state) {
 		t.Error("tagged list held without a resolver")
 	}
 }

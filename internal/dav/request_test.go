@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"encoding/xml"
@@ -22,19 +22,19 @@ func TestReadPropfind(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want propfindRequest
+		want Propfind
 	}{
-		{"empty body", "", propfindRequest{AllProp: true}},
-		{"only white space", " \r\n\t", propfindRequest{AllProp: true}},
-		{"allprop", xmlDecl + `<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>`, propfindRequest{AllProp: true}},
-		{"propname default namespace", `<propfind xmlns="DAV:"><propname/></propfind>`, propfindRequest{PropName: true}},
+		{"empty body", "", Propfind{AllProp: true}},
+		{"only white space", " \r\n\t", Propfind{AllProp: true}},
+		{"allprop", xmlDecl + `<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>`, Propfind{AllProp: true}},
+		{"propname default namespace", `<propfind xmlns="DAV:"><propname/></propfind>`, Propfind{PropName: true}},
 		{
 			"named properties",
 			`<D:propfind xmlns:D="DAV:"><D:prop>` +
 				`<D:getetag/><D:resourcetype></D:resourcetype>` +
 				`<x:color xmlns:x="urn:x"/><size xmlns="urn:y"/><bare xmlns=""/>` +
 				`</D:prop></D:propfind>`,
-			propfindRequest{Props: []xml.Name{
+			Propfind{Props: []xml.Name{
 				{Space: "DAV:", Local: "getetag"}, {Space: "DAV:", Local: "resourcetype"},
 				{Space: "urn:x", Local: "color"}, {Space: "urn:y", Local: "size"}, {Local: "bare"},
 			}},
@@ -43,54 +43,54 @@ func TestReadPropfind(t *testing.T) {
 			// propwformed and the neon property requests.
 			"litmus propwformed",
 			xmlDecl + `<propfind xmlns='DAV:'><prop><valnspace xmlns='` + litmusNS + `'/></prop></propfind>`,
-			propfindRequest{Props: []xml.Name{{Space: litmusNS, Local: "valnspace"}}},
+			Propfind{Props: []xml.Name{{Space: litmusNS, Local: "valnspace"}}},
 		},
 		{
 			"prop in no namespace under a default namespace",
 			`<propfind xmlns="DAV:"><prop><nonamespace xmlns=""/></prop></propfind>`,
-			propfindRequest{Props: []xml.Name{{Local: "nonamespace"}}},
+			Propfind{Props: []xml.Name{{Local: "nonamespace"}}},
 		},
 		{
 			"repeats are dropped, content ignored",
 			`<propfind xmlns="DAV:"><prop><getetag>junk<x/></getetag><getetag/></prop></propfind>`,
-			propfindRequest{Props: []xml.Name{{Space: "DAV:", Local: "getetag"}}},
+			Propfind{Props: []xml.Name{{Space: "DAV:", Local: "getetag"}}},
 		},
-		{"empty prop", `<propfind xmlns="DAV:"><prop/></propfind>`, propfindRequest{}},
+		{"empty prop", `<propfind xmlns="DAV:"><prop/></propfind>`, Propfind{}},
 		{
 			"allprop with include",
 			`<propfind xmlns="DAV:"><allprop/><include><supportedlock/><x:y xmlns:x="urn:x"/></include></propfind>`,
-			propfindRequest{AllProp: true, Include: []xml.Name{{Space: "DAV:", Local: "supportedlock"}, {Space: "urn:x", Local: "y"}}},
+			Propfind{AllProp: true, Include: []xml.Name{{Space: "DAV:", Local: "supportedlock"}, {Space: "urn:x", Local: "y"}}},
 		},
 		{
 			// litmus propextended: unknown DAV: elements are ignored.
 			"extended propfind",
 			xmlDecl + `<propfind xmlns="DAV:"><foobar/><allprop/></propfind>`,
-			propfindRequest{AllProp: true},
+			Propfind{AllProp: true},
 		},
 		{
 			"foreign elements ignored",
 			`<propfind xmlns="DAV:"><x:hint xmlns:x="urn:x"><x:deep/></x:hint><propname/></propfind>`,
-			propfindRequest{PropName: true},
+			Propfind{PropName: true},
 		},
 		{
 			"comments and processing instructions",
 			`<?xml version="1.0"?><!-- hello --><propfind xmlns="DAV:"><?pi x?><!-- c --><allprop/></propfind><!-- bye -->` + "\n",
-			propfindRequest{AllProp: true},
+			Propfind{AllProp: true},
 		},
 		{
 			"byte order mark",
 			"\uFEFF" + `<propfind xmlns="DAV:"><allprop/></propfind>`,
-			propfindRequest{AllProp: true},
+			Propfind{AllProp: true},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := readPropfind(strings.NewReader(tt.body))
+			got, err := ReadPropfind(strings.NewReader(tt.body))
 			if err != nil {
-				t.Fatalf("readPropfind(%q): %v", tt.body, err)
+				t.Fatalf("ReadPropfind(%q): %v", tt.body, err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("readPropfind(%q) mismatch (-want +got):\n%s", tt.body, diff)
+				t.Errorf("ReadPropfind(%q) mismatch (-want +got):\n%s", tt.body, diff)
 			}
 		})
 	}
@@ -130,9 +130,9 @@ func TestReadPropfind_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := readPropfind(strings.NewReader(tt.body))
-			if !errors.Is(err, errMalformed) {
-				t.Errorf("readPropfind(%q) = %+v, %v; want an error wrapping errMalformed", tt.body, got, err)
+			got, err := ReadPropfind(strings.NewReader(tt.body))
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("ReadPropfind(%q) = %+v, %v; want an error wrapping ErrMalformed", tt.body, got, err)
 			}
 		})
 	}
@@ -148,19 +148,19 @@ func TestReadBodies_ReaderError(t *testing.T) {
 		read func(io.Reader) error
 	}{
 		{
-			"readPropfind",
+			"ReadPropfind",
 			`<propfind xmlns="DAV:">` + filler + `<allprop/></propfind>`,
-			func(r io.Reader) error { _, err := readPropfind(r); return err },
+			func(r io.Reader) error { _, err := ReadPropfind(r); return err },
 		},
 		{
-			"readProppatch",
+			"ReadProppatch",
 			`<propertyupdate xmlns="DAV:">` + filler + `<set><prop><a xmlns="">1</a></prop></set></propertyupdate>`,
-			func(r io.Reader) error { _, err := readProppatch(r); return err },
+			func(r io.Reader) error { _, err := ReadProppatch(r); return err },
 		},
 		{
-			"readLockInfo",
+			"ReadLockInfo",
 			`<lockinfo xmlns="DAV:">` + filler + `<lockscope><shared/></lockscope><locktype><write/></locktype></lockinfo>`,
-			func(r io.Reader) error { _, _, err := readLockInfo(r); return err },
+			func(r io.Reader) error { _, _, err := ReadLockInfo(r); return err },
 		},
 	}
 	for _, tt := range tests {
@@ -175,8 +175,8 @@ func TestReadBodies_ReaderError(t *testing.T) {
 			if !errors.As(err, &mbe) {
 				t.Fatalf("%s(too large body) error = %v, want *http.MaxBytesError", name, err)
 			}
-			if errors.Is(err, errMalformed) {
-				t.Errorf("%s(too large body) error = %v, must not wrap errMalformed", name, err)
+			if errors.Is(err, ErrMalformed) {
+				t.Errorf("%s(too large body) error = %v, must not wrap ErrMalformed", name, err)
 			}
 		})
 	}
@@ -192,7 +192,7 @@ func TestReadProppatch(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want []propPatch
+		want []PropPatch
 	}{
 		{
 			"litmus propset",
@@ -200,7 +200,7 @@ func TestReadProppatch(t *testing.T) {
 				`<D:set><D:prop><prop0 xmlns="`+litmusNS+`">value0</prop0></D:prop></D:set>`,
 				`<D:set><D:prop><prop1 xmlns="`+litmusNS+`">value1</prop1></D:prop></D:set>`,
 			),
-			[]propPatch{
+			[]PropPatch{
 				{Name: xml.Name{Space: litmusNS, Local: "prop0"}, Value: "value0"},
 				{Name: xml.Name{Space: litmusNS, Local: "prop1"}, Value: "value1"},
 			},
@@ -208,17 +208,17 @@ func TestReadProppatch(t *testing.T) {
 		{
 			"litmus propdeletes",
 			neonProppatch(`<D:remove><D:prop><prop0 xmlns="` + litmusNS + `"/></D:prop></D:remove>`),
-			[]propPatch{{Remove: true, Name: xml.Name{Space: litmusNS, Local: "prop0"}}},
+			[]PropPatch{{Remove: true, Name: xml.Name{Space: litmusNS, Local: "prop0"}}},
 		},
 		{
 			"litmus propnullns",
 			xmlDecl + `<propertyupdate xmlns="DAV:"><set><prop><nonamespace xmlns="">randomvalue</nonamespace></prop></set></propertyupdate>`,
-			[]propPatch{{Name: xml.Name{Local: "nonamespace"}, Value: "randomvalue"}},
+			[]PropPatch{{Name: xml.Name{Local: "nonamespace"}, Value: "randomvalue"}},
 		},
 		{
 			"litmus prophighunicode",
 			xmlDecl + `<propertyupdate xmlns='DAV:'><set><prop><high-unicode xmlns='` + litmusNS + `'>&#65536;</high-unicode></prop></set></propertyupdate>`,
-			[]propPatch{{Name: xml.Name{Space: litmusNS, Local: "high-unicode"}, Value: "\U00010000"}},
+			[]PropPatch{{Name: xml.Name{Space: litmusNS, Local: "high-unicode"}, Value: "\U00010000"}},
 		},
 		{
 			"litmus propremoveset keeps document order",
@@ -227,7 +227,7 @@ func TestReadProppatch(t *testing.T) {
 				`<set><prop><removeset xmlns='` + litmusNS + `'>x</removeset></prop></set>` +
 				`<set><prop><removeset xmlns='` + litmusNS + `'>y</removeset></prop></set>` +
 				`</propertyupdate>`,
-			[]propPatch{
+			[]PropPatch{
 				{Remove: true, Name: xml.Name{Space: litmusNS, Local: "removeset"}},
 				{Name: xml.Name{Space: litmusNS, Local: "removeset"}, Value: "x"},
 				{Name: xml.Name{Space: litmusNS, Local: "removeset"}, Value: "y"},
@@ -239,7 +239,7 @@ func TestReadProppatch(t *testing.T) {
 				`<set><prop><removeset xmlns='` + litmusNS + `'>x</removeset></prop></set>` +
 				`<remove><prop><removeset xmlns='` + litmusNS + `'/></prop></remove>` +
 				`</propertyupdate>`,
-			[]propPatch{
+			[]PropPatch{
 				{Name: xml.Name{Space: litmusNS, Local: "removeset"}, Value: "x"},
 				{Remove: true, Name: xml.Name{Space: litmusNS, Local: "removeset"}},
 			},
@@ -249,7 +249,7 @@ func TestReadProppatch(t *testing.T) {
 			xmlDecl + `<propertyupdate xmlns='DAV:'><set><prop>` +
 				`<t:valnspace xmlns:t='` + litmusNS + `'><foo xmlns='http://bar'/></t:valnspace>` +
 				`</prop></set></propertyupdate>`,
-			[]propPatch{{Name: xml.Name{Space: litmusNS, Local: "valnspace"}, Value: `<foo xmlns="http://bar"></foo>`}},
+			[]PropPatch{{Name: xml.Name{Space: litmusNS, Local: "valnspace"}, Value: `<foo xmlns="http://bar"></foo>`}},
 		},
 		{
 			"several properties in one prop, several namespaces",
@@ -257,7 +257,7 @@ func TestReadProppatch(t *testing.T) {
 				`<a:somename xmlns:a="http://example.com/alpha">manynsvalue</a:somename>` +
 				`<b:somename xmlns:b="http://example.com/beta">manynsvalue</b:somename>` +
 				`</D:prop></D:set></D:propertyupdate>`,
-			[]propPatch{
+			[]PropPatch{
 				{Name: xml.Name{Space: "http://example.com/alpha", Local: "somename"}, Value: "manynsvalue"},
 				{Name: xml.Name{Space: "http://example.com/beta", Local: "somename"}, Value: "manynsvalue"},
 			},
@@ -267,7 +267,7 @@ func TestReadProppatch(t *testing.T) {
 			`<D:propertyupdate xmlns:D="DAV:" xmlns:t="urn:t" xmlns="urn:default"><D:set><D:prop>` +
 				`<t:v><t:child>x</t:child><plain>y</plain><none xmlns="">z<deeper/></none></t:v>` +
 				`</D:prop></D:set></D:propertyupdate>`,
-			[]propPatch{{
+			[]PropPatch{{
 				Name: xml.Name{Space: "urn:t", Local: "v"},
 				Value: `<child xmlns="urn:t">x</child><plain xmlns="urn:default">y</plain>` +
 					`<none xmlns="">z<deeper xmlns=""></deeper></none>`,
@@ -278,7 +278,7 @@ func TestReadProppatch(t *testing.T) {
 			`<D:propertyupdate xmlns:D="DAV:" xmlns:q="urn:q"><D:set><D:prop>` +
 				`<v xmlns="urn:v"><e plain="1" q:one="&quot;2&quot;" q:two="3" xml:lang="en" r:x="&lt;" xmlns:r="urn:r"/></v>` +
 				`</D:prop></D:set></D:propertyupdate>`,
-			[]propPatch{{
+			[]PropPatch{{
 				Name:  xml.Name{Space: "urn:v", Local: "v"},
 				Value: `<e xmlns="urn:v" plain="1" xmlns:a0="urn:q" a0:one="&quot;2&quot;" a0:two="3" xml:lang="en" xmlns:a1="urn:r" a1:x="&lt;"></e>`,
 			}},
@@ -288,7 +288,7 @@ func TestReadProppatch(t *testing.T) {
 			`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>` +
 				`<v xmlns="urn:v">a &amp; b &lt; c &gt; d<![CDATA[<raw & stuff>]]><!-- gone -->&#13;"'</v>` +
 				`</D:prop></D:set></D:propertyupdate>`,
-			[]propPatch{{
+			[]PropPatch{{
 				Name:  xml.Name{Space: "urn:v", Local: "v"},
 				Value: `a &amp; b &lt; c &gt; d&lt;raw &amp; stuff&gt;&#xD;"'`,
 			}},
@@ -296,28 +296,28 @@ func TestReadProppatch(t *testing.T) {
 		{
 			"white space in values is kept",
 			"<D:propertyupdate xmlns:D=\"DAV:\"><D:set><D:prop><v xmlns=\"urn:v\">  two\n lines  </v></D:prop></D:set></D:propertyupdate>",
-			[]propPatch{{Name: xml.Name{Space: "urn:v", Local: "v"}, Value: "  two\n lines  "}},
+			[]PropPatch{{Name: xml.Name{Space: "urn:v", Local: "v"}, Value: "  two\n lines  "}},
 		},
 		{
 			"remove ignores the content",
 			`<D:propertyupdate xmlns:D="DAV:"><D:remove><D:prop><v xmlns="urn:v">ignored<x/></v></D:prop></D:remove></D:propertyupdate>`,
-			[]propPatch{{Remove: true, Name: xml.Name{Space: "urn:v", Local: "v"}}},
+			[]PropPatch{{Remove: true, Name: xml.Name{Space: "urn:v", Local: "v"}}},
 		},
 		{
 			"unknown elements are skipped",
 			`<D:propertyupdate xmlns:D="DAV:"><x:ext xmlns:x="urn:x"><D:set><D:prop><a xmlns=""/></D:prop></D:set></x:ext>` +
 				`<D:set><D:other/><D:prop><b xmlns="">1</b></D:prop></D:set></D:propertyupdate>`,
-			[]propPatch{{Name: xml.Name{Local: "b"}, Value: "1"}},
+			[]PropPatch{{Name: xml.Name{Local: "b"}, Value: "1"}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := readProppatch(strings.NewReader(tt.body))
+			got, err := ReadProppatch(strings.NewReader(tt.body))
 			if err != nil {
-				t.Fatalf("readProppatch(%q): %v", tt.body, err)
+				t.Fatalf("ReadProppatch(%q): %v", tt.body, err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("readProppatch mismatch (-want +got):\n%s", diff)
+				t.Errorf("ReadProppatch mismatch (-want +got):\n%s", diff)
 			}
 			// A stored value stands alone: parsed again in a context with
 			// other namespace declarations it means, and reads as, the same.
@@ -341,7 +341,7 @@ func reparseValue(t *testing.T, value string) string {
 	t.Helper()
 	body := `<D:propertyupdate xmlns:D="DAV:" xmlns="urn:trap" xmlns:a0="urn:trap0"><D:set><D:prop>` +
 		`<p xmlns="">` + value + `</p></D:prop></D:set></D:propertyupdate>`
-	got, err := readProppatch(strings.NewReader(body))
+	got, err := ReadProppatch(strings.NewReader(body))
 	if err != nil {
 		t.Fatalf("re-read value %q: %v", value, err)
 	}
@@ -366,9 +366,9 @@ func TestReadProppatch_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := readProppatch(strings.NewReader(tt.body))
-			if !errors.Is(err, errMalformed) {
-				t.Errorf("readProppatch(%q) = %+v, %v; want an error wrapping errMalformed", tt.body, got, err)
+			got, err := ReadProppatch(strings.NewReader(tt.body))
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("ReadProppatch(%q) = %+v, %v; want an error wrapping ErrMalformed", tt.body, got, err)
 			}
 		})
 	}
@@ -378,11 +378,11 @@ func TestReadLockInfo(t *testing.T) {
 	tests := []struct {
 		name      string
 		body      string
-		want      lockInfo
+		want      LockInfo
 		wantEmpty bool
 	}{
-		{"empty body is a refresh", "", lockInfo{}, true},
-		{"white space is a refresh", "\r\n", lockInfo{}, true},
+		{"empty body is a refresh", "", LockInfo{}, true},
+		{"white space is a refresh", "\r\n", LockInfo{}, true},
 		{
 			// The body neon's ne_lock sends for litmus.
 			"litmus exclusive",
@@ -390,41 +390,41 @@ func TestReadLockInfo(t *testing.T) {
 				` <lockscope><exclusive/></lockscope>` + "\n" +
 				`<locktype><write/></locktype><owner>litmus test suite</owner>` + "\n" +
 				`</lockinfo>` + "\n",
-			lockInfo{Owner: "litmus test suite"}, false,
+			LockInfo{Owner: "litmus test suite"}, false,
 		},
 		{
 			"shared without owner",
 			`<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>`,
-			lockInfo{Shared: true}, false,
+			LockInfo{Shared: true}, false,
 		},
 		{
 			"owner with an href",
 			`<D:lockinfo xmlns:D="DAV:"><D:locktype><D:write/></D:locktype><D:lockscope><D:exclusive/></D:lockscope>` +
 				`<D:owner><D:href>http://example.com/~anna</D:href></D:owner></D:lockinfo>`,
-			lockInfo{Owner: `<href xmlns="DAV:">http://example.com/~anna</href>`}, false,
+			LockInfo{Owner: `<href xmlns="DAV:">http://example.com/~anna</href>`}, false,
 		},
 		{
 			"owner text is escaped",
 			`<lockinfo xmlns="DAV:"><lockscope><exclusive/></lockscope><locktype><write/></locktype><owner>a &amp; b &lt;c&gt;</owner></lockinfo>`,
-			lockInfo{Owner: "a &amp; b &lt;c&gt;"}, false,
+			LockInfo{Owner: "a &amp; b &lt;c&gt;"}, false,
 		},
 		{
 			"unknown elements ignored",
 			`<lockinfo xmlns="DAV:"><x:y xmlns:x="urn:x"/><lockscope><shared/></lockscope><locktype><write/></locktype></lockinfo>`,
-			lockInfo{Shared: true}, false,
+			LockInfo{Shared: true}, false,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, empty, err := readLockInfo(strings.NewReader(tt.body))
+			got, empty, err := ReadLockInfo(strings.NewReader(tt.body))
 			if err != nil {
-				t.Fatalf("readLockInfo(%q): %v", tt.body, err)
+				t.Fatalf("ReadLockInfo(%q): %v", tt.body, err)
 			}
 			if empty != tt.wantEmpty {
-				t.Errorf("readLockInfo(%q) empty = %v, want %v", tt.body, empty, tt.wantEmpty)
+				t.Errorf("ReadLockInfo(%q) empty = %v, want %v", tt.body, empty, tt.wantEmpty)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("readLockInfo(%q) mismatch (-want +got):\n%s", tt.body, diff)
+				t.Errorf("ReadLockInfo(%q) mismatch (-want +got):\n%s", tt.body, diff)
 			}
 		})
 	}
@@ -448,9 +448,9 @@ func TestReadLockInfo_Errors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, empty, err := readLockInfo(strings.NewReader(tt.body))
-			if !errors.Is(err, errMalformed) {
-				t.Errorf("readLockInfo(%q) = %+v, %v, %v; want an error wrapping errMalformed", tt.body, got, empty, err)
+			got, empty, err := ReadLockInfo(strings.NewReader(tt.body))
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("ReadLockInfo(%q) = %+v, %v, %v; want an error wrapping ErrMalformed", tt.body, got, empty, err)
 			}
 		})
 	}
@@ -467,13 +467,13 @@ func TestClarkName(t *testing.T) {
 		{xml.Name{Space: "urn:x", Local: "héllo.wörld-1"}, "{urn:x}héllo.wörld-1"},
 	}
 	for _, tt := range tests {
-		got := clarkName(tt.name)
+		got := ClarkName(tt.name)
 		if got != tt.want {
-			t.Errorf("clarkName(%v) = %q, want %q", tt.name, got, tt.want)
+			t.Errorf("ClarkName(%v) = %q, want %q", tt.name, got, tt.want)
 		}
-		back, ok := parseClark(got)
+		back, ok := ParseClark(got)
 		if !ok || back != tt.name {
-			t.Errorf("parseClark(%q) = %v, %v; want %v, true", got, back, ok, tt.name)
+			t.Errorf("ParseClark(%q) = %v, %v; want %v, true", got, back, ok, tt.name)
 		}
 	}
 }
@@ -483,8 +483,8 @@ func TestParseClark_Invalid(t *testing.T) {
 		"", "getetag", "{DAV:getetag", "{DAV:}", "{}", "{DAV:}1abc", "{DAV:}a:b",
 		"{DAV:}a b", "{DAV:}<x>", "{DAV:}-x", "{urn:x}\xff", "\xff{x}y",
 	} {
-		if n, ok := parseClark(s); ok {
-			t.Errorf("parseClark(%q) = %v, true; want false", s, n)
+		if n, ok := ParseClark(s); ok {
+			t.Errorf("ParseClark(%q) = %v, true; want false", s, n)
 		}
 	}
 }
@@ -541,19 +541,19 @@ func parseMultistatus(t *testing.T, body string) msDoc {
 
 func TestMultistatusWriter(t *testing.T) {
 	rec := httptest.NewRecorder()
-	m := newMultistatusWriter(rec)
-	if m.wrote() {
+	m := NewMultistatusWriter(rec)
+	if m.Wrote() {
 		t.Fatal("wrote() = true before anything was written")
 	}
-	err := m.propstats("/config/app/db%20host?x&y", []propstat{
-		{Status: http.StatusOK, Props: []property{
+	err := m.Propstats("/config/app/db%20host?x&y", []Propstat{
+		{Status: http.StatusOK, Props: []Property{
 			{Name: xml.Name{Space: "DAV:", Local: "getetag"}, XML: `"5"`},
 			{Name: xml.Name{Space: "DAV:", Local: "resourcetype"}, XML: `<D:collection/>`},
 			{Name: xml.Name{Local: "nonamespace"}, XML: "randomvalue"},
 			{Name: xml.Name{Space: litmusNS, Local: "valnspace"}, XML: `<foo xmlns="http://bar"></foo>`},
 			{Name: xml.Name{Space: "urn:a&b", Local: "amp"}, XML: "x &amp; y"},
 		}},
-		{Status: http.StatusNotFound, Props: []property{
+		{Status: http.StatusNotFound, Props: []Property{
 			{Name: xml.Name{Space: "urn:x", Local: "missing"}},
 			{Name: xml.Name{Local: "gone"}},
 		}, Description: "no such <property>"},
@@ -562,19 +562,19 @@ func TestMultistatusWriter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("propstats: %v", err)
 	}
-	if !m.wrote() {
+	if !m.Wrote() {
 		t.Error("wrote() = false after a response")
 	}
-	if err := m.status("/config/locked", http.StatusLocked, "locked by someone"); err != nil {
+	if err := m.Status("/config/locked", http.StatusLocked, "locked by someone"); err != nil {
 		t.Fatalf("status: %v", err)
 	}
-	if err := m.status("/config/failed", http.StatusFailedDependency, ""); err != nil {
+	if err := m.Status("/config/failed", http.StatusFailedDependency, ""); err != nil {
 		t.Fatalf("status: %v", err)
 	}
-	if err := m.propstats("/config/empty", nil); err != nil {
+	if err := m.Propstats("/config/empty", nil); err != nil {
 		t.Fatalf("propstats: %v", err)
 	}
-	if err := m.close(); err != nil {
+	if err := m.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 
@@ -627,8 +627,8 @@ func TestMultistatusWriter(t *testing.T) {
 
 func TestMultistatusWriter_Lazy(t *testing.T) {
 	rec := httptest.NewRecorder()
-	m := newMultistatusWriter(rec)
-	if m.wrote() {
+	m := NewMultistatusWriter(rec)
+	if m.Wrote() {
 		t.Fatal("wrote() = true before anything was written")
 	}
 	// A handler that fails now can still answer with a plain error.
@@ -643,8 +643,8 @@ func TestMultistatusWriter_Lazy(t *testing.T) {
 
 func TestMultistatusWriter_Empty(t *testing.T) {
 	rec := httptest.NewRecorder()
-	m := newMultistatusWriter(rec)
-	if err := m.close(); err != nil {
+	m := NewMultistatusWriter(rec)
+	if err := m.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
 	if rec.Code != http.StatusMultiStatus {
@@ -669,17 +669,17 @@ func TestProppatchValues_RoundTrip(t *testing.T) {
 		bodies = append(bodies, neonProppatch(`<D:set><D:prop><somename xmlns="`+ns+`">manynsvalue</somename></D:prop></D:set>`))
 	}
 	for _, body := range bodies {
-		patches, err := readProppatch(strings.NewReader(body))
+		patches, err := ReadProppatch(strings.NewReader(body))
 		if err != nil {
-			t.Fatalf("readProppatch(%q): %v", body, err)
+			t.Fatalf("ReadProppatch(%q): %v", body, err)
 		}
 		p := patches[0]
 		rec := httptest.NewRecorder()
-		m := newMultistatusWriter(rec)
-		if err := m.propstats("/config/prop", []propstat{{Status: 200, Props: []property{{Name: p.Name, XML: p.Value}}}}); err != nil {
+		m := NewMultistatusWriter(rec)
+		if err := m.Propstats("/config/prop", []Propstat{{Status: 200, Props: []Property{{Name: p.Name, XML: p.Value}}}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.close(); err != nil {
+		if err := m.Close(); err != nil {
 			t.Fatal(err)
 		}
 		doc := parseMultistatus(t, rec.Body.String())
@@ -691,7 +691,7 @@ func TestProppatchValues_RoundTrip(t *testing.T) {
 		// value again.
 		out := rec.Body.String()
 		prop := out[strings.Index(out, "<D:prop>") : strings.Index(out, "</D:prop>")+len("</D:prop>")]
-		again, err := readProppatch(strings.NewReader(
+		again, err := ReadProppatch(strings.NewReader(
 			`<D:propertyupdate xmlns:D="DAV:"><D:set>` + prop + `</D:set></D:propertyupdate>`))
 		if err != nil {
 			t.Fatalf("re-read emitted property: %v", err)
@@ -702,10 +702,10 @@ func TestProppatchValues_RoundTrip(t *testing.T) {
 	}
 }
 
-// TestReadBodies_PropertyCap: a PROPFIND may name maxPropNames distinct
+// TestReadBodies_PropertyCap: a PROPFIND may name MaxPropNames distinct
 // properties across DAV:prop and DAV:include, repeats not counted, and a
-// PROPPATCH may hold as many instructions; one more is errTooManyProps,
-// which is also errMalformed.
+// PROPPATCH may hold as many instructions; one more is ErrTooManyProps,
+// which is also ErrMalformed.
 func TestReadBodies_PropertyCap(t *testing.T) {
 	names := func(from, to int) string {
 		var b strings.Builder
@@ -718,19 +718,19 @@ func TestReadBodies_PropertyCap(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		body string
-		want int // names read; -1 for errTooManyProps
+		want int // names read; -1 for ErrTooManyProps
 	}{
-		{"prop at the cap, repeated", open + `<D:prop>` + names(0, maxPropNames) + names(0, maxPropNames) + `</D:prop></D:propfind>`, maxPropNames},
-		{"prop twice at the cap", open + `<D:prop>` + names(0, 10) + `</D:prop><D:prop>` + names(0, maxPropNames) + `</D:prop></D:propfind>`, maxPropNames},
-		{"prop past the cap", open + `<D:prop>` + names(0, maxPropNames+1) + `</D:prop></D:propfind>`, -1},
-		{"include at the cap", open + `<D:allprop/><D:include>` + names(0, maxPropNames) + `</D:include></D:propfind>`, maxPropNames},
-		{"include past the cap", open + `<D:allprop/><D:include>` + names(0, maxPropNames+1) + `</D:include></D:propfind>`, -1},
+		{"prop at the cap, repeated", open + `<D:prop>` + names(0, MaxPropNames) + names(0, MaxPropNames) + `</D:prop></D:propfind>`, MaxPropNames},
+		{"prop twice at the cap", open + `<D:prop>` + names(0, 10) + `</D:prop><D:prop>` + names(0, MaxPropNames) + `</D:prop></D:propfind>`, MaxPropNames},
+		{"prop past the cap", open + `<D:prop>` + names(0, MaxPropNames+1) + `</D:prop></D:propfind>`, -1},
+		{"include at the cap", open + `<D:allprop/><D:include>` + names(0, MaxPropNames) + `</D:include></D:propfind>`, MaxPropNames},
+		{"include past the cap", open + `<D:allprop/><D:include>` + names(0, MaxPropNames+1) + `</D:include></D:propfind>`, -1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			pf, err := readPropfind(strings.NewReader(tt.body))
+			pf, err := ReadPropfind(strings.NewReader(tt.body))
 			if tt.want < 0 {
-				if !errors.Is(err, errTooManyProps) || !errors.Is(err, errMalformed) {
-					t.Fatalf("readPropfind error = %v, want errTooManyProps", err)
+				if !errors.Is(err, ErrTooManyProps) || !errors.Is(err, ErrMalformed) {
+					t.Fatalf("ReadPropfind error = %v, want ErrTooManyProps", err)
 				}
 				return
 			}
@@ -738,7 +738,7 @@ func TestReadBodies_PropertyCap(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := len(pf.Props) + len(pf.Include); got != tt.want {
-				t.Errorf("readPropfind read %d names, want %d", got, tt.want)
+				t.Errorf("ReadPropfind read %d names, want %d", got, tt.want)
 			}
 		})
 	}
@@ -751,11 +751,11 @@ func TestReadBodies_PropertyCap(t *testing.T) {
 		b.WriteString(`</D:prop></D:set></D:propertyupdate>`)
 		return b.String()
 	}
-	if pp, err := readProppatch(strings.NewReader(set(maxPropNames))); err != nil || len(pp) != maxPropNames {
-		t.Errorf("readProppatch of %d instructions = %d, %v", maxPropNames, len(pp), err)
+	if pp, err := ReadProppatch(strings.NewReader(set(MaxPropNames))); err != nil || len(pp) != MaxPropNames {
+		t.Errorf("ReadProppatch of %d instructions = %d, %v", MaxPropNames, len(pp), err)
 	}
-	if _, err := readProppatch(strings.NewReader(set(maxPropNames + 1))); !errors.Is(err, errTooManyProps) {
-		t.Errorf("readProppatch of %d instructions: error %v, want errTooManyProps", maxPropNames+1, err)
+	if _, err := ReadProppatch(strings.NewReader(set(MaxPropNames + 1))); !errors.Is(err, ErrTooManyProps) {
+		t.Errorf("ReadProppatch of %d instructions: error %v, want ErrTooManyProps", MaxPropNames+1, err)
 	}
 }
 
@@ -770,7 +770,7 @@ func TestReadPropfind_Scopes(t *testing.T) {
 	}
 	body := `<D:propfind xmlns:D="DAV:"` + decls.String() + `><D:prop>` +
 		`<q1:a xmlns:q1="urn:inner"><q1:b xmlns:q1="urn:innermost"/></q1:a><q1:c/><q49:d` + attrs.String() + `/></D:prop></D:propfind>`
-	pf, err := readPropfind(strings.NewReader(body))
+	pf, err := ReadPropfind(strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -779,7 +779,7 @@ func TestReadPropfind_Scopes(t *testing.T) {
 		t.Errorf("names (-want +got):\n%s", diff)
 	}
 	bad := `<D:propfind xmlns:D="DAV:"><D:prop><x` + attrs.String() + ` a7="w"/></D:prop></D:propfind>`
-	if _, err := readPropfind(strings.NewReader(bad)); !errors.Is(err, errMalformed) || !strings.Contains(err.Error(), "a7 repeated") {
-		t.Errorf("readPropfind with a repeated attribute among many: error %v, want it malformed", err)
+	if _, err := ReadPropfind(strings.NewReader(bad)); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "a7 repeated") {
+		t.Errorf("ReadPropfind with a repeated attribute among many: error %v, want it malformed", err)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package dav
 
 import (
 	"errors"
@@ -24,37 +24,37 @@ import (
 // the customary way to write a condition that always holds.
 const noLockToken = "DAV:no-lock"
 
-// errIfSyntax marks an If header that does not parse (400 Bad Request).
-var errIfSyntax = errors.New("invalid If header")
+// ErrIfSyntax marks an If header that does not parse (400 Bad Request).
+var ErrIfSyntax = errors.New("invalid If header")
 
-// ifCondition is one condition of a list: a state token (a lock token, or
+// IfCondition is one condition of a list: a state token (a lock token, or
 // DAV:no-lock) or an entity tag, kept as sent ("\"x\"" or "W/\"x\"").
 // Exactly one of Token and ETag is set.
-type ifCondition struct {
+type IfCondition struct {
 	Not   bool
 	Token string
 	ETag  string
 }
 
-// ifList is a parenthesised list of conditions, all of which must hold.
+// IfList is a parenthesised list of conditions, all of which must hold.
 // Tag is the resource the list is about, as written between < and > before
 // it; "" means the request URI.
-type ifList struct {
+type IfList struct {
 	Tag        string
-	Conditions []ifCondition
+	Conditions []IfCondition
 }
 
-// ifHeader is a parsed If header: it holds if any of its lists holds.
-type ifHeader struct {
-	Lists []ifList
+// IfHeader is a parsed If header: it holds if any of its lists holds.
+type IfHeader struct {
+	Lists []IfList
 }
 
-// parseIfHeader parses the value of an If header. Any syntax error,
+// ParseIfHeader parses the value of an If header. Any syntax error,
 // including a mix of tagged and untagged lists, is an error wrapping
-// errIfSyntax.
-func parseIfHeader(s string) (ifHeader, error) {
+// ErrIfSyntax.
+func ParseIfHeader(s string) (IfHeader, error) {
 	p := ifParser{s: s}
-	var h ifHeader
+	var h IfHeader
 	tag := ""
 	tagged := false
 	pendingTag := false // a resource tag that has no list yet
@@ -66,33 +66,33 @@ func parseIfHeader(s string) (ifHeader, error) {
 		switch p.s[p.i] {
 		case '<':
 			if len(h.Lists) > 0 && !tagged {
-				return ifHeader{}, p.fail("resource tag after an untagged list")
+				return IfHeader{}, p.fail("resource tag after an untagged list")
 			}
 			if pendingTag {
-				return ifHeader{}, p.fail("resource tag without a list")
+				return IfHeader{}, p.fail("resource tag without a list")
 			}
 			u, err := p.angle()
 			if err != nil {
-				return ifHeader{}, err
+				return IfHeader{}, err
 			}
 			tag, tagged, pendingTag = u, true, true
 		case '(':
 			l, err := p.list()
 			if err != nil {
-				return ifHeader{}, err
+				return IfHeader{}, err
 			}
 			l.Tag = tag
 			h.Lists = append(h.Lists, l)
 			pendingTag = false
 		default:
-			return ifHeader{}, p.fail("unexpected %q", p.s[p.i])
+			return IfHeader{}, p.fail("unexpected %q", p.s[p.i])
 		}
 	}
 	if pendingTag {
-		return ifHeader{}, p.fail("resource tag without a list")
+		return IfHeader{}, p.fail("resource tag without a list")
 	}
 	if len(h.Lists) == 0 {
-		return ifHeader{}, fmt.Errorf("%w: no list", errIfSyntax)
+		return IfHeader{}, fmt.Errorf("%w: no list", ErrIfSyntax)
 	}
 	return h, nil
 }
@@ -111,7 +111,7 @@ func (p *ifParser) space() {
 }
 
 func (p *ifParser) fail(format string, args ...any) error {
-	return fmt.Errorf("%w: %s at offset %d", errIfSyntax, fmt.Sprintf(format, args...), p.i)
+	return fmt.Errorf("%w: %s at offset %d", ErrIfSyntax, fmt.Sprintf(format, args...), p.i)
 }
 
 // angle reads "<" URI ">" and returns the URI, which must be non-empty and
@@ -131,45 +131,45 @@ func (p *ifParser) angle() (string, error) {
 }
 
 // list reads "(" 1*Condition ")".
-func (p *ifParser) list() (ifList, error) {
+func (p *ifParser) list() (IfList, error) {
 	p.i++ // '('
-	var l ifList
+	var l IfList
 	for {
 		p.space()
 		if p.eof() {
-			return ifList{}, p.fail("unterminated list")
+			return IfList{}, p.fail("unterminated list")
 		}
 		if p.s[p.i] == ')' {
 			p.i++
 			if len(l.Conditions) == 0 {
-				return ifList{}, p.fail("empty list")
+				return IfList{}, p.fail("empty list")
 			}
 			return l, nil
 		}
-		var c ifCondition
+		var c IfCondition
 		if len(p.s)-p.i >= 3 && strings.EqualFold(p.s[p.i:p.i+3], "not") {
 			c.Not = true
 			p.i += 3
 			p.space()
 			if p.eof() {
-				return ifList{}, p.fail("unterminated list")
+				return IfList{}, p.fail("unterminated list")
 			}
 		}
 		switch p.s[p.i] {
 		case '<':
 			tok, err := p.angle()
 			if err != nil {
-				return ifList{}, err
+				return IfList{}, err
 			}
 			c.Token = tok
 		case '[':
 			etag, err := p.etag()
 			if err != nil {
-				return ifList{}, err
+				return IfList{}, err
 			}
 			c.ETag = etag
 		default:
-			return ifList{}, p.fail("unexpected %q in list", p.s[p.i])
+			return IfList{}, p.fail("unexpected %q in list", p.s[p.i])
 		}
 		l.Conditions = append(l.Conditions, c)
 	}
@@ -200,10 +200,10 @@ func (p *ifParser) etag() (string, error) {
 	return etag, nil
 }
 
-// tokens returns every state token the header names, in order and without
+// Tokens returns every state token the header names, in order and without
 // repeats, leaving out DAV:no-lock. Naming a lock token anywhere in the
 // header, even under Not, submits it (RFC 4918 section 10.4.1).
-func (h ifHeader) tokens() []string {
+func (h IfHeader) Tokens() []string {
 	var toks []string
 	seen := make(map[string]bool)
 	for _, l := range h.Lists {
@@ -217,7 +217,7 @@ func (h ifHeader) tokens() []string {
 	return toks
 }
 
-// eval reports whether the header holds: whether at least one list has all
+// Eval reports whether the header holds: whether at least one list has all
 // its conditions true. A list is about its tag's resource, found through
 // resolve (a tag that does not resolve, such as another host or a path
 // outside the tree, makes its lists false), or about requestPath when
@@ -228,7 +228,7 @@ func (h ifHeader) tokens() []string {
 // (DAV:no-lock never is); an entity tag condition when the resource exists
 // and its entity tag equals the one given by strong comparison. Not
 // negates.
-func (h ifHeader) eval(requestPath verso.Path, resolve func(tag string) (verso.Path, bool), state func(p verso.Path) (etag string, tokens []string, exists bool)) bool {
+func (h IfHeader) Eval(requestPath verso.Path, resolve func(tag string) (verso.Path, bool), state func(p verso.Path) (etag string, tokens []string, exists bool)) bool {
 	type resourceState struct {
 		etag   string
 		tokens []string
