@@ -18,6 +18,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/auth"
+	"github.com/verso-config/verso/svn"
 )
 
 // Options configure a Server. The zero value (or nil) gives the defaults.
@@ -77,7 +78,8 @@ type Server struct {
 	watch     *watchHub     // watch streams and long-polls (watch.go)
 	heartbeat time.Duration // of idle watch streams
 
-	ops *operations // metrics, access log, request cap (metrics.go)
+	ops *operations  // metrics, access log, request cap (metrics.go)
+	svn *svn.Handler // the Subversion client's requests (svn.go)
 }
 
 // New returns a Server for store.
@@ -117,6 +119,7 @@ func New(store verso.Store, opts *Options) *Server {
 		heartbeat: o.WatchHeartbeat,
 	}
 	s.ops = newOperations(s, &o)
+	s.svn = s.newSVN()
 	s.api = s.routes()
 	return s
 }
@@ -143,6 +146,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rel, ok := s.inMount(path); ok {
+		if s.serveSVN(w, r, rel) {
+			return
+		}
 		s.serveTree(w, r, rel)
 		return
 	}

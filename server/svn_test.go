@@ -1,0 +1,282 @@
+package server_test
+
+// The Subversion client against verso: the real svn binary (Debian's
+// subversion package) drives a real server on a loopback listener, as the
+// ancestor's users drove Apache with mod_dav_svn.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/verso-config/verso"
+)
+
+// svnClient runs the svn binary with its own empty configuration.
+type svnClient struct {
+	bin    string
+	config string
+	user   string // --username, with its password from passwords
+}
+
+// newSVN returns an svn client, or skips the test when svn is not
+// installed (`apt-get install subversion`; .ci/run installs it).
+func newSVN(t *testing.T) *svnClient {
+	t.Helper()
+	bin, err := exec.LookPath("svn")
+	if err != nil {
+		t.Skip("svn is not installed (Debian package subversion): the svn client tests need it")
+	}
+	return &svnClient{bin: bin, config: t.TempDir()}
+}
+
+// as returns the client as user.
+func (c *svnClient) as(user string) *svnClient {
+	cc := *c
+	cc.user = user
+	return &cc
+}
+
+// run runs svn in dir with args and returns its output and error.
+func (c *svnClient) run(dir string, args ...string) (string, error) {
+	full := []string{"--non-interactive", "--no-auth-cache", "--config-dir", c.config}
+	if c.user != "" {
+		full = append(full, "--username", c.user, "--password", passwords[c.user])
+	}
+	cmd := exec.Command(c.bin, append(full, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "http_proxy=", "HTTP_PROXY=")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// must runs svn and fails the test if it fails.
+func (c *svnClient) must(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := c.run(dir, args...)
+	if err != nil {
+		t.Fatalf("svn %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// fails runs svn, wants it to fail, and returns its output.
+func (c *svnClient) fails(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := c.run(dir, args...)
+	if err == nil {
+		t.Fatalf("svn %s succeeded, want an error:\n%s", strings.Join(args, " "), out)
+	}
+	return out
+}
+
+// seedSVN writes a small history the way the ancestor's users wrote it,
+// with curl's requests, and returns the server:
+//
+//	r1 MKCOL /app   r2 MKCOL /app/db   r3 PUT /app/db/host = host1
+//	r4 PUT /app/db/port = 5432   r5 MKCOL /ns   r6 PUT /ns/key = v1
+//	r7 PROPPATCH /app/db/host owner=alice   r8 DELETE /app/db/port
+//	r9 PUT /app/db/host = host2 (by "bob", message "move the database")
+func seedSVN(t *testing.T) *testServer {
+	t.Helper()
+	ts := newTestServer(t, nil)
+	ts.must(t, 201, "MKCOL", "/config/app", "")
+	ts.must(t, 201, "MKCOL", "/config/app/db", "")
+	ts.must(t, 201, "PUT", "/config/app/db/host", "host1\n")
+	ts.must(t, 201, "PUT", "/config/app/db/port", "5432\n")
+	ts.must(t, 201, "MKCOL", "/config/ns", "")
+	ts.must(t, 201, "PUT", "/config/ns/key", "v1\n")
+	ts.must(t, 207, "PROPPATCH", "/config/app/db/host", `<?xml version="1.0"?>
+<D:propertyupdate xmlns:D="DAV:" xmlns:Z="http://example.com/ns"><D:set><D:prop><Z:owner>alice</Z:owner></D:prop></D:set></D:propertyupdate>`)
+	ts.must(t, 204, "DELETE", "/config/app/db/port", "")
+	if _, err := ts.store.Commit(context.Background(), &verso.Txn{Author: "bob", Message: "move the database",
+		Ops: []verso.Op{{Kind: verso.OpPut, Path: "/app/db/host", Value: []byte("host2\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// readFile returns a file's content, failing the test if it cannot.
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func wantContains(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s: want %q in\n%s", what, w, got)
+		}
+	}
+}
+
+func wantNotContains(t *testing.T, what, got string, nots ...string) {
+	t.Helper()
+	for _, w := range nots {
+		if strings.Contains(got, w) {
+			t.Errorf("%s: want no %q in\n%s", what, w, got)
+		}
+	}
+}
+
+// TestSVN_InfoLsCat checks the handshake and the commands that read one
+// node: svn info, svn ls -R, svn cat at a revision, svn proplist, propget.
+func TestSVN_InfoLsCat(t *testing.T) {
+	svn := newSVN(t)
+	ts := seedSVN(t)
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+
+	out := svn.must(t, dir, "info", url+"/app/db/host")
+	wantContains(t, "svn info", out, "Repository Root: "+url+"\n", "Revision: 9\n", "Node Kind: file\n",
+		"Last Changed Rev: 9\n", "Last Changed Author: bob\n", "Relative URL: ^/app/db/host\n")
+	uuid := regexp.MustCompile(`Repository UUID: ([0-9a-f-]{36})\n`).FindStringSubmatch(out)
+	if uuid == nil {
+		t.Fatalf("svn info: no UUID in\n%s", out)
+	}
+	if again := svn.must(t, dir, "info", url); !strings.Contains(again, uuid[1]) {
+		t.Errorf("the UUID changed between two svn info:\n%s", again)
+	}
+	out = svn.must(t, dir, "info", url+"/app")
+	wantContains(t, "svn info of a namespace", out, "Node Kind: directory\n", "Last Changed Rev: 9\n")
+
+	if out := svn.must(t, dir, "ls", "-R", url); out != "app/\napp/db/\napp/db/host\nns/\nns/key\n" {
+		t.Errorf("svn ls -R =\n%s", out)
+	}
+	if out := svn.must(t, dir, "ls", "-r", "4", url+"/app/db"); out != "host\nport\n" {
+		t.Errorf("svn ls -r 4 app/db =\n%s", out)
+	}
+	out = svn.must(t, dir, "ls", "-v", url+"/app/db")
+	wantContains(t, "svn ls -v", out, "bob", "host")
+
+	if out := svn.must(t, dir, "cat", url+"/app/db/host"); out != "host2\n" {
+		t.Errorf("svn cat = %q, want host2", out)
+	}
+	if out := svn.must(t, dir, "cat", "-r", "3", url+"/app/db/host"); out != "host1\n" {
+		t.Errorf("svn cat -r 3 = %q, want host1", out)
+	}
+	if out := svn.must(t, dir, "cat", url+"/app/db/port@4"); out != "5432\n" {
+		t.Errorf("svn cat port@4 = %q, want 5432 (a key deleted since)", out)
+	}
+	out = svn.fails(t, dir, "cat", url+"/app/db/port")
+	wantContains(t, "svn cat of a deleted key", out, "160013")
+
+	out = svn.must(t, dir, "proplist", "-v", url+"/app/db/host")
+	wantContains(t, "svn proplist -v", out, "owner\n    alice")
+	if out := svn.must(t, dir, "propget", "owner", url+"/app/db/host"); out != "alice\n" {
+		t.Errorf("svn propget owner = %q", out)
+	}
+	out = svn.fails(t, dir, "propget", "owner", "-r", "6", url+"/app/db/host")
+	wantContains(t, "svn propget owner -r 6 (set in r7)", out, "W200017")
+}
+
+// TestSVN_CheckoutUpdate checks checkout (the whole tree, a namespace, an
+// old revision, a depth), update back and forth, and update after keys
+// changed with curl.
+func TestSVN_CheckoutUpdate(t *testing.T) {
+	svn := newSVN(t)
+	ts := seedSVN(t)
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+	wc := filepath.Join(dir, "config")
+
+	out := svn.must(t, dir, "checkout", url)
+	wantContains(t, "svn checkout", out, "A    config/app/db/host", "A    config/ns/key", "Checked out revision 9.")
+	if got := readFile(t, filepath.Join(wc, "app/db/host")); got != "host2\n" {
+		t.Errorf("checked out host = %q", got)
+	}
+	if out := svn.must(t, wc, "propget", "owner", "app/db/host"); out != "alice\n" {
+		t.Errorf("propget in the working copy = %q", out)
+	}
+	if out := svn.must(t, wc, "status"); out != "" {
+		t.Errorf("svn status of a fresh checkout =\n%s", out)
+	}
+
+	out = svn.must(t, wc, "update", "-r", "4")
+	wantContains(t, "svn update -r 4", out, "D    ns", "U   app/db/host", "A    app/db/port", "Updated to revision 4.")
+	if got := readFile(t, filepath.Join(wc, "app/db/host")); got != "host1\n" {
+		t.Errorf("host at r4 = %q", got)
+	}
+	out = svn.fails(t, wc, "propget", "owner", "app/db/host")
+	wantContains(t, "owner at r4", out, "W200017")
+	out = svn.must(t, wc, "update")
+	wantContains(t, "svn update", out, "D    app/db/port", "A    ns/key", "Updated to revision 9.")
+
+	// Changes made with curl reach the working copy.
+	ts.must(t, 204, "PUT", "/config/ns/key", "v2\n")
+	ts.must(t, 201, "MKCOL", "/config/ns/sub", "")
+	ts.must(t, 201, "PUT", "/config/ns/sub/deep", "d\n")
+	ts.must(t, 204, "DELETE", "/config/app/db", "")
+	out = svn.must(t, wc, "status", "-u")
+	wantContains(t, "svn status -u", out, "*        9   ns/key", "Status against revision:     13")
+	out = svn.must(t, wc, "update")
+	wantContains(t, "svn update after curl", out, "U    ns/key", "A    ns/sub/deep", "D    app/db", "Updated to revision 13.")
+	if got := readFile(t, filepath.Join(wc, "ns/sub/deep")); got != "d\n" {
+		t.Errorf("deep = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(wc, "app/db")); !os.IsNotExist(err) {
+		t.Errorf("app/db is still in the working copy after its deletion: %v", err)
+	}
+	// A file alone, back and forth.
+	out = svn.must(t, wc, "update", "-r", "6", "ns/key")
+	wantContains(t, "svn update -r 6 ns/key", out, "U    ns/key")
+	if got := readFile(t, filepath.Join(wc, "ns/key")); got != "v1\n" {
+		t.Errorf("ns/key at r6 = %q", got)
+	}
+	out = svn.must(t, wc, "update", "-r", "10", "ns/key")
+	wantContains(t, "svn update -r 10 ns/key", out, "U    ns/key")
+	if got := readFile(t, filepath.Join(wc, "ns/key")); got != "v2\n" {
+		t.Errorf("ns/key at r10 = %q", got)
+	}
+
+	// A namespace at an old revision, and depths.
+	old := filepath.Join(dir, "old")
+	svn.must(t, dir, "checkout", "-r", "4", url+"/app", old)
+	if got := readFile(t, filepath.Join(old, "db/port")); got != "5432\n" {
+		t.Errorf("port in a checkout of /app at r4 = %q", got)
+	}
+	shallow := filepath.Join(dir, "shallow")
+	svn.must(t, dir, "checkout", "--depth", "immediates", url, shallow)
+	if _, err := os.Stat(filepath.Join(shallow, "ns")); err != nil {
+		t.Errorf("--depth immediates: ns missing: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(shallow, "ns/key")); !os.IsNotExist(err) {
+		t.Errorf("--depth immediates brought ns/key: %v", err)
+	}
+	svn.must(t, shallow, "update", "--set-depth", "infinity", "ns")
+	if got := readFile(t, filepath.Join(shallow, "ns/sub/deep")); got != "d\n" {
+		t.Errorf("after --set-depth infinity, deep = %q", got)
+	}
+	empty := filepath.Join(dir, "empty")
+	svn.must(t, dir, "checkout", "--depth", "empty", url, empty)
+	if ents, _ := os.ReadDir(empty); len(ents) != 1 { // .svn alone
+		t.Errorf("--depth empty checked out %d entries", len(ents))
+	}
+
+	// Export: plain files, no working copy.
+	exp := filepath.Join(dir, "exp")
+	svn.must(t, dir, "export", "-r", "4", url+"/app", exp)
+	if got := readFile(t, filepath.Join(exp, "db/host")); got != "host1\n" {
+		t.Errorf("exported host = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(exp, ".svn")); !os.IsNotExist(err) {
+		t.Errorf("export made a .svn: %v", err)
+	}
+
+	// Switch the working copy to another namespace.
+	svn.must(t, wc, "update", "-r", "9")
+	out = svn.must(t, filepath.Join(wc, "ns"), "switch", "--ignore-ancestry", "-r", "9", url+"/app")
+	wantContains(t, "svn switch", out, "D    key", "A    db")
+	if got := readFile(t, filepath.Join(wc, "ns/db/host")); got != "host2\n" {
+		t.Errorf("after switch, ns/db/host = %q", got)
+	}
+}
