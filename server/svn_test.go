@@ -280,3 +280,133 @@ func TestSVN_CheckoutUpdate(t *testing.T) {
 		t.Errorf("after switch, ns/db/host = %q", got)
 	}
 }
+
+// TestSVN_Log checks svn log: the whole tree, a namespace, a key, -v with
+// copies, both directions, -l, --xml, --stop-on-copy.
+func TestSVN_Log(t *testing.T) {
+	svn := newSVN(t)
+	ts := seedSVN(t)
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+	ts.must(t, 201, "COPY", "/config/ns", "", "Destination", ts.URL+"/config/ns2") // r10
+
+	out := svn.must(t, dir, "log", url)
+	wantContains(t, "svn log", out,
+		"r9 | bob | ", "move the database",
+		"r1 | (no author) | ", "MKCOL /app\n")
+	if n := strings.Count(out, "\nr"); n != 10 {
+		t.Errorf("svn log lists %d revisions, want 10:\n%s", n, out)
+	}
+	if i, j := strings.Index(out, "r10 |"), strings.Index(out, "r1 |"); i < 0 || j < i {
+		t.Errorf("svn log is not newest first:\n%s", out)
+	}
+
+	out = svn.must(t, dir, "log", "-v", "-r", "10", url)
+	wantContains(t, "svn log -v of a copy", out, "   A /ns2 (from /ns:9)\n", "   A /ns2/key (from /ns/key:9)\n")
+	out = svn.must(t, dir, "log", "-v", "-r", "8", url)
+	wantContains(t, "svn log -v of a delete", out, "   D /app/db/port\n")
+	out = svn.must(t, dir, "log", "-v", "-r", "7", url)
+	wantContains(t, "svn log -v of a property change", out, "   M /app/db/host\n")
+
+	out = svn.must(t, dir, "log", "-q", "-r", "3:5", url)
+	if got := revsOf(out); got != "3 4 5" {
+		t.Errorf("svn log -r 3:5 = %s, want 3 4 5", got)
+	}
+	out = svn.must(t, dir, "log", "-q", "-r", "5:3", url)
+	if got := revsOf(out); got != "5 4 3" {
+		t.Errorf("svn log -r 5:3 = %s, want 5 4 3", got)
+	}
+	out = svn.must(t, dir, "log", "-q", "-l", "2", url)
+	if got := revsOf(out); got != "10 9" {
+		t.Errorf("svn log -l 2 = %s, want 10 9", got)
+	}
+	out = svn.must(t, dir, "log", "-q", "-l", "2", "-r", "1:HEAD", url)
+	if got := revsOf(out); got != "1 2" {
+		t.Errorf("svn log -l 2 -r 1:HEAD = %s, want 1 2", got)
+	}
+
+	out = svn.must(t, dir, "log", "-q", url+"/app")
+	if got := revsOf(out); got != "9 8 7 4 3 2 1" {
+		t.Errorf("svn log of /app = %s", got)
+	}
+	out = svn.must(t, dir, "log", "-q", url+"/app/db/host")
+	if got := revsOf(out); got != "9 7 3" {
+		t.Errorf("svn log of /app/db/host = %s", got)
+	}
+	out = svn.must(t, dir, "log", "-q", url+"/app/db/port@4")
+	if got := revsOf(out); got != "4" {
+		t.Errorf("svn log of a deleted key at its peg = %s", got)
+	}
+	out = svn.must(t, dir, "log", "-q", "--stop-on-copy", url+"/ns2")
+	if got := revsOf(out); got != "10" {
+		t.Errorf("svn log --stop-on-copy of a copy = %s", got)
+	}
+
+	out = svn.must(t, dir, "log", "--xml", "-v", "-r", "9", url)
+	wantContains(t, "svn log --xml", out, `revision="9"`, "<author>bob</author>", "<msg>move the database</msg>",
+		`action="M"`, `kind="file"`, `text-mods="true"`, `prop-mods="false"`, ">/app/db/host</path>")
+	out = svn.must(t, dir, "log", "--xml", "-v", "-r", "7", url)
+	wantContains(t, "svn log --xml of a property change", out, `text-mods="false"`, `prop-mods="true"`)
+
+	// In a working copy, svn log starts from its revision.
+	svn.must(t, dir, "checkout", "-r", "5", url, filepath.Join(dir, "wc"))
+	out = svn.must(t, filepath.Join(dir, "wc"), "log", "-q")
+	if got := revsOf(out); got != "5 4 3 2 1" {
+		t.Errorf("svn log in a working copy at r5 = %s", got)
+	}
+}
+
+// revsOf returns the revision numbers of svn log -q output, in order.
+func revsOf(out string) string {
+	var revs []string
+	for _, m := range regexp.MustCompile(`(?m)^r(\d+) \|`).FindAllStringSubmatch(out, -1) {
+		revs = append(revs, m[1])
+	}
+	return strings.Join(revs, " ")
+}
+
+// TestSVN_DiffBlame checks svn diff between revisions (URL and working
+// copy) and svn blame.
+func TestSVN_DiffBlame(t *testing.T) {
+	svn := newSVN(t)
+	ts := seedSVN(t)
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+
+	out := svn.must(t, dir, "diff", "-r", "3:9", url)
+	wantContains(t, "svn diff -r 3:9", out,
+		"--- app/db/host\t(revision 3)\n+++ app/db/host\t(revision 9)\n@@ -1 +1 @@\n-host1\n+host2\n",
+		"Added: owner\n## -0,0 +1 ##\n+alice\n",
+		"--- ns/key\t(nonexistent)\n+++ ns/key\t(revision 9)\n@@ -0,0 +1 @@\n+v1\n")
+	out = svn.must(t, dir, "diff", "-r", "9:4", url+"/app")
+	wantContains(t, "svn diff -r 9:4 /app", out, "-host2\n+host1\n", "+5432\n", "Deleted: owner")
+	out = svn.must(t, dir, "diff", "-c", "8", url)
+	wantContains(t, "svn diff -c 8", out, "--- app/db/port\t(revision 7)\n+++ app/db/port\t(nonexistent)\n@@ -1 +0,0 @@\n-5432\n")
+	out = svn.must(t, dir, "diff", "--summarize", "-r", "2:9", url)
+	wantContains(t, "svn diff --summarize", out, "A       "+url+"/app/db/host\n", "A       "+url+"/ns\n")
+
+	wc := filepath.Join(dir, "wc")
+	svn.must(t, dir, "checkout", url, wc)
+	if err := os.WriteFile(filepath.Join(wc, "ns/key"), []byte("local\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = svn.must(t, wc, "diff")
+	wantContains(t, "svn diff of a local change", out, "-v1\n+local\n")
+	out = svn.must(t, wc, "diff", "-r", "3", "app")
+	wantContains(t, "svn diff -r 3 in a working copy", out, "-host1\n+host2\n")
+
+	out = svn.must(t, dir, "blame", url+"/app/db/host")
+	if out != "     9        bob host2\n" {
+		t.Errorf("svn blame =\n%s", out)
+	}
+	ts.must(t, 204, "PUT", "/config/ns/key", "line1\nline2\n")   // r10
+	ts.must(t, 204, "PUT", "/config/ns/key", "line1\nchanged\n") // r11
+	out = svn.must(t, dir, "blame", url+"/ns/key")
+	if out != "    10          - line1\n    11          - changed\n" {
+		t.Errorf("svn blame of two revisions =\n%s", out)
+	}
+	out = svn.must(t, dir, "blame", "-r", "10", url+"/ns/key")
+	if out != "    10          - line1\n    10          - line2\n" {
+		t.Errorf("svn blame -r 10 =\n%s", out)
+	}
+}
