@@ -43,7 +43,8 @@ FUZZ_TARGETS = \
 	.:FuzzParsePath .:FuzzParseRevision \
 	server:FuzzReadPropfind server:FuzzReadProppatch server:FuzzReadLockInfo \
 	server:FuzzParseIfHeader server:FuzzGetParams server:FuzzTxn \
-	auth:FuzzParseUsers internal/authz:FuzzParse
+	auth:FuzzParseUsers internal/authz:FuzzParse \
+	svn:FuzzParseDocument svn:FuzzParseURI svn:FuzzReport
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,5 +70,78 @@ func TestSVN_Access(t *testing.T) {
 	code, body, _ = ts.as(t, "carol", "PROPFIND", "/config/!svn/rvr/3/", "", "Depth", "1")
 	if code != http.StatusMultiStatus || strings.Contains(body, "secret") {
 		t.Errorf("carol's PROPFIND Depth 1 = %d:\n%s", code, body)
+	}
+}
+
+// TestSVN_OthersUnchanged checks that requests of plain WebDAV clients and
+// curl on the same URLs are not taken for svn's: no svn headers, verso's
+// own answers.
+func TestSVN_OthersUnchanged(t *testing.T) {
+	ts := seedSVN(t)
+	code, _, h := ts.do(t, "OPTIONS", "/config/app", nil, "User-Agent", "curl/8.5.0")
+	if code != http.StatusOK || h.Get("SVN-Youngest-Rev") != "" || strings.Contains(strings.Join(h.Values("DAV"), ","), "subversion") {
+		t.Errorf("curl's OPTIONS = %d %v, want verso's WebDAV answer", code, h)
+	}
+	code, body, _ := ts.do(t, "PROPFIND", "/config/app", nil, "Depth", "1", "User-Agent", "litmus/0.13 neon/0.33.0")
+	if code != http.StatusMultiStatus || strings.Contains(body, "subversion") || !strings.Contains(body, "/config/app/db/") {
+		t.Errorf("a WebDAV client's PROPFIND = %d:\n%s", code, body)
+	}
+	if body, _ := ts.must(t, 200, "GET", "/config/app/db/host", "", "User-Agent", "SVN/1.14.2"); body != "host2\n" {
+		t.Errorf("GET of a key = %q", body)
+	}
+}
+
+// TestSVN_BadInput checks that malformed svn requests answer 4xx with an
+// svn error the client prints, and that svn commit is refused with a
+// message that says what to do instead.
+func TestSVN_BadInput(t *testing.T) {
+	ts := seedSVN(t)
+	ua := []string{"User-Agent", "SVN/1.14.2 (x86_64-pc-linux-gnu) serf/1.3.9"}
+	for _, c := range []struct {
+		method, path, body string
+		want               int
+		header             []string
+	}{
+		{"REPORT", "/config/", "<S:log-report xmlns:S=\"svn:\"><S:start-revision>", 400, nil},
+		{"REPORT", "/config/", "", 400, nil},
+		{"REPORT", "/config/", `<x:report xmlns:x="urn:other"/>`, 400, nil},
+		{"REPORT", "/config/", `<S:replay-report xmlns:S="svn:"/>`, 501, nil},
+		{"REPORT", "/config/", `<S:log-report xmlns:S="svn:"><S:start-revision>x</S:start-revision></S:log-report>`, 400, nil},
+		{"REPORT", "/config/", `<S:log-report xmlns:S="svn:"><S:start-revision>99</S:start-revision></S:log-report>`, 404, nil},
+		{"REPORT", "/config/", `<S:log-report xmlns:S="svn:"><S:limit>-1</S:limit></S:log-report>`, 400, nil},
+		{"REPORT", "/config/!svn/me", `<S:update-report xmlns:S="svn:"><S:entry rev="1"/></S:update-report>`, 400, nil},
+		{"REPORT", "/config/!svn/me", `<S:update-report xmlns:S="svn:"><S:src-path>/config</S:src-path><S:entry rev="x"/></S:update-report>`, 400, nil},
+		{"REPORT", "/config/!svn/me", `<S:update-report xmlns:S="svn:"><S:src-path>/config</S:src-path><S:depth>deep</S:depth><S:entry rev="1"/></S:update-report>`, 400, nil},
+		{"REPORT", "/config/!svn/me", `<S:update-report xmlns:S="svn:"><S:src-path>/elsewhere</S:src-path><S:entry rev="1"/></S:update-report>`, 400, nil},
+		{"REPORT", "/config/!svn/me", `<S:update-report xmlns:S="svn:"><S:src-path>/config</S:src-path><S:update-target>a/b</S:update-target><S:entry rev="1"/></S:update-report>`, 400, nil},
+		{"REPORT", "/config/!svn/me", `<S:update-report xmlns:S="svn:"><S:src-path>/config/nope</S:src-path><S:entry rev="1"/></S:update-report>`, 404, nil},
+		{"REPORT", "/config/!svn/rvr/3/app", `<S:get-location-segments xmlns:S="svn:"><S:path></S:path><S:peg-revision>3</S:peg-revision><S:start-revision>3</S:start-revision><S:end-revision>5</S:end-revision></S:get-location-segments>`, 400, nil},
+		{"PROPFIND", "/config/!svn/rvr/x/app", "", 400, nil},
+		{"PROPFIND", "/config/!svn/rvr/99/app", "", 404, nil},
+		{"PROPFIND", "/config/!svn/rvr/3/nope", "", 404, nil},
+		{"PROPFIND", "/config/!svn/nothing", "", 404, nil},
+		{"PROPFIND", "/config/app", "<propfind", 400, ua},
+		{"PROPFIND", "/config/app", `<propfind xmlns="DAV:"/>`, 400, ua},
+		{"PROPFIND", "/config/app", "", 400, append([]string{"Depth", "infinity"}, ua...)},
+		{"POST", "/config/!svn/me", "( create-txn )", 501, nil},
+		{"MKACTIVITY", "/config/!svn/act/1", "", 501, nil},
+	} {
+		code, body, _ := ts.do(t, c.method, c.path, strings.NewReader(c.body), c.header...)
+		if code != c.want || !strings.Contains(body, "<m:human-readable errcode=") {
+			t.Errorf("%s %s %.60q = %d:\n%s\nwant %d with an svn error", c.method, c.path, c.body, code, body, c.want)
+		}
+	}
+
+	svn := newSVN(t)
+	dir := t.TempDir()
+	wc := filepath.Join(dir, "wc")
+	svn.must(t, dir, "checkout", ts.URL+"/config", wc)
+	if err := os.WriteFile(filepath.Join(wc, "ns/key"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := svn.fails(t, wc, "commit", "-m", "change")
+	wantContains(t, "svn commit", out, "verso does not take svn commits yet")
+	if got := ts.head(t); got != 9 {
+		t.Errorf("head after a refused svn commit = %d, want 9", got)
 	}
 }
