@@ -410,3 +410,23 @@ func TestSVN_DiffBlame(t *testing.T) {
 		t.Errorf("svn blame -r 10 =\n%s", out)
 	}
 }
+
+// TestSVN_EmptyStore checks a checkout of an empty store, which later
+// commits update: the repository UUID does not change with the first
+// commit.
+func TestSVN_EmptyStore(t *testing.T) {
+	svn := newSVN(t)
+	ts := newTestServer(t, nil)
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+	wc := filepath.Join(dir, "wc")
+	out := svn.must(t, dir, "checkout", url, wc)
+	wantContains(t, "svn checkout of an empty store", out, "Checked out revision 0.")
+	if out := svn.must(t, dir, "log", url); strings.Contains(out, "\nr") {
+		t.Errorf("svn log of an empty store =\n%s", out)
+	}
+	ts.must(t, 201, "MKCOL", "/config/namespace", "")
+	ts.must(t, 201, "PUT", "/config/namespace/key", "value\n")
+	out = svn.must(t, wc, "update")
+	wantContains(t, "svn update after the first commits", out, "A    namespace/key", "Updated to revision 2.")
+}

@@ -68,7 +68,7 @@ func FuzzReport(f *testing.F) {
 		`<S:get-location-segments xmlns:S="svn:"><S:path>a</S:path><S:peg-revision>2</S:peg-revision></S:get-location-segments>`,
 		`<S:get-locations xmlns:S="svn:"><S:path>a/k</S:path><S:peg-revision>2</S:peg-revision><S:location-revision>1</S:location-revision></S:get-locations>`,
 		`<S:list-report xmlns:S="svn:"><S:path></S:path><S:revision>2</S:revision><S:depth>files</S:depth><S:pattern>*</S:pattern></S:list-report>`,
-		`<S:get-dated-rev-report xmlns:S="svn:" xmlns:D="DAV:"><D:creationdate>2030-01-01T00:00:00Z</D:creationdate></S:get-dated-rev-report>`,
+		`<S:dated-rev-report xmlns:S="svn:" xmlns:D="DAV:"><D:creationdate>2030-01-01T00:00:00Z</D:creationdate></S:dated-rev-report>`,
 		`<S:get-deleted-rev-report xmlns:S="svn:"><S:path>a/k</S:path><S:peg-revision>1</S:peg-revision><S:end-revision>2</S:end-revision></S:get-deleted-rev-report>`,
 		`<S:inherited-props-report xmlns:S="svn:"><S:path>a/k</S:path></S:inherited-props-report>`,
 	} {

@@ -26,7 +26,11 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, res resource) e
 	if doc.Name.Local == "update-report" {
 		return h.updateReport(w, r, doc)
 	}
-	if res.kind != kindNode {
+	switch res.kind {
+	case kindNode:
+	case kindMe, kindVCC: // the repository as a whole, at head
+		res.path, res.rev = verso.Root, verso.Head
+	default:
 		return badRequest("the %s report goes to a path, not %s", doc.Name.Local, res.uri)
 	}
 	if err := h.mustRead(r, res.path); err != nil {
@@ -50,7 +54,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, res resource) e
 		return h.fileRevsReport(w, r, q)
 	case "list-report":
 		return h.listReport(w, r, q)
-	case "get-dated-rev-report":
+	case "dated-rev-report":
 		return h.datedRevReport(w, r, q)
 	case "get-locks-report":
 		return writeReport(w, "get-locks-report", "")
@@ -197,7 +201,7 @@ func (h *Handler) logReport(w http.ResponseWriter, r *http.Request, q reportQuer
 	lo, hi := min(start, end), max(start, end)
 	byRev := map[verso.Revision]*verso.Commit{}
 	for _, p := range paths {
-		if !h.canRead(r, p) {
+		if !h.canRead(r, p) || hi == 0 {
 			continue
 		}
 		commits, err := h.store.Log(ctx, verso.LogQuery{Path: p, Before: max(hi, 1)})

@@ -18,13 +18,11 @@ package svn
 import (
 	"context"
 	"crypto/sha1"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/verso-config/verso"
 )
@@ -53,6 +51,9 @@ type Options struct {
 	Realm string
 	// Logger receives errors the client cannot be told about.
 	Logger *slog.Logger
+	// UUID is the repository UUID; default one derived from Mount (see
+	// Handler.UUID).
+	UUID string
 	// MaxBody caps a request body, in bytes; default 16 MiB (an update
 	// report lists every path of a mixed-revision working copy).
 	MaxBody int64
@@ -63,8 +64,7 @@ type Handler struct {
 	store verso.Store
 	o     Options
 
-	uuidMu sync.Mutex
-	uuid   string // once known; see UUID
+	uuid string // see UUID
 }
 
 // New returns a Handler reading store.
@@ -76,7 +76,11 @@ func New(store verso.Store, o Options) *Handler {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 16 << 20
 	}
-	return &Handler{store: store, o: o}
+	h := &Handler{store: store, o: o, uuid: o.UUID}
+	if h.uuid == "" {
+		h.uuid = nameUUID("verso svn repository " + o.Mount)
+	}
+	return h
 }
 
 // The XML namespaces of the protocol.
@@ -160,29 +164,14 @@ func isWriteMethod(method string) bool {
 var errNoCommit = &Error{Status: http.StatusNotImplemented, Code: errUnsupported,
 	Msg: "verso does not take svn commits yet: write with curl, WebDAV, the API or `verso commit` (see docs/svn.md)"}
 
-// UUID returns the repository UUID svn records in working copies. verso
-// stores none, so it is derived from what every server of a store reads
-// alike: the record of revision 1 (its time, author and message), hashed
-// into a name-based UUID. An empty store has a fixed UUID until its first
-// commit; a store whose revision 1 was pruned (--keep-for) derives it from
-// the mount point, the same on every server. It is computed once.
+// UUID returns the repository UUID svn records in working copies and
+// checks on every later command. verso stores none, and it must never
+// change (not with the first commit, nor when --keep-for prunes old
+// revisions) and be the same on every server of a cluster, so it is
+// derived from the repository root: a name-based UUID of the mount point.
+// Two verso services with the same mount point share it (svn relocate
+// between them is not refused); Options.UUID sets another.
 func (h *Handler) UUID(ctx context.Context) string {
-	h.uuidMu.Lock()
-	defer h.uuidMu.Unlock()
-	if h.uuid != "" {
-		return h.uuid
-	}
-	c, err := h.store.Revision(ctx, 1)
-	var seed string
-	switch {
-	case err == nil:
-		seed = fmt.Sprintf("verso r1 %d %s %s", c.Time.UnixNano(), c.Author, c.Message)
-	case errors.Is(err, verso.ErrGone):
-		seed = "verso pruned " + h.o.Mount
-	default:
-		return nameUUID("verso empty store") // not kept: revision 1 may come
-	}
-	h.uuid = nameUUID(seed)
 	return h.uuid
 }
 
