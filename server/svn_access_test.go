@@ -140,8 +140,11 @@ func TestSVN_BadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := svn.fails(t, wc, "commit", "-m", "change")
-	wantContains(t, "svn commit", out, "verso does not take svn commits yet")
-	if got := ts.head(t); got != 9 {
-		t.Errorf("head after a refused svn commit = %d, want 9", got)
+	wantContains(t, "svn commit", out, "verso does not take writes from svn yet")
+	out = svn.fails(t, wc, "lock", "ns/key")
+	wantContains(t, "svn lock", out, "verso does not take writes from svn yet")
+	ts.must(t, 204, "PUT", "/config/ns/key", "not locked\n") // r10: svn lock took no WebDAV lock
+	if got := ts.head(t); got != 10 {
+		t.Errorf("head after a refused svn commit and a PUT = %d, want 10", got)
 	}
 }

@@ -97,8 +97,9 @@ const (
 // request for one of svn's special URIs (MOUNT/!svn/...), any REPORT
 // (verso's WebDAV has none), or an OPTIONS or PROPFIND from the svn client
 // (its User-Agent starts with "SVN/", and its OPTIONS announces svn's
-// capabilities in a DAV header). Nothing a plain WebDAV client or curl
-// sends matches.
+// capabilities in a DAV header), and svn's LOCK and UNLOCK (svn lock is
+// not offered yet: it must not take a WebDAV lock it cannot see again).
+// Nothing a plain WebDAV client or curl sends matches.
 func Wants(r *http.Request, rel string) bool {
 	if rel == "/!svn" || strings.HasPrefix(rel, "/!svn/") {
 		return true
@@ -106,9 +107,12 @@ func Wants(r *http.Request, rel string) bool {
 	switch r.Method {
 	case "REPORT":
 		return true
-	case http.MethodOptions, "PROPFIND":
+	case http.MethodOptions, "PROPFIND", "LOCK", "UNLOCK":
 		if strings.HasPrefix(r.Header.Get("User-Agent"), "SVN/") {
 			return true
+		}
+		if r.Method != http.MethodOptions {
+			return false
 		}
 		for _, v := range r.Header.Values("DAV") {
 			if strings.Contains(v, "http://subversion.tigris.org/xmlns/dav/svn/") {
@@ -162,7 +166,7 @@ func isWriteMethod(method string) bool {
 // errNoCommit answers the write side of the protocol, which verso does not
 // take yet.
 var errNoCommit = &Error{Status: http.StatusNotImplemented, Code: errUnsupported,
-	Msg: "verso does not take svn commits yet: write with curl, WebDAV, the API or `verso commit` (see docs/svn.md)"}
+	Msg: "verso does not take writes from svn yet (commit, mkdir, delete, propset, lock): write with curl, WebDAV, the API or `verso commit` (see docs/svn.md)"}
 
 // UUID returns the repository UUID svn records in working copies and
 // checks on every later command. verso stores none, and it must never
