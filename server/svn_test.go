@@ -49,7 +49,7 @@ func (c *svnClient) run(dir string, args ...string) (string, error) {
 	}
 	cmd := exec.Command(c.bin, append(full, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "http_proxy=", "HTTP_PROXY=")
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "http_proxy=", "HTTP_PROXY=")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -429,4 +429,56 @@ func TestSVN_EmptyStore(t *testing.T) {
 	ts.must(t, 201, "PUT", "/config/namespace/key", "value\n")
 	out = svn.must(t, wc, "update")
 	wantContains(t, "svn update after the first commits", out, "A    namespace/key", "Updated to revision 2.")
+}
+
+// TestSVN_Values checks that texts and names arrive byte for byte: a
+// binary value of several svndiff windows, CRLF line ends, an empty key,
+// names with spaces and accents, and properties that are not XML text.
+func TestSVN_Values(t *testing.T) {
+	svn := newSVN(t)
+	ts := newTestServer(t, nil)
+	big := make([]byte, 300_000)
+	for i := range big {
+		big[i] = byte(i*7 + i/251)
+	}
+	custom := "{http://subversion.tigris.org/xmlns/custom/}"
+	if _, err := ts.store.Commit(context.Background(), &verso.Txn{Ops: []verso.Op{
+		{Kind: verso.OpMkcol, Path: "/my dir"},
+		{Kind: verso.OpPut, Path: "/my dir/clé un", Value: []byte("a\r\nb\r\n")},
+		{Kind: verso.OpPut, Path: "/my dir/big", Value: big},
+		{Kind: verso.OpPut, Path: "/my dir/empty", Value: nil},
+		{Kind: verso.OpProps, Path: "/my dir/big", Props: []verso.PropChange{
+			{Name: custom + "ctl", Value: "x\x01y"},
+			{Name: custom + "amp", Value: "a &amp; b &lt;c&gt;"},
+			{Name: "{http://subversion.tigris.org/xmlns/svn/}ignore", Value: "*.tmp\n"},
+		}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+	wc := filepath.Join(dir, "wc")
+	svn.must(t, dir, "checkout", url, wc)
+	for name, want := range map[string]string{"my dir/clé un": "a\r\nb\r\n", "my dir/big": string(big), "my dir/empty": ""} {
+		if got := readFile(t, filepath.Join(wc, name)); got != want {
+			t.Errorf("checked out %q: %d bytes, want %d", name, len(got), len(want))
+		}
+	}
+	if out := svn.must(t, dir, "cat", url+"/my%20dir/cl%C3%A9%20un"); out != "a\r\nb\r\n" {
+		t.Errorf("svn cat of an accented name = %q", out)
+	}
+	if out := svn.must(t, dir, "cat", url+"/my dir/big"); out != string(big) {
+		t.Errorf("svn cat of a 300 kB binary value: %d bytes, want %d", len(out), len(big))
+	}
+	for _, target := range []string{url + "/my dir/big", filepath.Join(wc, "my dir/big")} {
+		if out := svn.must(t, dir, "propget", "ctl", target); out != "x\x01y\n" {
+			t.Errorf("propget ctl %s = %q", target, out)
+		}
+		if out := svn.must(t, dir, "propget", "amp", target); out != "a & b <c>\n" {
+			t.Errorf("propget amp %s = %q", target, out)
+		}
+		if out := svn.must(t, dir, "propget", "svn:ignore", target); out != "*.tmp\n\n" {
+			t.Errorf("propget svn:ignore %s = %q", target, out)
+		}
+	}
 }

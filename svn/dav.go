@@ -117,8 +117,9 @@ func parsePropfind(doc *document) (propRequest, error) {
 
 // prop is one property of an answer: its element and its XML content.
 type prop struct {
-	name xml.Name
-	xml  string
+	name   xml.Name
+	xml    string
+	base64 bool // xml is the value base64-encoded
 }
 
 // propfind answers a PROPFIND of a node, a revision or the baselines.
@@ -245,8 +246,8 @@ func pick(href string, all []prop, q propRequest) propResponse {
 // then its svn properties.
 func (h *Handler) nodeProps(r *http.Request, n *node, href string, q propRequest) propResponse {
 	p := n.Path
-	dav := func(local, x string) prop { return prop{xml.Name{Space: nsDAV, Local: local}, x} }
-	sv := func(local, x string) prop { return prop{xml.Name{Space: nsSVNDAV, Local: local}, x} }
+	dav := func(local, x string) prop { return prop{name: xml.Name{Space: nsDAV, Local: local}, xml: x} }
+	sv := func(local, x string) prop { return prop{name: xml.Name{Space: nsSVNDAV, Local: local}, xml: x} }
 	esc := func(s string) string { b := newXW(); b.text(s); return string(b.bytes()) }
 	var all []prop
 	if n.IsNamespace() {
@@ -286,9 +287,9 @@ func (h *Handler) nodeProps(r *http.Request, n *node, href string, q propRequest
 		ns, local := wireName(name)
 		v := props[name]
 		if xmlSafe(v) {
-			all = append(all, prop{xml.Name{Space: ns, Local: local}, esc(v)})
+			all = append(all, prop{name: xml.Name{Space: ns, Local: local}, xml: esc(v)})
 		} else {
-			all = append(all, prop{xml.Name{Space: ns, Local: local + "\x00base64"}, base64Of(v)})
+			all = append(all, prop{xml.Name{Space: ns, Local: local}, base64Of(v), true})
 		}
 	}
 	return pick(href, all, q)
@@ -304,11 +305,11 @@ func (h *Handler) revProps(r *http.Request, cs *commits, rev verso.Revision, q p
 	if cm != nil {
 		esc := func(s string) string { b := newXW(); b.text(s); return string(b.bytes()) }
 		if cm.Author != "" {
-			all = append(all, prop{xml.Name{Space: nsSVNProp, Local: "author"}, esc(cm.Author)})
+			all = append(all, prop{name: xml.Name{Space: nsSVNProp, Local: "author"}, xml: esc(cm.Author)})
 		}
-		all = append(all, prop{xml.Name{Space: nsSVNProp, Local: "date"}, svnTime(cm.Time)})
+		all = append(all, prop{name: xml.Name{Space: nsSVNProp, Local: "date"}, xml: svnTime(cm.Time)})
 		if cm.Message != "" || len(cm.Changes) == 0 {
-			all = append(all, prop{xml.Name{Space: nsSVNProp, Local: "log"}, esc(cm.Message)})
+			all = append(all, prop{name: xml.Name{Space: nsSVNProp, Local: "log"}, xml: esc(cm.Message)})
 		}
 	}
 	return pick(h.o.Mount+"/!svn/rev/"+strconv.FormatInt(int64(rev), 10), all, q)
@@ -319,7 +320,7 @@ func (h *Handler) revProps(r *http.Request, cs *commits, rev verso.Revision, q p
 func (h *Handler) baselineProps(r *http.Request, res resource, rev verso.Revision, q propRequest) propResponse {
 	m := h.o.Mount
 	rs := strconv.FormatInt(int64(rev), 10)
-	dav := func(local, x string) prop { return prop{xml.Name{Space: nsDAV, Local: local}, x} }
+	dav := func(local, x string) prop { return prop{name: xml.Name{Space: nsDAV, Local: local}, xml: x} }
 	href := m + "/!svn/vcc/default"
 	if res.kind == kindBln {
 		href = m + "/!svn/bln/" + rs
@@ -328,7 +329,7 @@ func (h *Handler) baselineProps(r *http.Request, res resource, rev verso.Revisio
 		dav("checked-in", "<D:href>"+m+"/!svn/bln/"+rs+"</D:href>"),
 		dav("baseline-collection", "<D:href>"+m+"/!svn/bc/"+rs+"/</D:href>"),
 		dav("version-name", rs),
-		{xml.Name{Space: nsSVNDAV, Local: "repository-uuid"}, h.UUID(r.Context())},
+		{name: xml.Name{Space: nsSVNDAV, Local: "repository-uuid"}, xml: h.UUID(r.Context())},
 	}
 	return pick(href, all, q)
 }
@@ -366,7 +367,7 @@ func writeMultistatus(w http.ResponseWriter, rs []propResponse) {
 // writeProp writes one property element, with a prefix for the known
 // namespaces and a declaration for others.
 func writeProp(b *xw, p prop) {
-	local, enc := strings.CutSuffix(p.name.Local, "\x00base64")
+	local := p.name.Local
 	var tag, decl string
 	switch p.name.Space {
 	case nsDAV:
@@ -383,7 +384,7 @@ func writeProp(b *xw, p prop) {
 			tag, decl = local, ` xmlns=""`
 		}
 	}
-	if enc {
+	if p.base64 {
 		decl += ` V:encoding="base64"`
 	}
 	if p.xml == "" {

@@ -34,7 +34,9 @@ func FuzzParseDocument(f *testing.F) {
 		q.relPath("path")
 		for _, c := range doc.Children {
 			c.attr("rev")
-			parseDepth(c.Text)
+			if d, ok := parseDepth(c.Text); ok && d > depthInfinity {
+				t.Fatalf("parseDepth(%q) = %d", c.Text, d)
+			}
 		}
 	})
 }

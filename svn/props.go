@@ -104,17 +104,6 @@ func wireName(name string) (ns, local string) {
 	return nsCustom, name
 }
 
-// svnName returns the svn property a PROPFIND element names, "" for none.
-func svnName(n xml.Name) string {
-	switch n.Space {
-	case nsSVNProp:
-		return "svn:" + n.Local
-	case nsCustom:
-		return n.Local
-	}
-	return ""
-}
-
 // node is an entry with what svn says of it: its committed revision (the
 // last revision that changed it or, for a directory, anything below it),
 // that commit's date and author.
