@@ -49,6 +49,10 @@ func asError(err error) *Error {
 	case errors.As(err, &mbe):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest, Msg: "request body too large"}
 	case errors.Is(err, verso.ErrNotFound):
+		var pe *verso.PathError
+		if errors.As(err, &pe) {
+			return &Error{Status: http.StatusNotFound, Code: errNotFound, Msg: fmt.Sprintf("'%s' path not found", pe.Path)}
+		}
 		return &Error{Status: http.StatusNotFound, Code: errNotFound, Msg: "path not found"}
 	case errors.Is(err, verso.ErrNoRevision):
 		return &Error{Status: http.StatusNotFound, Code: errNoSuchRevision, Msg: "no such revision"}
