@@ -261,6 +261,20 @@ func TestSVN_CheckoutUpdate(t *testing.T) {
 	if ents, _ := os.ReadDir(empty); len(ents) != 1 { // .svn alone
 		t.Errorf("--depth empty checked out %d entries", len(ents))
 	}
+	// A path the working copy lacks: excluded, or below a depth-empty
+	// checkout.
+	svn.must(t, shallow, "update", "--set-depth", "exclude", "ns")
+	if _, err := os.Stat(filepath.Join(shallow, "ns")); !os.IsNotExist(err) {
+		t.Errorf("--set-depth exclude left ns: %v", err)
+	}
+	svn.must(t, shallow, "update", "--set-depth", "infinity", "ns")
+	if got := readFile(t, filepath.Join(shallow, "ns/key")); got != "v2\n" {
+		t.Errorf("ns/key after excluding and including ns = %q", got)
+	}
+	svn.must(t, empty, "update", "ns")
+	if got := readFile(t, filepath.Join(empty, "ns/sub/deep")); got != "d\n" {
+		t.Errorf("ns/sub/deep after svn update ns in a depth-empty checkout = %q", got)
+	}
 
 	// Export: plain files, no working copy.
 	exp := filepath.Join(dir, "exp")

@@ -147,7 +147,13 @@ func (h *Handler) updateReport(w http.ResponseWriter, r *http.Request, doc *docu
 			return err
 		}
 		if c.Name.Local == "missing" {
-			u.report[ep] = &reported{missing: true}
+			// The working copy lacks ep (a target it excluded or never
+			// had keeps the revision it was reported at).
+			if rp := u.report[ep]; rp != nil {
+				rp.missing = true
+			} else {
+				u.report[ep] = &reported{missing: true}
+			}
 			continue
 		}
 		rp := &reported{depth: depthInfinity}
@@ -167,7 +173,7 @@ func (h *Handler) updateReport(w http.ResponseWriter, r *http.Request, doc *docu
 		}
 		u.report[ep] = rp
 	}
-	if rp := u.report[u.target]; rp == nil || rp.missing {
+	if u.report[u.target] == nil {
 		return badRequest("the update report says nothing of its target")
 	}
 	for k := range u.report {
