@@ -293,6 +293,17 @@ func TestSVN_CheckoutUpdate(t *testing.T) {
 	if got := readFile(t, filepath.Join(wc, "ns/db/host")); got != "host2\n" {
 		t.Errorf("after switch, ns/db/host = %q", got)
 	}
+	// An update of the whole working copy keeps the switched namespace
+	// switched.
+	ts.must(t, 204, "PUT", "/config/ns/key", "v3\n") // r14, on the namespace ns no longer shows
+	out = svn.must(t, wc, "update", "-r", "14")
+	wantContains(t, "svn update of a switched working copy", out, "D    ns/db") // /app/db was deleted in r13
+	if got := svn.must(t, wc, "info", "--show-item", "url", "ns"); got != url+"/app\n" {
+		t.Errorf("after an update, ns is at %q, want %s/app", got, url)
+	}
+	if _, err := os.Stat(filepath.Join(wc, "ns/key")); !os.IsNotExist(err) {
+		t.Errorf("an update undid the switch of ns: %v", err)
+	}
 }
 
 // TestSVN_Log checks svn log: the whole tree, a namespace, a key, -v with

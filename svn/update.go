@@ -54,6 +54,7 @@ type reported struct {
 	depth      depth
 	startEmpty bool
 	missing    bool
+	link       verso.Path // a switched path: where it comes from ("" if not)
 }
 
 // updater drives one update report: it compares the working copy the
@@ -171,6 +172,15 @@ func (h *Handler) updateReport(w http.ResponseWriter, r *http.Request, doc *docu
 		if s, _ := c.attr("start-empty"); s == "true" {
 			rp.startEmpty = true
 		}
+		if l, ok := c.attr("linkpath"); ok && l != "" {
+			// A path in the repository, not a URL.
+			if rp.link, err = verso.ParsePath(l); err != nil {
+				return badRequest("<entry> %q has an invalid linkpath %q", rel, l)
+			}
+			if err := h.mustRead(r, rp.link); err != nil {
+				return err
+			}
+		}
 		u.report[ep] = rp
 	}
 	if u.report[u.target] == nil {
@@ -211,17 +221,43 @@ func (u *updater) xml(b *xw) { u.w.Write(b.bytes()) }
 // srcPath and tgtPath are the repository paths of an edit path: where the
 // working copy has it, and where the target revision's tree has it.
 func (u *updater) srcPath(ep string) verso.Path {
+	if p, ok := u.linked(ep); ok {
+		return p
+	}
 	p, _ := joinRel(u.anchor, ep)
 	return p
 }
 
 func (u *updater) tgtPath(ep string) verso.Path {
+	if p, ok := u.linked(ep); ok {
+		return p // a switched subtree stays switched
+	}
 	rel := ep
 	if u.target != "" {
 		rel = strings.TrimPrefix(strings.TrimPrefix(ep, u.target), "/")
 	}
 	p, _ := joinRel(u.tgtBase, rel)
 	return p
+}
+
+// linked returns the repository path of ep when it is at or below a
+// switched path of the working copy (reported with a linkpath).
+func (u *updater) linked(ep string) (verso.Path, bool) {
+	at := ep
+	for {
+		if rp := u.report[at]; rp != nil && rp.link != "" {
+			p, err := joinRel(rp.link, strings.TrimPrefix(strings.TrimPrefix(ep, at), "/"))
+			return p, err == nil
+		}
+		if at == "" || at == u.target {
+			return "", false
+		}
+		if i := strings.LastIndexByte(at, '/'); i >= 0 {
+			at = at[:i]
+		} else {
+			at = ""
+		}
+	}
 }
 
 // source returns what the working copy has at edit path ep: the entry at
@@ -622,9 +658,12 @@ func (u *updater) deltaDirs(ep string, s, t *verso.Entry, d, req depth) error {
 			}
 			continue
 		}
-		readable := u.h.canRead(u.r, c.Path)
-		t := c
-		if !readable {
+		t, unreadable := c, !u.h.canRead(u.r, c.Path)
+		if _, ok := u.linked(cep); ok { // switched: the target is elsewhere
+			if t, unreadable, err = u.targetEntry(cep); err != nil {
+				return err
+			}
+		} else if unreadable {
 			t = nil
 		}
 		cr := creq
@@ -634,7 +673,7 @@ func (u *updater) deltaDirs(ep string, s, t *verso.Entry, d, req depth) error {
 				cr = depthUnknown
 			}
 		}
-		if err := u.edit(cep, cs, csrev, cd, t, !readable, cr); err != nil {
+		if err := u.edit(cep, cs, csrev, cd, t, unreadable, cr); err != nil {
 			return err
 		}
 	}
