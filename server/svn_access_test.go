@@ -67,6 +67,18 @@ func TestSVN_Access(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `<S:add-directory name="secret"`) {
 		t.Errorf("alice's update report = %d:\n%s", code, body)
 	}
+	// A report's paths are relative to its URL: each must be readable too.
+	for _, rep := range []string{
+		`<S:file-revs-report xmlns:S="svn:"><S:start-revision>0</S:start-revision><S:end-revision>3</S:end-revision><S:path>secret/k</S:path></S:file-revs-report>`,
+		`<S:list-report xmlns:S="svn:"><S:path>secret</S:path><S:revision>3</S:revision><S:depth>infinity</S:depth></S:list-report>`,
+		`<S:get-location-segments xmlns:S="svn:"><S:path>secret/k</S:path><S:peg-revision>3</S:peg-revision></S:get-location-segments>`,
+		`<S:inherited-props-report xmlns:S="svn:"><S:revision>3</S:revision><S:path>secret/sub/k</S:path></S:inherited-props-report>`,
+	} {
+		code, body, _ = ts.as(t, "carol", "REPORT", "/config/!svn/rvr/3", rep)
+		if code != http.StatusForbidden || strings.Contains(body, "v2") {
+			t.Errorf("carol's REPORT of a path below /secret = %d:\n%s", code, body)
+		}
+	}
 	code, body, _ = ts.as(t, "carol", "PROPFIND", "/config/!svn/rvr/3/", "", "Depth", "1")
 	if code != http.StatusMultiStatus || strings.Contains(body, "secret") {
 		t.Errorf("carol's PROPFIND Depth 1 = %d:\n%s", code, body)

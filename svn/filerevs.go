@@ -25,7 +25,7 @@ func matchAny(patterns []string, name string) bool {
 // revision properties, its property changes and its full text.
 func (h *Handler) fileRevsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath("path")
+	p, err := q.relPath(h, r, "path")
 	if err != nil {
 		return err
 	}

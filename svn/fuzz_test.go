@@ -31,7 +31,7 @@ func FuzzParseDocument(f *testing.F) {
 		parsePropfind(doc)
 		q := reportQuery{doc: doc, path: verso.Root, rev: 1}
 		q.revision("start-revision", 0)
-		q.relPath("path")
+		q.relPath(New(nil, Options{}), httptest.NewRequest("REPORT", "/", nil), "path")
 		for _, c := range doc.Children {
 			c.attr("rev")
 			if d, ok := parseDepth(c.Text); ok && d > depthInfinity {

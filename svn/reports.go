@@ -104,10 +104,15 @@ func (q reportQuery) revision(local string, def verso.Revision) (verso.Revision,
 	return verso.Revision(n), nil
 }
 
-// relPath reads the child local as a path relative to the URL's.
-func (q reportQuery) relPath(local string) (verso.Path, error) {
+// relPath reads the child local as a path relative to the URL's, which
+// the user of r must be allowed to read.
+func (q reportQuery) relPath(h *Handler, r *http.Request, local string) (verso.Path, error) {
 	s, _ := q.text(local)
-	return joinRel(q.path, s)
+	p, err := joinRel(q.path, s)
+	if err != nil {
+		return "", err
+	}
+	return p, h.mustRead(r, p)
 }
 
 // writeReport writes a whole small report answer.
@@ -360,7 +365,7 @@ func sameNode(a, b *verso.Entry) bool {
 // own path, for the revisions it existed at.
 func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath("path")
+	p, err := q.relPath(h, r, "path")
 	if err != nil {
 		return err
 	}
@@ -402,7 +407,7 @@ func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q repo
 // segment from its creation (or the end revision) to the peg.
 func (h *Handler) segmentsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath("path")
+	p, err := q.relPath(h, r, "path")
 	if err != nil {
 		return err
 	}
@@ -469,7 +474,7 @@ func (h *Handler) datedRevReport(w http.ResponseWriter, r *http.Request, q repor
 // deleted a path.
 func (h *Handler) deletedRevReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath("path")
+	p, err := q.relPath(h, r, "path")
 	if err != nil {
 		return err
 	}
@@ -506,7 +511,7 @@ func (h *Handler) deletedRevReport(w http.ResponseWriter, r *http.Request, q rep
 // fields asked for.
 func (h *Handler) listReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath("path")
+	p, err := q.relPath(h, r, "path")
 	if err != nil {
 		return err
 	}
@@ -609,7 +614,7 @@ func (h *Handler) hidden(r *http.Request) func(verso.Path) bool {
 // the client reads for svn:auto-props and svn:global-ignores.
 func (h *Handler) inheritedPropsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath("path")
+	p, err := q.relPath(h, r, "path")
 	if err != nil {
 		return err
 	}

@@ -626,8 +626,8 @@ func (u *updater) deltaDirs(ep string, s, t *verso.Entry, d, req depth) error {
 		if err != nil {
 			return err
 		}
-		if cs == nil || (eff == depthFiles && cs.IsNamespace()) {
-			continue
+		if cs == nil || (eff == depthFiles && cs.IsNamespace()) || !u.h.canRead(u.r, cs.Path) {
+			continue // an unreadable path is not even named
 		}
 		u.raw(`<S:delete-entry name="` + attr(name) + `"/>` + "\n")
 	}
