@@ -366,6 +366,25 @@ func TestSVN_Log(t *testing.T) {
 	if got := revsOf(out); got != "10" {
 		t.Errorf("svn log --stop-on-copy of a copy = %s", got)
 	}
+	out = svn.must(t, dir, "log", "-q", url+"/ns2")
+	if got := revsOf(out); got != "10 6 5" {
+		t.Errorf("svn log of a copy = %s, want the copy and its source's history, 10 6 5", got)
+	}
+	out = svn.must(t, dir, "log", "-q", url+"/ns2/key")
+	if got := revsOf(out); got != "10 6" {
+		t.Errorf("svn log of a key in a copy = %s, want 10 6", got)
+	}
+	// A key deleted and made again is a new node, with a history of its own.
+	ts.must(t, 204, "DELETE", "/config/ns/key", "")  // r11
+	ts.must(t, 201, "PUT", "/config/ns/key", "new\n") // r12
+	out = svn.must(t, dir, "log", "-q", url+"/ns/key")
+	if got := revsOf(out); got != "12" {
+		t.Errorf("svn log of a key made again = %s, want 12", got)
+	}
+	out = svn.must(t, dir, "blame", url+"/ns2/key")
+	if out != "     6          - v1\n" {
+		t.Errorf("svn blame of a copied key =\n%s", out)
+	}
 
 	out = svn.must(t, dir, "log", "--xml", "-v", "-r", "9", url)
 	wantContains(t, "svn log --xml", out, `revision="9"`, "<author>bob</author>", "<msg>move the database</msg>",

@@ -49,35 +49,32 @@ func (h *Handler) fileRevsReport(w http.ResponseWriter, r *http.Request, q repor
 	if last.IsNamespace() {
 		return &Error{Status: http.StatusBadRequest, Code: errNotFound, Msg: string(p) + " is not a file"}
 	}
-	// The revisions that changed this file (this node, since it was
-	// created), newest first, down to the one current at lo.
-	commits, err := h.store.Log(ctx, verso.LogQuery{Path: p, Before: max(hi, 1)})
+	// The revisions that changed this file, across the copy or move that
+	// made it, newest first, down to the one current at lo.
+	steps, err := h.history(ctx, p, 0, hi, false, func(q verso.Path) bool { return h.canRead(r, q) })
 	if err != nil {
 		return err
 	}
-	var revs []verso.Revision
-	for _, c := range commits {
-		if c.Rev < last.CreateRev {
-			break
-		}
-		revs = append(revs, c.Rev)
-		if c.Rev <= lo {
+	for i, st := range steps {
+		if st.c.Rev <= lo {
+			steps = steps[:i+1]
 			break
 		}
 	}
-	slices.Reverse(revs)
+	slices.Reverse(steps)
 	cs := newCommits(h.store)
 	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	bw.WriteString(xmlHeader + `<S:file-revs-report xmlns:S="svn:" xmlns:D="DAV:">` + "\n")
 	var prev *verso.Entry
 	var items [][]byte
-	for _, rev := range revs {
-		e, err := getOrNil(ctx, h.store, p, rev)
+	for _, st := range steps {
+		rev, at := st.c.Rev, st.at
+		e, err := getOrNil(ctx, h.store, at, rev)
 		if err != nil {
 			return err
 		}
-		if e == nil || !sameNode(e, last) {
+		if e == nil || e.IsNamespace() {
 			continue
 		}
 		cm, err := cs.get(ctx, rev)
@@ -88,7 +85,7 @@ func (h *Handler) fileRevsReport(w http.ResponseWriter, r *http.Request, q repor
 			cm = h.visibleCommit(r, cm)
 		}
 		b := newXW()
-		b.raw(`<S:file-rev path="` + attr(string(p)) + `" rev="` + strconv.FormatInt(int64(rev), 10) + `">` + "\n")
+		b.raw(`<S:file-rev path="` + attr(string(at)) + `" rev="` + strconv.FormatInt(int64(rev), 10) + `">` + "\n")
 		if cm != nil {
 			if cm.Author != "" {
 				b.valueElem("S:rev-prop", ` name="svn:author"`, "encoding", cm.Author)

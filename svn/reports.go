@@ -204,20 +204,21 @@ func (h *Handler) logReport(w http.ResponseWriter, r *http.Request, q reportQuer
 	}
 	changed := q.has("discover-changed-paths")
 	lo, hi := min(start, end), max(start, end)
+	strict := q.has("strict-node-history")
 	byRev := map[verso.Revision]*verso.Commit{}
+	at := map[verso.Revision][]verso.Path{} // the paths each commit is listed for
+	readable := func(p verso.Path) bool { return h.canRead(r, p) }
 	for _, p := range paths {
 		if !h.canRead(r, p) || hi == 0 {
 			continue
 		}
-		commits, err := h.store.Log(ctx, verso.LogQuery{Path: p, Before: max(hi, 1)})
-		if err != nil && !errors.Is(err, verso.ErrNotFound) {
+		steps, err := h.history(ctx, p, lo, hi, strict, readable)
+		if err != nil {
 			return err
 		}
-		for _, c := range commits {
-			if c.Rev < lo || c.Rev > hi {
-				continue
-			}
-			byRev[c.Rev] = c
+		for _, s := range steps {
+			byRev[s.c.Rev] = s.c
+			at[s.c.Rev] = append(at[s.c.Rev], s.at)
 		}
 	}
 	revs := make([]verso.Revision, 0, len(byRev))
@@ -235,7 +236,7 @@ func (h *Handler) logReport(w http.ResponseWriter, r *http.Request, q reportQuer
 	n := 0
 	for _, rev := range revs {
 		c := h.visibleCommit(r, byRev[rev])
-		if c == nil || !touches(c, paths) {
+		if c == nil || !touches(c, at[rev]) {
 			continue
 		}
 		if limit > 0 && n == limit {
