@@ -375,7 +375,7 @@ func TestSVN_Log(t *testing.T) {
 		t.Errorf("svn log of a key in a copy = %s, want 10 6", got)
 	}
 	// A key deleted and made again is a new node, with a history of its own.
-	ts.must(t, 204, "DELETE", "/config/ns/key", "")  // r11
+	ts.must(t, 204, "DELETE", "/config/ns/key", "")   // r11
 	ts.must(t, 201, "PUT", "/config/ns/key", "new\n") // r12
 	out = svn.must(t, dir, "log", "-q", url+"/ns/key")
 	if got := revsOf(out); got != "12" {
