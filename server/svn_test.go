@@ -374,6 +374,14 @@ func TestSVN_Log(t *testing.T) {
 	if got := revsOf(out); got != "10 6" {
 		t.Errorf("svn log of a key in a copy = %s, want 10 6", got)
 	}
+	// Older revisions of a copy are found at the source's path.
+	if out := svn.must(t, dir, "cat", "-r", "6", url+"/ns2/key"); out != "v1\n" {
+		t.Errorf("svn cat -r 6 of a key copied in r10 = %q", out)
+	}
+	out = svn.must(t, dir, "diff", "-r", "5:10", url+"/ns2")
+	wantContains(t, "svn diff -r 5:10 of a copied namespace", out, "+v1\n")
+	out = svn.must(t, dir, "info", "-r", "6", url+"/ns2/key@10")
+	wantContains(t, "svn info -r 6 of a copied key", out, "URL: "+url+"/ns/key\n", "Last Changed Rev: 6\n")
 	// A key deleted and made again is a new node, with a history of its own.
 	ts.must(t, 204, "DELETE", "/config/ns/key", "")   // r11
 	ts.must(t, 201, "PUT", "/config/ns/key", "new\n") // r12

@@ -362,8 +362,8 @@ func sameNode(a, b *verso.Entry) bool {
 	return a != nil && b != nil && a.Kind == b.Kind && a.CreateRev == b.CreateRev
 }
 
-// locationsReport answers where a node was at other revisions: at its
-// own path, for the revisions it existed at.
+// locationsReport answers where a node was at other revisions: its path
+// then, following the copies and moves that made it (history).
 func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
 	p, err := q.relPath(h, r, "path")
@@ -381,6 +381,10 @@ func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q repo
 	if err != nil {
 		return err
 	}
+	steps, err := h.history(ctx, p, 0, peg, false, func(q verso.Path) bool { return h.canRead(r, q) })
+	if err != nil {
+		return err
+	}
 	b := newXW()
 	for _, c := range q.doc.Children {
 		if c.Name.Local != "location-revision" {
@@ -390,22 +394,33 @@ func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q repo
 		if err != nil || n < 0 {
 			return badRequest("<location-revision> %q is not a revision number", c.Text)
 		}
-		e, err := getOrNil(ctx, h.store, p, verso.Revision(n))
-		if err != nil {
-			if errors.Is(err, verso.ErrNoRevision) {
-				continue
+		where := verso.Path("")
+		if verso.Revision(n) >= peg {
+			// Later than the peg: where it still is, if it is.
+			e, err := getOrNil(ctx, h.store, p, verso.Revision(n))
+			if err != nil && !errors.Is(err, verso.ErrNoRevision) {
+				return err
 			}
-			return err
+			if sameNode(at, e) {
+				where = p
+			}
+		} else {
+			for _, st := range steps { // newest first
+				if st.c.Rev <= verso.Revision(n) {
+					where = st.at
+					break
+				}
+			}
 		}
-		if sameNode(at, e) {
-			b.raw(`<S:location rev="` + strconv.FormatInt(n, 10) + `" path="` + attr(string(p)) + `"/>` + "\n")
+		if where != "" {
+			b.raw(`<S:location rev="` + strconv.FormatInt(n, 10) + `" path="` + attr(string(where)) + `"/>` + "\n")
 		}
 	}
 	return writeReport(w, "get-locations-report", string(b.bytes()))
 }
 
-// segmentsReport answers the revisions a node lived at its path: one
-// segment from its creation (or the end revision) to the peg.
+// segmentsReport answers the revision ranges a node lived at each of its
+// paths, newest first, from start down to end.
 func (h *Handler) segmentsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
 	p, err := q.relPath(h, r, "path")
@@ -434,12 +449,47 @@ func (h *Handler) segmentsReport(w http.ResponseWriter, r *http.Request, q repor
 	if err != nil {
 		return err
 	}
-	body := ""
-	if lo := max(e.CreateRev, end); lo <= start {
-		body = `<S:location-segment path="` + attr(strings.TrimPrefix(string(p), "/")) + `" range-start="` +
-			strconv.FormatInt(int64(lo), 10) + `" range-end="` + strconv.FormatInt(int64(start), 10) + `"/>` + "\n"
+	steps, err := h.history(ctx, p, 0, peg, false, func(q verso.Path) bool { return h.canRead(r, q) })
+	if err != nil {
+		return err
 	}
-	return writeReport(w, "get-location-segments-report", body)
+	b := newXW()
+	segment := func(path verso.Path, lo, hi verso.Revision) {
+		lo, hi = max(lo, end), min(hi, start)
+		if lo <= hi {
+			b.raw(`<S:location-segment path="` + attr(strings.TrimPrefix(string(path), "/")) + `" range-start="` +
+				strconv.FormatInt(int64(lo), 10) + `" range-end="` + strconv.FormatInt(int64(hi), 10) + `"/>` + "\n")
+		}
+	}
+	// Each path the node had, newest first: it lived there from the
+	// oldest step at that path (its creation, or the copy that brought it)
+	// up to where the newer path took over.
+	top := peg
+	for i := 0; i < len(steps); {
+		j := i
+		for j+1 < len(steps) && steps[j+1].at == steps[i].at {
+			j++
+		}
+		path := steps[i].at
+		born := steps[j].c.Rev
+		ch := changeOf(steps[j].c, path)
+		made := ch != nil && (ch.Action == verso.Added || ch.Action == verso.Copied || ch.Action == verso.Moved)
+		if !made { // no record of its making (the root)
+			born = min(e.CreateRev, born)
+			if i > 0 {
+				born = 0
+			}
+		}
+		segment(path, born, top)
+		if !made || ch.From == "" {
+			break
+		}
+		top, i = ch.FromRev, j+1
+	}
+	if len(steps) == 0 {
+		segment(p, e.CreateRev, top)
+	}
+	return writeReport(w, "get-location-segments-report", string(b.bytes()))
 }
 
 // datedRevReport answers the newest revision at or before a date.
