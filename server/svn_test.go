@@ -534,3 +534,30 @@ func TestSVN_Values(t *testing.T) {
 		}
 	}
 }
+
+// TestSVN_SwitchToCopy checks that a copy shares its source's ancestry: a
+// working copy of a namespace switches to a copy of it without
+// --ignore-ancestry, keeping its local changes, and not to an unrelated
+// namespace.
+func TestSVN_SwitchToCopy(t *testing.T) {
+	svn := newSVN(t)
+	ts := seedSVN(t)
+	ts.must(t, 201, "COPY", "/config/ns", "", "Destination", ts.URL+"/config/ns2") // r10
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+	wc := filepath.Join(dir, "ns")
+	svn.must(t, dir, "checkout", url+"/ns", wc)
+	if err := os.WriteFile(filepath.Join(wc, "key"), []byte("local\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := svn.must(t, wc, "switch", url+"/ns2")
+	wantNotContains(t, "svn switch to a copy", out, "D    key", "A    key")
+	if got := svn.must(t, wc, "info", "--show-item", "url"); got != url+"/ns2\n" {
+		t.Errorf("after switch, the working copy is at %q", got)
+	}
+	if got := svn.must(t, wc, "status"); got != "M       key\n" {
+		t.Errorf("after switch, svn status =\n%s", got)
+	}
+	out = svn.fails(t, wc, "switch", url+"/app")
+	wantContains(t, "svn switch to an unrelated namespace", out, "E195012")
+}

@@ -439,7 +439,7 @@ func (u *updater) childRequested(ep string) depth {
 func (u *updater) edit(ep string, s *verso.Entry, srev verso.Revision, d depth, t *verso.Entry, unreadable bool, req depth) error {
 	name := ep[strings.LastIndexByte(ep, '/')+1:]
 	qname := attr(name)
-	if s != nil && (t == nil || s.Kind != t.Kind || (u.ancestry && s.CreateRev != t.CreateRev)) {
+	if s != nil && (t == nil || !u.related(s, t)) {
 		u.raw(`<S:delete-entry name="` + qname + `"/>` + "\n")
 		s = nil
 	}
@@ -482,6 +482,37 @@ func (u *updater) edit(ep string, s *verso.Entry, srev verso.Revision, d depth, 
 	}
 	u.raw("</S:open-file>\n")
 	return nil
+}
+
+// related reports whether the target's t is the working copy's s, or
+// descends from it by copies and moves, so that an edit of s makes t; or,
+// with ignore-ancestry, whether they are of the same kind.
+func (u *updater) related(s, t *verso.Entry) bool {
+	if s.Kind != t.Kind {
+		return false
+	}
+	if !u.ancestry || (s.Path == t.Path && s.CreateRev == t.CreateRev) {
+		return true
+	}
+	p, e := t.Path, t
+	for range 8 { // a copy of a copy of ...: a few steps back is enough
+		if p == s.Path && e.CreateRev == s.CreateRev {
+			return true
+		}
+		c, err := u.cs.get(u.ctx, e.CreateRev)
+		if err != nil || c == nil {
+			return false
+		}
+		ch := changeOf(c, p)
+		if ch == nil || ch.From == "" {
+			return false
+		}
+		if e, err = getOrNil(u.ctx, u.h.store, ch.From, ch.FromRev); err != nil || e == nil {
+			return false
+		}
+		p = ch.From
+	}
+	return false
 }
 
 // text writes a file's new text and its checksum.
