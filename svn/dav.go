@@ -71,15 +71,6 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request, res resource) 
 	return nil
 }
 
-// readOptionalDocument reads a body that may be empty (OPTIONS, PROPFIND).
-func (h *Handler) readOptionalDocument(w http.ResponseWriter, r *http.Request) (*document, error) {
-	doc, err := h.readDocument(w, r)
-	if e, ok := err.(*Error); ok && strings.HasSuffix(e.Msg, errEmptyBody.Error()) {
-		return nil, nil
-	}
-	return doc, err
-}
-
 // propRequest is what a PROPFIND asks for.
 type propRequest struct {
 	all   bool

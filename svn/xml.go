@@ -99,7 +99,8 @@ type document struct {
 // errEmptyBody is the error of a body with no root element.
 var errEmptyBody = errors.New("empty body")
 
-// parseDocument reads a request body of at most max bytes.
+// parseDocument reads a request body: its root element and the elements
+// right inside it (the caller caps its size).
 func parseDocument(r io.Reader) (*document, error) {
 	d := xml.NewDecoder(r)
 	d.Strict = true
@@ -133,10 +134,8 @@ func parseDocument(r io.Reader) (*document, error) {
 					cur.Kids = append(cur.Kids, t.Name)
 				}
 			}
-			if depth > 3 {
-				if depth > 16 {
-					return nil, errors.New("elements nested too deep")
-				}
+			if depth > 16 {
+				return nil, errors.New("elements nested too deep")
 			}
 		case xml.EndElement:
 			if depth == 2 && cur != nil {
@@ -156,17 +155,29 @@ func parseDocument(r io.Reader) (*document, error) {
 	return doc, nil
 }
 
-// readDocument reads r's body as a document, or returns a 4xx *Error.
+// readDocument reads r's body as a document, or returns a 4xx error.
 func (h *Handler) readDocument(w http.ResponseWriter, r *http.Request) (*document, error) {
-	body := http.MaxBytesReader(w, r.Body, h.o.MaxBody)
-	doc, err := parseDocument(body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, err
-		}
-		return nil, &Error{Status: http.StatusBadRequest, Code: errMalformed,
-			Msg: "the request body is not well-formed XML: " + err.Error()}
+	doc, err := parseDocument(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
+	return doc, bodyError(err)
+}
+
+// readOptionalDocument is readDocument for a body that may be empty
+// (OPTIONS, PROPFIND): then it returns nil and no error.
+func (h *Handler) readOptionalDocument(w http.ResponseWriter, r *http.Request) (*document, error) {
+	doc, err := parseDocument(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
+	if errors.Is(err, errEmptyBody) {
+		return nil, nil
 	}
-	return doc, nil
+	return doc, bodyError(err)
+}
+
+// bodyError gives an error of parseDocument its answer: 413 past the size
+// cap, 400 otherwise.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if err == nil || errors.As(err, &mbe) {
+		return err
+	}
+	return &Error{Status: http.StatusBadRequest, Code: errMalformed,
+		Msg: "the request body is not well-formed XML: " + err.Error()}
 }
