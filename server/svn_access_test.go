@@ -98,6 +98,17 @@ func TestSVN_OthersUnchanged(t *testing.T) {
 	if code != http.StatusMultiStatus || strings.Contains(body, "subversion") || !strings.Contains(body, "/config/app/db/") {
 		t.Errorf("a WebDAV client's PROPFIND = %d:\n%s", code, body)
 	}
+	// Other svn clients: by their User-Agent, or by the svn properties a
+	// PROPFIND asks for.
+	code, body, _ = ts.do(t, "PROPFIND", "/config/app", strings.NewReader(`<?xml version="1.0" encoding="utf-8"?>`+
+		`<propfind xmlns="DAV:"><prop><version-name/><repository-uuid xmlns="http://subversion.tigris.org/xmlns/dav/"/></prop></propfind>`), "Depth", "0")
+	if code != http.StatusMultiStatus || !strings.Contains(body, "<V:repository-uuid>") || !strings.Contains(body, "<D:version-name>9</D:version-name>") {
+		t.Errorf("a PROPFIND of svn's properties = %d:\n%s", code, body)
+	}
+	code, _, h = ts.do(t, "OPTIONS", "/config/app", nil, "User-Agent", "SVNKit/1.10.11 (SVN/1.14.0) t20230924_1659")
+	if code != http.StatusOK || h.Get("SVN-Youngest-Rev") != "9" {
+		t.Errorf("SVNKit's OPTIONS = %d %v", code, h)
+	}
 	if body, _ := ts.must(t, 200, "GET", "/config/app/db/host", "", "User-Agent", "SVN/1.14.2"); body != "host2\n" {
 		t.Errorf("GET of a key = %q", body)
 	}

@@ -16,9 +16,11 @@
 package svn
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -92,14 +94,16 @@ const (
 	nsCustom  = "http://subversion.tigris.org/xmlns/custom/" // other properties
 )
 
-// Wants reports whether r, whose URL path below the mount is rel, is the
+// Wants reports whether r, whose URL path below the mount is rel, is an
 // svn client's and so for this package rather than verso's WebDAV: a
 // request for one of svn's special URIs (MOUNT/!svn/...), any REPORT
-// (verso's WebDAV has none), or an OPTIONS or PROPFIND from the svn client
-// (its User-Agent starts with "SVN/", and its OPTIONS announces svn's
-// capabilities in a DAV header), and svn's LOCK and UNLOCK (svn lock is
-// not offered yet: it must not take a WebDAV lock it cannot see again).
-// Nothing a plain WebDAV client or curl sends matches.
+// (verso's WebDAV has none), an OPTIONS, PROPFIND, LOCK or UNLOCK from an
+// svn client (its User-Agent starts with "SVN/" or "SVNKit/"), an OPTIONS
+// that announces svn's capabilities in a DAV header, and a PROPFIND that
+// asks for svn's properties (its body names svn's XML namespaces: Wants
+// reads the start of it and puts it back). svn lock is not offered yet: its
+// LOCK must not take a WebDAV lock svn cannot see again. Nothing a plain
+// WebDAV client or curl sends matches.
 func Wants(r *http.Request, rel string) bool {
 	if rel == "/!svn" || strings.HasPrefix(rel, "/!svn/") {
 		return true
@@ -108,19 +112,43 @@ func Wants(r *http.Request, rel string) bool {
 	case "REPORT":
 		return true
 	case http.MethodOptions, "PROPFIND", "LOCK", "UNLOCK":
-		if strings.HasPrefix(r.Header.Get("User-Agent"), "SVN/") {
-			return true
-		}
-		if r.Method != http.MethodOptions {
-			return false
-		}
+	default:
+		return false
+	}
+	if ua := r.Header.Get("User-Agent"); strings.HasPrefix(ua, "SVN/") || strings.HasPrefix(ua, "SVNKit/") {
+		return true
+	}
+	switch r.Method {
+	case http.MethodOptions:
 		for _, v := range r.Header.Values("DAV") {
 			if strings.Contains(v, "http://subversion.tigris.org/xmlns/dav/svn/") {
 				return true
 			}
 		}
+	case "PROPFIND":
+		return sniffBody(r, "http://subversion.tigris.org/xmlns/")
 	}
 	return false
+}
+
+// sniffBody reports whether the first 4 KiB of r's body contain marker,
+// leaving the body as it was for whoever reads it next.
+func sniffBody(r *http.Request, marker string) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return false
+	}
+	buf := make([]byte, 4096)
+	n, err := io.ReadFull(r.Body, buf)
+	buf = buf[:n]
+	rest := r.Body
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), rest), rest}
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return false
+	}
+	return bytes.Contains(buf, []byte(marker))
 }
 
 // ServeHTTP answers one svn request; rel is its URL path below the mount.
