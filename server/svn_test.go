@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/verso-config/verso"
 )
@@ -560,4 +561,47 @@ func TestSVN_SwitchToCopy(t *testing.T) {
 	}
 	out = svn.fails(t, wc, "switch", url+"/app")
 	wantContains(t, "svn switch to an unrelated namespace", out, "E195012")
+}
+
+// TestSVN_PrunedHistory checks working copies of pruned revisions: an
+// update replaces what --keep-versions dropped, and one older than the
+// history --keep-for keeps is refused with what to do.
+func TestSVN_PrunedHistory(t *testing.T) {
+	svn := newSVN(t)
+	ts := seedSVN(t)
+	pruner, ok := ts.store.(verso.Pruner)
+	if !ok {
+		t.Skipf("%T does not prune history", ts.store)
+	}
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+	wc := filepath.Join(dir, "wc")
+	svn.must(t, dir, "checkout", "-r", "4", url, wc)
+	old := filepath.Join(dir, "old")
+	svn.must(t, dir, "checkout", "-r", "5", url, old)
+	if _, err := pruner.Prune(context.Background(), verso.Retention{KeepVersions: 1}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out := svn.must(t, wc, "update")
+	wantContains(t, "svn update of a working copy whose states were pruned", out, "Updated to revision 9.")
+	if got := readFile(t, filepath.Join(wc, "app/db/host")); got != "host2\n" {
+		t.Errorf("host after the update = %q", got)
+	}
+	if out := svn.must(t, wc, "propget", "owner", "app/db/host"); out != "alice\n" {
+		t.Errorf("owner after the update = %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(wc, "app/db/port")); !os.IsNotExist(err) {
+		t.Errorf("port, deleted in r8, is still there: %v", err)
+	}
+
+	out = svn.fails(t, dir, "checkout", "-r", "5", url, filepath.Join(dir, "pruned"))
+	wantContains(t, "svn checkout of a revision partly pruned", out, "older versions were pruned")
+
+	time.Sleep(10 * time.Millisecond)
+	ts.must(t, 204, "PUT", "/config/ns/key", "v2\n") // r10
+	if _, err := pruner.Prune(context.Background(), verso.Retention{KeepFor: time.Millisecond}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out = svn.fails(t, old, "update")
+	wantContains(t, "svn update of a working copy older than the history kept", out, "older than the history verso keeps", "check it out again")
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -193,6 +194,19 @@ func (h *Handler) updateReport(w http.ResponseWriter, r *http.Request, doc *docu
 	if err := h.mustRead(r, u.tgtBase); err != nil {
 		return err
 	}
+	if err := u.prunedTarget(); err != nil {
+		return err
+	}
+	// A working copy older than the start of history (--keep-for) cannot
+	// be updated: say so before the answer starts.
+	for _, ep := range u.paths {
+		if rp := u.report[ep]; !rp.missing {
+			if _, err := h.store.Get(u.ctx, u.srcPath(ep), rp.rev); errors.Is(err, verso.ErrGone) && !u.stateKept(rp.rev) {
+				return &Error{Status: http.StatusGone, Code: errNoSuchRevision, Msg: fmt.Sprintf(
+					"revision %d of the working copy is older than the history verso keeps (--keep-for): check it out again", rp.rev)}
+			}
+		}
+	}
 	// The target must exist at the target revision, unless it is one name
 	// in the anchor (an update of a file that was deleted deletes it).
 	if u.target == "" {
@@ -212,6 +226,57 @@ func (h *Handler) updateReport(w http.ResponseWriter, r *http.Request, doc *docu
 		panic(http.ErrAbortHandler)
 	}
 	return u.w.Flush()
+}
+
+// changedNames adds to names those of the children of ep that a
+// revision after rev changed.
+func (u *updater) changedNames(ep string, rev verso.Revision, names map[string]bool) error {
+	p := u.srcPath(ep)
+	commits, err := u.h.store.Log(u.ctx, verso.LogQuery{Path: p, Before: u.rev})
+	if err != nil {
+		return err
+	}
+	for _, c := range commits {
+		if c.Rev <= rev {
+			break
+		}
+		for _, ch := range c.Changes {
+			if ch.Path != p && ch.Path.Parent() == p {
+				names[ch.Path.Base()] = true
+			}
+		}
+	}
+	return nil
+}
+
+// prunedTarget returns a 410 error if the tree at the target revision is
+// not whole: an older revision some of whose states were pruned
+// (--keep-versions). The head never is.
+func (u *updater) prunedTarget() error {
+	head, err := u.h.store.Head(u.ctx)
+	if err != nil || u.rev == head {
+		return err
+	}
+	if _, ok := u.h.store.(verso.Pruner); !ok {
+		return nil
+	}
+	err = u.h.store.Walk(u.ctx, u.tgtBase, u.rev, verso.Infinite, func(*verso.Entry) error { return nil })
+	if errors.Is(err, verso.ErrGone) {
+		return &Error{Status: http.StatusGone, Code: errNoSuchRevision, Msg: fmt.Sprintf(
+			"revision %d of %s is no longer whole: older versions were pruned (--keep-versions)", u.rev, u.tgtBase)}
+	}
+	if errors.Is(err, verso.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// stateKept reports whether revision rev is still readable at all: a
+// path's state may be pruned (--keep-versions) while the revision is not
+// (--keep-for drops whole revisions).
+func (u *updater) stateKept(rev verso.Revision) bool {
+	_, err := u.h.store.Revision(u.ctx, max(rev, 1))
+	return !errors.Is(err, verso.ErrGone)
 }
 
 func (u *updater) raw(s string) { u.w.WriteString(s) }
@@ -296,7 +361,24 @@ func (u *updater) source(ep string) (*verso.Entry, verso.Revision, depth, error)
 		}
 		d = rp.depth.below()
 	}
-	e, err := getOrNil(u.ctx, u.h.store, u.srcPath(ep), rp.rev)
+	e, err := u.h.store.Get(u.ctx, u.srcPath(ep), rp.rev)
+	switch {
+	case errors.Is(err, verso.ErrNotFound):
+		e, err = nil, nil
+	case errors.Is(err, verso.ErrGone):
+		// That state was pruned (--keep-versions): the working copy has
+		// something there, as it is now if anything, so that it gets the
+		// whole of the new state.
+		// If it is gone since, it is deleted.
+		now, err2 := getOrNil(u.ctx, u.h.store, u.srcPath(ep), u.rev)
+		stale := verso.Entry{Path: u.srcPath(ep), Kind: verso.KindKey}
+		if now != nil {
+			stale = *now
+		}
+		stale.TreeRev, stale.ModRev, stale.Props = -1, -1, map[string]string{}
+		stale.Value = append([]byte{0}, stale.Value...) // differs from any text
+		e, err = &stale, err2
+	}
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -626,6 +708,11 @@ func (u *updater) deltaDirs(ep string, s, t *verso.Entry, d, req depth) error {
 			}
 			return nil
 		})
+		if errors.Is(err, verso.ErrGone) {
+			// That listing was pruned: the names changed since are the
+			// ones that may differ.
+			err = u.changedNames(ep, srev, names)
+		}
 		if err != nil && !errors.Is(err, verso.ErrNotFound) {
 			return err
 		}
