@@ -54,7 +54,8 @@ FUZZ_TARGETS = \
 	internal/dav:FuzzReadLockInfo internal/dav:FuzzParseIfHeader \
 	server:FuzzGetParams server:FuzzTxn \
 	bolt:FuzzCheckCorrupt bolt:FuzzOpenCorrupt \
-	auth:FuzzParseUsers internal/authz:FuzzParse
+	auth:FuzzParseUsers internal/authz:FuzzParse \
+	svn:FuzzParseDocument svn:FuzzParseURI svn:FuzzReport
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

@@ -10,6 +10,7 @@ import (
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/auth"
 	"github.com/verso-config/verso/internal/dav"
+	"github.com/verso-config/verso/svn"
 )
 
 // Options configure a Server. The zero value (or nil) gives the defaults.
@@ -93,6 +94,7 @@ type Server struct {
 	body bodyLimits  // how fast request bodies must arrive (limits.go)
 
 	console http.Handler // under /ui/, nil for none
+	svn     *svn.Handler // the Subversion client's requests (svn.go)
 }
 
 // New returns a Server for store.
@@ -147,6 +149,7 @@ func New(store verso.Store, opts *Options) *Server {
 		body:      bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
 	}
 	s.ops = newOperations(s, &o)
+	s.svn = s.newSVN()
 	s.api = s.routes()
 	return s
 }
@@ -181,6 +184,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rel, ok := s.inMount(path); ok {
+		if s.serveSVN(w, r, rel) {
+			return
+		}
 		s.serveTree(w, r, rel)
 		return
 	}

@@ -1,0 +1,40 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/auth"
+	"github.com/verso-config/verso/svn"
+)
+
+// The Subversion client reads the tree at the same URLs as everyone else
+// (package svn, docs/svn.md). Its requests are told apart by svn.Wants,
+// which nothing a WebDAV client or curl sends matches; this file is the
+// server's whole share of it.
+
+// newSVN returns the svn handler of s, reading s's store with s's users
+// and path rules.
+func (s *Server) newSVN() *svn.Handler {
+	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log}
+	if s.auth != nil {
+		o.Access = svnAccess{s}
+	}
+	return svn.New(s.store, o)
+}
+
+// serveSVN answers r if it is the svn client's, and reports whether it
+// was; rel is its URL path below the mount.
+func (s *Server) serveSVN(w http.ResponseWriter, r *http.Request, rel string) bool {
+	if !svn.Wants(r, rel) {
+		return false
+	}
+	s.svn.ServeHTTP(w, r, rel)
+	return true
+}
+
+// svnAccess answers package svn's questions with the server's rules.
+type svnAccess struct{ s *Server }
+
+func (a svnAccess) CanRead(r *http.Request, p verso.Path) bool { return a.s.readable(r, p) }
+func (a svnAccess) Anonymous(r *http.Request) bool             { return a.s.user(r) == "" }
