@@ -30,12 +30,17 @@ import (
 // are the two meta pages.
 
 // layoutVersions are the versions of bbolt (the module go.etcd.io/bbolt)
-// whose source this file was checked against. A version of bbolt not
-// listed here turns off what reads the layout (see layoutFor).
-// TestLayoutVersions fails when go.mod names a version not listed: review
-// bbolt's internal/common (page.go, meta.go, bucket.go, types.go) and
-// freelist code before adding it.
+// whose source this file was checked against. A build with a version of
+// bbolt not listed here turns off what reads the layout (see
+// "bbolt's file layout" in doc.go). TestLayoutVersions fails when go.mod
+// names a version not listed: review bbolt's internal/common (page.go,
+// meta.go, bucket.go, inode.go) and freelist code before adding it.
 var layoutVersions = []string{"v1.5.0"}
+
+// goModBbolt is the version of bbolt go.mod requires (TestLayoutVersions
+// keeps them equal): the version of a build without build information,
+// as test binaries are.
+const goModBbolt = "v1.5.0"
 
 const bboltModule = "go.etcd.io/bbolt"
 
@@ -88,9 +93,15 @@ var buildBbolt = sync.OnceValue(func() string {
 var testBboltVersion string
 
 // currentLayout returns the layout of this build: known only when its
-// bbolt version is one of layoutVersions.
+// bbolt version is one of layoutVersions. A binary's build information
+// names the bbolt it was linked with, which a module that imports verso
+// may have raised above go.mod's; without it (test binaries, which record
+// no dependencies), the version is go.mod's.
 func currentLayout() layout {
 	v := buildBbolt()
+	if bi, ok := debug.ReadBuildInfo(); !ok || len(bi.Deps) == 0 {
+		v = goModBbolt
+	}
 	if testBboltVersion != "" {
 		v = testBboltVersion
 	}

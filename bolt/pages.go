@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 )
 
 // guard runs fn and turns a panic (bbolt panics on many kinds of damaged
@@ -58,6 +59,9 @@ func readFileMeta(f io.ReaderAt, size int64) (fileMeta, error) {
 	}
 	var m fileMeta
 	switch {
+	case errors.Is(err0, errLayout) && err1 != nil:
+		// bbolt's magic, another format: not damage.
+		return m, fmt.Errorf("meta page of bbolt's %w (bbolt %s)", err0, strings.Join(layoutVersions, ", "))
 	case err0 != nil && err1 != nil:
 		return m, fmt.Errorf("both meta pages are damaged (first: %v; second: %v): %w", err0, err1, errCorrupt)
 	case err0 != nil:
@@ -229,12 +233,15 @@ func (w *pageWalker) freelist() {
 // records no freelist, bbolt rebuilds it by walking every page on a
 // goroutine of its own, where damage would end the process: then every
 // page's structure is checked first. A new (empty) file passes.
-func checkOpenFile(f *os.File) error {
+func checkOpenFile(f *os.File, lay layout) error {
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
-		return err
+	if err != nil || fi.Size() == 0 || !lay.known {
+		return err // without the layout, bbolt checks its meta pages itself
 	}
 	m, err := readFileMeta(f, fi.Size())
+	if errors.Is(err, errLayout) {
+		return fmt.Errorf("data file: %w", err)
+	}
 	if err != nil {
 		return fmt.Errorf("damaged data file: %w", err)
 	}
