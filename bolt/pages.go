@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strings"
 )
 
 // guard runs fn and turns a panic (bbolt panics on many kinds of damaged
@@ -26,66 +25,6 @@ func guard(fn func() error) (err error) {
 		}
 	}()
 	return fn()
-}
-
-// readFileMeta returns the meta page bbolt would use (the valid one with
-// the higher txid), read with f's ReadAt (no memory map), and checks that
-// the file holds every page below its high-water mark and that the root
-// and freelist pages are below it.
-func readFileMeta(f io.ReaderAt, size int64) (fileMeta, error) {
-	first := make([]byte, metaBytes)
-	var m0, m1 fileMeta
-	var err0, err1 error
-	if _, err := f.ReadAt(first, 0); err != nil {
-		err0 = err
-	} else {
-		m0, err0 = parseMeta(first)
-	}
-	// The second meta page is one page further: try the first's page
-	// size, then the usual ones.
-	sizes := []int{os.Getpagesize(), 4096, 8192, 16384, 32768, 65536}
-	if err0 == nil {
-		sizes = []int{m0.pageSize}
-	}
-	err1 = errors.New("not found")
-	for _, ps := range sizes {
-		if _, err := f.ReadAt(first, pageOffset(1, ps)); err != nil {
-			continue
-		}
-		if m, err := parseMeta(first); err == nil && m.pageSize == ps {
-			m1, err1 = m, nil
-			break
-		}
-	}
-	var m fileMeta
-	switch {
-	case errors.Is(err0, errLayout) && err1 != nil:
-		// bbolt's magic, another format: not damage.
-		return m, fmt.Errorf("meta page of bbolt's %w (bbolt %s)", err0, strings.Join(layoutVersions, ", "))
-	case err0 != nil && err1 != nil:
-		return m, fmt.Errorf("both meta pages are damaged (first: %v; second: %v): %w", err0, err1, errCorrupt)
-	case err0 != nil:
-		m = m1
-	case err1 != nil || m0.txid >= m1.txid:
-		m = m0
-	default:
-		m = m1
-	}
-	ps := uint64(m.pageSize)
-	if m.pgid < 4 {
-		return m, fmt.Errorf("meta page: high-water mark of %d pages: %w", m.pgid, errCorrupt)
-	}
-	if m.pgid > uint64(size)/ps {
-		return m, fmt.Errorf("file is %d bytes, but its meta page says it holds %d pages of %d bytes: it was cut short: %w",
-			size, m.pgid, ps, errCorrupt)
-	}
-	if m.root < firstDataPage || m.root >= m.pgid {
-		return m, fmt.Errorf("meta page: root page %d is not below the high-water mark %d: %w", m.root, m.pgid, errCorrupt)
-	}
-	if m.freelist != noFreelist && (m.freelist < firstDataPage || m.freelist >= m.pgid) {
-		return m, fmt.Errorf("meta page: freelist page %d is not below the high-water mark %d: %w", m.freelist, m.pgid, errCorrupt)
-	}
-	return m, nil
 }
 
 // pageWalker checks the structure of every page bbolt can reach from a

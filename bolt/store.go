@@ -483,7 +483,7 @@ func (s *Store) checkpoint() error {
 	}
 	h := &walHeader{version: walVersion, pageSize: s.pageSize}
 	if h.head, err = readHead(pin); err == nil {
-		h.metas, err = readMetas(s.dbf, s.pageSize)
+		h.metas, err = readMetaPages(s.dbf, s.pageSize)
 	}
 	if err == nil {
 		h.pagesCRC, err = checkpointPages(s.dbf, h.metas, s.pageSize, walVersion)

@@ -614,30 +614,3 @@ func checkpointPages(f *os.File, metas []byte, pageSize int, version uint32) (ui
 	}
 	return sum.Sum32(), nil
 }
-
-// bucketRoots returns the root pages of the buckets a leaf page of bbolt's
-// root bucket names (none for a bucket kept inline, nor for a root bucket
-// grown into a branch page, which verso's handful of buckets never makes).
-func bucketRoots(p []byte) []uint64 {
-	if len(p) < pageHeader || readHeader(p).flags != leafPageFlag {
-		return nil
-	}
-	count := int(readHeader(p).count)
-	var ids []uint64
-	for i := range count {
-		if !elementsFit(p, i+1) {
-			return ids
-		}
-		flags, _, v, ok := leafElem(p, i)
-		if !ok || !isBucket(flags) {
-			continue
-		}
-		if id, _, ok := bucketRoot(v); ok && id != 0 {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
-
-// readMetas returns the first two pages of the data file.
-func readMetas(f *os.File, pageSize int) ([]byte, error) { return readMetaPages(f, pageSize) }

@@ -799,7 +799,7 @@ func TestWAL_Version2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	metas, err := readMetas(f, s.pageSize)
+	metas, err := readMetaPages(f, s.pageSize)
 	if err != nil {
 		t.Fatal(err)
 	}
