@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,6 +50,12 @@ func checkFile(path string, timeout time.Duration) error {
 	}
 	if fi.Size() == 0 {
 		return fmt.Errorf("the data file is empty (0 bytes): %w", errCorrupt)
+	}
+	if lay := currentLayout(); !lay.known {
+		// Without the page checker, bbolt's own check could end the
+		// process on a damaged file.
+		return fmt.Errorf("cannot check: checking a file safely reads bbolt's file layout, which verso does not know for %v: check it with a verso built with bbolt %s",
+			lay, strings.Join(layoutVersions, " or "))
 	}
 	if err := CheckLog(path); err != nil {
 		return fmt.Errorf("check %s: %w", path, err)

@@ -296,7 +296,9 @@ const noSpaceRetry = time.Second
 // tx open for good (abandoned: the store has stopped, and Close leaves
 // the file to the end of the process).
 func (s *Store) dropTx(tx *bbolt.Tx, err error) {
-	if errors.Is(err, errCorrupt) && s.dbf != nil {
+	// Without the page checker (an unknown layout) there is no log, and
+	// bbolt's freelist is synced every commit: nothing to rebuild.
+	if errors.Is(err, errCorrupt) && s.dbf != nil && s.layout.known {
 		fi, serr := s.dbf.Stat()
 		if serr != nil || len(checkPages(s.dbf, fi.Size())) > 0 {
 			s.abandoned = true

@@ -310,8 +310,8 @@ func TestOpen_TreeCycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := b[int(root)*pageSize:]
-	if binary.NativeEndian.Uint16(page[8:]) != branchPageFlag {
+	page := b[pageOffset(root, pageSize):]
+	if readHeader(page).flags != branchPageFlag || branchChild(page, 0) == root {
 		t.Fatalf("the tree's root page %d is not a branch page", root)
 	}
 	binary.NativeEndian.PutUint64(page[pageHeader+8:], root) // its first child: itself

@@ -180,8 +180,9 @@ commit itself) before a transaction could grow the file past half of it,
 until the store is reopened. A group whose log fsync or bbolt commit
 fails (other than for lack of space: see below) leaves the log and the file unable to agree on the next revision:
 the store refuses commits from then on, and the next Open settles from the
-log whether the group committed. Platforms other than Linux, and 32-bit
-ones, run without a log, bbolt fsyncing every commit. So does a bbolt
+log whether the group committed. Platforms other than Linux, 32-bit
+ones, and builds with a bbolt whose file layout verso does not know (see
+"bbolt's file layout") run without a log, bbolt fsyncing every commit. So does a bbolt
 transaction that fails to write or commit after it took acknowledged
 groups (an I/O error, say): it is rolled back, those groups are then only
 in the log (and the head cache), so the store refuses commits, reads of
@@ -242,6 +243,48 @@ runs out:
 
 Other I/O errors stop the store as described above.
 
+# bbolt's file layout
+
+Three things read bbolt's file itself rather than through its API: the
+log (its header copies the two meta pages, and Open checks the
+checkpoint's root, freelist and bucket root pages before writing them
+back), the page checker (Damage, below) and the read-ahead of the tree
+bucket's branch pages at open (prefetch.go: madvise MADV_WILLNEED on
+each level before the loader walks it, for a page cache that no longer
+holds the file). All three go through layout.go, the only file that
+knows the layout (page header, meta page, branch and leaf elements,
+bucket header, freelist); no other file computes an offset in bbolt's
+file. layout.go names the bbolt versions it was checked against, and
+Open compares them with the bbolt this binary was linked with (its build
+information; go.mod's version where a binary has none, as test binaries,
+which a test keeps equal to go.mod). Open checks the data file's meta
+pages too: bbolt's magic, and its format version 2 (another is refused as
+such, not as damage).
+
+A bbolt not listed (a module that imports verso and raises bbolt, say)
+never has its file misread. Open logs one warning naming it, and:
+
+  - read-ahead at open and the page checker are off: the store opens
+    and reads as without them, a cold page cache slower to load, and a
+    damaged file less well contained (guard still turns panics and
+    faults on the calling goroutine into errors; bbolt's own goroutines
+    are not covered). Store.Check skips the page structure, and
+    CheckFile refuses to check (bbolt's Tx.Check, which it runs, would
+    read unchecked pages on a goroutine of its own), so backup and
+    restore, which check the file, refuse too;
+  - the store runs without the log, as on platforms that have none:
+    bbolt syncs every commit itself (two fsyncs per group instead of
+    one). The log is not optional where it runs: its recovery writes
+    meta pages back, which is safe only once the pages it checks were
+    read right. Running without it keeps every acknowledged commit
+    durable at the cost of write speed;
+  - a log left by a store that was not closed is refused, naming the
+    log and the bbolt versions that read it: it may hold acknowledged
+    commits the data file lacks, which only its recovery restores, so
+    neither dropping it nor recovering it blindly is safe. Opening the
+    store once with a verso built with a listed bbolt recovers it, and
+    Close removes it.
+
 # Retention
 
 Store implements verso.Pruner: Prune drops the history a verso.Retention
@@ -270,7 +313,8 @@ the file through a memory map, where a page beyond the end of a file cut
 short faults (SIGBUS). So:
 
   - Open checks, with read(2) before bbolt maps the file, what it relies
-    on (pages.go): a valid meta page, a file that holds every page below
+    on (pages.go, through layout.go's decoders; off with a bbolt whose
+    layout is unknown, see above): a valid meta page, a file that holds every page below
     its high-water mark, root and freelist pages below it, a freelist page
     that holds the ids it counts, and, where the meta page records no
     freelist (bbolt then walks every page, on a goroutine of its own),

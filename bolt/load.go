@@ -23,7 +23,7 @@ func (s *Store) loadHead() error {
 			return err
 		}
 		root.TreeRev = head
-		if r := uint64(tree.Root()); r != 0 { // 0: an inline bucket, in its parent's page
+		if r := uint64(tree.Root()); r != 0 && s.layout.known { // 0: an inline bucket, in its parent's page
 			prefetchTree(s.dbf, s.db.Info().Data, tx.Size(), s.pageSize, r)
 		}
 		// Counting the keys first (it reads only the pages' headers)

@@ -28,8 +28,8 @@ func willNeed(data uintptr, pageSize int, ids []uint64) {
 		for j < len(ids) && ids[j] <= ids[j-1]+1 {
 			j++
 		}
-		start := data + uintptr(ids[i])*uintptr(pageSize)
-		n := uintptr(ids[j-1]-ids[i]+1) * uintptr(pageSize)
+		start := data + uintptr(pageOffset(ids[i], pageSize))
+		n := uintptr(pageOffset(ids[j-1]+1, pageSize) - pageOffset(ids[i], pageSize))
 		madvise(start, n, syscall.MADV_WILLNEED)
 		i = j
 	}

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +90,10 @@ type Store struct {
 	pin      *bbolt.Tx // a read transaction at the last checkpoint
 	dbf      *os.File  // the data file, read-only, to copy its meta pages
 	pageSize int
-	mapSize  int64 // bbolt maps at least this much of the data file
+	// layout says whether verso may read bbolt's file layout (layout.go):
+	// read-ahead, the page checker and the log need it.
+	layout  layout
+	mapSize int64 // bbolt maps at least this much of the data file
 	// lastCheckpoint is when the log was last started afresh; walIdle
 	// and walMaxAge say when the committer checkpoints next (tests
 	// change them).
@@ -190,7 +195,16 @@ func Open(path string, opts *Options) (*Store, error) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
 		return nil, fmt.Errorf("open %s: the data file is empty (0 bytes), not a store: restore it from a backup, or remove it to start an empty store: %w", path, errCorrupt)
 	}
-	useWAL := walSupported && strconv.IntSize == 64
+	// Without a bbolt whose file layout verso knows, the features that
+	// read it are off: read-ahead at open and the page checker (optional),
+	// and the log, whose recovery writes meta pages back into the file
+	// (see "bbolt's file layout" in doc.go).
+	lay := currentLayout()
+	useWAL := walSupported && strconv.IntSize == 64 && lay.known
+	if !lay.known {
+		o.Logger.Warn("verso: this build's bbolt is not a version whose file layout verso reads: read-ahead at open, the page checker and the write-ahead log are off, and bbolt syncs every commit",
+			"bbolt", cmp.Or(lay.bbolt, "unknown"), "known", strings.Join(layoutVersions, " "))
+	}
 	var mapSize int64
 	if useWAL {
 		// bbolt cannot remap the file while a read transaction is open,
@@ -220,7 +234,7 @@ func Open(path string, opts *Options) (*Store, error) {
 				f.Close()
 				return nil, fmt.Errorf("log %s: this platform cannot recover it: open the store on Linux first", wp)
 			}
-			if err := checkOpenFile(f); err != nil {
+			if err := checkOpenFile(f, lay); err != nil {
 				f.Close()
 				return nil, err
 			}
@@ -233,7 +247,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		os.Remove(wp + ".tmp") // a checkpoint that never finished
 		l, err := readLog(wp)
 		if errors.Is(err, fs.ErrNotExist) {
-			if err := checkOpenFile(f); err != nil {
+			if err := checkOpenFile(f, lay); err != nil {
 				f.Close()
 				return nil, err
 			}
@@ -244,6 +258,13 @@ func Open(path string, opts *Options) (*Store, error) {
 			f.Close()
 			return nil, err // it names the log
 		}
+		if !lay.known {
+			// Recovery checks the log against the file's pages and
+			// writes its meta pages back: both read bbolt's layout.
+			f.Close()
+			return nil, fmt.Errorf("log %s: its store was not closed, and recovering it reads bbolt's file layout, which verso does not know for %v: open the store once with a verso built with bbolt %s, which recovers the log and removes it on close",
+				wp, lay, strings.Join(layoutVersions, " or "))
+		}
 		if err == nil {
 			hdr, recs = l.hdr, l.recs
 			err = restoreMetas(f, hdr)
@@ -252,7 +273,7 @@ func Open(path string, opts *Options) (*Store, error) {
 			f.Close()
 			return nil, fmt.Errorf("log %s: %w", wp, err)
 		}
-		if err := checkOpenFile(f); err != nil {
+		if err := checkOpenFile(f, lay); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -291,6 +312,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		queue:     commitq.New[*request](o.MaxBatch),
 		done:      make(chan struct{}),
 		pageSize:  db.Info().PageSize,
+		layout:    lay,
 		mapSize:   mapSize,
 		walIdle:   time.Second,
 		walMaxAge: time.Second,
@@ -461,7 +483,7 @@ func (s *Store) checkpoint() error {
 	}
 	h := &walHeader{version: walVersion, pageSize: s.pageSize}
 	if h.head, err = readHead(pin); err == nil {
-		h.metas, err = readMetas(s.dbf, s.pageSize)
+		h.metas, err = readMetaPages(s.dbf, s.pageSize)
 	}
 	if err == nil {
 		h.pagesCRC, err = checkpointPages(s.dbf, h.metas, s.pageSize, walVersion)

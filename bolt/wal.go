@@ -119,7 +119,7 @@ func decodeWALHeader(b []byte) (*walHeader, int, error) {
 		pagesCRC: binary.BigEndian.Uint32(b[32:]),
 	}
 	n := int(binary.BigEndian.Uint32(b[36:]))
-	if n != 2*h.pageSize || len(b) < fixed+n+4 {
+	if n != metaPagesLen(h.pageSize) || len(b) < fixed+n+4 {
 		return nil, 0, fmt.Errorf("log header: meta pages of %d bytes: %w", n, errCorrupt)
 	}
 	end := fixed + n
@@ -582,22 +582,14 @@ var errForeignLog = errors.New("move the log away to open the data file as it is
 // keeps bbolt from rewriting (see "Durability" in doc.go): after any crash
 // they are as the checkpoint synced them.
 func checkpointPages(f *os.File, metas []byte, pageSize int, version uint32) (uint32, error) {
-	// bbolt's meta page, in the machine's byte order: a 16-byte page
-	// header, then magic,
-	// version, page size, flags (u32 each), the root bucket (root page,
-	// sequence), the freelist page, the high-water page, the txid.
-	const root, freelist, txid = 16 + 16, 16 + 32, 16 + 48
-	m := metas[:pageSize]
-	if other := metas[pageSize:]; binary.NativeEndian.Uint64(other[txid:]) > binary.NativeEndian.Uint64(m[txid:]) {
-		m = other
-	}
+	m := newerMeta(metas, pageSize)
 	sum := crc32.New(crc32c)
 	read := func(id uint64) ([]byte, error) {
-		if id < 2 || id > 1<<48 {
+		if id < firstDataPage || id > 1<<48 {
 			return nil, fmt.Errorf("log header: meta page names page %d: %w", id, errCorrupt)
 		}
-		page := make([]byte, pageSize)
-		if _, err := f.ReadAt(page, int64(id)*int64(pageSize)); err != nil {
+		page, err := readPage(f, id, pageSize)
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("data file ends before page %d of its log's checkpoint: %w", id, errCorrupt)
 			}
@@ -606,11 +598,11 @@ func checkpointPages(f *os.File, metas []byte, pageSize int, version uint32) (ui
 		sum.Write(page)
 		return page, nil
 	}
-	rootPage, err := read(binary.NativeEndian.Uint64(m[root:]))
+	rootPage, err := read(m.root)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := read(binary.NativeEndian.Uint64(m[freelist:])); err != nil {
+	if _, err := read(m.freelist); err != nil {
 		return 0, err
 	}
 	if version >= 3 {
@@ -621,46 +613,4 @@ func checkpointPages(f *os.File, metas []byte, pageSize int, version uint32) (ui
 		}
 	}
 	return sum.Sum32(), nil
-}
-
-// bucketRoots returns the root pages of the buckets a leaf page of bbolt's
-// root bucket names (none for a bucket kept inline, nor for a root bucket
-// grown into a branch page, which verso's handful of buckets never makes).
-// The page: a 16-byte header (flags u16 at 8: 2 for a leaf; count u16 at
-// 10), then count elements of 16 bytes (flags u32: 1 for a bucket; pos,
-// key size, value size u32), the key pos bytes after its element and the
-// value after the key; a bucket's value starts with its root page u64.
-func bucketRoots(p []byte) []uint64 {
-	const header, element, leafFlag, bucketFlag = 16, 16, 0x02, 0x01
-	if len(p) < header || binary.NativeEndian.Uint16(p[8:]) != leafFlag {
-		return nil
-	}
-	count := int(binary.NativeEndian.Uint16(p[10:]))
-	var ids []uint64
-	for i := range count {
-		e := header + i*element
-		if e+element > len(p) {
-			return ids
-		}
-		flags := binary.NativeEndian.Uint32(p[e:])
-		pos := int(binary.NativeEndian.Uint32(p[e+4:]))
-		ksize := int(binary.NativeEndian.Uint32(p[e+8:]))
-		v := e + pos + ksize
-		if flags&bucketFlag == 0 || pos < 0 || ksize < 0 || v < 0 || v+8 > len(p) {
-			continue
-		}
-		if id := binary.NativeEndian.Uint64(p[v:]); id != 0 {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
-
-// readMetas returns the first two pages of the data file.
-func readMetas(f *os.File, pageSize int) ([]byte, error) {
-	b := make([]byte, 2*pageSize)
-	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read meta pages: %w", err)
-	}
-	return b, nil
 }

@@ -799,7 +799,7 @@ func TestWAL_Version2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	metas, err := readMetas(f, s.pageSize)
+	metas, err := readMetaPages(f, s.pageSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -809,12 +809,8 @@ func TestWAL_Version2(t *testing.T) {
 		t.Errorf("pages CRC of version 2 %#x (%v), of version 3 %#x (%v): want both, different", v2, err2, v3, err3)
 	}
 	var top []string
-	rootPage := make([]byte, s.pageSize)
-	m := metas[:s.pageSize]
-	if other := metas[s.pageSize:]; binary.NativeEndian.Uint64(other[16+48:]) > binary.NativeEndian.Uint64(m[16+48:]) {
-		m = other
-	}
-	if _, err := f.ReadAt(rootPage, int64(binary.NativeEndian.Uint64(m[16+16:]))*int64(s.pageSize)); err != nil {
+	rootPage, err := readPage(f, newerMeta(metas, s.pageSize).root, s.pageSize)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range bucketRoots(rootPage) {
