@@ -1,3 +1,5 @@
+//go:build !verso_notouch
+
 #include "textflag.h"
 
 // func touch(addr uintptr)

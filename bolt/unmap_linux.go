@@ -29,7 +29,7 @@ const hugePage = 2 << 20
 func hugeSlice[T any](n int) []T {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	if size == 0 || n*size < hugePage {
+	if !hugePages || size == 0 || n*size < hugePage {
 		return make([]T, n)
 	}
 	s := make([]T, n+hugePage/size)

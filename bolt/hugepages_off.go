@@ -1,0 +1,7 @@
+//go:build verso_nohugepages
+
+package bolt
+
+// hugePages: built with verso_nohugepages, the head cache's memory is
+// ordinary Go heap memory (bench/tricks.sh).
+const hugePages = false
