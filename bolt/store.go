@@ -46,6 +46,7 @@ type Options struct {
 // Store is a verso.Store kept in one bbolt file. It is safe for concurrent
 // use. See the package documentation for the layout and the commit rules.
 type Store struct {
+	schemas  plan.SchemaCache // namespace documents validated (internal/plan)
 	path     string
 	db       *bbolt.DB
 	clock    func() time.Time

@@ -217,7 +217,7 @@ func (s *Store) planGroup(reqs []*request) *group {
 		}
 		p, err := plan.Txn(planState{tree: work, deletedAfter: func(paths []verso.Path, base verso.Revision) ([]verso.Path, error) {
 			return s.deletedAfter(r.ctx, changedHere, paths, base, snap.head)
-		}}, head, r.txn, s.now())
+		}, schemas: &s.schemas}, head, r.txn, s.now())
 		if err != nil {
 			r.err = err
 			g.failed++
@@ -404,6 +404,7 @@ func (s *Store) publishGroup(g *group) {
 	head := g.snap.head
 	for _, r := range g.decided {
 		if r.plan != nil {
+			r.plan.Durable()
 			head = r.plan.Rev
 		}
 	}

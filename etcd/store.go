@@ -74,6 +74,7 @@ type Options struct {
 // tree with one line of revisions. It is safe for concurrent use. See the
 // package documentation for the layout and the rules.
 type Store struct {
+	schemas  plan.SchemaCache // namespace documents validated (internal/plan)
 	cli      *clientv3.Client
 	k        keys
 	clock    func() time.Time

@@ -42,6 +42,7 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET", "/api/v1/watch", s.handleWatch)
 	handle("POST", "/api/v1/txn", s.handleTxn)
 	handle("GET", "/api/v1/backup", s.handleBackup)
+	mux.HandleFunc("/api/v1/schema", s.handleSchema) // schema.go
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, errorf(http.StatusNotFound, "no API endpoint %s (see docs/HTTP.md)", r.URL.Path))
 	})

@@ -61,6 +61,11 @@ type Plan struct {
 	Indexed []verso.Path
 	// Root is the root entry as of Rev, with TreeRev = Rev.
 	Root *verso.Entry
+
+	// cache and docs are the namespace documents validated, for the
+	// State's cache once the plan is durable (see Durable).
+	cache *SchemaCache
+	docs  []nsDoc
 }
 
 // RootEntry is the root as it is before any property was set on it.
@@ -525,6 +530,16 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 			return nil, &verso.ConflictError{Base: txn.Base, Paths: conflicts}
 		}
 	}
+
+	var cache *SchemaCache
+	if sc, ok := st.(SchemaCacher); ok {
+		cache = sc.SchemaCache()
+	}
+	check, err := t.checkSchemas(cache)
+	if err != nil {
+		return nil, err
+	}
+	p.cache, p.docs = cache, check.docs
 
 	// Every namespace above a changed path gets TreeRev = rev.
 	changed := make(map[verso.Path]bool, len(p.Changed))

@@ -1,0 +1,251 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/schema"
+)
+
+// Namespace schemas are a commit rule like any other: after a
+// transaction's operations, every namespace it touched (a changed path or
+// a namespace above one) that has a schema key must validate against it,
+// or the transaction fails with a *verso.SchemaError and changes nothing.
+// Checking inside the plan is what makes it atomic with the commit on both
+// stores: the state validated is the state the commit applies to.
+
+// SchemaCache keeps, across the plans of one store, the documents of
+// namespaces that were validated, so that a one-key change to a namespace
+// of a thousand keys reads one key and not a thousand. A State that
+// implements SchemaCacher lends Txn its store's cache; a document enters
+// it only once the store calls Plan.Durable, so a plan that is never
+// committed (etcd plans again when another server got in first) cannot
+// leave a document of a revision that never was.
+type SchemaCache struct {
+	mu   sync.Mutex
+	docs map[verso.Path]nsDoc
+}
+
+// SchemaCacher is a State that has a SchemaCache.
+type SchemaCacher interface {
+	SchemaCache() *SchemaCache
+}
+
+// maxCachedDocs bounds the documents a cache keeps; past it, it starts
+// over.
+const maxCachedDocs = 4096
+
+// nsDoc is the document of a namespace as of its TreeRev. Members is never
+// modified once made: a new revision's document is a copy.
+type nsDoc struct {
+	path    verso.Path
+	treeRev verso.Revision
+	members map[string]any
+}
+
+func (c *SchemaCache) get(p verso.Path, treeRev verso.Revision) map[string]any {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.docs[p]; ok && d.treeRev == treeRev {
+		return d.members
+	}
+	return nil
+}
+
+func (c *SchemaCache) confirm(docs []nsDoc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.docs == nil || len(c.docs)+len(docs) > maxCachedDocs {
+		c.docs = make(map[verso.Path]nsDoc)
+	}
+	for _, d := range docs {
+		if old, ok := c.docs[d.path]; !ok || old.treeRev <= d.treeRev {
+			c.docs[d.path] = d
+		}
+	}
+}
+
+// Durable tells the cache of the State p was planned against that p is
+// committed: the namespace documents p validated may serve later plans.
+// Stores call it when they publish a durable plan.
+func (p *Plan) Durable() {
+	if p.cache != nil && len(p.docs) > 0 {
+		p.cache.confirm(p.docs)
+	}
+}
+
+// schemaCheck is the schema part of one transaction's plan.
+type schemaCheck struct {
+	t     *txnState
+	cache *SchemaCache
+	docs  []nsDoc // the documents built, for the cache once durable
+	// built holds the documents already built in this plan, by path.
+	built map[verso.Path]map[string]any
+}
+
+// checkSchemas validates every touched namespace that has a schema.
+func (t *txnState) checkSchemas(cache *SchemaCache) (*schemaCheck, error) {
+	c := &schemaCheck{t: t, cache: cache}
+	var violations []verso.Violation
+	for _, p := range slices.Sorted(maps.Keys(t.touched)) {
+		if p.IsSchema() {
+			if e, err := t.get(p); err != nil {
+				return nil, err
+			} else if e != nil && e.IsNamespace() {
+				return nil, &verso.PathError{Op: "schema", Path: p, Err: fmt.Errorf("%w: %s is the name of a namespace's schema key, not of a namespace", verso.ErrInvalidOp, verso.SchemaKey)}
+			}
+		}
+		e, err := t.get(p)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil || !e.IsNamespace() {
+			continue
+		}
+		sp := verso.SchemaOf(p)
+		se, err := t.get(sp)
+		if err != nil {
+			return nil, err
+		}
+		if se == nil || se.IsNamespace() {
+			continue
+		}
+		s, err := schema.Compile(se.Value)
+		if err != nil {
+			return nil, &verso.PathError{Op: "schema", Path: sp, Err: fmt.Errorf("%w: %v", verso.ErrInvalidSchema, err)}
+		}
+		doc, err := c.document(p)
+		if err != nil {
+			return nil, err
+		}
+		found := s.Validate(doc)
+		slices.SortStableFunc(found, func(a, b schema.Violation) int {
+			return cmp.Or(slices.Compare(a.Pointer, b.Pointer), strings.Compare(a.Keyword, b.Keyword), strings.Compare(a.Message, b.Message))
+		})
+		for _, v := range found {
+			kp, err := c.keyPath(p, v.Pointer)
+			if err != nil {
+				return nil, err
+			}
+			violations = append(violations, verso.Violation{
+				Namespace: p, Path: kp, Pointer: schema.Pointer(v.Pointer), Keyword: v.Keyword, Message: v.Message,
+			})
+		}
+	}
+	if len(violations) > 0 {
+		return nil, &verso.SchemaError{Violations: violations}
+	}
+	return c, nil
+}
+
+// keyPath returns the path of the key or namespace a pointer into ns's
+// document falls in.
+func (c *schemaCheck) keyPath(ns verso.Path, ptr []string) (verso.Path, error) {
+	q := ns
+	for _, tok := range ptr {
+		if !isClean(q.Join(tok)) {
+			break
+		}
+		e, err := c.t.get(q.Join(tok))
+		if err != nil {
+			return "", err
+		}
+		if e == nil {
+			break
+		}
+		q = q.Join(tok)
+		if !e.IsNamespace() {
+			break
+		}
+	}
+	return q, nil
+}
+
+// document returns the document of namespace ns as the transaction leaves
+// it: the cached document of its committed state with the children the
+// transaction touched read again, or, without one, every child read.
+func (c *schemaCheck) document(ns verso.Path) (map[string]any, error) {
+	if d, ok := c.built[ns]; ok {
+		return d, nil
+	}
+	t := c.t
+	before, err := t.base(ns)
+	if err != nil {
+		return nil, err
+	}
+	var members map[string]any
+	if before != nil && before.IsNamespace() {
+		members = c.cache.get(ns, before.TreeRev)
+	}
+	_, touched := t.touched[ns]
+	switch {
+	case members != nil && !touched:
+	case members != nil:
+		members = maps.Clone(members)
+		for q := range t.touched {
+			if q == ns || q.Parent() != ns || q.IsSchema() {
+				continue
+			}
+			e, err := t.get(q)
+			if err != nil {
+				return nil, err
+			}
+			if e == nil {
+				delete(members, q.Base())
+				continue
+			}
+			if members[q.Base()], err = c.member(e); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		kids, err := t.children(ns)
+		if err != nil {
+			return nil, err
+		}
+		members = make(map[string]any, len(kids))
+		for _, q := range kids {
+			if q.IsSchema() {
+				continue
+			}
+			e, err := t.get(q)
+			if err != nil {
+				return nil, err
+			}
+			if e == nil {
+				continue
+			}
+			if members[q.Base()], err = c.member(e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	treeRev := t.rev
+	if !touched && before != nil {
+		treeRev = before.TreeRev
+	}
+	if c.built == nil {
+		c.built = make(map[verso.Path]map[string]any)
+	}
+	c.built[ns] = members
+	if c.cache != nil {
+		c.docs = append(c.docs, nsDoc{path: ns, treeRev: treeRev, members: members})
+	}
+	return members, nil
+}
+
+// member returns the document member of entry e.
+func (c *schemaCheck) member(e *verso.Entry) (any, error) {
+	if e.IsNamespace() {
+		return c.document(e.Path)
+	}
+	return schema.Member(e.Value), nil
+}

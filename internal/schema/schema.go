@@ -1,0 +1,249 @@
+// Package schema compiles the JSON Schemas that namespaces carry and
+// validates namespace documents against them. It knows nothing of stores:
+// package plan builds each namespace's document from the state it plans
+// against and calls Validate inside the commit.
+//
+// The document of a namespace is a JSON object: each key is a member whose
+// value is the key's value read as JSON where it parses and as a string
+// otherwise (one trailing newline dropped first, as echo adds one); each
+// namespace below is a member holding its own document. The schema key
+// itself (verso.SchemaKey) is not part of any document.
+package schema
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// Limits that keep a hostile schema from taking the server down. Regular
+// expressions are Go's (RE2: linear time in the input, no backtracking).
+const (
+	// MaxSize is the largest schema document accepted, in bytes.
+	MaxSize = 256 << 10
+	// MaxEvaluations bounds, for any one value of a document, how many
+	// subschemas apply to it at its own location through $ref, allOf,
+	// anyOf, oneOf, not, if/then/else and dependentSchemas (counted with
+	// their multiplicity). A schema above it is refused when it is set:
+	// nesting anyOf in anyOf through $refs would otherwise cost 2^depth
+	// evaluations per value.
+	MaxEvaluations = 10000
+)
+
+// ErrInvalid says a schema document does not compile: it is not JSON, not
+// a valid schema of its draft, refers to a remote resource, or exceeds a
+// limit above.
+var ErrInvalid = errors.New("invalid schema")
+
+// Schema is a compiled schema.
+type Schema struct {
+	s *jsonschema.Schema
+}
+
+// base is the location schemas are compiled at; relative $refs resolve
+// inside the document itself.
+const base = "urn:verso:schema"
+
+// noRemote refuses every load: a schema may refer only inside itself (and
+// to the standard metaschemas, which the validator carries).
+type noRemote struct{}
+
+func (noRemote) Load(url string) (any, error) {
+	return nil, fmt.Errorf("remote $ref %q refused: a schema may refer only inside itself", url)
+}
+
+var compiled = struct {
+	sync.Mutex
+	m map[[32]byte]*Schema
+}{m: make(map[[32]byte]*Schema)}
+
+// maxCompiled bounds the compiled schemas kept; past it the cache starts
+// over.
+const maxCompiled = 512
+
+// Compile compiles a schema document (draft 2020-12 unless its $schema
+// names draft 07 or another draft). Compiled schemas are cached by
+// content. An error wraps ErrInvalid and carries the validator's message.
+func Compile(doc []byte) (*Schema, error) {
+	sum := sha256.Sum256(doc)
+	compiled.Lock()
+	s := compiled.m[sum]
+	compiled.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := compile(doc)
+	if err != nil {
+		return nil, err
+	}
+	compiled.Lock()
+	if len(compiled.m) >= maxCompiled {
+		clear(compiled.m)
+	}
+	compiled.m[sum] = s
+	compiled.Unlock()
+	return s, nil
+}
+
+func compile(doc []byte) (*Schema, error) {
+	if len(doc) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, above the limit of %d", ErrInvalid, len(doc), MaxSize)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return nil, fmt.Errorf("%w: not JSON: %v", ErrInvalid, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(noRemote{})
+	if err := c.AddResource(base, v); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	s, err := c.Compile(base)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.ReplaceAll(err.Error(), base, "schema"))
+	}
+	if n := evaluations(s, map[*jsonschema.Schema]int{}); n > MaxEvaluations {
+		return nil, fmt.Errorf("%w: up to %d subschemas would apply to one value through $ref, allOf, anyOf, oneOf, not and if (the limit is %d)", ErrInvalid, n, MaxEvaluations)
+	}
+	return &Schema{s: s}, nil
+}
+
+// evaluations returns how many subschemas apply to a value at its own
+// location when s does, saturating above MaxEvaluations. memo holds the
+// schemas done (and -1 for those in progress: a cycle at one location is
+// one the validator itself stops).
+func evaluations(s *jsonschema.Schema, memo map[*jsonschema.Schema]int) int {
+	if s == nil {
+		return 0
+	}
+	if n, ok := memo[s]; ok {
+		return max(n, 0)
+	}
+	memo[s] = -1
+	n := 1
+	add := func(c *jsonschema.Schema) {
+		n = min(n+evaluations(c, memo), MaxEvaluations+1)
+	}
+	add(s.Ref)
+	add(s.RecursiveRef)
+	if s.DynamicRef != nil {
+		add(s.DynamicRef.Ref)
+	}
+	add(s.Not)
+	add(s.If)
+	add(s.Then)
+	add(s.Else)
+	for _, l := range [][]*jsonschema.Schema{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, c := range l {
+			add(c)
+		}
+	}
+	for _, c := range s.DependentSchemas {
+		add(c)
+	}
+	for _, d := range s.Dependencies {
+		if c, ok := d.(*jsonschema.Schema); ok {
+			add(c)
+		}
+	}
+	memo[s] = n
+	return n
+}
+
+// A Violation is one way a document fails its schema.
+type Violation struct {
+	// Pointer is the JSON pointer of the failing value in the document
+	// ("" for the document itself).
+	Pointer []string
+	// Keyword is the schema keyword that failed ("minimum", "required").
+	Keyword string
+	// Message says what is wrong, for a person.
+	Message string
+}
+
+var printer = message.NewPrinter(language.English)
+
+// Validate checks doc (a document as Member and the namespace builders
+// make it) and returns its violations, none when it is valid.
+func (s *Schema) Validate(doc any) []Violation {
+	err := s.s.Validate(doc)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []Violation{{Message: err.Error()}}
+	}
+	var out []Violation
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if isWrapper(e.ErrorKind) && len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		out = append(out, Violation{
+			Pointer: e.InstanceLocation,
+			Keyword: strings.Join(e.ErrorKind.KeywordPath(), "/"),
+			Message: e.ErrorKind.LocalizedString(printer),
+		})
+	}
+	walk(ve)
+	return out
+}
+
+// isWrapper reports whether an error of kind k only gathers its causes.
+func isWrapper(k jsonschema.ErrorKind) bool {
+	switch k.(type) {
+	case *kind.Schema, *kind.Group, *kind.Reference, *kind.AllOf:
+		return true
+	}
+	return false
+}
+
+// Member returns the document member of a key holding value: the value
+// read as JSON where it parses, as a string otherwise, after dropping one
+// trailing newline.
+func Member(value []byte) any {
+	v := value
+	if n := len(v); n > 0 && v[n-1] == '\n' {
+		v = v[:n-1]
+	}
+	if len(v) > 0 && maybeJSON(v[0]) {
+		if x, err := jsonschema.UnmarshalJSON(bytes.NewReader(v)); err == nil {
+			return x
+		}
+	}
+	return string(v)
+}
+
+// maybeJSON reports whether a JSON value may start with b (after no
+// whitespace: a value with leading space is still a string).
+func maybeJSON(b byte) bool {
+	switch {
+	case b == '{', b == '[', b == '"', b == '-', b >= '0' && b <= '9', b == 't', b == 'f', b == 'n', b == ' ', b == '\t', b == '\r', b == '\n':
+		return true
+	}
+	return false
+}
+
+// Pointer renders a JSON pointer from its tokens.
+func Pointer(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		t = strings.ReplaceAll(t, "~", "~0")
+		b.WriteString(strings.ReplaceAll(t, "/", "~1"))
+	}
+	return b.String()
+}
