@@ -203,8 +203,8 @@ func (s *Server) planImport(r *http.Request, p verso.Path, doc *docNode, sync bo
 	if sync {
 		var gone verso.Path // the last deleted namespace: its subtree goes with it
 		for _, q := range order {
-			if inDoc[q] || (gone != "" && gone.Contains(q)) {
-				continue
+			if inDoc[q] || (gone != "" && gone.Contains(q)) || q.IsSchema() {
+				continue // a sync keeps the schema of a namespace it keeps (schema.go)
 			}
 			if err := pl.add(s, r, verso.Op{Kind: verso.OpDelete, Path: q}); err != nil {
 				return nil, err

@@ -224,3 +224,34 @@ func TestSchema_FastLane(t *testing.T) {
 		})
 	}
 }
+
+// TestSchema_OtherWritePaths checks import, revert, undo, MKCOL and
+// PROPPATCH against a namespace's schema.
+func TestSchema_OtherWritePaths(t *testing.T) {
+	ts := newTestServer(t, nil)
+	seedService(t, ts)
+	ts.must(t, http.StatusNoContent, "PUT", "/config/svc/port", "8082")
+	before := ts.head(t)
+
+	ts.must(t, http.StatusUnprocessableEntity, "POST", "/config/svc/", `{"port": 0}`, "Content-Type", "application/json")
+	ts.must(t, http.StatusUnprocessableEntity, "POST", "/config/svc/?sync=1", `{"port": 80}`, "Content-Type", "application/json")
+	ts.must(t, http.StatusOK, "POST", "/config/svc/", `{"port": 81, "hosts": ["x", "y"]}`, "Content-Type", "application/json")
+
+	// Reverting to before the schema existed drops it; undoing the
+	// revision that set it too. Reverting content to a state that fails
+	// the schema of now is refused.
+	ts.must(t, http.StatusCreated, "MKCOL", "/config/svc/sub", "")
+	ts.must(t, http.StatusNoContent, "DELETE", "/config/svc/sub", "")
+	deleted := ts.head(t)
+	ts.must(t, http.StatusOK, "PUT", "/api/v1/schema?path=/svc", `{"properties": {"sub": {"type": "string"}}}`)
+	ts.must(t, http.StatusUnprocessableEntity, "MKCOL", "/config/svc/sub", "")
+	ts.must(t, http.StatusNoContent, "PUT", "/config/svc/.schema", `{"properties": {"port": {"const": 81}, "sub": {"type": "string"}}}`)
+	ts.must(t, http.StatusUnprocessableEntity, "POST", "/api/v1/revert", fmt.Sprintf(`{"path": "/svc/port", "to": %d}`, before))
+	ts.must(t, http.StatusUnprocessableEntity, "POST", "/api/v1/revert", fmt.Sprintf(`{"undo": %d}`, deleted))
+	ts.must(t, http.StatusMultiStatus, "PROPPATCH", "/config/svc/", `<?xml version="1.0"?>
+<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x xmlns="urn:x">1</x></D:prop></D:set></D:propertyupdate>`)
+	// A revert of the whole namespace brings back its schema of then with
+	// the content of then, which validate together.
+	ts.must(t, http.StatusOK, "POST", "/api/v1/revert", fmt.Sprintf(`{"path": "/svc", "to": %d}`, before))
+	ts.must(t, http.StatusUnprocessableEntity, "PUT", "/config/svc/port", "0")
+}
