@@ -117,6 +117,12 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if err != nil {
 		return err
 	}
+	if dry, err := wantsDryRun(r); err != nil || dry {
+		if err != nil {
+			return err
+		}
+		return s.dryRun(w, r, &verso.Txn{Author: s.author(r), Base: pl.head, Ops: pl.ops}) // dryrun.go
+	}
 	if len(pl.ops) == 0 {
 		w.Header().Set(HeaderRevision, strconv.FormatInt(int64(pl.head), 10))
 		return writeJSON(w, http.StatusOK, importJSON{Revision: pl.head})

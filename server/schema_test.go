@@ -255,3 +255,44 @@ func TestSchema_OtherWritePaths(t *testing.T) {
 	ts.must(t, http.StatusOK, "POST", "/api/v1/revert", fmt.Sprintf(`{"path": "/svc", "to": %d}`, before))
 	ts.must(t, http.StatusUnprocessableEntity, "PUT", "/config/svc/port", "0")
 }
+
+func TestSchema_DryRun(t *testing.T) {
+	ts := newTestServer(t, nil)
+	seedService(t, ts)
+	before := ts.head(t)
+	type answer struct {
+		DryRun     bool              `json:"dry_run"`
+		Head       verso.Revision    `json:"head"`
+		Valid      bool              `json:"valid"`
+		Violations []verso.Violation `json:"violations"`
+		Changes    []verso.Change    `json:"changes"`
+	}
+	decode := func(b string) answer {
+		var a answer
+		if err := json.Unmarshal([]byte(b), &a); err != nil || !a.DryRun || a.Head != before {
+			t.Fatalf("dry run answer %q: %v", b, err)
+		}
+		return a
+	}
+	b, _ := ts.must(t, http.StatusOK, "POST", "/api/v1/txn?dry_run=true", `{"ops": [
+		{"op": "put", "path": "/svc/port", "value": "0"},
+		{"op": "put", "path": "/svc/new", "value": "x"}]}`)
+	a := decode(b)
+	if a.Valid || len(a.Violations) != 1 || a.Violations[0].Path != "/svc/port" || len(a.Changes) != 2 ||
+		a.Changes[0] != (verso.Change{Path: "/svc/new", Kind: verso.KindKey, Action: verso.Added}) {
+		t.Errorf("dry run = %+v", a)
+	}
+	b, _ = ts.must(t, http.StatusOK, "POST", "/api/v1/txn?dry_run=1", `{"ops": [{"op": "delete", "path": "/svc/name"}]}`)
+	if a := decode(b); !a.Valid || len(a.Changes) != 1 || a.Changes[0].Action != verso.Deleted {
+		t.Errorf("dry run = %+v", a)
+	}
+	ts.must(t, http.StatusPreconditionFailed, "POST", "/api/v1/txn?dry_run=true", `{"ops": [{"op": "delete", "path": "/svc/name", "if": {"revision": 1}}]}`)
+	ts.must(t, http.StatusBadRequest, "POST", "/api/v1/txn?dry_run=maybe", `{"ops": [{"op": "delete", "path": "/svc/name"}]}`)
+	b, _ = ts.must(t, http.StatusOK, "POST", "/config/svc/?dry_run=true&sync=1", `{"port": 99999, "hosts": ["a"]}`, "Content-Type", "application/json")
+	if a := decode(b); a.Valid || len(a.Violations) != 1 || len(a.Changes) != 3 {
+		t.Errorf("import dry run = %+v", a)
+	}
+	if got := ts.head(t); got != before {
+		t.Errorf("a dry run committed: head %d, want %d", got, before)
+	}
+}
