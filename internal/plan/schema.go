@@ -89,6 +89,17 @@ type schemaCheck struct {
 	docs  []nsDoc // the documents built, for the cache once durable
 	// built holds the documents already built in this plan, by path.
 	built map[verso.Path]map[string]any
+	// deltas holds, for the documents built from a cached committed
+	// document, what differs from it.
+	deltas map[verso.Path]*delta
+}
+
+// delta is how a namespace's document differs from its committed one: the
+// members changed (added, replaced or removed), and whether the set of
+// names changed.
+type delta struct {
+	changed []string
+	names   bool
 }
 
 // checkSchemas validates every touched namespace that has a schema.
@@ -126,7 +137,16 @@ func (t *txnState) checkSchemas(cache *SchemaCache) (*schemaCheck, error) {
 		if err != nil {
 			return nil, err
 		}
-		found := s.Validate(doc)
+		// A committed document is valid against the schema it was
+		// committed with: when the schema is the same, only what
+		// changed needs checking.
+		var found []schema.Violation
+		_, schemaChanged := t.touched[sp]
+		if d := c.deltas[p]; d != nil && !schemaChanged {
+			found = s.ValidateChanged(doc, d.changed, d.names)
+		} else {
+			found = s.Validate(doc)
+		}
 		slices.SortStableFunc(found, func(a, b schema.Violation) int {
 			return cmp.Or(slices.Compare(a.Pointer, b.Pointer), strings.Compare(a.Keyword, b.Keyword), strings.Compare(a.Message, b.Message))
 		})
@@ -190,6 +210,7 @@ func (c *schemaCheck) document(ns verso.Path) (map[string]any, error) {
 	case members != nil && !touched:
 	case members != nil:
 		members = maps.Clone(members)
+		d := &delta{}
 		for q := range t.touched {
 			if q == ns || q.Parent() != ns || q.IsSchema() {
 				continue
@@ -198,14 +219,23 @@ func (c *schemaCheck) document(ns verso.Path) (map[string]any, error) {
 			if err != nil {
 				return nil, err
 			}
+			name := q.Base()
+			_, had := members[name]
+			d.changed = append(d.changed, name)
 			if e == nil {
-				delete(members, q.Base())
+				delete(members, name)
+				d.names = d.names || had
 				continue
 			}
-			if members[q.Base()], err = c.member(e); err != nil {
+			d.names = d.names || !had
+			if members[name], err = c.member(e); err != nil {
 				return nil, err
 			}
 		}
+		if c.deltas == nil {
+			c.deltas = make(map[verso.Path]*delta)
+		}
+		c.deltas[ns] = d
 	default:
 		kids, err := t.children(ns)
 		if err != nil {

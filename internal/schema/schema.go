@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -46,6 +47,16 @@ var ErrInvalid = errors.New("invalid schema")
 // Schema is a compiled schema.
 type Schema struct {
 	s *jsonschema.Schema
+	// split is set when the schema's root is a plain object schema (see
+	// splitRoot): then a document's validity is that of its set of names
+	// (names, against a copy of the root whose member schemas are all
+	// true) and that of each member alone, which lets a commit that
+	// changes a few members of a valid document check only those.
+	split *split
+}
+
+type split struct {
+	names *jsonschema.Schema
 }
 
 // base is the location schemas are compiled at; relative $refs resolve
@@ -114,7 +125,61 @@ func compile(doc []byte) (*Schema, error) {
 	if n := evaluations(s, map[*jsonschema.Schema]int{}); n > MaxEvaluations {
 		return nil, fmt.Errorf("%w: up to %d subschemas would apply to one value through $ref, allOf, anyOf, oneOf, not and if (the limit is %d)", ErrInvalid, n, MaxEvaluations)
 	}
-	return &Schema{s: s}, nil
+	out := &Schema{s: s}
+	if names := splitRoot(v, doc); names != nil {
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		c.UseLoader(noRemote{})
+		if c.AddResource(base, names) == nil {
+			if ns, err := c.Compile(base); err == nil {
+				out.split = &split{names: ns}
+			}
+		}
+	}
+	return out, nil
+}
+
+// splitKeywords are the keywords a root may hold for the schema to be
+// split: those that constrain the names of an object or each member on
+// its own, and annotations.
+var splitKeywords = map[string]bool{
+	"$schema": true, "$id": true, "$defs": true, "definitions": true, "$comment": true, "$anchor": true,
+	"title": true, "description": true, "default": true, "examples": true, "deprecated": true,
+	"readOnly": true, "writeOnly": true,
+	"type": true, "required": true, "minProperties": true, "maxProperties": true, "propertyNames": true,
+	"dependentRequired": true, "properties": true, "patternProperties": true, "additionalProperties": true,
+}
+
+// splitRoot returns the names schema of a root that can be split: the root
+// with every member schema (of properties, patternProperties and a
+// non-boolean additionalProperties) replaced by true. It returns nil for
+// any other root, and for a schema that uses dynamic references, whose
+// meaning depends on the path of evaluation.
+func splitRoot(v any, doc []byte) map[string]any {
+	root, ok := v.(map[string]any)
+	if !ok || bytes.Contains(doc, []byte("$dynamicRef")) || bytes.Contains(doc, []byte("$recursiveRef")) {
+		return nil
+	}
+	out := make(map[string]any, len(root))
+	for k, x := range root {
+		if !splitKeywords[k] {
+			return nil
+		}
+		out[k] = x
+	}
+	for _, k := range []string{"properties", "patternProperties"} {
+		if m, ok := root[k].(map[string]any); ok {
+			t := make(map[string]any, len(m))
+			for name := range m {
+				t[name] = true
+			}
+			out[k] = t
+		}
+	}
+	if _, ok := root["additionalProperties"].(bool); !ok && root["additionalProperties"] != nil {
+		out["additionalProperties"] = true
+	}
+	return out
 }
 
 // evaluations returns how many subschemas apply to a value at its own
@@ -175,13 +240,18 @@ var printer = message.NewPrinter(language.English)
 // Validate checks doc (a document as Member and the namespace builders
 // make it) and returns its violations, none when it is valid.
 func (s *Schema) Validate(doc any) []Violation {
-	err := s.s.Validate(doc)
+	return violations(s.s.Validate(doc), nil)
+}
+
+// violations flattens the error of a validation into its violations, with
+// prefix in front of each pointer.
+func violations(err error, prefix []string) []Violation {
 	if err == nil {
 		return nil
 	}
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
-		return []Violation{{Message: err.Error()}}
+		return []Violation{{Pointer: prefix, Message: err.Error()}}
 	}
 	var out []Violation
 	var walk func(e *jsonschema.ValidationError)
@@ -193,12 +263,63 @@ func (s *Schema) Validate(doc any) []Violation {
 			return
 		}
 		out = append(out, Violation{
-			Pointer: e.InstanceLocation,
+			Pointer: append(slices.Clip(prefix), e.InstanceLocation...),
 			Keyword: strings.Join(e.ErrorKind.KeywordPath(), "/"),
 			Message: e.ErrorKind.LocalizedString(printer),
 		})
 	}
 	walk(ve)
+	return out
+}
+
+// ValidateChanged checks a document of which only the members named in
+// changed may differ from a document that was valid against s; names says
+// whether the set of member names differs too. It returns the violations
+// Validate would, looking at the changed members alone when the schema can
+// be split, and at the whole document otherwise.
+func (s *Schema) ValidateChanged(doc map[string]any, changed []string, names bool) []Violation {
+	if s.split == nil {
+		return s.Validate(doc)
+	}
+	var out []Violation
+	if names {
+		keys := make(map[string]any, len(doc))
+		for k := range doc {
+			keys[k] = nil
+		}
+		out = violations(s.split.names.Validate(keys), nil)
+	}
+	for _, name := range changed {
+		v, ok := doc[name]
+		if !ok {
+			continue
+		}
+		for _, sub := range s.memberSchemas(name) {
+			out = append(out, violations(sub.Validate(v), []string{name})...)
+		}
+	}
+	return out
+}
+
+// memberSchemas returns the schemas that apply to the member name of a
+// document of a split schema: its properties entry, those of the
+// patternProperties that match it, or else additionalProperties when it
+// is a schema.
+func (s *Schema) memberSchemas(name string) []*jsonschema.Schema {
+	var out []*jsonschema.Schema
+	if p, ok := s.s.Properties[name]; ok {
+		out = append(out, p)
+	}
+	for re, p := range s.s.PatternProperties {
+		if re.MatchString(name) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		if a, ok := s.s.AdditionalProperties.(*jsonschema.Schema); ok {
+			out = append(out, a)
+		}
+	}
 	return out
 }
 

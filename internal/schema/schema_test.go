@@ -1,0 +1,78 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestMember(t *testing.T) {
+	for in, want := range map[string]any{
+		"8080\n":       json.Number("8080"),
+		"8080":         json.Number("8080"),
+		"1.10\n":       json.Number("1.10"),
+		"true\n":       true,
+		"null":         nil,
+		`["a","b"]`:    []any{"a", "b"},
+		`"quoted"`:     "quoted",
+		"hello\n":      "hello",
+		"hello\n\n":    "hello\n",
+		"":             "",
+		"\n":           "",
+		"{not json}":   "{not json}",
+		"12 monkeys\n": "12 monkeys",
+	} {
+		if got := Member([]byte(in)); !reflect.DeepEqual(got, want) {
+			t.Errorf("Member(%q) = %#v, want %#v", in, got, want)
+		}
+	}
+}
+
+func TestCompile_Refused(t *testing.T) {
+	// anyOf of two refs to the next level, 20 levels deep: 2^20
+	// evaluations of every value.
+	var defs []string
+	for i := range 20 {
+		defs = append(defs, fmt.Sprintf(`"d%d": {"anyOf": [{"$ref": "#/$defs/d%d"}, {"$ref": "#/$defs/d%d", "minimum": 1}]}`, i, i+1, i+1))
+	}
+	defs = append(defs, `"d20": {"type": "integer"}`)
+	hostile := `{"$defs": {` + strings.Join(defs, ",") + `}, "$ref": "#/$defs/d0"}`
+	for name, doc := range map[string]string{
+		"not JSON":      `{"type": `,
+		"bad keyword":   `{"type": "objekt"}`,
+		"remote ref":    `{"$ref": "https://example.com/s.json"}`,
+		"file ref":      `{"$ref": "file:///etc/passwd"}`,
+		"bad pattern":   `{"pattern": "("}`,
+		"exponential":   hostile,
+		"too large":     `{"description": "` + strings.Repeat("x", MaxSize) + `"}`,
+		"remote schema": `{"$schema": "https://example.com/meta"}`,
+	} {
+		if _, err := Compile([]byte(doc)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Compile error %v, want ErrInvalid", name, err)
+		}
+	}
+	// Recursion through members is fine: it follows the document.
+	if _, err := Compile([]byte(`{"$defs": {"tree": {"type": "object", "additionalProperties": {"$ref": "#/$defs/tree"}}}, "$ref": "#/$defs/tree"}`)); err != nil {
+		t.Errorf("recursive schema: %v", err)
+	}
+}
+
+func TestValidateChanged(t *testing.T) {
+	s, err := Compile([]byte(`{"required": ["port"], "properties": {"port": {"maximum": 10}}, "additionalProperties": {"type": "string"}}`))
+	if err != nil || s.split == nil {
+		t.Fatalf("Compile: %v, split %v", err, s.split)
+	}
+	doc := map[string]any{"port": json.Number("11"), "name": json.Number("5")}
+	if got := s.ValidateChanged(doc, []string{"port"}, false); len(got) != 1 || got[0].Keyword != "maximum" || Pointer(got[0].Pointer) != "/port" {
+		t.Errorf("ValidateChanged(port) = %+v", got)
+	}
+	if got := s.ValidateChanged(map[string]any{"name": "x"}, []string{"port"}, true); len(got) != 1 || got[0].Keyword != "required" {
+		t.Errorf("ValidateChanged(port removed) = %+v", got)
+	}
+	if got := s.Validate(doc); len(got) != 2 {
+		t.Errorf("Validate = %+v", got)
+	}
+}
