@@ -265,7 +265,7 @@ func violations(err error, prefix []string) []Violation {
 		out = append(out, Violation{
 			Pointer: append(slices.Clip(prefix), e.InstanceLocation...),
 			Keyword: strings.Join(e.ErrorKind.KeywordPath(), "/"),
-			Message: e.ErrorKind.LocalizedString(printer),
+			Message: ungroup(e.ErrorKind.LocalizedString(printer)),
 		})
 	}
 	walk(ve)
@@ -321,6 +321,29 @@ func (s *Schema) memberSchemas(name string) []*jsonschema.Schema {
 		}
 	}
 	return out
+}
+
+// ungroup removes the thousands separators the validator's printer puts in
+// numbers ("got 70,000"), outside quoted text: configuration values are
+// written without them.
+func ungroup(msg string) string {
+	if !strings.Contains(msg, ",") {
+		return msg
+	}
+	isDigit := func(i int) bool { return i >= 0 && i < len(msg) && msg[i] >= '0' && msg[i] <= '9' }
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c == '\'' {
+			quoted = !quoted
+		}
+		if c == ',' && !quoted && isDigit(i-1) && isDigit(i+1) && isDigit(i+2) && isDigit(i+3) && !isDigit(i+4) {
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // isWrapper reports whether an error of kind k only gathers its causes.

@@ -76,3 +76,16 @@ func TestValidateChanged(t *testing.T) {
 		t.Errorf("Validate = %+v", got)
 	}
 }
+
+func TestUngroup(t *testing.T) {
+	for in, want := range map[string]string{
+		"maximum: got 70,000, want 65,535":  "maximum: got 70000, want 65535",
+		"got 1,234,567":                     "got 1234567",
+		"value must be 'a,100' or 'b,2000'": "value must be 'a,100' or 'b,2000'",
+		"a, b, 12,5":                        "a, b, 12,5",
+	} {
+		if got := ungroup(in); got != want {
+			t.Errorf("ungroup(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
