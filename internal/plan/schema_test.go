@@ -46,8 +46,10 @@ func TestSchema_CacheAgrees(t *testing.T) {
 		"names": `{"type": "object", "required": ["k1"], "maxProperties": 4, "propertyNames": {"maxLength": 3},
 			"dependentRequired": {"k2": ["k3"]}, "properties": {"k0": {"maximum": 30}, "sub": {"type": "object"}},
 			"patternProperties": {"^k[1-4]$": {"minimum": 0}}, "additionalProperties": false}`,
+		"allOf and $ref": `{"$defs": {"base": {"required": ["k1"], "additionalProperties": {"maximum": 40}}},
+			"allOf": [{"$ref": "#/$defs/base"}, {"maxProperties": 4}], "properties": {"k0": {"minimum": 0}}}`,
 		// One that does not split.
-		"whole": `{"allOf": [{"required": ["k1"]}], "additionalProperties": {"maximum": 50}}`,
+		"whole": `{"anyOf": [{"required": ["k1"]}, {"required": ["k2"]}], "additionalProperties": {"maximum": 50}}`,
 	} {
 		t.Run(name, func(t *testing.T) { cacheAgrees(t, sch) })
 	}

@@ -141,45 +141,137 @@ func compile(doc []byte) (*Schema, error) {
 
 // splitKeywords are the keywords a root may hold for the schema to be
 // split: those that constrain the names of an object or each member on
-// its own, and annotations.
+// its own, annotations, and allOf and $ref whose schemas are of the same
+// kind.
 var splitKeywords = map[string]bool{
 	"$schema": true, "$id": true, "$defs": true, "definitions": true, "$comment": true, "$anchor": true,
 	"title": true, "description": true, "default": true, "examples": true, "deprecated": true,
 	"readOnly": true, "writeOnly": true,
 	"type": true, "required": true, "minProperties": true, "maxProperties": true, "propertyNames": true,
 	"dependentRequired": true, "properties": true, "patternProperties": true, "additionalProperties": true,
+	"allOf": true, "$ref": true,
 }
+
+// rootOnly are the keywords of splitKeywords that only the root may hold:
+// a part of it holding them would change how references resolve.
+var rootOnly = map[string]bool{"$schema": true, "$id": true, "$defs": true, "definitions": true, "$anchor": true}
 
 // splitRoot returns the names schema of a root that can be split: the root
 // with every member schema (of properties, patternProperties and a
-// non-boolean additionalProperties) replaced by true. It returns nil for
-// any other root, and for a schema that uses dynamic references, whose
+// non-boolean additionalProperties) replaced by true, in it and in the
+// schemas its allOf and $ref (to a place inside the document) apply to the
+// whole document, which are inlined. It returns nil for any other root,
+// for a draft before 2019-09 whose root has a $ref (its siblings are
+// ignored there), and for a schema that uses dynamic references, whose
 // meaning depends on the path of evaluation.
 func splitRoot(v any, doc []byte) map[string]any {
 	root, ok := v.(map[string]any)
 	if !ok || bytes.Contains(doc, []byte("$dynamicRef")) || bytes.Contains(doc, []byte("$recursiveRef")) {
 		return nil
 	}
-	out := make(map[string]any, len(root))
-	for k, x := range root {
-		if !splitKeywords[k] {
+	if sch, _ := root["$schema"].(string); sch != "" && !strings.Contains(sch, "2019-09") && !strings.Contains(sch, "2020-12") {
+		if _, ok := root["$ref"]; ok {
 			return nil
 		}
-		out[k] = x
 	}
-	for _, k := range []string{"properties", "patternProperties"} {
-		if m, ok := root[k].(map[string]any); ok {
+	names, ok := namesOf(root, root, true, 0)
+	if !ok {
+		return nil
+	}
+	for _, k := range []string{"$schema", "$id", "$defs", "definitions"} {
+		if x, ok := root[k]; ok {
+			names[k] = x
+		}
+	}
+	return names
+}
+
+// namesOf returns the names schema of part (see splitRoot), or false if it
+// cannot be split.
+func namesOf(root, part map[string]any, isRoot bool, depth int) (map[string]any, bool) {
+	if depth > 16 {
+		return nil, false
+	}
+	out := make(map[string]any, len(part))
+	var all []any
+	for k, x := range part {
+		if !splitKeywords[k] || (rootOnly[k] && !isRoot) {
+			return nil, false
+		}
+		switch k {
+		case "$schema", "$id", "$defs", "definitions", "$anchor":
+		case "properties", "patternProperties":
+			m, ok := x.(map[string]any)
+			if !ok {
+				return nil, false
+			}
 			t := make(map[string]any, len(m))
 			for name := range m {
 				t[name] = true
 			}
 			out[k] = t
+		case "additionalProperties":
+			if _, ok := x.(bool); ok {
+				out[k] = x
+			} else {
+				out[k] = true
+			}
+		case "allOf":
+			l, ok := x.([]any)
+			if !ok {
+				return nil, false
+			}
+			for _, y := range l {
+				m, ok := y.(map[string]any)
+				if !ok {
+					return nil, false
+				}
+				n, ok := namesOf(root, m, false, depth+1)
+				if !ok {
+					return nil, false
+				}
+				all = append(all, n)
+			}
+		case "$ref":
+			ref, _ := x.(string)
+			m, ok := resolveLocal(root, ref)
+			if !ok {
+				return nil, false
+			}
+			n, ok := namesOf(root, m, false, depth+1)
+			if !ok {
+				return nil, false
+			}
+			all = append(all, n)
+		default:
+			out[k] = x
 		}
 	}
-	if _, ok := root["additionalProperties"].(bool); !ok && root["additionalProperties"] != nil {
-		out["additionalProperties"] = true
+	if len(all) > 0 {
+		out["allOf"] = all
 	}
-	return out
+	return out, true
+}
+
+// resolveLocal returns the schema object a "#/..." pointer names inside
+// root.
+func resolveLocal(root map[string]any, ref string) (map[string]any, bool) {
+	if !strings.HasPrefix(ref, "#/") {
+		return nil, false
+	}
+	var cur any = root
+	for _, tok := range strings.Split(ref[2:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		m, ok := cur.(map[string]any)
+		if !ok || strings.Contains(tok, "%") {
+			return nil, false
+		}
+		if cur, ok = m[tok]; !ok {
+			return nil, false
+		}
+	}
+	m, ok := cur.(map[string]any)
+	return m, ok
 }
 
 // evaluations returns how many subschemas apply to a value at its own
@@ -302,24 +394,36 @@ func (s *Schema) ValidateChanged(doc map[string]any, changed []string, names boo
 }
 
 // memberSchemas returns the schemas that apply to the member name of a
-// document of a split schema: its properties entry, those of the
+// document of a split schema: in the root and in each schema its allOf and
+// $ref apply to the whole document, its properties entry, those of the
 // patternProperties that match it, or else additionalProperties when it
 // is a schema.
 func (s *Schema) memberSchemas(name string) []*jsonschema.Schema {
 	var out []*jsonschema.Schema
-	if p, ok := s.s.Properties[name]; ok {
-		out = append(out, p)
-	}
-	for re, p := range s.s.PatternProperties {
-		if re.MatchString(name) {
-			out = append(out, p)
+	var walk func(p *jsonschema.Schema)
+	walk = func(p *jsonschema.Schema) {
+		matched := false
+		if x, ok := p.Properties[name]; ok {
+			out = append(out, x)
+			matched = true
 		}
-	}
-	if len(out) == 0 {
-		if a, ok := s.s.AdditionalProperties.(*jsonschema.Schema); ok {
+		for re, x := range p.PatternProperties {
+			if re.MatchString(name) {
+				out = append(out, x)
+				matched = true
+			}
+		}
+		if a, ok := p.AdditionalProperties.(*jsonschema.Schema); ok && !matched {
 			out = append(out, a)
 		}
+		if p.Ref != nil {
+			walk(p.Ref)
+		}
+		for _, x := range p.AllOf {
+			walk(x)
+		}
 	}
+	walk(s.s)
 	return out
 }
 

@@ -89,3 +89,25 @@ func TestUngroup(t *testing.T) {
 		}
 	}
 }
+
+func TestSplit(t *testing.T) {
+	for doc, want := range map[string]bool{
+		`{"properties": {"a": {"type": "integer"}}, "required": ["a"]}`:                                               true,
+		`{"$defs": {"b": {"required": ["a"]}}, "allOf": [{"$ref": "#/$defs/b"}, {"maxProperties": 3}]}`:               true,
+		`{"$defs": {"b": {"required": ["a"]}}, "$ref": "#/$defs/b", "additionalProperties": false}`:                   true,
+		`{"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"b": {}}, "$ref": "#/definitions/b"}`: false,
+		`{"anyOf": [{"required": ["a"]}]}`:                                 false,
+		`{"allOf": [{"$id": "https://example.com/x", "required": ["a"]}]}`: false,
+		`{"unevaluatedProperties": false}`:                                 false,
+		`{"if": {"required": ["a"]}, "then": {"required": ["b"]}}`:         false,
+	} {
+		s, err := Compile([]byte(doc))
+		if err != nil {
+			t.Errorf("Compile(%s): %v", doc, err)
+			continue
+		}
+		if got := s.split != nil; got != want {
+			t.Errorf("Compile(%s) split = %v, want %v", doc, got, want)
+		}
+	}
+}
