@@ -157,6 +157,19 @@ func TestSchema_SetRefused(t *testing.T) {
 		t.Errorf("head = %d, want %d", got, before)
 	}
 	ts.must(t, http.StatusNotFound, "PUT", "/api/v1/schema?path=/missing", `{}`)
+	ts.must(t, http.StatusConflict, "PUT", "/api/v1/schema?path=/svc/port", `{}`)
+	ts.must(t, http.StatusNotFound, "GET", "/api/v1/schema?path=/svc/port", "")
+	ts.must(t, http.StatusNotFound, "GET", "/api/v1/schema?path=/missing", "")
+	ts.must(t, http.StatusBadRequest, "GET", "/api/v1/schema?path=/a/../b", "")
+	ts.must(t, http.StatusBadRequest, "PUT", "/api/v1/schema?path=/svc", "")
+	ts.must(t, http.StatusMethodNotAllowed, "POST", "/api/v1/schema?path=/svc", "{}")
+	if got := ts.head(t); got != before {
+		t.Errorf("head = %d, want %d", got, before)
+	}
+	// The root may have one too: its document is the whole tree.
+	ts.must(t, http.StatusOK, "PUT", "/api/v1/schema?path=/", `{"properties": {"svc": {"properties": {"port": {"maximum": 100000}}}}}`)
+	ts.must(t, http.StatusUnprocessableEntity, "PUT", "/config/svc/port", "100001")
+	ts.must(t, http.StatusOK, "HEAD", "/api/v1/schema?path=/", "")
 }
 
 func TestSchema_Nested(t *testing.T) {
