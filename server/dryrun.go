@@ -63,7 +63,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, txn *verso.Txn) 
 	}
 	out := dryRunJSON{DryRun: true, Head: head, Valid: se == nil, Changes: p.Commit.Changes}
 	if se != nil {
-		out.Violations = se.Violations
+		out.Violations = s.visible(r, se.Violations) // schema.go
 	}
 	if out.Changes == nil {
 		out.Changes = []verso.Change{}

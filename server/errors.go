@@ -77,7 +77,7 @@ func statusOf(err error) int {
 // (one line of plain text); a 500 is logged with its cause and the client
 // sees only that something went wrong on the server.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if writeSchemaError(w, err) { // 422 with the violations (schema.go)
+	if writeSchemaError(w, r, err) { // 422 with the violations (schema.go)
 		return
 	}
 	status := statusOf(err)

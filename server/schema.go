@@ -140,6 +140,24 @@ func (s *Server) handleSchemaDelete(w http.ResponseWriter, r *http.Request) erro
 	return writeJSON(w, http.StatusOK, c)
 }
 
+// visible returns the violations the user of r may see: those at paths
+// they may read, and one line without a path when there were others.
+func (s *Server) visible(r *http.Request, vs []verso.Violation) []verso.Violation {
+	var out []verso.Violation
+	hidden := false
+	for _, v := range vs {
+		if s.readable(r, v.Path) && s.readable(r, v.Namespace) {
+			out = append(out, v)
+		} else {
+			hidden = true
+		}
+	}
+	if hidden {
+		out = append(out, verso.Violation{Message: "values the user may not read do not validate either"})
+	}
+	return out
+}
+
 // schemaErrorJSON is the body of a commit refused by a schema (422), on
 // every surface: the violations, one per failing value.
 type schemaErrorJSON struct {
@@ -149,18 +167,24 @@ type schemaErrorJSON struct {
 }
 
 // writeSchemaError answers a commit that a namespace's schema refused, if
-// err is one, and reports whether it did.
-func writeSchemaError(w http.ResponseWriter, err error) bool {
+// err is one, and reports whether it did. Violations at paths the user may
+// not read are left out (a message can quote the failing value), and one
+// line without a path says that there were some.
+func writeSchemaError(w http.ResponseWriter, r *http.Request, err error) bool {
 	var se *verso.SchemaError
 	if !errors.As(err, &se) {
 		return false
+	}
+	vs := se.Violations
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok && ri.srv != nil {
+		vs = ri.srv.visible(r, vs)
 	}
 	h := w.Header()
 	h.Del("ETag")
 	h.Del("Last-Modified")
 	h.Set("X-Content-Type-Options", "nosniff")
 	writeJSON(w, http.StatusUnprocessableEntity, schemaErrorJSON{
-		Status: http.StatusUnprocessableEntity, Error: verso.ErrSchema.Error(), Violations: se.Violations,
+		Status: http.StatusUnprocessableEntity, Error: verso.ErrSchema.Error(), Violations: vs,
 	})
 	return true
 }

@@ -309,3 +309,26 @@ func TestSchema_DryRun(t *testing.T) {
 		t.Errorf("a dry run committed: head %d, want %d", got, before)
 	}
 }
+
+// TestSchema_UnreadableViolations checks that a refusal does not show a
+// user values, or paths, they may not read.
+func TestSchema_UnreadableViolations(t *testing.T) {
+	ts := newAccessServer(t, nil)
+	sch := `{"if": {"properties": {"team": {"properties": {"k": {"const": "x"}}}}},
+		"then": {"properties": {"team": {"properties": {"k": {"maxLength": 0}}}, "secret": {"properties": {"k": {"pattern": "^x"}}}}}}`
+	if code, b, _ := ts.send(t, "alice", "PUT", "/api/v1/schema?path=/", strings.NewReader(sch)); code != http.StatusOK {
+		t.Fatalf("set the schema: %d %s", code, b)
+	}
+	code, b, _ := ts.send(t, "bob", "PUT", "/config/team/k", strings.NewReader("x"))
+	if code != http.StatusUnprocessableEntity || strings.Contains(b, "secret") || strings.Contains(b, "v2") {
+		t.Fatalf("bob's refused PUT: %d %s", code, b)
+	}
+	v := violations(t, b)
+	if len(v) != 2 || v[0].Path != "/team/k" || v[1].Path != "" || v[1].Message == "" {
+		t.Errorf("violations = %+v", v)
+	}
+	code, b, _ = ts.send(t, "alice", "PUT", "/config/team/k", strings.NewReader("x"))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(b, "/secret/k") {
+		t.Errorf("alice's refused PUT: %d %s", code, b)
+	}
+}
