@@ -125,6 +125,9 @@ func compile(doc []byte) (*Schema, error) {
 	if n := evaluations(s, map[*jsonschema.Schema]int{}); n > MaxEvaluations {
 		return nil, fmt.Errorf("%w: up to %d subschemas would apply to one value through $ref, allOf, anyOf, oneOf, not and if (the limit is %d)", ErrInvalid, n, MaxEvaluations)
 	}
+	if err := branching(s); err != nil {
+		return nil, err
+	}
 	out := &Schema{s: s}
 	if names := splitRoot(v, doc); names != nil {
 		c := jsonschema.NewCompiler()

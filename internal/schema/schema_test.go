@@ -111,3 +111,22 @@ func TestSplit(t *testing.T) {
 		}
 	}
 }
+
+func TestCompile_Branching(t *testing.T) {
+	for doc, ok := range map[string]bool{
+		// A tree of objects, a binary tree, a list of trees: linear.
+		`{"$defs": {"t": {"type": "object", "additionalProperties": {"$ref": "#/$defs/t"}}}, "$ref": "#/$defs/t"}`:               true,
+		`{"$defs": {"t": {"properties": {"l": {"$ref": "#/$defs/t"}, "r": {"$ref": "#/$defs/t"}}}}, "$ref": "#/$defs/t"}`:        true,
+		`{"$defs": {"t": {"items": {"$ref": "#/$defs/t"}, "additionalProperties": {"$ref": "#/$defs/t"}}}, "$ref": "#/$defs/t"}`: true,
+		`{"$defs": {"t": {"anyOf": [{"type": "string"}, {"properties": {"a": {"$ref": "#/$defs/t"}}}]}}, "$ref": "#/$defs/t"}`:   true,
+		// Each level applies the recursion twice to one value: 2^depth.
+		`{"$defs": {"t": {"anyOf": [{"properties": {"a": {"$ref": "#/$defs/t"}}}, {"properties": {"a": {"$ref": "#/$defs/t"}}}]}}, "$ref": "#/$defs/t"}`: false,
+		`{"$defs": {"t": {"properties": {"a": {"$ref": "#/$defs/t"}}, "patternProperties": {"^a": {"$ref": "#/$defs/t"}}}}, "$ref": "#/$defs/t"}`:        false,
+		`{"$defs": {"t": {"items": {"$ref": "#/$defs/t"}, "contains": {"$ref": "#/$defs/t"}}}, "$ref": "#/$defs/t"}`:                                     false,
+	} {
+		_, err := Compile([]byte(doc))
+		if (err == nil) != ok {
+			t.Errorf("Compile(%s) error %v, want ok %v", doc, err, ok)
+		}
+	}
+}
