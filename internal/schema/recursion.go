@@ -153,6 +153,29 @@ func branching(root *jsonschema.Schema) error {
 	for _, c := range comp {
 		size[c]++
 	}
+	// Ways from the root to each set, in the graph of the sets (Tarjan
+	// numbers a set after every set it reaches, so edges between sets go
+	// from higher numbers to lower).
+	members := make([][]*jsonschema.Schema, ncomp)
+	for s, c := range comp {
+		members[c] = append(members[c], s)
+	}
+	ways := make([]int, ncomp)
+	ways[comp[root]] = 1
+	total := 0
+	for c := ncomp - 1; c >= 0; c-- {
+		total = min(total+ways[c]*len(members[c]), MaxPaths+1)
+		for _, s := range members[c] {
+			for _, e := range edges(s) {
+				if d := comp[e.to]; d != c {
+					ways[d] = min(ways[d]+ways[c], MaxPaths+1)
+				}
+			}
+		}
+	}
+	if total > MaxPaths {
+		return fmt.Errorf("%w: more than %d ways through the schema's subschemas from its root (alternatives within alternatives multiply)", ErrInvalid, MaxPaths)
+	}
 	for s, c := range comp {
 		var in []edge
 		for _, e := range edges(s) {

@@ -37,6 +37,12 @@ const (
 	// nesting anyOf in anyOf through $refs would otherwise cost 2^depth
 	// evaluations per value.
 	MaxEvaluations = 10000
+	// MaxPaths bounds the ways through a schema's applicators from its
+	// root to its subschemas, summed over them (a recursion counted once):
+	// what may apply to the values of a document, however they nest.
+	// anyOf of 100 alternatives that each apply, to a member, anyOf of
+	// 100 more, three levels down, is 1,000,000.
+	MaxPaths = 100000
 )
 
 // ErrInvalid says a schema document does not compile: it is not JSON, not

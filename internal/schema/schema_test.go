@@ -130,3 +130,31 @@ func TestCompile_Branching(t *testing.T) {
 		}
 	}
 }
+
+func TestCompile_Paths(t *testing.T) {
+	// Three levels of 100 alternatives, each descending into a member:
+	// 100^3 ways, though each value sees only 101 at its own location.
+	var defs []string
+	for lvl := range 3 {
+		var alts []string
+		for range 100 {
+			alts = append(alts, fmt.Sprintf(`{"$ref": "#/$defs/b%d"}`, lvl))
+		}
+		defs = append(defs, fmt.Sprintf(`"l%d": {"anyOf": [%s]}`, lvl, strings.Join(alts, ",")),
+			fmt.Sprintf(`"b%d": {"properties": {"a": {"$ref": "#/$defs/l%d"}}}`, lvl, lvl+1))
+	}
+	defs = append(defs, `"l3": {"type": "integer"}`)
+	doc := `{"$defs": {` + strings.Join(defs, ",") + `}, "$ref": "#/$defs/l0"}`
+	if _, err := Compile([]byte(doc)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Compile(100^3 ways) error %v, want ErrInvalid", err)
+	}
+	// A definition used in many places is fine.
+	var props []string
+	for i := range 200 {
+		props = append(props, fmt.Sprintf(`"p%d": {"$ref": "#/$defs/port"}`, i))
+	}
+	doc = `{"$defs": {"port": {"type": "integer", "minimum": 1}}, "properties": {` + strings.Join(props, ",") + `}}`
+	if _, err := Compile([]byte(doc)); err != nil {
+		t.Errorf("Compile(200 uses of a definition): %v", err)
+	}
+}
