@@ -366,6 +366,7 @@ func (s *Store) commitBatch(batch []*request) {
 	}
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
+	s.schemas.NewGroup()
 
 	failAll := func(err error) {
 		err = fmt.Errorf("commit: %w", err)

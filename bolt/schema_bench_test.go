@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,13 +29,16 @@ const benchSchema = `{
 // the goal is at least 0.5). "split" is benchSchema, which is checked on
 // the changed member alone (internal/schema); "whole" the same schema
 // under an anyOf, which does not split: the whole namespace is validated
-// at each commit.
+// at each commit. "parallel" is "split" with 16 writers, whose commits the
+// store groups: b.N PUTs go to each namespace, one namespace after the
+// other, in rounds of 1,600.
 func BenchmarkSchemaPut(b *testing.B) {
-	b.Run("split", func(b *testing.B) { benchSchemaPut(b, benchSchema) })
-	b.Run("whole", func(b *testing.B) { benchSchemaPut(b, `{"anyOf": [`+benchSchema+`]}`) })
+	b.Run("split", func(b *testing.B) { benchSchemaPut(b, benchSchema, 1) })
+	b.Run("whole", func(b *testing.B) { benchSchemaPut(b, `{"anyOf": [`+benchSchema+`]}`, 1) })
+	b.Run("parallel", func(b *testing.B) { benchSchemaPut(b, benchSchema, 16) })
 }
 
-func benchSchemaPut(b *testing.B, sch string) {
+func benchSchemaPut(b *testing.B, sch string, writers int) {
 	s, done := benchStore(b, true)
 	ctx := context.Background()
 	for _, ns := range []verso.Path{"/plain", "/valid"} {
@@ -66,9 +70,30 @@ func benchSchemaPut(b *testing.B, sch string) {
 	}
 	b.ResetTimer()
 	var plain, valid time.Duration
-	for i := 0; i < b.N; i++ {
-		plain += put("/plain", i)
-		valid += put("/valid", i)
+	if writers == 1 {
+		for i := 0; i < b.N; i++ {
+			plain += put("/plain", i)
+			valid += put("/valid", i)
+		}
+	} else {
+		round := func(ns verso.Path, n int) time.Duration {
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for i := w; i < n; i += writers {
+						put(ns, i)
+					}
+				})
+			}
+			wg.Wait()
+			return time.Since(start)
+		}
+		for done := 0; done < b.N; done += 1600 {
+			n := min(1600, b.N-done)
+			plain += round("/plain", n)
+			valid += round("/valid", n)
+		}
 	}
 	b.ReportMetric(float64(plain.Nanoseconds())/float64(b.N), "plain-ns/put")
 	b.ReportMetric(float64(valid.Nanoseconds())/float64(b.N), "schema-ns/put")

@@ -194,6 +194,7 @@ func (g *group) answer() {
 // the error stands if the group's transaction commits, which proves that
 // the snapshot was still the head.
 func (s *Store) planGroup(reqs []*request) *group {
+	s.schemas.NewGroup()
 	s.applyMu.Lock()
 	snap := s.snap.Load()
 	work := snap.tree.clone()

@@ -563,6 +563,9 @@ func plan(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, 
 		return nil, nil, err
 	}
 	p.cache, p.docs = cache, check.docs
+	if cache != nil && schemaErr == nil && len(check.docs) > 0 {
+		cache.planned(check.docs)
+	}
 
 	// Every namespace above a changed path gets TreeRev = rev.
 	changed := make(map[verso.Path]bool, len(p.Changed))

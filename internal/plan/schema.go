@@ -25,10 +25,23 @@ import (
 // implements SchemaCacher lends Txn its store's cache; a document enters
 // it only once the store calls Plan.Durable, so a plan that is never
 // committed (etcd plans again when another server got in first) cannot
-// leave a document of a revision that never was.
+// leave a document of a revision that never was. Within one group of
+// transactions planned in turn, each against the state the earlier ones
+// left, the documents of the earlier plans serve the later ones: a store
+// calls NewGroup before it plans a group, which forgets those of the last
+// group that did not become durable.
 type SchemaCache struct {
-	mu   sync.Mutex
-	docs map[verso.Path]nsDoc
+	mu      sync.Mutex
+	docs    map[verso.Path]nsDoc
+	pending map[verso.Path]nsDoc // this group's, not yet durable
+}
+
+// NewGroup starts a group of plans: documents of earlier plans that never
+// became durable are forgotten.
+func (c *SchemaCache) NewGroup() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.pending)
 }
 
 // SchemaCacher is a State that has a SchemaCache.
@@ -57,7 +70,23 @@ func (c *SchemaCache) get(p verso.Path, treeRev verso.Revision) map[string]any {
 	if d, ok := c.docs[p]; ok && d.treeRev == treeRev {
 		return d.members
 	}
+	if d, ok := c.pending[p]; ok && d.treeRev == treeRev {
+		return d.members
+	}
 	return nil
+}
+
+// planned makes the documents of a plan just made available to the later
+// plans of its group.
+func (c *SchemaCache) planned(docs []nsDoc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil {
+		c.pending = make(map[verso.Path]nsDoc)
+	}
+	for _, d := range docs {
+		c.pending[d.path] = d
+	}
 }
 
 func (c *SchemaCache) confirm(docs []nsDoc) {

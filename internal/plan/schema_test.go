@@ -80,20 +80,27 @@ func cacheAgrees(t *testing.T, sch string) {
 		}
 		return txn
 	}
-	txns := []*verso.Txn{setup}
 	var refused, accepted int
+	var group []*Plan // planned in this group, durable at its end
 	for i := 0; i < 600; i++ {
-		var txn *verso.Txn
-		if i < len(txns) {
-			txn = txns[i]
-		} else {
-			txn = randomTxn()
+		txn := randomTxn()
+		if i == 0 {
+			txn = setup
 		}
-		if rng.IntN(5) == 0 {
-			// A plan never committed: its documents must not be used.
-			if p, err := Txn(cached, head, randomTxn(), t0); err == nil {
-				_ = p
+		if i == 0 || rng.IntN(3) == 0 {
+			// A new group. Sometimes the last one was never committed
+			// (another server got in first): its plans' documents must
+			// not be used.
+			for _, p := range group {
+				p.Durable()
 			}
+			group = nil
+			if rng.IntN(4) == 0 {
+				if _, err := Txn(cached, head, randomTxn(), t0); err == nil {
+					cached.cache.NewGroup()
+				}
+			}
+			cached.cache.NewGroup()
 		}
 		p1, err1 := Txn(plain, head, txn, t0)
 		p2, err2 := Txn(cached, head, txn, t0)
@@ -110,7 +117,7 @@ func cacheAgrees(t *testing.T, sch string) {
 		accepted++
 		applyPlan(plain, p1)
 		applyPlan(cached.mapState, p2)
-		p2.Durable()
+		group = append(group, p2)
 		head = p1.Rev
 	}
 	if refused < 30 || accepted < 30 {
