@@ -53,27 +53,55 @@ type SchemaCacher interface {
 // over.
 const maxCachedDocs = 4096
 
-// nsDoc is the document of a namespace as of its TreeRev. Members is never
-// modified once made: a new revision's document is a copy.
+// nsDoc is the document of a namespace as of its TreeRev.
 type nsDoc struct {
 	path    verso.Path
 	treeRev verso.Revision
-	members map[string]any
+	box     *docBox
 }
 
-func (c *SchemaCache) get(p verso.Path, treeRev verso.Revision) map[string]any {
+// docBox holds a document's members. A later plan that changes the
+// document changes the same map (copying a thousand members per commit
+// would cost more than validating the one that changed): it first marks
+// the box dead, and the boxes of the documents above it, which hold the
+// map as a member, so that no plan or confirmation uses what it held.
+type docBox struct {
+	members map[string]any
+	dead    bool
+}
+
+func (c *SchemaCache) get(p verso.Path, treeRev verso.Revision) *docBox {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d, ok := c.docs[p]; ok && d.treeRev == treeRev {
-		return d.members
-	}
-	if d, ok := c.pending[p]; ok && d.treeRev == treeRev {
-		return d.members
+	for _, m := range []map[verso.Path]nsDoc{c.pending, c.docs} {
+		if d, ok := m[p]; ok && d.treeRev == treeRev && !d.box.dead {
+			return d.box
+		}
 	}
 	return nil
+}
+
+// take hands the members of box, the document of p, to a plan that will
+// change them: box and the documents above p are dropped.
+func (c *SchemaCache) take(p verso.Path, box *docBox) map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	box.dead = true
+	for q := p; ; q = q.Parent() {
+		for _, m := range []map[verso.Path]nsDoc{c.pending, c.docs} {
+			if d, ok := m[q]; ok {
+				d.box.dead = true
+				delete(m, q)
+			}
+		}
+		if q == verso.Root {
+			break
+		}
+	}
+	return box.members
 }
 
 // planned makes the documents of a plan just made available to the later
@@ -85,7 +113,9 @@ func (c *SchemaCache) planned(docs []nsDoc) {
 		c.pending = make(map[verso.Path]nsDoc)
 	}
 	for _, d := range docs {
-		c.pending[d.path] = d
+		if !d.box.dead {
+			c.pending[d.path] = d
+		}
 	}
 }
 
@@ -96,6 +126,9 @@ func (c *SchemaCache) confirm(docs []nsDoc) {
 		c.docs = make(map[verso.Path]nsDoc)
 	}
 	for _, d := range docs {
+		if d.box.dead {
+			continue // a later plan took it
+		}
 		if old, ok := c.docs[d.path]; !ok || old.treeRev <= d.treeRev {
 			c.docs[d.path] = d
 		}
@@ -231,14 +264,17 @@ func (c *schemaCheck) document(ns verso.Path) (map[string]any, error) {
 		return nil, err
 	}
 	var members map[string]any
+	var box *docBox
 	if before != nil && before.IsNamespace() {
-		members = c.cache.get(ns, before.TreeRev)
+		box = c.cache.get(ns, before.TreeRev)
 	}
 	_, touched := t.touched[ns]
 	switch {
-	case members != nil && !touched:
-	case members != nil:
-		members = maps.Clone(members)
+	case box != nil && !touched:
+		members = box.members
+	case box != nil:
+		members = c.cache.take(ns, box)
+		box = nil
 		d := &delta{}
 		for q := range t.touched {
 			if q == ns || q.Parent() != ns || q.IsSchema() {
@@ -296,7 +332,10 @@ func (c *schemaCheck) document(ns verso.Path) (map[string]any, error) {
 	}
 	c.built[ns] = members
 	if c.cache != nil {
-		c.docs = append(c.docs, nsDoc{path: ns, treeRev: treeRev, members: members})
+		if box == nil {
+			box = &docBox{members: members}
+		}
+		c.docs = append(c.docs, nsDoc{path: ns, treeRev: treeRev, box: box})
 	}
 	return members, nil
 }

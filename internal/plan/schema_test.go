@@ -72,6 +72,18 @@ func cacheAgrees(t *testing.T, sch string) {
 		for range 1 + rng.IntN(3) {
 			dir := []verso.Path{"/app", "/app/sub"}[rng.IntN(2)]
 			p := dir.Join(fmt.Sprintf("k%d", rng.IntN(5)))
+			if rng.IntN(8) == 0 {
+				// The schemas come and go: /app's, and one of /app/sub's own.
+				p = dir.Join(verso.SchemaKey)
+				sch := []byte(sch)
+				if dir == "/app/sub" {
+					sch = []byte(`{"additionalProperties": {"minimum": 0}}`)
+				}
+				if rng.IntN(2) == 0 {
+					txn.Ops = append(txn.Ops, verso.Op{Kind: verso.OpPut, Path: p, Value: sch})
+					continue
+				}
+			}
 			if rng.IntN(4) == 0 {
 				txn.Ops = append(txn.Ops, verso.Op{Kind: verso.OpDelete, Path: p})
 			} else {
@@ -82,7 +94,7 @@ func cacheAgrees(t *testing.T, sch string) {
 	}
 	var refused, accepted int
 	var group []*Plan // planned in this group, durable at its end
-	for i := 0; i < 600; i++ {
+	for i := 0; i < 1500; i++ {
 		txn := randomTxn()
 		if i == 0 {
 			txn = setup
