@@ -471,6 +471,7 @@ func (s *Store) commitBatch(batch []*request) {
 	}
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
+	s.schemas.NewGroup()
 
 	failAll := func(err error) {
 		err = fmt.Errorf("commit: %w", err)
@@ -517,7 +518,7 @@ func (s *Store) commitBatch(batch []*request) {
 				r.err = err
 				continue
 			}
-			p, err := planTxn(tx, head, r.txn, s.now())
+			p, err := planCached(tx, &s.schemas, head, r.txn, s.now())
 			if err != nil {
 				if errors.Is(err, errCorrupt) {
 					return err
@@ -630,6 +631,7 @@ func (s *Store) now() time.Time { return s.clock().Round(0).UTC() }
 // publish applies a durable plan to the head cache. It stores new entries
 // and never modifies published ones.
 func (s *Store) publish(p *plan.Plan) {
+	p.Durable()
 	for i, ch := range p.Commit.Changes {
 		if e := p.Changed[i]; e != nil {
 			s.cache.Store(ch.Path, e)

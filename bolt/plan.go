@@ -17,7 +17,13 @@ import (
 
 // planState is the tree as a bbolt write transaction holds it: the head
 // revision, with the plans written before in the same group commit.
-type planState struct{ tree, hist *bbolt.Bucket }
+type planState struct {
+	tree, hist *bbolt.Bucket
+	schemas    *plan.SchemaCache
+}
+
+// SchemaCache lends the planner the store's namespace documents.
+func (s planState) SchemaCache() *plan.SchemaCache { return s.schemas }
 
 // Get returns p's entry in the tree bucket, or nil.
 func (s planState) Get(p verso.Path) (*verso.Entry, error) {
@@ -68,7 +74,12 @@ func readTree(tree *bbolt.Bucket, p verso.Path) (*verso.Entry, error) {
 // computes what revision head+1 changes. It writes nothing. A nil error
 // means writePlan will succeed short of a storage failure.
 func planTxn(tx *bbolt.Tx, head verso.Revision, txn *verso.Txn, now time.Time) (*plan.Plan, error) {
-	return plan.Txn(planState{tree: tx.Bucket(bucketTree), hist: tx.Bucket(bucketHist)}, head, txn, now)
+	return planCached(tx, nil, head, txn, now)
+}
+
+// planCached is planTxn with the store's cache of namespace documents.
+func planCached(tx *bbolt.Tx, schemas *plan.SchemaCache, head verso.Revision, txn *verso.Txn, now time.Time) (*plan.Plan, error) {
+	return plan.Txn(planState{tree: tx.Bucket(bucketTree), hist: tx.Bucket(bucketHist), schemas: schemas}, head, txn, now)
 }
 
 // writePlan writes p through w as revision p.Rev, which must be head+1.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/commitq"
+	"github.com/verso-config/verso/internal/plan"
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -44,6 +45,7 @@ type Options struct {
 // Store is a verso.Store kept in one bbolt file. It is safe for concurrent
 // use. See the package documentation for the layout and the commit rules.
 type Store struct {
+	schemas  plan.SchemaCache // namespace documents validated (internal/plan)
 	path     string
 	db       *bbolt.DB
 	clock    func() time.Time

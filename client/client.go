@@ -72,11 +72,23 @@ type Error struct {
 	Op    *int
 	Path  verso.Path
 	Paths []verso.Path
+	// Violations list, for a write a namespace's schema refused (422),
+	// each value that fails it.
+	Violations []verso.Violation
 }
 
 func (e *Error) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("server answered %d %s", e.Status, http.StatusText(e.Status))
+	}
+	if len(e.Violations) > 0 {
+		// One a line, as the command line prints them.
+		var b strings.Builder
+		b.WriteString(e.Message)
+		for _, v := range e.Violations {
+			b.WriteString("\n  " + v.String())
+		}
+		return b.String()
 	}
 	return e.Message
 }
@@ -95,6 +107,8 @@ func (e *Error) Is(target error) bool {
 		return target == verso.ErrConflict
 	case http.StatusRequestEntityTooLarge:
 		return target == verso.ErrTooLarge
+	case http.StatusUnprocessableEntity:
+		return target == verso.ErrSchema && len(e.Violations) > 0
 	}
 	return false
 }

@@ -124,11 +124,13 @@ func (e *Error) details(body []byte) {
 		Op    *int         `json:"op"`
 		Path  verso.Path   `json:"path"`
 		Paths []verso.Path `json:"paths"`
+		// Violations are those of a write a schema refused (422).
+		Violations []verso.Violation `json:"violations"`
 	}
 	if json.Unmarshal(body, &d) != nil {
 		return
 	}
-	e.Op, e.Path, e.Paths = d.Op, d.Path, d.Paths
+	e.Op, e.Path, e.Paths, e.Violations = d.Op, d.Path, d.Paths, d.Violations
 }
 
 // CompareAndSwap writes data to p only if p is still at revision old (its

@@ -204,6 +204,7 @@ func (g *group) answer() {
 // the error stands if the group's transaction commits, which proves that
 // the snapshot was still the head.
 func (s *Store) planGroup(reqs []*request) *group {
+	s.schemas.NewGroup()
 	s.applyMu.Lock()
 	snap := s.snap.Load()
 	work := snap.tree.clone()
@@ -227,7 +228,7 @@ func (s *Store) planGroup(reqs []*request) *group {
 		}
 		p, err := plan.Txn(planState{tree: work, deletedAfter: func(paths []verso.Path, base verso.Revision) ([]verso.Path, error) {
 			return s.deletedAfter(r.ctx, changedHere, paths, base, snap.head)
-		}}, head, r.txn, s.now())
+		}, schemas: &s.schemas}, head, r.txn, s.now())
 		if err != nil {
 			r.err = err
 			g.failed++
@@ -420,6 +421,7 @@ func (s *Store) publishGroup(g *group) {
 	head := g.snap.head
 	for _, r := range g.decided {
 		if r.plan != nil {
+			r.plan.Durable()
 			head = r.plan.Rev
 		}
 	}

@@ -16,7 +16,11 @@ type planState struct {
 	// a revision after base deleted: the tree in memory holds no
 	// deletions.
 	deletedAfter func(paths []verso.Path, base verso.Revision) ([]verso.Path, error)
+	schemas      *plan.SchemaCache
 }
+
+// SchemaCache lends the planner the store's namespace documents.
+func (s planState) SchemaCache() *plan.SchemaCache { return s.schemas }
 
 // Get returns p's entry in the tree, or nil.
 func (s planState) Get(p verso.Path) (*verso.Entry, error) { return s.tree.get(p), nil }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/commitq"
+	"github.com/verso-config/verso/internal/plan"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -71,6 +72,7 @@ type Options struct {
 // tree with one line of revisions. It is safe for concurrent use. See the
 // package documentation for the layout and the rules.
 type Store struct {
+	schemas  plan.SchemaCache // namespace documents validated (internal/plan)
 	cli      *clientv3.Client
 	k        keys
 	clock    func() time.Time

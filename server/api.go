@@ -47,8 +47,9 @@ func (s *Server) routes() *http.ServeMux {
 	handle("GET", "/api/v1/watch", s.handleWatch)
 	handle("POST", "/api/v1/txn", s.handleTxn)
 	handle("GET", "/api/v1/backup", s.handleBackup)
-	handle("GET", "/api/v1/list", s.handleList)     // browse.go
-	handle("GET", "/api/v1/access", s.handleAccess) // browse.go
+	handle("GET", "/api/v1/list", s.handleList)      // browse.go
+	handle("GET", "/api/v1/access", s.handleAccess)  // browse.go
+	mux.HandleFunc("/api/v1/schema", s.handleSchema) // schema.go
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.log, errorf(http.StatusNotFound, "no API endpoint %s (see docs/HTTP.md)", r.URL.Path))
 	})

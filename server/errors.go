@@ -58,8 +58,10 @@ func statusOf(err error) int {
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, verso.ErrSamePath), errors.Is(err, verso.ErrRoot):
 		return http.StatusForbidden
+	case errors.Is(err, verso.ErrSchema):
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, verso.ErrInvalidPath), errors.Is(err, verso.ErrInvalidOp),
-		errors.Is(err, verso.ErrEmptyTxn):
+		errors.Is(err, verso.ErrEmptyTxn), errors.Is(err, verso.ErrInvalidSchema):
 		return http.StatusBadRequest
 	case errors.Is(err, dav.ErrLocked):
 		return http.StatusLocked
@@ -87,6 +89,9 @@ const noSpaceMessage = "the server's disk is full: nothing was changed; the writ
 // (one line of plain text); a 500 is logged with its cause and the client
 // sees only that something went wrong on the server.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if writeSchemaError(w, r, err) { // 422 with the violations (schema.go)
+		return
+	}
 	status := statusOf(err)
 	msg := err.Error()
 	// 501, 503 and 507 say what the client can do (a store without the

@@ -108,6 +108,12 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if err != nil {
 		return err
 	}
+	if dry, err := wantsDryRun(r); err != nil || dry {
+		if err != nil {
+			return err
+		}
+		return s.dryRun(w, r, &verso.Txn{Author: s.author(r), Base: pl.head, Ops: pl.ops}) // dryrun.go
+	}
 	if len(pl.ops) == 0 {
 		w.Header().Set(HeaderRevision, strconv.FormatInt(int64(pl.head), 10))
 		return writeJSON(w, http.StatusOK, importJSON{Revision: pl.head})
@@ -194,8 +200,8 @@ func (s *Server) planImport(r *http.Request, p verso.Path, doc *format.Node, syn
 	if sync {
 		var gone verso.Path // the last deleted namespace: its subtree goes with it
 		for _, q := range order {
-			if inDoc[q] || (gone != "" && gone.Contains(q)) {
-				continue
+			if inDoc[q] || (gone != "" && gone.Contains(q)) || q.IsSchema() {
+				continue // a sync keeps the schema of a namespace it keeps (schema.go)
 			}
 			if err := pl.add(s, r, verso.Op{Kind: verso.OpDelete, Path: q}); err != nil {
 				return nil, err

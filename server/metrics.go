@@ -149,7 +149,7 @@ func (p slogPrinter) Println(v ...any) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ops := s.ops
 	start := time.Now()
-	info := &requestInfo{}
+	info := &requestInfo{srv: s}
 	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 	rec := &recorder{ResponseWriter: w}
 	long := longLived(r)
@@ -306,7 +306,8 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // there), so that what is learnt while answering it reaches the access log
 // even though handlers work on requests derived from the one ServeHTTP saw.
 type requestInfo struct {
-	user string // the authenticated user, once known
+	user string  // the authenticated user, once known
+	srv  *Server // for answers that depend on what the user may read (schema.go)
 }
 
 type requestInfoKey struct{}

@@ -54,6 +54,12 @@ func (s *Server) handleTxn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if dry, err := wantsDryRun(r); err != nil || dry {
+		if err != nil {
+			return err
+		}
+		return s.dryRun(w, r, txn) // dryrun.go
+	}
 	ctx := r.Context()
 	if txn.Base > 0 {
 		head, err := s.store.Head(ctx)

@@ -111,7 +111,7 @@ func (c *clientConn) explain(err error) error {
 	case errors.As(err, &ce):
 		// The server's reasons may start with the store's "verso: ", which
 		// main already prints.
-		return &client.Error{Status: ce.Status, Message: strings.TrimPrefix(ce.Message, "verso: ")}
+		return &client.Error{Status: ce.Status, Message: strings.TrimPrefix(ce.Message, "verso: "), Violations: ce.Violations}
 	case errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("cannot reach verso at %s: %w", c.url, ue.Err)
 	}

@@ -6,6 +6,7 @@ import (
 
 func newCommitCommand(getenv func(string) string) *cobra.Command {
 	var message, user string
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:     "commit -m MESSAGE",
 		Aliases: []string{"ci"},
@@ -18,7 +19,12 @@ below it; if any of them changed on the server since (a key someone added
 inside a folder you delete counts), nothing is committed and commit names
 them: run 'verso update', then commit again.
 
-It prints nothing when there is nothing to commit.`,
+It prints nothing when there is nothing to commit.
+
+--dry-run sends nothing to commit: the server answers what the commit would
+change and whether every namespace it touches would validate against its
+schema (see 'verso schema'), and commit prints that; it fails if the commit
+would be refused.`,
 		Example: `  verso commit -m "move the database to db2"`,
 		Args:    commandArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -33,6 +39,13 @@ It prints nothing when there is nothing to commit.`,
 			if err != nil {
 				return err
 			}
+			if dryRun {
+				d, err := w.DryRun(cmd.Context(), c.Client, message)
+				if err != nil {
+					return c.explain(err)
+				}
+				return printDryRun(cmd, d)
+			}
 			if _, err := w.Commit(cmd.Context(), c.Client, message, cmd.OutOrStdout()); err != nil {
 				return c.explain(err)
 			}
@@ -40,6 +53,7 @@ It prints nothing when there is nothing to commit.`,
 		},
 	}
 	cmd.Flags().StringVarP(&message, "message", "m", "", "commit `MESSAGE`")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what the commit would change and whether it validates; commit nothing")
 	cmd.Flags().StringVar(&user, "user", "", "`NAME` to authenticate as; the password is read from VERSO_PASSWORD (env VERSO_USER)")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 func newImportCommand(getenv func(string) string) *cobra.Command {
 	flags := &clientFlags{getenv: getenv}
 	var opts client.ImportOptions
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "import NAMESPACE FILE|-",
 		Short: "Load a JSON or YAML document into a namespace, in one revision",
@@ -63,6 +64,13 @@ The format is taken from --format, else from FILE's extension (.json, .yaml,
 			if err != nil {
 				return err
 			}
+			if dryRun {
+				d, err := c.ImportDryRun(cmd.Context(), p, doc, &opts)
+				if err != nil {
+					return c.explain(err)
+				}
+				return printDryRun(cmd, d)
+			}
 			res, err := c.Import(cmd.Context(), p, doc, &opts)
 			if err != nil {
 				return c.explain(err)
@@ -78,6 +86,7 @@ The format is taken from --format, else from FILE's extension (.json, .yaml,
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&opts.Message, "message", "m", "", "commit `MESSAGE` (default: IMPORT and the namespace)")
+	fs.BoolVar(&dryRun, "dry-run", false, "show what the import would change and whether it validates; write nothing")
 	fs.BoolVar(&opts.Sync, "sync", false, "also delete keys below NAMESPACE that the document does not name")
 	fs.StringVarP(&opts.Format, "format", "f", "", "`FORMAT` of the document: json or yaml (default: from the file name or content)")
 	flags.bind(cmd)

@@ -60,6 +60,7 @@ restore and passwd. 'verso help COMMAND' explains each.`,
 	root.AddCommand(newLogCommand(getenv), newDiffCommand(getenv), newRevertCommand(getenv))
 	root.AddCommand(newCheckoutCommand(getenv), newStatusCommand(getenv), newCommitCommand(getenv), newUpdateCommand(getenv), newResolveCommand(getenv))
 	root.AddCommand(newWatchCommand(getenv))
+	root.AddCommand(newSchemaCommand(getenv), newValidateCommand(getenv))
 	root.AddCommand(newExportCommand(getenv), newImportCommand(getenv), newInventoryCommand(getenv), newTemplateCommand(getenv))
 	return root
 }

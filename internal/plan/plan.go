@@ -14,6 +14,7 @@ package plan
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -61,6 +62,11 @@ type Plan struct {
 	Indexed []verso.Path
 	// Root is the root entry as of Rev, with TreeRev = Rev.
 	Root *verso.Entry
+
+	// cache and docs are the namespace documents validated, for the
+	// State's cache once the plan is durable (see Durable).
+	cache *SchemaCache
+	docs  []nsDoc
 }
 
 // RootEntry is the root as it is before any property was set on it.
@@ -456,8 +462,27 @@ func (t *txnState) apply(op *verso.Op) error {
 // is the transaction's own (an *verso.OpError, a *verso.ConflictError, a
 // Base beyond the head) or one of st's.
 func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, error) {
+	p, schemaErr, err := plan(st, head, txn, now)
+	if err != nil {
+		return nil, err
+	}
+	if schemaErr != nil {
+		return nil, schemaErr
+	}
+	return p, nil
+}
+
+// DryRun plans txn as Txn does, for a commit that is not to be made: when
+// the transaction fails only because of namespace schemas, it returns the
+// plan along with the *verso.SchemaError, so that the caller can tell both
+// what would change and why it may not.
+func DryRun(st State, head verso.Revision, txn *verso.Txn, now time.Time) (p *Plan, schemaErr *verso.SchemaError, err error) {
+	return plan(st, head, txn, now)
+}
+
+func plan(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, *verso.SchemaError, error) {
 	if txn.Base > head {
-		return nil, &verso.PathError{Op: "commit", Path: verso.Root, Rev: txn.Base, Err: fmt.Errorf("%w: base revision %d is beyond the head %d", verso.ErrNoRevision, txn.Base, head)}
+		return nil, nil, &verso.PathError{Op: "commit", Path: verso.Root, Rev: txn.Base, Err: fmt.Errorf("%w: base revision %d is beyond the head %d", verso.ErrNoRevision, txn.Base, head)}
 	}
 	t := &txnState{
 		view: &view{
@@ -472,7 +497,7 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 	for i := range txn.Ops {
 		op := &txn.Ops[i]
 		if err := t.apply(op); err != nil {
-			return nil, &verso.OpError{Index: i, Kind: op.Kind, Err: err}
+			return nil, nil, &verso.OpError{Index: i, Kind: op.Kind, Err: err}
 		}
 	}
 
@@ -483,7 +508,7 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 		after := t.over[path]
 		before, err := t.base(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ch := verso.Change{Path: path}
 		switch o, ok := t.origin[path]; {
@@ -516,14 +541,30 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 		if len(absent) > 0 {
 			more, err := st.DeletedAfter(absent, txn.Base)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			conflicts = append(conflicts, more...)
 		}
 		if len(conflicts) > 0 {
 			slices.Sort(conflicts)
-			return nil, &verso.ConflictError{Base: txn.Base, Paths: conflicts}
+			return nil, nil, &verso.ConflictError{Base: txn.Base, Paths: conflicts}
 		}
+	}
+
+	var cache *SchemaCache
+	if sc, ok := st.(SchemaCacher); ok {
+		cache = sc.SchemaCache()
+	}
+	check, err := t.checkSchemas(cache)
+	var schemaErr *verso.SchemaError
+	if errors.As(err, &schemaErr) {
+		check = &schemaCheck{}
+	} else if err != nil {
+		return nil, nil, err
+	}
+	p.cache, p.docs = cache, check.docs
+	if cache != nil && schemaErr == nil && len(check.docs) > 0 {
+		cache.planned(check.docs)
 	}
 
 	// Every namespace above a changed path gets TreeRev = rev.
@@ -538,10 +579,10 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 		}
 		e, err := t.get(q)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if e == nil {
-			return nil, fmt.Errorf("namespace %s above a changed path is missing: %w", q, codec.ErrCorrupt)
+			return nil, nil, fmt.Errorf("namespace %s above a changed path is missing: %w", q, codec.ErrCorrupt)
 		}
 		ne := *e
 		ne.TreeRev = t.rev
@@ -549,12 +590,12 @@ func Txn(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, e
 	}
 	root, err := t.get(verso.Root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nr := *root
 	nr.TreeRev = t.rev
 	p.Root = &nr
-	return p, nil
+	return p, schemaErr, nil
 }
 
 // IndexedPaths returns, sorted, the paths whose log holds c's revision: the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
 )
@@ -182,7 +183,7 @@ func TestTxn(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Txn() again error: %v", err)
 			}
-			if diff := cmp.Diff(p, again); diff != "" {
+			if diff := cmp.Diff(p, again, cmpopts.IgnoreUnexported(Plan{})); diff != "" {
 				t.Errorf("Txn() again mismatch (-first +second):\n%s", diff)
 			}
 		})

@@ -37,30 +37,28 @@ func (e *OutOfDateError) Error() string {
 // ErrConflicted is returned by Commit while a file is conflicted.
 var ErrConflicted = errors.New("conflicted")
 
-// Commit sends every local change as one transaction, each path guarded by
-// its base revision, and returns the revision it made (0 when there was
-// nothing to commit). When any path changed on the server since its base,
-// nothing is committed and the error is an *OutOfDateError naming them.
-func (w *WC) Commit(ctx context.Context, c *client.Client, message string, out io.Writer) (verso.Revision, error) {
-	local, err := w.scan()
+// commitTxn scans the working copy and returns its local state, its
+// changes, the transaction that commits them and the lines that report
+// them (no transaction when there is nothing to commit).
+func (w *WC) commitTxn(message string) (local map[string]*localItem, changes []Change, tx *client.Txn, lines []string, err error) {
+	local, err = w.scan()
 	if err != nil {
-		return 0, err
+		return nil, nil, nil, nil, err
 	}
-	changes := w.status(local)
+	changes = w.status(local)
 	for _, ch := range changes {
 		switch ch.State {
 		case Conflicted:
-			return 0, fmt.Errorf("cannot commit: %s is %w; edit it, then run 'verso resolve %s'", ch.Rel, ErrConflicted, ch.Rel)
+			return nil, nil, nil, nil, fmt.Errorf("cannot commit: %s is %w; edit it, then run 'verso resolve %s'", ch.Rel, ErrConflicted, ch.Rel)
 		case Obstructed:
-			return 0, fmt.Errorf("cannot commit: %s was a %s and is now a %s; move it aside or run 'verso revert %s'",
+			return nil, nil, nil, nil, fmt.Errorf("cannot commit: %s was a %s and is now a %s; move it aside or run 'verso revert %s'",
 				ch.Rel, w.m.Entries[ch.Rel].Kind, ch.Kind, ch.Rel)
 		}
 	}
 	if len(changes) == 0 {
-		return 0, nil
+		return local, nil, nil, nil, nil
 	}
-	tx := &client.Txn{Message: message}
-	var lines []string
+	tx = &client.Txn{Message: message}
 	add := func(verb, rel string) { lines = append(lines, fmt.Sprintf("%-15s%s", verb, rel)) }
 	// Additions and modifications in path order (folders before what they
 	// hold), then deletions children first. A deleted folder is deleted
@@ -71,7 +69,7 @@ func (w *WC) Commit(ctx context.Context, c *client.Client, message string, out i
 	for _, ch := range changes {
 		p, err := w.checkedRemote(ch.Rel)
 		if err != nil {
-			return 0, err
+			return nil, nil, nil, nil, err
 		}
 		switch {
 		case ch.State == Added && ch.Kind == verso.KindNamespace:
@@ -107,6 +105,30 @@ func (w *WC) Commit(ctx context.Context, c *client.Client, message string, out i
 		if ch.State == Deleted {
 			add("Deleting", ch.Rel)
 		}
+	}
+	return local, changes, tx, lines, nil
+}
+
+// DryRun sends the transaction Commit would send as a dry run: the server
+// answers what it would change and whether the namespaces it touches
+// validate against their schemas, and writes nothing. It returns nil when
+// there is nothing to commit.
+func (w *WC) DryRun(ctx context.Context, c *client.Client, message string) (*client.DryRun, error) {
+	_, _, tx, _, err := w.commitTxn(message)
+	if err != nil || tx == nil {
+		return nil, err
+	}
+	return c.DryRun(ctx, tx)
+}
+
+// Commit sends every local change as one transaction, each path guarded by
+// its base revision, and returns the revision it made (0 when there was
+// nothing to commit). When any path changed on the server since its base,
+// nothing is committed and the error is an *OutOfDateError naming them.
+func (w *WC) Commit(ctx context.Context, c *client.Client, message string, out io.Writer) (verso.Revision, error) {
+	local, changes, tx, lines, err := w.commitTxn(message)
+	if err != nil || tx == nil {
+		return 0, err
 	}
 	cm, err := c.Commit(ctx, tx)
 	if err != nil {
