@@ -155,7 +155,7 @@ func FuzzCheckCorrupt(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0x20, 0, 0xff})
 	f.Add([]byte{0x80, 0, 0x40, 0})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0x10, 0x7f, 0, 0x30, 0, 0, 1})
-	dir := f.TempDir()
+	dir := memTempDir(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		b := damage(clean, in)
 		f, err := os.CreateTemp(dir, "verso.db")
@@ -184,8 +184,14 @@ func FuzzOpenCorrupt(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0x20, 0, 0xff})
 	f.Add([]byte{0x80, 0, 0x40, 0})
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0x10, 0x7f, 0, 0x30, 0, 0, 1})
+	base := memTempDir(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		path := filepath.Join(t.TempDir(), "verso.db")
+		dir, err := os.MkdirTemp(base, "open")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "verso.db")
 		if err := os.WriteFile(path, damage(clean, in), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -345,4 +351,17 @@ func TestCheckFile_HugeHead(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "commit records missing") {
 		t.Errorf("CheckFile = %.300v, want the missing records as one range", err)
 	}
+}
+
+// memTempDir is a temporary directory in memory (/dev/shm) where there is
+// one, else tb.TempDir(): the fuzz targets open, commit to and close a
+// store every execution, and on a disk the fsyncs, not the code under
+// test, would set their pace.
+func memTempDir(tb testing.TB) string {
+	dir, err := os.MkdirTemp("/dev/shm", "verso-fuzz")
+	if err != nil {
+		return tb.TempDir()
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
