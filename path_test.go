@@ -104,14 +104,14 @@ func TestParseRevision(t *testing.T) {
 func BenchmarkParsePath(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParsePath("/app/prod/database/url"); err != nil {
+		if _, err := verso.ParsePath("/app/prod/database/url"); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func TestParsePath_NoAllocs(t *testing.T) {
-	if n := testing.AllocsPerRun(100, func() { ParsePath("/app/prod/database/url") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { verso.ParsePath("/app/prod/database/url") }); n != 0 {
 		t.Errorf("ParsePath of a clean path: %v allocations, want 0", n)
 	}
 }
