@@ -72,6 +72,18 @@ type limitedConn struct {
 	once      sync.Once
 }
 
+// NetConn returns the connection counted, for code that looks through
+// wrappers (the fast lane's event loops) to find the one accepted.
+func (c *limitedConn) NetConn() net.Conn { return c.Conn }
+
+// Inner returns the listener l wraps; SetInner replaces it, before anything
+// accepts from l (the fast lane's event loops accept in their own way:
+// fastlane.InnerListener).
+func (l *Listener) Inner() net.Listener { return l.Listener }
+
+// SetInner replaces the listener l wraps (see Inner).
+func (l *Listener) SetInner(ln net.Listener) { l.Listener = ln }
+
 // Close closes the connection and frees its place.
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()

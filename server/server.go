@@ -18,6 +18,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/auth"
+	"github.com/verso-config/verso/internal/fastlane"
 )
 
 // Options configure a Server. The zero value (or nil) gives the defaults.
@@ -75,7 +76,7 @@ const (
 	// HeaderRevision, on responses, is the revision at which the key last
 	// changed (for a namespace: anything below it); on writes, the revision
 	// the write made.
-	HeaderRevision = "X-Verso-Revision"
+	HeaderRevision = fastlane.HeaderRevision
 	// HeaderMessage, on write requests, sets the commit message.
 	HeaderMessage = "X-Verso-Message"
 )
