@@ -51,7 +51,7 @@ FUZZTIME ?= 20000x
 FUZZ_TARGETS = \
 	.:FuzzParsePath .:FuzzParseRevision \
 	server:FuzzReadPropfind server:FuzzReadProppatch server:FuzzReadLockInfo \
-	server:FuzzParseIfHeader server:FuzzGetParams server:FuzzTxn \
+	server:FuzzParseIfHeader server:FuzzGetParams server:FuzzTxn server:FuzzLane \
 	bolt:FuzzCheckCorrupt bolt:FuzzOpenCorrupt \
 	auth:FuzzParseUsers internal/authz:FuzzParse
 fuzz:
