@@ -20,30 +20,42 @@ import (
 // write.
 const HeaderRevision = "X-Verso-Revision"
 
-// A field is one header of an answer: its name as net/http writes it
-// (canonical), and how to append its value.
-type field struct {
-	name  string
-	value func(b []byte, e *verso.Entry) []byte
+// keyFields are the names of the headers of the answer to a GET or HEAD
+// of a key, sorted as net/http writes them (before Date, which it adds);
+// keyField makes their values. Content-Length is first: SetKeyHeader leaves
+// it out on request.
+var keyFields = [...]string{"Content-Length", "Content-Type", "Etag", "Last-Modified", "X-Content-Type-Options", HeaderRevision}
+
+// keyField appends the value of keyFields[i] for the key e; a value that
+// is a string already is returned as text instead, with b unchanged.
+// (A switch, not a table of functions: through a function value e would
+// escape, and the lane would allocate an entry per answer.)
+func keyField(b []byte, i int, e *verso.Entry) (_ []byte, text string) {
+	switch i {
+	case 0:
+		return strconv.AppendInt(b, int64(len(e.Value)), 10), ""
+	case 1:
+		return b, ContentType(e)
+	case 2:
+		return appendETag(b, e.ModRev), ""
+	case 3:
+		return appendHTTPDate(b, e.ModTime), ""
+	case 4:
+		return b, "nosniff"
+	default:
+		return strconv.AppendInt(b, int64(e.ModRev), 10), ""
+	}
 }
 
-// keyFields are the headers of the answer to a GET or HEAD of a key,
-// sorted by name as net/http writes them (before Date, which it adds).
-// Content-Length is first; SetKeyHeader leaves it out on request.
-var keyFields = [...]field{
-	{"Content-Length", func(b []byte, e *verso.Entry) []byte { return strconv.AppendInt(b, int64(len(e.Value)), 10) }},
-	{"Content-Type", func(b []byte, e *verso.Entry) []byte { return append(b, ContentType(e)...) }},
-	{"Etag", func(b []byte, e *verso.Entry) []byte { return appendETag(b, e.ModRev) }},
-	{"Last-Modified", func(b []byte, e *verso.Entry) []byte { return appendHTTPDate(b, e.ModTime) }},
-	{"X-Content-Type-Options", func(b []byte, e *verso.Entry) []byte { return append(b, "nosniff"...) }},
-	{HeaderRevision, func(b []byte, e *verso.Entry) []byte { return strconv.AppendInt(b, int64(e.ModRev), 10) }},
-}
+// putFields are the names of the headers of the answer to a PUT of a key;
+// putField makes their values from the commit's revision.
+var putFields = [...]string{"Etag", HeaderRevision}
 
-// putFields are the headers of the answer to a PUT of a key, given the
-// commit's revision as e.ModRev.
-var putFields = [...]field{
-	{"Etag", func(b []byte, e *verso.Entry) []byte { return appendETag(b, e.ModRev) }},
-	{HeaderRevision, func(b []byte, e *verso.Entry) []byte { return strconv.AppendInt(b, int64(e.ModRev), 10) }},
+func putField(b []byte, i int, rev verso.Revision) []byte {
+	if i == 0 {
+		return appendETag(b, rev)
+	}
+	return strconv.AppendInt(b, int64(rev), 10)
 }
 
 // ContentType is the Content-Type of a key's answer: its own, or
@@ -59,23 +71,25 @@ func ContentType(e *verso.Entry) string {
 // key e, with Content-Length if withLength (without it for an answer that
 // http.ServeContent writes, which sets its own).
 func SetKeyHeader(h http.Header, e *verso.Entry, withLength bool) {
-	fs := keyFields[:]
-	if !withLength {
-		fs = fs[1:]
+	var buf [64]byte
+	for i, name := range keyFields {
+		if i == 0 && !withLength {
+			continue
+		}
+		b, text := keyField(buf[:0], i, e)
+		if text == "" {
+			text = string(b)
+		}
+		h[name] = []string{text}
 	}
-	setFields(h, fs, e)
 }
 
 // SetPutHeader sets in h the headers of the answer to a PUT that committed
 // revision rev.
 func SetPutHeader(h http.Header, rev verso.Revision) {
-	setFields(h, putFields[:], &verso.Entry{ModRev: rev})
-}
-
-func setFields(h http.Header, fs []field, e *verso.Entry) {
-	var buf [64]byte
-	for _, f := range fs {
-		h[f.name] = []string{string(f.value(buf[:0], e))}
+	var buf [32]byte
+	for i, name := range putFields {
+		h[name] = []string{string(putField(buf[:0], i, rev))}
 	}
 }
 
@@ -91,7 +105,14 @@ func appendKeyHead(b []byte, e *verso.Entry) ([]byte, bool) {
 		}
 	}
 	b = append(b, "HTTP/1.1 200 OK\r\n"...)
-	b = appendFields(b, keyFields[:], e)
+	for i, name := range keyFields {
+		b = append(b, name...)
+		b = append(b, ": "...)
+		var text string
+		b, text = keyField(b, i, e)
+		b = append(b, text...)
+		b = append(b, "\r\n"...)
+	}
 	return appendEnd(b), true
 }
 
@@ -104,24 +125,18 @@ func appendPutHead(b []byte, rev verso.Revision, created bool) []byte {
 	} else {
 		b = append(b, "HTTP/1.1 204 No Content\r\n"...)
 	}
-	e := verso.Entry{ModRev: rev}
-	b = appendFields(b, putFields[:], &e)
+	for i, name := range putFields {
+		b = append(b, name...)
+		b = append(b, ": "...)
+		b = putField(b, i, rev)
+		b = append(b, "\r\n"...)
+	}
 	b = append(b, "Date: "...)
 	b = append(b, httpDate()...)
 	if created {
 		b = append(b, "\r\nContent-Length: 0"...)
 	}
 	return append(b, "\r\n\r\n"...)
-}
-
-func appendFields(b []byte, fs []field, e *verso.Entry) []byte {
-	for _, f := range fs {
-		b = append(b, f.name...)
-		b = append(b, ": "...)
-		b = f.value(b, e)
-		b = append(b, "\r\n"...)
-	}
-	return b
 }
 
 // appendEnd appends Date and the end of the head.

@@ -128,3 +128,13 @@ func TestParseRequest_NoAllocs(t *testing.T) {
 		t.Errorf("parseRequest: %v allocations, want 0", n)
 	}
 }
+
+// TestAppendKeyHead_NoAllocs checks that the lane builds a key's head
+// without allocating.
+func TestAppendKeyHead_NoAllocs(t *testing.T) {
+	e := verso.Entry{Path: "/k", Kind: verso.KindKey, Value: []byte("value"), ModRev: 42, ModTime: time.Unix(1e9, 0)}
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() { appendKeyHead(buf[:0], &e) }); n != 0 {
+		t.Errorf("appendKeyHead: %v allocations, want 0", n)
+	}
+}
