@@ -23,6 +23,8 @@ type HeadReader interface {
 	// HeadEntry returns p's entry at Head, as Get(ctx, p, Head) would, as
 	// a value; ok is false when p does not exist or the store is closed.
 	// The entry's Value (and any other shared field) must not be modified.
+	// HeadEntry must not keep p: the fast lane passes keys that share the
+	// bytes of a request buffer, valid only during the call.
 	HeadEntry(p Path) (e Entry, ok bool)
 }
 

@@ -81,7 +81,6 @@ func fuzzExchange(t *testing.T, addr string, in []byte) ([]byte, bool) {
 // waits), or whose writes the fuzzer could make without bound.
 var fuzzMutating = regexp.MustCompile(`LOCK|MOVE|COPY|DELETE|MKCOL|POST|PROPPATCH|/api|/metrics|wait=|watch`)
 
-
 // FuzzLane sends the same request bytes (methods, headers, pipelining,
 // odd framing) to a server behind the fast lane and to one served by
 // net/http alone, over stores alike: the answers must be the same bytes

@@ -72,9 +72,10 @@ type limitedConn struct {
 	once      sync.Once
 }
 
-// NetConn returns the connection counted, for code that looks through
-// wrappers (the fast lane's event loops) to find the one accepted.
-func (c *limitedConn) NetConn() net.Conn { return c.Conn }
+// InnerConn returns the connection counted, for the fast lane's event
+// loops, which look through it for the one they accepted. (Not NetConn:
+// ConnState and ConnContext look through NetConn for the limitedConn.)
+func (c *limitedConn) InnerConn() net.Conn { return c.Conn }
 
 // Inner returns the listener l wraps; SetInner replaces it, before anything
 // accepts from l (the fast lane's event loops accept in their own way:

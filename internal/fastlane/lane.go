@@ -237,7 +237,8 @@ func (f *Front) Serve(ln net.Listener) error {
 
 // InnerListener is a listener that wraps another, such as a connection
 // limiter: the event loops accept from the TCP listener it wraps in their
-// own way, and put a listener of theirs in its place.
+// own way, and put a listener of theirs in its place. The connections it
+// returns give the one they wrap by a method InnerConn() net.Conn.
 type InnerListener interface {
 	net.Listener
 	Inner() net.Listener

@@ -136,8 +136,8 @@ func loopConnOf(c net.Conn) *loopConn {
 		switch cc := c.(type) {
 		case *loopConn:
 			return cc
-		case interface{ NetConn() net.Conn }: // a connection limiter's
-			c = cc.NetConn()
+		case interface{ InnerConn() net.Conn }: // a connection limiter's
+			c = cc.InnerConn()
 		default:
 			return nil
 		}
