@@ -52,7 +52,7 @@ FUZZ_TARGETS = \
 	.:FuzzParsePath .:FuzzParseRevision \
 	internal/dav:FuzzReadPropfind internal/dav:FuzzReadProppatch \
 	internal/dav:FuzzReadLockInfo internal/dav:FuzzParseIfHeader \
-	server:FuzzGetParams server:FuzzTxn \
+	server:FuzzGetParams server:FuzzTxn server:FuzzLane \
 	bolt:FuzzCheckCorrupt bolt:FuzzOpenCorrupt \
 	auth:FuzzParseUsers internal/authz:FuzzParse \
 	svn:FuzzParseDocument svn:FuzzParseURI svn:FuzzReport

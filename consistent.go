@@ -14,3 +14,26 @@ type ConsistentReader interface {
 	// returns ErrNotFound if p does not exist then.
 	GetConsistent(ctx context.Context, p Path) (*Entry, error)
 }
+
+// HeadReader is implemented by stores that can read an entry at Head as a
+// value, without allocating on the heap for it: the server's fast lane
+// (internal/fastlane) answers plain reads of keys through it. Callers find
+// it by type assertion; a store without it is read through Get.
+type HeadReader interface {
+	// HeadEntry returns p's entry at Head, as Get(ctx, p, Head) would, as
+	// a value; ok is false when p does not exist or the store is closed.
+	// The entry's Value (and any other shared field) must not be modified.
+	// HeadEntry must not keep p: the fast lane passes keys that share the
+	// bytes of a request buffer, valid only during the call.
+	HeadEntry(p Path) (e Entry, ok bool)
+}
+
+// HeadPrefetcher is implemented by HeadReaders that can prepare the
+// HeadEntry lookups of several keys at once, so that their cache misses
+// overlap instead of coming one after another (the bolt store).
+type HeadPrefetcher interface {
+	HeadReader
+	// PrefetchHeads asks for the memory that HeadEntry of each of ps will
+	// read. It changes nothing and may do nothing.
+	PrefetchHeads(ps []Path)
+}

@@ -50,7 +50,11 @@ func ParsePath(s string) (Path, error) {
 	}
 	s = strings.TrimSuffix(s, "/") // "//" leaves "/": an empty segment below
 	depth := 0
-	for _, seg := range strings.Split(strings.TrimPrefix(s, "/"), "/") {
+	for rest := s[1:]; ; {
+		// Segment by segment, without a slice of them: the server's fast
+		// lane parses the path of every read it answers.
+		seg, after, more := strings.Cut(rest, "/")
+		rest = after
 		depth++
 		switch {
 		case seg == "":
@@ -64,6 +68,9 @@ func ParsePath(s string) (Path, error) {
 			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 				return "", invalid(fmt.Sprintf("control character %U", r))
 			}
+		}
+		if !more {
+			break
 		}
 	}
 	if depth > MaxDepth {

@@ -79,6 +79,9 @@ func (c *headCache) decodeStored(x *encoder, v []byte) ([]byte, error) {
 // view is b as a string without copying it: only while b is unchanged.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// The bolt store reads entries at head from its cache, without allocating.
+var _ verso.HeadPrefetcher = (*Store)(nil)
+
 // HeadEntry returns p's entry at head, as Get(ctx, p, verso.Head) would,
 // but as a value and without allocating (unless it has properties): for
 // the server's hottest path, which reads a key's value and a few fields.

@@ -223,3 +223,19 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+var _ verso.HeadReader = (*Store)(nil)
+
+// HeadEntry returns p's entry at head from the store's copy in memory, as
+// Get(ctx, p, verso.Head) would (verso.HeadReader); ok is false when p does
+// not exist or the store is closed. The entry's fields are shared: do not
+// modify them.
+func (s *Store) HeadEntry(p verso.Path) (e verso.Entry, ok bool) {
+	if s.queue.Closed() {
+		return e, false
+	}
+	if ep := s.snap.Load().tree.get(p); ep != nil {
+		return *ep, true
+	}
+	return e, false
+}

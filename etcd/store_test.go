@@ -278,3 +278,24 @@ func TestStore_OpenErrors(t *testing.T) {
 		t.Errorf("Open(nil) = %v, want an error about endpoints", err)
 	}
 }
+
+// TestStore_HeadEntry checks that HeadEntry answers what Get at head does,
+// and nothing once the store is closed.
+func TestStore_HeadEntry(t *testing.T) {
+	s := mustOpen(t, &Options{Prefix: newPrefix()})
+	mustCommit(t, s, put("/k", "v"))
+	want, err := s.Get(t.Context(), "/k", verso.Head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := s.HeadEntry("/k"); !ok || e.ModRev != want.ModRev || string(e.Value) != "v" || e.Path != "/k" {
+		t.Errorf("HeadEntry(/k) = %+v, %v; want %+v", e, ok, *want)
+	}
+	if _, ok := s.HeadEntry("/missing"); ok {
+		t.Errorf("HeadEntry(/missing) found an entry")
+	}
+	s.Close()
+	if _, ok := s.HeadEntry("/k"); ok {
+		t.Errorf("HeadEntry(/k) after Close found an entry")
+	}
+}

@@ -94,7 +94,7 @@ func (s *Server) readable(r *http.Request, p verso.Path) bool {
 
 // anonymousCanRead reports whether a request without credentials may read
 // p: what authorize(r, p, Read) says for a request with no Authorization
-// header. The read fast lane (fastlane.go) asks it for every GET it answers
+// header. The fast lane (front.go) asks it for every GET it answers
 // itself, so it must stay cheap and must not allocate; requests with
 // credentials always go through ServeHTTP.
 func (s *Server) anonymousCanRead(p verso.Path) bool {

@@ -21,7 +21,7 @@ import (
 	"github.com/verso-config/verso/server"
 )
 
-// The fast lane's connections through its event loops (fastloop_linux.go;
+// The fast lane's connections through its event loops (internal/fastlane/loop_linux.go;
 // elsewhere the same tests run on a goroutine per connection): each way a
 // connection leaves its loop, and each way one ends.
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/fastlane"
 )
 
 // handleGet answers GET and HEAD: a key's raw bytes, or a namespace's
@@ -34,21 +35,13 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, p verso.Path)
 	if e.IsNamespace() {
 		return s.serveListing(w, r, e, rev)
 	}
-	h := w.Header()
-	ct := e.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	h["Content-Type"] = []string{ct}
-	h["Etag"] = []string{e.ETag()}
-	h["Last-Modified"] = []string{e.ModTime.UTC().Format(http.TimeFormat)}
-	h[HeaderRevision] = []string{strconv.FormatInt(int64(e.ModRev), 10)}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
+	// The same head as the fast lane's answer (internal/fastlane).
 	if needsServeContent(r) {
+		fastlane.SetKeyHeader(w.Header(), e, false)
 		http.ServeContent(w, r, "", e.ModTime, bytes.NewReader(e.Value))
 		return nil
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(e.Value))}
+	fastlane.SetKeyHeader(w.Header(), e, true)
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(e.Value)

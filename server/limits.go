@@ -72,6 +72,19 @@ type limitedConn struct {
 	once      sync.Once
 }
 
+// InnerConn returns the connection counted, for the fast lane's event
+// loops, which look through it for the one they accepted. (Not NetConn:
+// ConnState and ConnContext look through NetConn for the limitedConn.)
+func (c *limitedConn) InnerConn() net.Conn { return c.Conn }
+
+// Inner returns the listener l wraps; SetInner replaces it, before anything
+// accepts from l (the fast lane's event loops accept in their own way:
+// fastlane.InnerListener).
+func (l *Listener) Inner() net.Listener { return l.Listener }
+
+// SetInner replaces the listener l wraps (see Inner).
+func (l *Listener) SetInner(ln net.Listener) { l.Listener = ln }
+
 // Close closes the connection and frees its place.
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()

@@ -10,6 +10,7 @@ import (
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/auth"
 	"github.com/verso-config/verso/internal/dav"
+	"github.com/verso-config/verso/internal/fastlane"
 	"github.com/verso-config/verso/svn"
 )
 
@@ -68,7 +69,7 @@ const (
 	// HeaderRevision, on responses, is the revision at which the key last
 	// changed (for a namespace: anything below it); on writes, the revision
 	// the write made.
-	HeaderRevision = "X-Verso-Revision"
+	HeaderRevision = fastlane.HeaderRevision
 	// HeaderMessage, on write requests, sets the commit message.
 	HeaderMessage = "X-Verso-Message"
 )

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -14,12 +14,20 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/bolt"
+	"github.com/verso-config/verso/internal/fastlane"
+	"github.com/verso-config/verso/server"
 )
 
 // startLoops starts a Front with n loops (-1: none) on a bolt store
 // holding ops, and returns it, its address and the store; all is closed
 // when the test ends.
-func startLoops(t *testing.T, n int, ops []verso.Op) (*Front, string, *bolt.Store) {
+func startLoops(t *testing.T, n int, ops []verso.Op) (*server.Front, string, *bolt.Store) {
+	t.Helper()
+	return startLoopsWith(t, n, fastlane.Tricks{}, ops)
+}
+
+// startLoopsWith is startLoops with some of the loops' tricks off.
+func startLoopsWith(t *testing.T, n int, tricks fastlane.Tricks, ops []verso.Op) (*server.Front, string, *bolt.Store) {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
 	if err != nil {
@@ -29,14 +37,15 @@ func startLoops(t *testing.T, n int, ops []verso.Op) (*Front, string, *bolt.Stor
 	if _, err := st.Commit(context.Background(), &verso.Txn{Ops: ops}); err != nil {
 		t.Fatal(err)
 	}
-	srv := New(st, nil)
+	srv := server.New(st, nil)
 	t.Cleanup(func() { srv.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := NewFront(srv, &http.Server{Handler: srv})
+	f := server.NewFront(srv, &http.Server{Handler: srv})
 	f.Loops = n
+	f.Tricks = tricks
 	go f.Serve(ln)
 	t.Cleanup(func() { f.Close() })
 	return f, ln.Addr().String(), st
@@ -50,12 +59,8 @@ func TestFront_LoopServes(t *testing.T) {
 
 	inLoops := func() int {
 		n := 0
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, l := range f.loops {
-			l.mu.Lock()
-			n += len(l.conns)
-			l.mu.Unlock()
+		for _, k := range f.LoopConns() {
+			n += k
 		}
 		return n
 	}
@@ -79,9 +84,7 @@ func TestFront_LoopServes(t *testing.T) {
 		}
 	}
 	ask("GET /config/k HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 200)
-	f.mu.Lock()
-	nloops := len(f.loops)
-	f.mu.Unlock()
+	nloops := len(f.LoopConns())
 	if nloops != 2 || inLoops() != 1 || f.Served() != 1 {
 		t.Fatalf("%d loops serving %d connections, %d answers; want 2 loops serving 1, 1 answer", nloops, inLoops(), f.Served())
 	}
@@ -101,6 +104,12 @@ func TestFront_LoopServes(t *testing.T) {
 // its own answers, in order, whatever else shared its batch (pipelined
 // reads, HEAD, a PUT and a 404, which both leave the loop).
 func TestFront_LoopBatches(t *testing.T) {
+	for _, tricks := range []fastlane.Tricks{{}, {NoBatches: true, NoPrefetch: true, NoLockThread: true}} {
+		t.Run(fmt.Sprintf("%+v", tricks), func(t *testing.T) { testLoopBatches(t, tricks) })
+	}
+}
+
+func testLoopBatches(t *testing.T, tricks fastlane.Tricks) {
 	const conns = 40
 	key := func(i int) string { return fmt.Sprintf("/k%02d", i%conns) }
 	value := func(i int) string { return strings.Repeat(fmt.Sprint(i%conns), 1+i%conns) }
@@ -108,7 +117,7 @@ func TestFront_LoopBatches(t *testing.T) {
 	for i := range conns {
 		ops = append(ops, verso.Op{Kind: verso.OpPut, Path: verso.Path(key(i)), Value: []byte(value(i))})
 	}
-	f, addr, _ := startLoops(t, 1, ops)
+	f, addr, _ := startLoopsWith(t, 1, tricks, ops)
 
 	cs := make([]net.Conn, conns)
 	brs := make([]*bufio.Reader, conns)
@@ -123,12 +132,9 @@ func TestFront_LoopBatches(t *testing.T) {
 		fmt.Fprintf(cs[i], "GET /config%s HTTP/1.1\r\nHost: x\r\n\r\n", key(i)) // into the loop
 		expectAnswer(t, brs[i], "GET", 200, value(i))
 	}
-	f.mu.Lock()
-	l := f.loops[0]
-	f.mu.Unlock()
-
+	var widest int
 	for round := range 3 {
-		l.mu.Lock() // the loop waits at its first connection, while the rest arrive
+		resume := f.PauseLoop(0) // the loop waits at its first connection, while the rest arrive
 		for i, c := range cs {
 			switch i % 5 {
 			case 0:
@@ -146,7 +152,7 @@ func TestFront_LoopBatches(t *testing.T) {
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
-		l.mu.Unlock()
+		resume()
 		for i := range cs {
 			switch i % 5 {
 			case 0:
@@ -165,8 +171,9 @@ func TestFront_LoopBatches(t *testing.T) {
 			}
 		}
 	}
-	if w := l.widest.Load(); w < 2 {
-		t.Errorf("the loop's widest batch held %d connections; the test meant many", w)
+	widest = f.PauseLoop(0)() // after the rounds' batches
+	if w := widest; tricks.NoBatches && w != 1 || !tricks.NoBatches && w < 2 {
+		t.Errorf("the loop's widest batch held %d connections; the test meant many, or 1 without batches", w)
 	}
 }
 

@@ -1,6 +1,6 @@
 //go:build linux
 
-package server
+package fastlane
 
 import (
 	"errors"
@@ -35,7 +35,7 @@ import (
 // woken for every request too); the loop's own epoll descriptor is, so a
 // loop with nothing to do parks as any goroutine does, and no thread is
 // held in a system call. A connection leaves its loop for a goroutine of
-// its own (fastConn.serve, as without loops) as soon as it needs more than
+// its own (conn.serve, as without loops) as soon as it needs more than
 // a loop gives: a request that is not a plain read of a key at head (a
 // PUT, anything for net/http), a request split across reads, or an answer
 // the socket cannot take at once. At that point its descriptor is given to
@@ -61,10 +61,10 @@ func (f *Front) startLoops(ln net.Listener) net.Listener {
 	if !f.on || n < 0 {
 		return ln
 	}
-	lim, _ := ln.(*Listener)
+	lim, _ := ln.(InnerListener)
 	base := ln
 	if lim != nil {
-		base = lim.Listener
+		base = lim.Inner()
 	}
 	tl, ok := base.(*net.TCPListener)
 	if !ok {
@@ -72,13 +72,13 @@ func (f *Front) startLoops(ln net.Listener) net.Listener {
 	}
 	rl, err := newRawListener(tl)
 	if err != nil {
-		f.s.log.Warn("fast lane: serving a goroutine per connection", "err", err)
+		f.log.Warn("fast lane: serving a goroutine per connection", "err", err)
 		return ln
 	}
 	for range n {
-		l, err := newFastLoop(f)
+		l, err := newLoop(f)
 		if err != nil {
-			f.s.log.Warn("fast lane: serving a goroutine per connection", "err", err)
+			f.log.Warn("fast lane: serving a goroutine per connection", "err", err)
 			for _, l := range f.loops {
 				l.stop()
 			}
@@ -89,7 +89,7 @@ func (f *Front) startLoops(ln net.Listener) net.Listener {
 		f.loops = append(f.loops, l)
 	}
 	if lim != nil {
-		lim.Listener = rl // before anything accepts from lim
+		lim.SetInner(rl) // before anything accepts from lim
 		return lim
 	}
 	return rl
@@ -97,7 +97,7 @@ func (f *Front) startLoops(ln net.Listener) net.Listener {
 
 // toLoop gives fc to the next loop; false if fc's connection is not one
 // a loop can serve (or the loops are stopping).
-func (f *Front) toLoop(fc *fastConn) bool {
+func (f *Front) toLoop(fc *conn) bool {
 	if len(f.loops) == 0 {
 		return false
 	}
@@ -125,7 +125,7 @@ func (f *Front) stopLoops() {
 }
 
 // stop tells l to close its connections and end, waking it if it waits.
-func (l *fastLoop) stop() {
+func (l *loop) stop() {
 	l.stopping.Store(true)
 	l.file.SetReadDeadline(aLongTimeAgo)
 }
@@ -136,16 +136,16 @@ func loopConnOf(c net.Conn) *loopConn {
 		switch cc := c.(type) {
 		case *loopConn:
 			return cc
-		case *limitedConn:
-			c = cc.Conn
+		case interface{ InnerConn() net.Conn }: // a connection limiter's
+			c = cc.InnerConn()
 		default:
 			return nil
 		}
 	}
 }
 
-// fastLoop is one event loop: an epoll set of connections it serves.
-type fastLoop struct {
+// loop is one event loop: an epoll set of connections it serves.
+type loop struct {
 	f        *Front
 	epfd     int
 	file     *os.File // epfd, in the runtime's poller: readable when a connection is
@@ -154,23 +154,24 @@ type fastLoop struct {
 	done     chan struct{}
 
 	mu    sync.Mutex
-	conns map[int]*fastConn // by descriptor
-	dead  bool              // the loop has ended: add no more
+	conns map[int]*conn // by descriptor
+	dead  bool          // the loop has ended: add no more
 
 	// Used by the loop's goroutine only.
 	events   []unix.EpollEvent
 	n        int // events the last wait found
 	rbuf     []byte
 	wbuf     []byte
-	deadline time.Time    // the wake-up set on file, for idle connections
-	ready    []readyConn  // read in this round, not yet answered
-	paths    []verso.Path // the keys their first requests name
-	prefetch headPrefetcher
+	deadline time.Time            // the wake-up set on file, for idle connections
+	ready    []readyConn          // read in this round, not yet answered
+	paths    []verso.Path         // the keys their first requests name
+	prefetch verso.HeadPrefetcher // nil: none (Tricks.NoPrefetch)
+	batch    int                  // connections read before they are answered
 
 	widest atomic.Int64 // the most connections one batch has held (for tests)
 }
 
-func newFastLoop(f *Front) (*fastLoop, error) {
+func newLoop(f *Front) (*loop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -179,30 +180,36 @@ func newFastLoop(f *Front) (*fastLoop, error) {
 		unix.Close(epfd)
 		return nil, os.NewSyscallError("fcntl", err)
 	}
-	file := os.NewFile(uintptr(epfd), "fastloop")
+	file := os.NewFile(uintptr(epfd), "fastlane-loop")
 	rc, err := file.SyscallConn()
 	if err != nil {
 		file.Close()
 		return nil, err
 	}
-	l := &fastLoop{
+	l := &loop{
 		f:      f,
 		epfd:   epfd,
 		file:   file,
 		rc:     rc,
 		done:   make(chan struct{}),
-		conns:  map[int]*fastConn{},
+		conns:  map[int]*conn{},
 		events: make([]unix.EpollEvent, 128),
 		rbuf:   make([]byte, batchReads*readBufSize),
 		wbuf:   make([]byte, 0, writeBufSize),
 	}
-	l.prefetch, _ = f.heads.(headPrefetcher)
+	if !f.Tricks.NoPrefetch {
+		l.prefetch, _ = f.heads.(verso.HeadPrefetcher)
+	}
+	l.batch = batchReads
+	if f.Tricks.NoBatches {
+		l.batch = 1
+	}
 	go l.run()
 	return l, nil
 }
 
 // add makes fc one of l's connections.
-func (l *fastLoop) add(fc *fastConn, lc *loopConn) bool {
+func (l *loop) add(fc *conn, lc *loopConn) bool {
 	lc.mu.Lock()
 	if lc.fd < 0 || lc.shut || lc.inner.Load() != nil {
 		lc.mu.Unlock()
@@ -232,15 +239,17 @@ func (l *fastLoop) add(fc *fastConn, lc *loopConn) bool {
 	return true
 }
 
-func (l *fastLoop) run() {
+func (l *loop) run() {
 	// A loop keeps its own thread. Unlocked, a loop resumed after parking
 	// ran on whichever thread the scheduler woke for it, and random reads
 	// at scale fell, run after run, into a state where loop and client
 	// keep waking each other (160k to 180k req/s instead of 205k: see
 	// docs/PERFORMANCE.md, Scale); locked, six runs of six stayed out of
 	// it.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	if !l.f.Tricks.NoLockThread {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 	defer close(l.done)
 	defer l.file.Close()
 	// wait is what the runtime's poller calls once l.file is readable.
@@ -269,7 +278,7 @@ func (l *fastLoop) run() {
 		}
 		if err != nil || (werr != nil && werr != unix.EINTR) {
 			if !l.stopping.Load() {
-				l.f.s.log.Error("fast lane: waiting for connections", "err", errors.Join(err, werr))
+				l.f.log.Error("fast lane: waiting for connections", "err", errors.Join(err, werr))
 			}
 			break
 		}
@@ -277,7 +286,7 @@ func (l *fastLoop) run() {
 	}
 	l.mu.Lock()
 	l.dead = true
-	left := make([]*fastConn, 0, len(l.conns))
+	left := make([]*conn, 0, len(l.conns))
 	for _, fc := range l.conns {
 		left = append(left, fc)
 	}
@@ -297,10 +306,10 @@ const batchReads = 16
 // Before it answers, it asks the store to bring in the memory the
 // batch's lookups will read, so that at scale their cache misses overlap
 // instead of coming one after another (docs/PERFORMANCE.md, Scale).
-func (l *fastLoop) round(now time.Time) {
+func (l *loop) round(now time.Time) {
 	off := 0
 	for i := range l.n {
-		if len(l.ready) == batchReads {
+		if len(l.ready) == l.batch {
 			l.answerBatch(now)
 			off = 0
 		}
@@ -322,7 +331,7 @@ func (l *fastLoop) round(now time.Time) {
 		rc := readyConn{fc: fc, in: l.rbuf[off : off+k : off+k]}
 		off += (k + 63) &^ 63 // each connection's bytes on cache lines of their own
 		if n, st := scanHead(rc.in); st == headComplete {
-			if req, ok := fastRequest(rc.in[:n]); ok {
+			if req, ok := parseRequest(rc.in[:n]); ok {
 				if p, ok := fc.pathOf(req.target); ok {
 					rc.req, rc.n, rc.p = req, n, p
 					if l.prefetch != nil && req.method != http.MethodPut {
@@ -338,15 +347,15 @@ func (l *fastLoop) round(now time.Time) {
 
 // readyConn is a connection read in this round and not yet answered.
 type readyConn struct {
-	fc  *fastConn
+	fc  *conn
 	in  []byte     // what it sent, in the loop's read buffer
-	req fastHead   // in's first request, when p is not ""
+	req request    // in's first request, when p is not ""
 	n   int        // the length of its head
 	p   verso.Path // the key it names (pathOf: it may share in's bytes)
 }
 
 // answerBatch answers the connections read since the last batch.
-func (l *fastLoop) answerBatch(now time.Time) {
+func (l *loop) answerBatch(now time.Time) {
 	if int64(len(l.ready)) > l.widest.Load() {
 		l.widest.Store(int64(len(l.ready)))
 	}
@@ -364,7 +373,7 @@ func (l *fastLoop) answerBatch(now time.Time) {
 // serve answers the requests in what a connection sent and writes the
 // answers; a connection that needs more than that leaves for a goroutine
 // of its own.
-func (l *fastLoop) serve(rc *readyConn, now time.Time) {
+func (l *loop) serve(rc *readyConn, now time.Time) {
 	fc, in := rc.fc, rc.in
 	fd, k := fc.fd, len(in)
 	fc.used = now
@@ -373,7 +382,7 @@ func (l *fastLoop) serve(rc *readyConn, now time.Time) {
 	for r < k {
 		var used int
 		if r == 0 && rc.p != "" {
-			used = fc.answerHead(in, rc.n, &rc.req, rc.p)
+			used = fc.answerParsed(in, rc.n, &rc.req, rc.p)
 		} else if n, st := scanHead(in[r:]); st == headComplete {
 			used = fc.answer(in[r:], n)
 		}
@@ -415,7 +424,7 @@ func (l *fastLoop) serve(rc *readyConn, now time.Time) {
 
 // leave moves fc to a goroutine of its own, with the bytes read and not
 // served, and the answers not yet written.
-func (l *fastLoop) leave(fc *fastConn, in, out []byte) {
+func (l *loop) leave(fc *conn, in, out []byte) {
 	l.remove(fc)
 	l.unlink(fc)
 	fc.rbuf = make([]byte, readBufSize)
@@ -425,14 +434,14 @@ func (l *fastLoop) leave(fc *fastConn, in, out []byte) {
 }
 
 // drop closes fc's connection.
-func (l *fastLoop) drop(fc *fastConn) {
+func (l *loop) drop(fc *conn) {
 	l.remove(fc)
 	l.unlink(fc)
 	fc.close()
 }
 
 // remove takes fc out of l's set.
-func (l *fastLoop) remove(fc *fastConn) {
+func (l *loop) remove(fc *conn) {
 	l.mu.Lock()
 	delete(l.conns, fc.fd)
 	l.mu.Unlock()
@@ -441,7 +450,7 @@ func (l *fastLoop) remove(fc *fastConn) {
 
 // unlink tells fc's connection that no loop serves it any more: from now
 // on it is an ordinary net.Conn.
-func (l *fastLoop) unlink(fc *fastConn) {
+func (l *loop) unlink(fc *conn) {
 	fc.lc.mu.Lock()
 	fc.lc.loop = nil
 	fc.lc.mu.Unlock()
@@ -451,10 +460,10 @@ func (l *fastLoop) unlink(fc *fastConn) {
 // expire closes the connections idle for longer than the idle timeout,
 // and those that have not sent a whole request since their accept within
 // the header timeout (as net/http does; a head begun leaves the loop, and
-// fastConn.readMore holds it to the same deadline).
-func (l *fastLoop) expire(now time.Time) {
+// conn.readMore holds it to the same deadline).
+func (l *loop) expire(now time.Time) {
 	timeout := l.f.idleTimeout
-	var idle []*fastConn
+	var idle []*conn
 	l.mu.Lock()
 	for _, fc := range l.conns {
 		if !fc.answered && !fc.headBy.IsZero() && now.After(fc.headBy) ||
@@ -563,9 +572,9 @@ type loopConn struct {
 	inner atomic.Pointer[net.Conn] // once made
 
 	mu    sync.Mutex
-	fd    int       // -1 once closed, or handed to inner
-	loop  *fastLoop // the loop serving it, if any
-	shut  bool      // Close was called while a loop served it
+	fd    int   // -1 once closed, or handed to inner
+	loop  *loop // the loop serving it, if any
+	shut  bool  // Close was called while a loop served it
 	laddr net.Addr
 	raddr net.Addr
 }
@@ -675,4 +684,34 @@ func (c *loopConn) SetWriteDeadline(t time.Time) error {
 		return err
 	}
 	return nc.SetWriteDeadline(t)
+}
+
+// LoopConns returns how many connections each event loop serves now, one
+// number a loop (none without loops): for tests and diagnostics.
+func (f *Front) LoopConns() []int {
+	f.mu.Lock()
+	loops := f.loops
+	f.mu.Unlock()
+	n := make([]int, len(loops))
+	for i, l := range loops {
+		l.mu.Lock()
+		n[i] = len(l.conns)
+		l.mu.Unlock()
+	}
+	return n
+}
+
+// PauseLoop holds event loop i (as a connection's arrival does for a
+// moment) until the function it returns is called, so that a test can
+// have requests arrive together. The function returns the widest batch
+// the loop has read so far.
+func (f *Front) PauseLoop(i int) (resume func() (widest int)) {
+	f.mu.Lock()
+	l := f.loops[i]
+	f.mu.Unlock()
+	l.mu.Lock()
+	return func() int {
+		l.mu.Unlock()
+		return int(l.widest.Load())
+	}
 }
