@@ -215,10 +215,14 @@ cpu() {
 }
 
 # hwm PID: peak resident memory of PID and its children, summed, in MiB.
-hwm() {
+hwm() { mem "$1" VmHWM; }
+
+# mem PID FIELD: a memory figure of /proc/PID/status (such as RssAnon) for
+# PID and its children, summed, in MiB.
+mem() {
 	local p k=0
 	for p in $(procs "$1"); do
-		k=$((k + $(awk '$1 == "VmHWM:" { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+		k=$((k + $(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
 	done
 	echo $((k / 1024))
 }
@@ -258,6 +262,7 @@ summarize() {
 	record "${op}_${side}_client" "$(awk '{ s += $2 } END { printf "%.2f", s / NR }' "$work/t-$op-$side")"
 	record "${op}_${side}_server" "$(awk -v t="$tck" '{ s += $1 } END { printf "%.2f", s / NR / t }' "$work/s-$op-$side")"
 	record "${op}_${side}_rss" "$(hwm "$3")"
+	record "${op}_${side}_anon" "$(mem "$3" RssAnon)"
 }
 
 # bench OP: starts both servers, runs run_OP SIDE URL PID alternately
@@ -323,11 +328,11 @@ log "same content from both servers: $same"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 echo
-echo "| operation | verso s | Apache s | Apache / verso | server CPU s, verso / Apache | svn client CPU s, verso / Apache | peak RSS MiB, verso / Apache |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| operation | verso s | Apache s | Apache / verso | server CPU s, verso / Apache | Apache / verso, server CPU | svn client CPU s, verso / Apache | peak RSS MiB (anonymous at end), verso / Apache |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 row() {
 	local op=$1 what=$2
-	echo "| $what | $(get "${op}_verso_s") | $(get "${op}_apache_s") | $(ratio "$(get "${op}_apache_s")" "$(get "${op}_verso_s")") | $(get "${op}_verso_server") / $(get "${op}_apache_server") | $(get "${op}_verso_client") / $(get "${op}_apache_client") | $(get "${op}_verso_rss") / $(get "${op}_apache_rss") |"
+	echo "| $what | $(get "${op}_verso_s") | $(get "${op}_apache_s") | $(ratio "$(get "${op}_apache_s")" "$(get "${op}_verso_s")") | $(get "${op}_verso_server") / $(get "${op}_apache_server") | $(ratio "$(get "${op}_apache_server")" "$(get "${op}_verso_server")") | $(get "${op}_verso_client") / $(get "${op}_apache_client") | $(get "${op}_verso_rss") ($(get "${op}_verso_anon")) / $(get "${op}_apache_rss") ($(get "${op}_apache_anon")) |"
 }
 row checkout "svn checkout, $((nss * perns)) keys in $nss namespaces"
 row log "svn log -v, $revs revisions"
