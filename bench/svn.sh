@@ -204,10 +204,12 @@ procs() {
 	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d'
 }
 
-# cpu PID: user + system CPU seconds of PID and its children, in ticks.
+# cpu PID: user + system CPU time of PID and its children (those running,
+# and those it has waited for), in ticks.
 cpu() {
-	local p t=0
-	for p in $(procs "$1"); do
+	local p t
+	t=$(sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }')
+	for p in $(procs "$1" | tail -n +2); do
 		[ -r "/proc/$p/stat" ] || continue
 		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
 	done
