@@ -36,7 +36,8 @@
 #                      from this tree
 #   VERSO_BENCH_CACHE  where built stores and repositories are kept
 #                      (default /var/tmp/verso-bench)
-#   KEEP=1             keep the work directory (logs, outputs) afterwards
+#   KEEP=1             keep the work directory (logs, outputs; not the
+#                      working copies) afterwards
 # Needs: go, curl, svn and svnadmin (subversion), apache2 and mod_dav_svn
 # (libapache2-mod-svn), run as root (Apache drops to www-data):
 #   apt-get install -y subversion apache2 libapache2-mod-svn curl
@@ -61,6 +62,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/verso-svn-bench.XXXXXX")
 chmod 755 "$work"
 cache=${VERSO_BENCH_CACHE:-/var/tmp/verso-bench}
+# The working copies go on tmpfs when there is one, so that the svn
+# client's own disk writes (its files and working-copy database) stay out
+# of the servers' comparison.
+wcs="$work/wc"
+[ -d /dev/shm ] && wcs=$(mktemp -d /dev/shm/verso-svn-wc.XXXXXX)
 pids=()
 apache_user=www-data
 mods=/usr/lib/apache2/modules
@@ -79,6 +85,7 @@ cleanup() {
 	else
 		rm -rf "$work"
 	fi
+	rm -rf "$wcs"
 }
 trap cleanup EXIT
 
@@ -288,15 +295,15 @@ bench() {
 
 prep_checkout() { :; }
 run_checkout() {
-	rm -rf "$work/co-$1"
-	timed checkout "$1" "$3" "$work/svnc" checkout -q "$2" "$work/co-$1"
+	rm -rf "$wcs/co-$1"
+	timed checkout "$1" "$3" "$work/svnc" checkout -q "$2" "$wcs/co-$1"
 }
 
 old=$((head - upd))
-prep_update() { svnc checkout -q -r "$old" "$2" "$work/up-$1"; }
+prep_update() { svnc checkout -q -r "$old" "$2" "$wcs/up-$1"; }
 run_update() {
-	svnc update -q -r "$old" "$work/up-$1" >/dev/null
-	timed update "$1" "$3" "$work/svnc" update -q "$work/up-$1"
+	svnc update -q -r "$old" "$wcs/up-$1" >/dev/null
+	timed update "$1" "$3" "$work/svnc" update -q "$wcs/up-$1"
 }
 
 prep_log() { :; }
@@ -317,13 +324,13 @@ differ() {
 	same=no
 	log "DIFFERENT: $*"
 }
-diff -r -x .svn "$work/co-verso" "$work/co-apache" >"$work/diff-checkout" || differ "checkout (see $work/diff-checkout)"
-diff -r -x .svn "$work/up-verso" "$work/up-apache" >"$work/diff-update" || differ "updated tree"
+diff -r -x .svn "$wcs/co-verso" "$wcs/co-apache" >"$work/diff-checkout" || differ "checkout (see $work/diff-checkout)"
+diff -r -x .svn "$wcs/up-verso" "$wcs/up-apache" >"$work/diff-update" || differ "updated tree"
 for op in log blame; do
 	cmp -s "$work/out-$op-verso" "$work/out-$op-apache" || differ "$op output"
 done
 [ "$(grep -c '^r[0-9]* |' "$work/out-log-verso")" = "$revs" ] || differ "log -v does not list $revs revisions"
-[ "$(find "$work/co-verso" -path '*/.svn' -prune -o -type f -print | wc -l)" = $((nss * perns)) ] || differ "checkout does not hold $((nss * perns)) keys"
+[ "$(find "$wcs/co-verso" -path '*/.svn' -prune -o -type f -print | wc -l)" = $((nss * perns)) ] || differ "checkout does not hold $((nss * perns)) keys"
 log "same content from both servers: $same"
 
 # --- the table ----------------------------------------------------------------
