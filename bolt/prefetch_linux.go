@@ -11,8 +11,8 @@ import (
 // page by page. On a page cache that no longer holds the file (after a
 // reboot, or once the kernel reclaimed it), a walk faults one page at a
 // time, each a read from disk and a wait; handing the disk a whole level
-// lets it serve the pages in parallel (at a million keys, start to ready
-// on a cold page cache went from 3.1 to 0.4 s). It is a hint only
+// lets it serve the pages in parallel (docs/PERFORMANCE.md, Scale, has
+// what it gains at a million keys). It is a hint only
 // (madvise MADV_WILLNEED on the mapping at data), reading nothing but the
 // tree's branch pages (walkTree).
 func prefetchTree(f io.ReaderAt, data uintptr, size int64, pageSize int, root uint64) {

@@ -243,9 +243,8 @@ func (l *loop) run() {
 	// A loop keeps its own thread. Unlocked, a loop resumed after parking
 	// ran on whichever thread the scheduler woke for it, and random reads
 	// at scale fell, run after run, into a state where loop and client
-	// keep waking each other (160k to 180k req/s instead of 205k: see
-	// docs/PERFORMANCE.md, Scale); locked, six runs of six stayed out of
-	// it.
+	// keep waking each other (docs/PERFORMANCE.md, Scale, has the
+	// measurements, and bench/tricks.sh measures it again).
 	if !l.f.Tricks.NoLockThread {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
