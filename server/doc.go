@@ -16,9 +16,14 @@
 //     (accesslog.go), Prometheus metrics at /metrics, the health endpoints
 //     and the cap on concurrent requests (metrics.go, server.go), and
 //     linearizable reads (consistent.go).
-//   - The fast lane (fastlane.go, fastput.go, fastloop_*.go): Front, which
-//     answers the commonest reads and writes before net/http; and the cap
-//     on client connections (limits.go).
+//   - The fast lane's side here (front.go): the six methods through which
+//     package internal/fastlane, which answers the commonest reads and
+//     writes before net/http, asks this server; the cap on client
+//     connections and the deadlines of request bodies (limits.go).
+//   - The Subversion client's requests are routed to package svn (svn.go),
+//     the web console's to package ui, namespace schemas are served by
+//     schema.go, and browse.go lists namespaces page by page for the
+//     console.
 //
 // # Errors
 //
