@@ -121,7 +121,7 @@ func New(store verso.Store, opts *Options) *Server {
 
 		console: o.Console,
 
-		watch:     newWatchHub(store, o.Logger, o.WatchBuffer),
+		watch:     newWatchHub(store, o.Logger, o.WatchBuffer, o.WatchHeartbeat),
 		heartbeat: o.WatchHeartbeat,
 	}
 	s.ops = newOperations(s, &o)
