@@ -86,9 +86,9 @@ type watchHub struct {
 	mu      sync.Mutex
 	started bool
 	closed  bool
-	pos     verso.Revision // the last revision handed out
-	subs    map[*subscriber]struct{}
-	done    chan struct{} // closed when the follower has stopped
+	pos     verso.Revision                          // the last revision handed out
+	subs    map[verso.Path]map[*subscriber]struct{} // by the path they watch
+	done    chan struct{}                           // closed when the follower has stopped
 
 	visible visibleRevs // namespaces' revisions as users see them (visible.go)
 }
@@ -110,7 +110,7 @@ func newWatchHub(store verso.Store, log *slog.Logger, bufSize int, heartbeat tim
 	return &watchHub{
 		store: store, log: log, bufSize: bufSize, heartbeat: heartbeat,
 		ctx: ctx, cancel: cancel,
-		subs: map[*subscriber]struct{}{},
+		subs: map[verso.Path]map[*subscriber]struct{}{},
 		done: make(chan struct{}),
 	}
 }
@@ -136,25 +136,59 @@ func (h *watchHub) subscribe(ctx context.Context, p verso.Path) (*subscriber, ve
 		go h.beat()
 	}
 	sub := &subscriber{path: p, ch: make(chan *verso.Commit, h.bufSize), gone: make(chan struct{})}
-	h.subs[sub] = struct{}{}
+	h.add(sub)
 	return sub, h.pos, nil
+}
+
+// add, has and remove keep the subscribers by path; the caller holds h.mu.
+func (h *watchHub) add(sub *subscriber) {
+	m := h.subs[sub.path]
+	if m == nil {
+		m = map[*subscriber]struct{}{}
+		h.subs[sub.path] = m
+	}
+	m[sub] = struct{}{}
+}
+
+func (h *watchHub) has(sub *subscriber) bool {
+	_, ok := h.subs[sub.path][sub]
+	return ok
+}
+
+func (h *watchHub) remove(sub *subscriber) bool {
+	m := h.subs[sub.path]
+	if _, ok := m[sub]; !ok {
+		return false
+	}
+	delete(m, sub)
+	if len(m) == 0 {
+		delete(h.subs, sub.path)
+	}
+	return true
+}
+
+// all returns every subscriber; the caller holds h.mu.
+func (h *watchHub) all() []*subscriber {
+	var out []*subscriber
+	for _, m := range h.subs {
+		for sub := range m {
+			out = append(out, sub)
+		}
+	}
+	return out
 }
 
 // unsubscribe removes sub and reports whether the hub still had it.
 func (h *watchHub) unsubscribe(sub *subscriber) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[sub]; !ok {
-		return false
-	}
-	delete(h.subs, sub)
-	return true
+	return h.remove(sub)
 }
 
 // drop lets sub go for the reason why (nil: a long-poll's wake-up). The
 // caller holds h.mu.
 func (h *watchHub) drop(sub *subscriber, why error) {
-	delete(h.subs, sub)
+	h.remove(sub)
 	switch {
 	case sub.sse != nil:
 		sub.sse.end(why)
@@ -176,7 +210,7 @@ func (h *watchHub) close() {
 		return
 	}
 	h.closed = true
-	for sub := range h.subs {
+	for _, sub := range h.all() {
 		h.drop(sub, errShutdown)
 	}
 	started := h.started
@@ -248,7 +282,7 @@ func (h *watchHub) beat() {
 		}
 		subs = subs[:0]
 		h.mu.Lock()
-		for sub := range h.subs {
+		for _, sub := range h.all() {
 			if sub.sse != nil || (sub.poll != nil && sub.poll.conn != nil) {
 				subs = append(subs, sub)
 			}
@@ -294,7 +328,7 @@ func (h *watchHub) close1(why error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	for sub := range h.subs {
+	for _, sub := range h.all() {
 		h.drop(sub, why)
 	}
 }
@@ -307,7 +341,7 @@ func (h *watchHub) skip(rev verso.Revision) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.pos = rev
-	for sub := range h.subs {
+	for _, sub := range h.all() {
 		h.drop(sub, errOverflow)
 	}
 }
@@ -345,12 +379,10 @@ func (h *watchHub) publish(c *verso.Commit) {
 	defer h.send.Unlock()
 	v := &views{}
 	var out []delivery
+	var woken []*pollWatcher
 	h.mu.Lock()
 	h.pos = c.Rev
-	for sub := range h.subs {
-		if !touches(c, sub.path) {
-			continue
-		}
+	for _, sub := range h.touched(c) {
 		switch {
 		case sub.sse != nil:
 			b, err := sub.sse.event(v, c)
@@ -362,8 +394,14 @@ func (h *watchHub) publish(c *verso.Commit) {
 				out = append(out, delivery{sub, b, c.Rev})
 			}
 		case sub.poll != nil:
-			if sub.poll.wakes(v, c) {
-				h.drop(sub, nil)
+			if pw := sub.poll; pw.wakes(v, c) {
+				h.remove(sub)
+				if pw.conn == nil {
+					pw.wake()
+				} else {
+					pw.timer.Stop()
+					woken = append(woken, pw)
+				}
 			}
 		default:
 			select {
@@ -374,6 +412,9 @@ func (h *watchHub) publish(c *verso.Commit) {
 		}
 	}
 	h.mu.Unlock()
+	if len(woken) > 0 {
+		go answerAll(woken)
+	}
 	if len(out) == 0 {
 		return
 	}
@@ -383,7 +424,7 @@ func (h *watchHub) publish(c *verso.Commit) {
 	}
 	h.mu.Lock()
 	for _, sub := range full {
-		if _, ok := h.subs[sub]; ok {
+		if h.has(sub) {
 			h.drop(sub, errOverflow)
 		}
 	}
@@ -416,18 +457,27 @@ func writeAll(out []delivery) []*subscriber {
 	return full
 }
 
-// touches reports whether commit c changed p or anything below it. Every
-// commit touches the root, as in the log.
-func touches(c *verso.Commit, p verso.Path) bool {
-	if p == verso.Root {
+// touched returns the subscribers of the paths that commit c touched: each
+// changed path and every namespace above it. The caller holds h.mu.
+func (h *watchHub) touched(c *verso.Commit) []*subscriber {
+	var out []*subscriber
+	seen := map[verso.Path]bool{}
+	visit := func(p verso.Path) bool {
+		if seen[p] {
+			return false
+		}
+		seen[p] = true
+		for sub := range h.subs[p] {
+			out = append(out, sub)
+		}
 		return true
 	}
+	visit(verso.Root)
 	for _, ch := range c.Changes {
-		if p.Contains(ch.Path) {
-			return true
+		for p := ch.Path; p != verso.Root && visit(p); p = p.Parent() {
 		}
 	}
-	return false
+	return out
 }
 
 // watchEventJSON is the data of one "commit" event of a watch stream.
@@ -621,7 +671,7 @@ func (h *watchHub) parkStream(sub *subscriber, sse *sseWatcher) {
 	h.send.Lock()
 	defer h.send.Unlock()
 	h.mu.Lock()
-	_, live := h.subs[sub]
+	live := h.has(sub)
 	queued := make([]*verso.Commit, 0, len(sub.ch))
 	for len(sub.ch) > 0 {
 		queued = append(queued, <-sub.ch)
@@ -950,7 +1000,7 @@ type pollWatcher struct {
 func (h *watchHub) parkPoll(sub *subscriber, pw *pollWatcher, wait time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_, live := h.subs[sub]
+	live := h.has(sub)
 	ch := sub.ch
 	sub.poll, sub.ch, sub.gone = pw, nil, nil
 	pw.timer = time.AfterFunc(wait, func() {
@@ -1001,8 +1051,76 @@ func (pw *pollWatcher) wake() {
 // answer writes the long-poll's answer on its connection, as GET would
 // have, and closes it.
 func (pw *pollWatcher) answer() {
+	defer pw.s.ops.watchers.Dec()
+	w := pw.respond()
+	w.Finish()
+}
+
+// answerAll answers long-polls that one commit woke. Those that asked the
+// same (the same user, method, URL and header) get the same answer, made
+// once; the answers are written by a few goroutines.
+func answerAll(polls []*pollWatcher) {
+	groups := map[string][]*pollWatcher{}
+	var keys []string
+	for _, pw := range polls {
+		k := pw.sameAs()
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], pw)
+	}
+	type job struct {
+		pw *pollWatcher
+		b  []byte
+	}
+	jobs := make([]job, 0, len(polls))
+	for _, k := range keys {
+		g := groups[k]
+		b := g[0].respond().Bytes()
+		for _, pw := range g {
+			jobs = append(jobs, job{pw, b})
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+255)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(jobs); i += workers {
+				j := jobs[i]
+				j.pw.conn.SetWriteDeadline(time.Now().Add(watchWriteTimeout))
+				j.pw.conn.Write(j.b)
+				j.pw.conn.Close()
+				j.pw.s.ops.watchers.Dec()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// sameAs returns what the answer to the poll depends on: its user, method,
+// URL and header.
+func (pw *pollWatcher) sameAs() string {
+	r := pw.r
+	var b strings.Builder
+	b.WriteString(pw.user)
+	b.WriteByte(0)
+	b.WriteString(r.Method)
+	b.WriteByte(0)
+	b.WriteString(r.Host)
+	b.WriteByte(0)
+	b.WriteString(r.URL.RequestURI())
+	for _, k := range slices.Sorted(maps.Keys(pw.header)) {
+		fmt.Fprintf(&b, "\x00<%s: %q", k, pw.header[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+		fmt.Fprintf(&b, "\x00%s: %q", k, r.Header[k])
+	}
+	return b.String()
+}
+
+// respond makes the long-poll's answer, as GET would have.
+func (pw *pollWatcher) respond() *watchhub.Response {
 	s, r := pw.s, pw.r
-	defer s.ops.watchers.Dec()
 	w := watchhub.NewResponse(pw.conn, r.Method == http.MethodHead)
 	maps.Copy(w.Header(), pw.header)
 	err := func() error {
@@ -1016,7 +1134,7 @@ func (pw *pollWatcher) answer() {
 	if err != nil {
 		writeError(w, r, s.log, err)
 	}
-	w.Finish()
+	return w
 }
 
 // lastChange returns the last revision that changed p, or anything below

@@ -47,6 +47,14 @@ func (w *Response) Flush() {}
 // Finish writes the answer and closes the connection.
 func (w *Response) Finish() error {
 	defer w.conn.Close()
+	b := w.Bytes()
+	w.conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
+	_, err := w.conn.Write(b)
+	return err
+}
+
+// Bytes returns the whole answer as it goes on the connection.
+func (w *Response) Bytes() []byte {
 	w.WriteHeader(http.StatusOK)
 	h := w.header
 	h.Del("Transfer-Encoding")
@@ -67,7 +75,5 @@ func (w *Response) Finish() error {
 	h.Write(&out)
 	out.WriteString("\r\n")
 	out.Write(body)
-	w.conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
-	_, err := w.conn.Write(out.Bytes())
-	return err
+	return out.Bytes()
 }
