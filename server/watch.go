@@ -1085,12 +1085,16 @@ func answerAll(polls []*pollWatcher) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			// Every answer first, then the closes, which the clients do
+			// not wait for.
 			for i := w; i < len(jobs); i += workers {
 				j := jobs[i]
 				j.pw.conn.SetWriteDeadline(time.Now().Add(watchWriteTimeout))
 				j.pw.conn.Write(j.b)
-				j.pw.conn.Close()
-				j.pw.s.ops.watchers.Dec()
+			}
+			for i := w; i < len(jobs); i += workers {
+				jobs[i].pw.conn.Close()
+				jobs[i].pw.s.ops.watchers.Dec()
 			}
 		})
 	}

@@ -57,12 +57,7 @@ type Conn struct {
 // nil, is called once when the connection closes (from the goroutine that
 // closes it), with nil after Close or the write error that ended it.
 func New(sink Sink, max int, done func(error)) *Conn {
-	c := &Conn{sink: sink, max: max, done: done}
-	if sc, ok := sink.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-		}
-	}
+	c := &Conn{sink: sink, max: max, done: done, raw: rawOf(sink)}
 	// net/http may have left deadlines on a connection it hands over.
 	sink.SetWriteDeadline(time.Time{})
 	if nc, ok := sink.(net.Conn); ok {
@@ -225,17 +220,28 @@ func (c *Conn) Alive() bool {
 // Alive reports whether the client of conn, taken over from net/http, may
 // still be there: false once it has closed its side or the connection
 // failed. It reads without waiting, discarding anything the client sent.
+// A connection that is not a socket is taken to be alive.
 func Alive(conn net.Conn) bool {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
-			return Alive(nc.NetConn())
-		}
+	raw := rawOf(conn)
+	if raw == nil {
 		return true
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
 	return alive(raw)
+}
+
+// rawOf returns the socket under w (a connection, or one that wraps
+// another and says so with NetConn), or nil.
+func rawOf(w any) syscall.RawConn {
+	for {
+		if sc, ok := w.(syscall.Conn); ok {
+			if raw, err := sc.SyscallConn(); err == nil {
+				return raw
+			}
+		}
+		nc, ok := w.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		w = nc.NetConn()
+	}
 }
