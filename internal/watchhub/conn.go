@@ -8,6 +8,7 @@
 package watchhub
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -57,7 +58,7 @@ type Conn struct {
 // nil, is called once when the connection closes (from the goroutine that
 // closes it), with nil after Close or the write error that ended it.
 func New(sink Sink, max int, done func(error)) *Conn {
-	c := &Conn{sink: sink, max: max, done: done, raw: rawOf(sink)}
+	c := &Conn{sink: sink, max: max, done: done, raw: rawOf(sink, true)}
 	// net/http may have left deadlines on a connection it hands over.
 	sink.SetWriteDeadline(time.Time{})
 	if nc, ok := sink.(net.Conn); ok {
@@ -222,7 +223,7 @@ func (c *Conn) Alive() bool {
 // failed. It reads without waiting, discarding anything the client sent.
 // A connection that is not a socket is taken to be alive.
 func Alive(conn net.Conn) bool {
-	raw := rawOf(conn)
+	raw := rawOf(conn, false)
 	if raw == nil {
 		return true
 	}
@@ -230,9 +231,13 @@ func Alive(conn net.Conn) bool {
 }
 
 // rawOf returns the socket under w (a connection, or one that wraps
-// another and says so with NetConn), or nil.
-func rawOf(w any) syscall.RawConn {
+// another and says so with NetConn), or nil. To write, a TLS connection is
+// not seen through: its bytes are not the socket's.
+func rawOf(w any, write bool) syscall.RawConn {
 	for {
+		if _, ok := w.(*tls.Conn); ok && write {
+			return nil
+		}
 		if sc, ok := w.(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
 				return raw
