@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,6 +157,14 @@ func dial(ctx context.Context, addr string) (net.Conn, error) {
 // address, then answers "mem" on stdin with its memory, until stdin ends.
 func serve(dir string) {
 	raiseFileLimit()
+	if f := os.Getenv("WATCHBENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
+	}
 	st, err := bolt.Open(filepath.Join(dir, "verso.db"), nil)
 	if err != nil {
 		log.Fatal(err)
