@@ -78,8 +78,7 @@ type Server struct {
 	api   *http.ServeMux
 	auth  *auth.Auth // nil: everyone may do everything (access.go)
 
-	watch     *watchHub     // watch streams and long-polls (watch.go)
-	heartbeat time.Duration // of idle watch streams
+	watch *watchHub // watch streams and long-polls (watch.go)
 
 	ops *operations // metrics, access log, request cap (metrics.go)
 
@@ -121,8 +120,7 @@ func New(store verso.Store, opts *Options) *Server {
 
 		console: o.Console,
 
-		watch:     newWatchHub(store, o.Logger, o.WatchBuffer, o.WatchHeartbeat),
-		heartbeat: o.WatchHeartbeat,
+		watch: newWatchHub(store, o.Logger, o.WatchBuffer, o.WatchHeartbeat),
 	}
 	s.ops = newOperations(s, &o)
 	s.api = s.routes()

@@ -646,9 +646,16 @@ func (s *Server) parkStream(ws *watchStream, sub *subscriber) {
 		released = make(chan struct{})
 		sink = &responseSink{ws: ws, released: released}
 	}
-	s.ops.watchers.Inc()
+	// ServeHTTP counts the watcher while its request runs; once taken over,
+	// the hub counts it until it closes.
+	taken := released == nil
+	if taken {
+		s.ops.watchers.Inc()
+	}
 	sse.conn = watchhub.New(sink, s.watch.bufSize, func(err error) {
-		s.ops.watchers.Dec()
+		if taken {
+			s.ops.watchers.Dec()
+		}
 		if err != nil {
 			s.watch.unsubscribe(sub) // the client went away
 		}
@@ -959,12 +966,13 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, p verso.Path, 
 	} else {
 		pw.woke = make(chan struct{}) // HTTP/2: this goroutine waits
 	}
-	s.ops.watchers.Inc()
+	if pw.conn != nil {
+		s.ops.watchers.Inc() // ServeHTTP's count ends with the handler
+	}
 	s.watch.parkPoll(sub, pw, wait)
 	if pw.conn != nil {
 		return true, nil
 	}
-	defer s.ops.watchers.Dec()
 	select {
 	case <-pw.woke:
 	case <-r.Context().Done():

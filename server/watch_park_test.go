@@ -2,12 +2,20 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/verso-config/verso/bolt"
+	"github.com/verso-config/verso/server"
 )
 
 // TestWatch_WaitingWatchersHoldNoGoroutine: watch streams and long-polls
@@ -100,4 +108,65 @@ func (ts *testServer) waitWatchers(t *testing.T, n int) {
 		}
 	}
 	t.Fatalf("/metrics never said %q", strings.TrimSpace(line))
+}
+
+// TestWatch_HTTP2: over HTTP/2 a connection cannot be taken over, so a
+// waiting stream or long-poll keeps its request's goroutine, and still gets
+// every commit through the same hub.
+func TestWatch_HTTP2(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(st, nil)
+	hs := httptest.NewUnstartedServer(srv)
+	hs.EnableHTTP2 = true
+	hs.StartTLS()
+	t.Cleanup(func() { srv.Close(); hs.Close(); st.Close() })
+	ts := &testServer{Server: hs, store: st}
+	ts.must(t, 201, "MKCOL", "/config/app", "")
+	ts.must(t, 201, "PUT", "/config/app/k", "0")
+	head := ts.head(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+"/api/v1/watch?path=/app", nil)
+	resp, err := hs.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("watch over HTTP/%d, want 2", resp.ProtoMajor)
+	}
+	events := make(chan sseEvent, 16)
+	go readSSE(resp.Body, events)
+	poll := make(chan string, 1)
+	go func() {
+		resp, err := hs.Client().Get(fmt.Sprintf("%s/config/app/k?index=%d&wait=1m", hs.URL, head))
+		if err != nil {
+			poll <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		poll <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}()
+	ts.waitWatchers(t, 2)
+	ts.must(t, 204, "PUT", "/config/app/k", "1")
+	for ev := range events {
+		if ev.Event == "commit" {
+			break
+		}
+	}
+	select {
+	case got := <-poll:
+		if got != "200 1" {
+			t.Errorf("long-poll over HTTP/2 answered %q, want 200 1", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("long-poll over HTTP/2 not answered after the commit")
+	}
+	cancel()
+	ts.waitWatchers(t, 0)
 }
