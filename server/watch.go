@@ -968,6 +968,10 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, p verso.Path, 
 	}
 	if pw.conn != nil {
 		s.ops.watchers.Inc() // ServeHTTP's count ends with the handler
+		if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			ri.parked = true // its answer is logged when it is written
+			pw.info = ri
+		}
 	}
 	s.watch.parkPoll(sub, pw, wait)
 	if pw.conn != nil {
@@ -998,6 +1002,7 @@ type pollWatcher struct {
 	r     *http.Request // the request, to answer it when the wait ends
 	timer *time.Timer   // ends the wait
 
+	info   *requestInfo  // of the request, for the metrics and the access log
 	conn   net.Conn      // taken over from net/http; nil if it could not be
 	header http.Header   // of the answer, as net/http had it when it was taken over
 	woke   chan struct{} // without conn: closed when the wait ends
@@ -1061,7 +1066,22 @@ func (pw *pollWatcher) wake() {
 func (pw *pollWatcher) answer() {
 	defer pw.s.ops.watchers.Dec()
 	w := pw.respond()
+	pw.observe(w)
 	w.Finish()
+}
+
+// observe counts the answer w to the poll in the metrics and writes it to
+// the access log, as ServeHTTP does for the requests it answers.
+func (pw *pollWatcher) observe(w *watchhub.Response) {
+	if pw.info == nil {
+		return
+	}
+	s := pw.s
+	e := &logRequest{Start: pw.info.start, Status: w.Status(), Bytes: int64(w.BodyLen())}
+	if s.ops.access != nil {
+		e.fromRequest(pw.r, pw.user)
+	}
+	s.ops.observe(pw.r.Method, e, true, false)
 }
 
 // answerAll answers long-polls that one commit woke. Those that asked the
@@ -1084,8 +1104,10 @@ func answerAll(polls []*pollWatcher) {
 	jobs := make([]job, 0, len(polls))
 	for _, k := range keys {
 		g := groups[k]
-		b := g[0].respond().Bytes()
+		w := g[0].respond()
+		b := w.Bytes()
 		for _, pw := range g {
+			pw.observe(w)
 			jobs = append(jobs, job{pw, b})
 		}
 	}

@@ -170,3 +170,38 @@ func TestWatch_HTTP2(t *testing.T) {
 	cancel()
 	ts.waitWatchers(t, 0)
 }
+
+// TestLongPoll_AccessLogHasTheAnswer: a long-poll that waited is logged
+// with the answer it got when the wait ended, not when it began to wait.
+func TestLongPoll_AccessLogHasTheAnswer(t *testing.T) {
+	var log syncBuffer
+	ts, _ := newWatchServer(t, &server.Options{AccessLog: &log})
+	ts.must(t, 201, "MKCOL", "/config/app", "")
+	ts.must(t, 201, "PUT", "/config/app/k", "0")
+	head := ts.head(t)
+	poll := make(chan int, 1)
+	uri := fmt.Sprintf("/config/app/k?index=%d&wait=1m", head)
+	go func() {
+		resp, err := http.Get(ts.URL + uri)
+		if err != nil {
+			poll <- 0
+			return
+		}
+		resp.Body.Close()
+		poll <- resp.StatusCode
+	}()
+	ts.waitWatchers(t, 1)
+	ts.must(t, 204, "DELETE", "/config/app/k", "")
+	if code := <-poll; code != 404 {
+		t.Fatalf("long-poll of a deleted key answered %d, want 404", code)
+	}
+	want := fmt.Sprintf("\"GET %s HTTP/1.1\" 404 ", uri)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(log.String(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("access log has no %q:\n%s", want, log.String())
+		}
+	}
+	if n := strings.Count(log.String(), "GET "+uri); n != 1 {
+		t.Errorf("the long-poll is logged %d times, want once:\n%s", n, log.String())
+	}
+}

@@ -41,6 +41,17 @@ func (w *Response) Write(b []byte) (int, error) {
 	return w.body.Write(b)
 }
 
+// Status returns the status of the answer (200 if none was set).
+func (w *Response) Status() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// BodyLen returns the length of the body written so far.
+func (w *Response) BodyLen() int { return w.body.Len() }
+
 // Flush does nothing: the answer goes out whole with Finish.
 func (w *Response) Flush() {}
 
