@@ -167,16 +167,22 @@ func (s *Server) hidden(r *http.Request) func(verso.Path) bool {
 // of a revision the user may read only part of, since generated messages
 // name paths). It returns nil when the user may read none of the paths.
 func (s *Server) visibleCommit(r *http.Request, c *verso.Commit) *verso.Commit {
+	return s.visibleCommitOf(s.user(r), c)
+}
+
+// visibleCommitOf is visibleCommit for user ("" for anonymous).
+func (s *Server) visibleCommitOf(user string, c *verso.Commit) *verso.Commit {
 	if s.auth == nil {
 		return c
 	}
+	readable := func(p verso.Path) bool { return s.auth.Allowed(user, p, Read.rights()) }
 	out := *c
 	out.Changes = make([]verso.Change, 0, len(c.Changes))
 	for _, ch := range c.Changes {
-		if !s.readable(r, ch.Path) {
+		if !readable(ch.Path) {
 			continue
 		}
-		if ch.From != "" && !s.readable(r, ch.From) {
+		if ch.From != "" && !readable(ch.From) {
 			ch.From, ch.FromRev, ch.Action = "", 0, verso.Added
 		}
 		out.Changes = append(out.Changes, ch)

@@ -21,10 +21,17 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, p verso.Path)
 		if rev, err = revisionParam(r); err != nil {
 			return err
 		}
-		if err = s.longPoll(w, r, p, rev); err != nil { // ?index=N&wait=D (watch.go)
+		// ?index=N&wait=D (watch.go): a long-poll that waits answers later,
+		// from the watch hub, through getAt.
+		if parked, err := s.longPoll(w, r, p, rev); parked || err != nil {
 			return err
 		}
 	}
+	return s.getAt(w, r, p, rev)
+}
+
+// getAt answers GET and HEAD of p as of rev, once any long-poll is over.
+func (s *Server) getAt(w http.ResponseWriter, r *http.Request, p verso.Path, rev verso.Revision) error {
 	e, err := s.getEntry(r, p, rev) // ?consistent: a linearizable read (consistent.go)
 	if err != nil {
 		return err

@@ -149,7 +149,7 @@ func (p slogPrinter) Println(v ...any) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ops := s.ops
 	start := time.Now()
-	info := &requestInfo{srv: s}
+	info := &requestInfo{srv: s, start: start}
 	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 	rec := &recorder{ResponseWriter: w}
 	long := longLived(r)
@@ -160,6 +160,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ops.httpInFlight.Inc()
 	defer func() {
 		ops.httpInFlight.Dec()
+		if info.parked {
+			return // counted and logged when the watch hub answers it
+		}
 		e := &logRequest{Start: start, Status: rec.status, Bytes: rec.bytes}
 		if e.Status == 0 {
 			// Nothing written: net/http answers 200 with no body, unless
@@ -306,8 +309,10 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // there), so that what is learnt while answering it reaches the access log
 // even though handlers work on requests derived from the one ServeHTTP saw.
 type requestInfo struct {
-	user string  // the authenticated user, once known
-	srv  *Server // for answers that depend on what the user may read (schema.go)
+	user   string    // the authenticated user, once known
+	srv    *Server   // for answers that depend on what the user may read (schema.go)
+	start  time.Time // when the request arrived
+	parked bool      // a long-poll the watch hub answers later (watch.go)
 }
 
 type requestInfoKey struct{}

@@ -88,8 +88,7 @@ type Server struct {
 	api   *http.ServeMux
 	auth  *auth.Auth // nil: everyone may do everything (access.go)
 
-	watch     *watchHub     // watch streams and long-polls (watch.go)
-	heartbeat time.Duration // of idle watch streams
+	watch *watchHub // watch streams and long-polls (watch.go)
 
 	ops  *operations // metrics, access log, request cap (metrics.go)
 	body bodyLimits  // how fast request bodies must arrive (limits.go)
@@ -145,9 +144,8 @@ func New(store verso.Store, opts *Options) *Server {
 
 		console: o.Console,
 
-		watch:     newWatchHub(store, o.Logger, o.WatchBuffer),
-		heartbeat: o.WatchHeartbeat,
-		body:      bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
+		watch: newWatchHub(store, o.Logger, o.WatchBuffer, o.WatchHeartbeat),
+		body:  bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
 	}
 	s.ops = newOperations(s, &o)
 	s.svn = s.newSVN()

@@ -17,10 +17,15 @@ import (
 // visiblyChanged reports whether commit c changed p, or anything below it,
 // that the user may read.
 func (s *Server) visiblyChanged(r *http.Request, c *verso.Commit, p verso.Path) bool {
+	return s.visiblyChangedOf(s.user(r), c, p)
+}
+
+// visiblyChangedOf is visiblyChanged for user ("" for anonymous).
+func (s *Server) visiblyChangedOf(user string, c *verso.Commit, p verso.Path) bool {
 	if s.auth == nil {
 		return true // the hub hands out only commits that touched p
 	}
-	v := s.visibleCommit(r, c)
+	v := s.visibleCommitOf(user, c)
 	return v != nil && visibleTouches(v, p)
 }
 

@@ -1,14 +1,20 @@
-// Command watchbench measures verso's watch surface: N concurrent watchers
-// (server-sent event streams) on one server over loopback, one write, and
-// the time until every watcher has its event (p50, p99, max), plus the
-// server's memory per idle watcher.
+// Command watchbench measures verso's watch surface at fleet scale: N
+// watchers on one server over loopback, each on its own TCP connection as
+// the hosts of a fleet would be, half server-sent event streams and half
+// long-polls; and, side by side in the same run, N etcd watchers on one
+// etcd member, each on its own gRPC connection. For each N it prints how
+// long connecting took, the server's memory per idle watcher, how long one
+// commit took to reach every watcher (p50, p99, max), and, for verso, the
+// rate of durable PUTs and a plain GET's p99 with no watcher and with N
+// connected.
 //
-//	go run ./scripts/watchbench -n 10000
+//	go run ./scripts/watchbench -n 1000,4000,10000,16000
 //
-// The server runs in a child process (this program, re-run), so that its
-// memory is measured alone and each process stays within the open-file
-// limit (a watcher is one socket on each side). Figures are in
-// docs/PERFORMANCE.md under "Watch".
+// Each server runs in its own process (verso: this program, re-run), so
+// its memory is measured alone and each process stays within its open-file
+// limit (a watcher is one socket on each side). Client connections are
+// spread over several loopback source addresses so that ports do not run
+// out. Figures are in docs/PERFORMANCE.md under "Watch at fleet scale".
 package main
 
 import (
@@ -26,11 +32,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/verso-config/verso/bolt"
 	"github.com/verso-config/verso/server"
@@ -43,17 +56,115 @@ func main() {
 		serve(dir)
 		return
 	}
-	n := flag.Int("n", 10000, "number of watchers")
-	writes := flag.Int("writes", 3, "writes to time, one after another")
+	sizes := flag.String("n", "1000,4000,10000,16000", "numbers of watchers, comma-separated")
+	etcdBin := flag.String("etcd", "etcd", "etcd binary to compare with (\"\" to skip)")
+	sources := flag.Int("sources", 16, "loopback source addresses to spread client connections over (127.0.0.2, ...)")
+	limit := flag.Duration("timeout", 15*time.Minute, "bound on the whole run")
 	flag.Parse()
-	if err := bench(*n, *writes); err != nil {
-		log.Fatal(err)
+	nSources = *sources
+	time.AfterFunc(*limit, func() { log.Fatalf("watchbench: still running after %v", *limit) })
+	raiseFileLimit()
+	var rows []row
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			log.Fatalf("bad -n %q", f)
+		}
+		r, err := benchVerso(n)
+		if err != nil {
+			log.Fatalf("verso, %d watchers: %v", n, err)
+		}
+		rows = append(rows, r)
+		printRow(r)
+		if *etcdBin != "" {
+			r, err := benchEtcd(*etcdBin, n)
+			if err != nil {
+				log.Fatalf("etcd, %d watchers: %v", n, err)
+			}
+			rows = append(rows, r)
+			printRow(r)
+		}
 	}
+	fmt.Println()
+	printTable(rows)
+}
+
+// row is what one run measured.
+type row struct {
+	system        string
+	n             int
+	connect       time.Duration
+	rssPer        float64 // bytes of server RSS per idle watcher
+	heapPer       float64 // bytes of Go heap in use per idle watcher (verso only)
+	goroutines    float64 // server goroutines per idle watcher (verso only)
+	p50, p99, max time.Duration
+	putAlone      float64 // durable PUTs per second, no watcher
+	putWith       float64 // the same with the watchers connected
+	getAlone      time.Duration
+	getWith       time.Duration // a plain GET's p99
+}
+
+func printRow(r row) {
+	fmt.Printf("%-5s %6d watchers: connected in %v; %.2f KiB RSS per watcher; one commit reached all in p50 %v, p99 %v, max %v",
+		r.system, r.n, r.connect.Round(time.Millisecond), r.rssPer/1024, ms(r.p50), ms(r.p99), ms(r.max))
+	if r.system == "verso" {
+		fmt.Printf("; heap %.2f KiB and %.2f goroutines per watcher; PUT %.0f/s alone, %.0f/s with watchers; GET p99 %v alone, %v with watchers",
+			r.heapPer/1024, r.goroutines, r.putAlone, r.putWith, ms(r.getAlone), ms(r.getWith))
+	}
+	fmt.Println()
+}
+
+func printTable(rows []row) {
+	fmt.Println("| watchers | server | connected in | RSS per idle watcher | one commit to all: p50 / p99 / max | durable PUT/s alone → with watchers | GET p99 alone → with watchers |")
+	fmt.Println("|---:|---|---:|---:|---|---|---|")
+	for _, r := range rows {
+		put, get := "", ""
+		if r.system == "verso" {
+			put = fmt.Sprintf("%.0f → %.0f", r.putAlone, r.putWith)
+			get = fmt.Sprintf("%v → %v", ms(r.getAlone), ms(r.getWith))
+		}
+		fmt.Printf("| %d | %s | %.2f s | %.2f KiB | %v / %v / %v | %s | %s |\n",
+			r.n, r.system, r.connect.Seconds(), r.rssPer/1024, ms(r.p50), ms(r.p99), ms(r.max), put, get)
+	}
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+// raiseFileLimit sets the soft open-file limit to the hard one.
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
+
+var (
+	nSources int
+	dialSeq  atomic.Uint32
+)
+
+// dial connects to addr from the next loopback source address.
+func dial(ctx context.Context, addr string) (net.Conn, error) {
+	i := dialSeq.Add(1)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(i%uint32(nSources)/250), byte(2+i%uint32(nSources)%250))}}
+	return d.DialContext(ctx, "tcp", addr)
 }
 
 // serve is the child: a verso server on a bolt file in dir. It prints its
 // address, then answers "mem" on stdin with its memory, until stdin ends.
 func serve(dir string) {
+	raiseFileLimit()
+	if f := os.Getenv("WATCHBENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
+	}
 	st, err := bolt.Open(filepath.Join(dir, "verso.db"), nil)
 	if err != nil {
 		log.Fatal(err)
@@ -70,16 +181,15 @@ func serve(dir string) {
 		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		fmt.Printf("heap=%d stack=%d sys=%d goroutines=%d rss=%d\n",
-			m.HeapInuse, m.StackInuse, m.Sys, runtime.NumGoroutine(), rss())
+		fmt.Printf("heap=%d goroutines=%d rss=%d\n", m.HeapInuse, runtime.NumGoroutine(), rss(os.Getpid()))
 	}
 	srv.Close()
 	st.Close()
 }
 
-// rss returns the resident set size of this process, in bytes.
-func rss() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
+// rss returns the resident set size of process pid, in bytes.
+func rss(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
@@ -89,19 +199,66 @@ func rss() int64 {
 	return 0
 }
 
-type memStats struct {
-	heap, stack, sys, goroutines, rss int64
+type memStats struct{ heap, goroutines, rss int64 }
+
+// load measures the rate of PUTs (4 clients, for d) to a path no watcher
+// watches, and the p99 of plain GETs one after another.
+func load(base string, d time.Duration) (float64, time.Duration, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	do := func(method, path, body string) error {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		}
+		return nil
+	}
+	var puts atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	end := time.Now().Add(d)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(end); i++ {
+				if err := do("PUT", fmt.Sprintf("/config/load/k%d", w), strconv.Itoa(i)); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				puts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, 0, err
+	}
+	var lat []time.Duration
+	for range 1000 {
+		t0 := time.Now()
+		if err := do("GET", "/config/load/k0", ""); err != nil {
+			return 0, 0, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	return float64(puts.Load()) / d.Seconds(), lat[len(lat)*99/100], nil
 }
 
-func bench(n, writes int) error {
+func benchVerso(n int) (row, error) {
+	r := row{system: "verso", n: n}
 	dir, err := os.MkdirTemp("", "watchbench-")
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer os.RemoveAll(dir)
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return r, err
 	}
 	child := exec.Command(self)
 	child.Env = append(os.Environ(), serveEnv+"="+dir)
@@ -109,162 +266,188 @@ func bench(n, writes int) error {
 	stdin, _ := child.StdinPipe()
 	stdout, _ := child.StdoutPipe()
 	if err := child.Start(); err != nil {
-		return err
+		return r, err
 	}
 	defer child.Wait()
 	defer stdin.Close()
 	out := bufio.NewScanner(stdout)
 	if !out.Scan() {
-		return fmt.Errorf("server printed no address")
+		return r, fmt.Errorf("server printed no address")
 	}
 	addr := out.Text()
 	mem := func() memStats {
 		fmt.Fprintln(stdin, "mem")
 		out.Scan()
 		var m memStats
-		fmt.Sscanf(out.Text(), "heap=%d stack=%d sys=%d goroutines=%d rss=%d", &m.heap, &m.stack, &m.sys, &m.goroutines, &m.rss)
+		fmt.Sscanf(out.Text(), "heap=%d goroutines=%d rss=%d", &m.heap, &m.goroutines, &m.rss)
 		return m
 	}
 	base := "http://" + addr
-	do := func(method, path, body string) (time.Duration, error) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		start := time.Now()
+	for _, c := range [][3]string{{"MKCOL", "/config/bench", ""}, {"MKCOL", "/config/load", ""}, {"PUT", "/config/bench/key", "0"}} {
+		req, _ := http.NewRequest(c[0], base+c[1], strings.NewReader(c[2]))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return 0, err
+			return r, err
 		}
 		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return 0, fmt.Errorf("%s %s: %s", method, path, resp.Status)
-		}
-		return time.Since(start), nil
 	}
-	if _, err := do("MKCOL", "/config/bench", ""); err != nil {
-		return err
+	if r.putAlone, r.getAlone, err = load(base, 2*time.Second); err != nil {
+		return r, err
 	}
-	if _, err := do("PUT", "/config/bench/key", "0"); err != nil {
-		return err
-	}
-	var alone []string
-	for i := range writes {
-		d, err := do("PUT", "/config/bench/key", "before-"+strconv.Itoa(i))
-		if err != nil {
-			return err
-		}
-		alone = append(alone, d.Round(10*time.Microsecond).String())
-	}
-	fmt.Printf("PUT with no watchers answered in %s\n", strings.Join(alone, ", "))
-	// One watch first, so the hub is running before the baseline.
-	warm, err := dialWatch(addr)
+	head, err := headOf(base)
 	if err != nil {
-		return err
+		return r, err
 	}
-	defer warm.conn.Close()
-	before := mem()
-
-	// Connect the watchers, a few hundred at a time.
-	fmt.Printf("connecting %d watchers on one server over loopback (GOMAXPROCS %d)\n", n, runtime.GOMAXPROCS(0))
-	ws := make([]*watcher, n)
-	start := time.Now()
-	sem := make(chan struct{}, 200)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var dialErr error
-	for i := range ws {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			w, err := dialWatch(addr)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && dialErr == nil {
-				dialErr = err
-			}
-			ws[i] = w
-		})
-	}
-	wg.Wait()
-	if dialErr != nil {
-		return fmt.Errorf("connect watchers: %w", dialErr)
-	}
+	// One watcher of each kind first, so the hub runs before the baseline.
+	var ws []*watcher
 	defer func() {
 		for _, w := range ws {
 			w.conn.Close()
 		}
 	}()
-	fmt.Printf("connected in %v\n", time.Since(start).Round(time.Millisecond))
-	time.Sleep(time.Second)
-	idle := mem()
-	per := func(a, b int64) string { return fmt.Sprintf("%.1f KiB", float64(b-a)/float64(n)/1024) }
-	fmt.Printf("server memory per idle watcher: RSS %s, Go heap %s, goroutine stacks %s; %.1f goroutines per watcher\n",
-		per(before.rss, idle.rss), per(before.heap, idle.heap), per(before.stack, idle.stack),
-		float64(idle.goroutines-before.goroutines)/float64(n))
-
-	for round := 1; round <= writes; round++ {
-		got := make([]chan time.Time, n)
-		for i, w := range ws {
-			got[i] = make(chan time.Time, 1)
-			go w.awaitCommit(got[i])
-		}
-		time.Sleep(200 * time.Millisecond) // let every reader block
-		t0 := time.Now()
-		commit, err := do("PUT", "/config/bench/key", strconv.Itoa(round))
+	for i := range 2 {
+		w, err := dialVerso(addr, i%2 == 1, head)
 		if err != nil {
-			return err
+			return r, err
 		}
-		lat := make([]time.Duration, n)
-		for i := range got {
-			select {
-			case at := <-got[i]:
-				lat[i] = at.Sub(t0)
-			case <-time.After(30 * time.Second):
-				return fmt.Errorf("watcher %d got no event within 30s", i)
-			}
-		}
-		slices.Sort(lat)
-		q := func(p float64) time.Duration { return lat[int(p*float64(n-1))].Round(10 * time.Microsecond) }
-		fmt.Printf("write %d: PUT answered in %v; every watcher had the event after p50 %v, p99 %v, max %v\n",
-			round, commit.Round(10*time.Microsecond), q(0.50), q(0.99), lat[n-1].Round(10*time.Microsecond))
+		ws = append(ws, w)
 	}
-	return nil
+	time.Sleep(500 * time.Millisecond)
+	before := mem()
+
+	start := time.Now()
+	more, err := connectAll(n, func(i int) (*watcher, error) { return dialVerso(addr, i%2 == 1, head) })
+	ws = append(ws, more...)
+	if err != nil {
+		return r, fmt.Errorf("connect watchers: %w", err)
+	}
+	r.connect = time.Since(start)
+	time.Sleep(2 * time.Second)
+	idle := mem()
+	r.rssPer = float64(idle.rss-before.rss) / float64(n)
+	r.heapPer = float64(idle.heap-before.heap) / float64(n)
+	r.goroutines = float64(idle.goroutines-before.goroutines) / float64(n)
+	if r.putWith, r.getWith, err = load(base, 2*time.Second); err != nil {
+		return r, err
+	}
+
+	got := make([]chan time.Time, len(more))
+	for i, w := range more {
+		got[i] = make(chan time.Time, 1)
+		go w.await(got[i])
+	}
+	time.Sleep(300 * time.Millisecond) // let every reader block
+	t0 := time.Now()
+	req, _ := http.NewRequest("PUT", base+"/config/bench/key", strings.NewReader("1"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return r, err
+	}
+	resp.Body.Close()
+	r.p50, r.p99, r.max, err = collect(t0, got)
+	return r, err
 }
 
-// watcher is one raw watch stream.
+// connectAll opens n watchers, a few hundred at a time.
+func connectAll(n int, open func(i int) (*watcher, error)) ([]*watcher, error) {
+	ws := make([]*watcher, n)
+	sem := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for i := range ws {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			w, err := open(i)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+			}
+			ws[i] = w
+		})
+	}
+	wg.Wait()
+	ws = slices.DeleteFunc(ws, func(w *watcher) bool { return w == nil })
+	return ws, first
+}
+
+// collect waits for every watcher's event and returns the quantiles of
+// their delays after t0.
+func collect(t0 time.Time, got []chan time.Time) (p50, p99, max time.Duration, err error) {
+	lat := make([]time.Duration, len(got))
+	timeout := time.After(60 * time.Second)
+	for i := range got {
+		select {
+		case at := <-got[i]:
+			lat[i] = at.Sub(t0)
+		case <-timeout:
+			return 0, 0, 0, fmt.Errorf("watcher %d got no event within 60s", i)
+		}
+	}
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	return q(0.50), q(0.99), lat[len(lat)-1], nil
+}
+
+func headOf(base string) (int64, error) {
+	resp, err := http.Get(base + "/config/bench/key")
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return strconv.ParseInt(resp.Header.Get("X-Verso-Revision"), 10, 64)
+}
+
+// watcher is one client: a raw verso watch stream or long-poll, or an
+// etcd watch.
 type watcher struct {
-	conn net.Conn
-	rd   *bufio.Reader
+	conn  io.Closer
+	await func(at chan<- time.Time) // sends when the next change arrives
 }
 
-// dialWatch opens a watch of /bench and reads up to the stream's first
-// (id-only) event.
-func dialWatch(addr string) (*watcher, error) {
+// dialVerso opens a watch stream of /bench (poll false), read up to its
+// first (id-only) event, or a long-poll of /bench/key waiting past index.
+func dialVerso(addr string, poll bool, index int64) (*watcher, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
+	rd := bufio.NewReaderSize(conn, 512)
+	if poll {
+		fmt.Fprintf(conn, "GET /config/bench/key?index=%d&wait=10m HTTP/1.1\r\nHost: %s\r\n\r\n", index, addr)
+		return &watcher{conn: conn, await: func(at chan<- time.Time) {
+			if line, err := rd.ReadString('\n'); err == nil && strings.Contains(line, " 200 ") {
+				at <- time.Now()
+			}
+		}}, nil
+	}
 	fmt.Fprintf(conn, "GET /api/v1/watch?path=/bench HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", addr)
-	w := &watcher{conn: conn, rd: bufio.NewReaderSize(conn, 1024)}
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	status, err := w.rd.ReadString('\n')
+	status, err := rd.ReadString('\n')
 	if err != nil || !strings.Contains(status, " 200 ") {
 		conn.Close()
 		return nil, fmt.Errorf("watch answered %q: %v", status, err)
 	}
-	if err := w.until([]byte("id: ")); err != nil {
+	if err := until(rd, []byte("id: ")); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	conn.SetReadDeadline(time.Time{})
-	return w, nil
+	return &watcher{conn: conn, await: func(at chan<- time.Time) {
+		if until(rd, []byte("event: commit")) == nil {
+			at <- time.Now()
+		}
+	}}, nil
 }
 
 // until reads lines until one starts with prefix.
-func (w *watcher) until(prefix []byte) error {
+func until(rd *bufio.Reader, prefix []byte) error {
 	for {
-		line, err := w.rd.ReadSlice('\n')
+		line, err := rd.ReadSlice('\n')
 		if err != nil && err != bufio.ErrBufferFull {
 			return err
 		}
@@ -274,9 +457,118 @@ func (w *watcher) until(prefix []byte) error {
 	}
 }
 
-// awaitCommit reads until the next commit event and sends when it came.
-func (w *watcher) awaitCommit(at chan<- time.Time) {
-	if w.until([]byte("event: commit")) == nil {
-		at <- time.Now()
+// benchEtcd runs one etcd member on loopback and n watchers of one key,
+// each on its own gRPC connection.
+func benchEtcd(bin string, n int) (row, error) {
+	r := row{system: "etcd", n: n}
+	dir, err := os.MkdirTemp("", "watchbench-etcd-")
+	if err != nil {
+		return r, err
 	}
+	defer os.RemoveAll(dir)
+	client, peer := freePort(), freePort()
+	cmd := exec.Command(bin, "--data-dir", dir, "--name", "bench",
+		"--listen-client-urls", "http://"+client, "--advertise-client-urls", "http://"+client,
+		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
+		"--initial-cluster", "bench=http://"+peer, "--log-level", "error")
+	cmd.Env = append(os.Environ(), "ETCD_UNSUPPORTED_ARCH=")
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	newConn := func() (*grpc.ClientConn, error) {
+		return grpc.NewClient("passthrough:///"+client,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(dial))
+	}
+	admin, err := newConn()
+	if err != nil {
+		return r, err
+	}
+	defer admin.Close()
+	kv := pb.NewKVClient(admin)
+	key := []byte("/bench/key")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err = kv.Put(ctx, &pb.PutRequest{Key: key, Value: []byte("0")})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("etcd does not answer: %v", err)
+		}
+	}
+	openWatch := func(int) (*watcher, error) {
+		cc, err := newConn()
+		if err != nil {
+			return nil, err
+		}
+		stream, err := pb.NewWatchClient(cc).Watch(context.Background())
+		if err == nil {
+			err = stream.Send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: &pb.WatchCreateRequest{Key: key}}})
+		}
+		if err == nil {
+			_, err = stream.Recv() // created
+		}
+		if err != nil {
+			cc.Close()
+			return nil, err
+		}
+		return &watcher{conn: cc, await: func(at chan<- time.Time) {
+			for {
+				resp, err := stream.Recv()
+				if err != nil {
+					return
+				}
+				if len(resp.Events) > 0 {
+					at <- time.Now()
+					return
+				}
+			}
+		}}, nil
+	}
+	warm, err := openWatch(0)
+	if err != nil {
+		return r, err
+	}
+	defer warm.conn.Close()
+	time.Sleep(500 * time.Millisecond)
+	before := rss(cmd.Process.Pid)
+	start := time.Now()
+	ws, err := connectAll(n, openWatch)
+	defer func() {
+		for _, w := range ws {
+			w.conn.Close()
+		}
+	}()
+	if err != nil {
+		return r, fmt.Errorf("connect watchers: %w", err)
+	}
+	r.connect = time.Since(start)
+	time.Sleep(2 * time.Second)
+	r.rssPer = float64(rss(cmd.Process.Pid)-before) / float64(n)
+
+	got := make([]chan time.Time, len(ws))
+	for i, w := range ws {
+		got[i] = make(chan time.Time, 1)
+		go w.await(got[i])
+	}
+	time.Sleep(300 * time.Millisecond)
+	t0 := time.Now()
+	if _, err := kv.Put(context.Background(), &pb.PutRequest{Key: key, Value: []byte("1")}); err != nil {
+		return r, err
+	}
+	r.p50, r.p99, r.max, err = collect(t0, got)
+	return r, err
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
