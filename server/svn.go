@@ -16,7 +16,7 @@ import (
 // newSVN returns the svn handler of s, reading s's store with s's users
 // and path rules.
 func (s *Server) newSVN() *svn.Handler {
-	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log}
+	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log, MaxValueSize: s.max}
 	if s.auth != nil {
 		o.Access = svnAccess{s}
 	}
@@ -38,3 +38,13 @@ type svnAccess struct{ s *Server }
 
 func (a svnAccess) CanRead(r *http.Request, p verso.Path) bool { return a.s.readable(r, p) }
 func (a svnAccess) Anonymous(r *http.Request) bool             { return a.s.user(r) == "" }
+func (a svnAccess) User(r *http.Request) string                { return a.s.user(r) }
+
+// CanWrite lets svn change p (and, with tree, everything below it) where
+// WebDAV and the API may: it takes read and write rights.
+func (a svnAccess) CanWrite(r *http.Request, p verso.Path, tree bool) bool {
+	if tree {
+		return a.s.auth.AllowedTree(a.s.user(r), p, auth.Read|auth.Write)
+	}
+	return a.s.auth.Allowed(a.s.user(r), p, auth.Read|auth.Write)
+}

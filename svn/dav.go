@@ -45,7 +45,8 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request, res resource) 
 	}
 	m := h.o.Mount
 	hd.Set("MS-Author-Via", "DAV")
-	hd.Set("Allow", "OPTIONS,GET,HEAD,PROPFIND,REPORT")
+	hd.Set("Allow", "OPTIONS,GET,HEAD,PROPFIND,REPORT,POST,PUT,MKCOL,DELETE,PROPPATCH,COPY,MERGE")
+	hd.Set("SVN-Supported-Posts", "create-txn, create-txn-with-props")
 	hd.Set("SVN-Youngest-Rev", strconv.FormatInt(int64(head), 10))
 	hd.Set("SVN-Repository-UUID", h.UUID(r.Context()))
 	hd.Set("SVN-Repository-Root", m)

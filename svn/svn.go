@@ -38,6 +38,12 @@ type Access interface {
 	// Anonymous reports whether r carries no authenticated user: a
 	// refusal then asks for credentials (401) instead of refusing (403).
 	Anonymous(r *http.Request) bool
+	// CanWrite reports whether the user of r may change p and, with
+	// tree, everything below it (a delete).
+	CanWrite(r *http.Request, p verso.Path, tree bool) bool
+	// User returns the authenticated user of r, "" for anonymous: the
+	// author of its commits.
+	User(r *http.Request) string
 }
 
 // Options configure a Handler.
@@ -59,6 +65,9 @@ type Options struct {
 	// MaxBody caps a request body, in bytes; default 16 MiB (an update
 	// report lists every path of a mixed-revision working copy).
 	MaxBody int64
+	// MaxValueSize is the largest file text a commit may carry, in bytes;
+	// default 1 MiB.
+	MaxValueSize int64
 }
 
 // Handler answers the svn client's requests under the mount point.
@@ -66,7 +75,8 @@ type Handler struct {
 	store verso.Store
 	o     Options
 
-	uuid string // see UUID
+	uuid string    // see UUID
+	txns *txnTable // open commits (commit.go)
 }
 
 // New returns a Handler reading store.
@@ -78,7 +88,10 @@ func New(store verso.Store, o Options) *Handler {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 16 << 20
 	}
-	h := &Handler{store: store, o: o, uuid: o.UUID}
+	if o.MaxValueSize <= 0 {
+		o.MaxValueSize = 1 << 20
+	}
+	h := &Handler{store: store, o: o, uuid: o.UUID, txns: &txnTable{m: map[string]*txn{}}}
 	if h.uuid == "" {
 		h.uuid = nameUUID("verso svn repository " + o.Mount)
 	}
@@ -109,7 +122,7 @@ func Wants(r *http.Request, rel string) bool {
 		return true
 	}
 	switch r.Method {
-	case "REPORT":
+	case "REPORT", "MERGE":
 		return true
 	case http.MethodOptions, "PROPFIND", "LOCK", "UNLOCK":
 	default:
@@ -164,6 +177,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, rel string) 
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, res resource) error {
+	if ok, err := h.serveWrite(w, r, res); ok {
+		return err
+	}
 	if res.kind == kindWrite || isWriteMethod(r.Method) {
 		return errNoCommit
 	}
@@ -194,7 +210,7 @@ func isWriteMethod(method string) bool {
 // errNoCommit answers the write side of the protocol, which verso does not
 // take yet.
 var errNoCommit = &Error{Status: http.StatusNotImplemented, Code: errUnsupported,
-	Msg: "verso does not take writes from svn yet (commit, mkdir, delete, propset, lock): write with curl, WebDAV, the API or `verso commit` (see docs/svn.md)"}
+	Msg: "verso does not take this request from svn: it speaks HTTP protocol version 2 (svn 1.7 and later), and svn lock is not offered yet (see docs/svn.md)"}
 
 // UUID returns the repository UUID svn records in working copies and
 // checks on every later command. verso stores none, and it must never
