@@ -42,6 +42,12 @@ type Op struct {
 	Path Path
 	// From is the source of OpCopy and OpMove.
 	From Path
+	// FromRev, when above 0, is the revision an OpCopy copies From as of
+	// (recorded as the copy's Change.FromRev, as svn records the revision
+	// a copy came from). The source must be unchanged since: nothing at or
+	// below From changed after FromRev (ErrPrecondition otherwise). 0 means
+	// the newest revision.
+	FromRev Revision
 	// Value and ContentType are the new value of OpPut.
 	Value       []byte
 	ContentType string

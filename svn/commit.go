@@ -614,7 +614,7 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 	if err != nil && !errors.Is(err, verso.ErrNotFound) {
 		return err
 	}
-	op := verso.Op{Kind: verso.OpCopy, Path: dst, From: src, Depth: depth}
+	op := verso.Op{Kind: verso.OpCopy, Path: dst, From: src, Depth: depth, FromRev: rev}
 	if made, _, _, _ := t.inTxn(src); made {
 		return &Error{Status: http.StatusConflict, Code: errUnsupported,
 			Msg: fmt.Sprintf("cannot copy '%s', which this commit makes: commit it first", src)}
@@ -622,7 +622,7 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 	var ops []verso.Op
 	if cur != nil && cur.Kind == se.Kind && cur.CreateRev == se.CreateRev && cur.TreeRev <= rev {
 		// the source is as it was at rev: a verso copy, with its history
-		ops = []verso.Op{{Kind: verso.OpCheck, Path: src, If: verso.Cond{TreeRev: rev}}, op}
+		ops = []verso.Op{op}
 	} else {
 		// the source changed since rev: copy its state at rev, path by path
 		if err := h.store.Walk(ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {

@@ -407,6 +407,13 @@ func (t *txnState) apply(op *verso.Op) error {
 		if op.Kind == verso.OpMove {
 			action = verso.Moved
 		}
+		fromRev := t.head
+		if op.Kind == verso.OpCopy && op.FromRev > 0 && op.FromRev < t.head {
+			if tr := t.treeRev(op.From, src); tr > op.FromRev {
+				return fail(op.From, fmt.Errorf("%w: a copy from revision %d of a path changed in revision %d", verso.ErrPrecondition, op.FromRev, tr))
+			}
+			fromRev = op.FromRev
+		}
 		for _, sp := range sources {
 			se, err := t.get(sp)
 			if err != nil {
@@ -417,7 +424,7 @@ func (t *txnState) apply(op *verso.Op) error {
 				Path: dp, Kind: se.Kind, Value: se.Value, ContentType: se.ContentType, Props: se.Props,
 				CreateRev: t.rev, ModRev: t.rev, TreeRev: t.rev, Version: 1, ModTime: t.now, ModBy: t.author,
 			})
-			t.origin[dp] = origin{action: action, from: sp, fromRev: t.head}
+			t.origin[dp] = origin{action: action, from: sp, fromRev: fromRev}
 		}
 		if op.Kind == verso.OpMove {
 			return t.remove(op.From)

@@ -455,3 +455,20 @@ func TestTxn_TreeRev(t *testing.T) {
 		})
 	}
 }
+
+// TestTxn_CopyFromRev checks Op.FromRev: a copy of a source unchanged
+// since an older revision records that revision; one of a source changed
+// since fails.
+func TestTxn_CopyFromRev(t *testing.T) {
+	p, err := Txn(newState(), 3, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpCopy, From: "/app/a", Path: "/a2", FromRev: 2}}}, t0)
+	if err != nil {
+		t.Fatalf("copy of /app/a (unchanged since 2) from revision 2: %v", err)
+	}
+	if got := p.Commit.Changes[0]; got.From != "/app/a" || got.FromRev != 2 {
+		t.Errorf("the copy's change = %+v, want from /app/a at 2", got)
+	}
+	_, err = Txn(newState(), 3, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpCopy, From: "/app", Path: "/app2", Depth: verso.Infinite, FromRev: 2}}}, t0)
+	if !errors.Is(err, verso.ErrPrecondition) {
+		t.Errorf("copy of /app (changed in 3) from revision 2: error %v, want ErrPrecondition", err)
+	}
+}
