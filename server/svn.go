@@ -16,7 +16,7 @@ import (
 // newSVN returns the svn handler of s, reading s's store with s's users
 // and path rules.
 func (s *Server) newSVN() *svn.Handler {
-	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log, MaxValueSize: s.max}
+	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log, MaxValueSize: s.max, Locks: svnLocks{s}}
 	if s.auth != nil {
 		o.Access = svnAccess{s}
 	}
@@ -47,4 +47,34 @@ func (a svnAccess) CanWrite(r *http.Request, p verso.Path, tree bool) bool {
 		return a.s.auth.AllowedTree(a.s.user(r), p, auth.Read|auth.Write)
 	}
 	return a.s.auth.Allowed(a.s.user(r), p, auth.Read|auth.Write)
+}
+
+// svnLocks gives svn lock and unlock the WebDAV locks (davlock.go).
+type svnLocks struct{ s *Server }
+
+func (l svnLocks) Lock(p verso.Path, owner string) (string, error) {
+	lk, err := l.s.locks.Create(p, false, false, owner, 0)
+	if err != nil {
+		return "", svn.ErrLocked
+	}
+	return lk.Token, nil
+}
+
+func (l svnLocks) Unlock(p verso.Path, token string, force bool) error {
+	if !force {
+		return l.s.locks.Unlock(p, token)
+	}
+	for _, lk := range l.s.locks.Covering(p) {
+		if lk.Root == p {
+			l.s.locks.Unlock(p, lk.Token)
+		}
+	}
+	return nil
+}
+
+func (l svnLocks) Confirm(p verso.Path, subtree, membership bool, tokens []string) error {
+	if l.s.locks.Confirm(p, subtree, membership, tokens) != nil {
+		return svn.ErrLocked
+	}
+	return nil
 }

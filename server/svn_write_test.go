@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/verso-config/verso"
@@ -246,4 +247,49 @@ func TestSVN_CommitRules(t *testing.T) {
 	}
 	out = svn.fails(t, dir, "mkdir", "-m", "anon", url+"/team/anon")
 	wantContains(t, "anonymous svn mkdir", out, "E215004")
+}
+
+// TestSVN_Lock checks that svn lock takes the lock WebDAV clients see and
+// honour, that it holds off other svn users' commits, that the lock
+// holder's commit releases it, and svn unlock.
+func TestSVN_Lock(t *testing.T) {
+	svn := newSVN(t)
+	ts := newAccessServer(t, nil)
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+	alice, bob := svn.as("alice"), svn.as("bob")
+	wa, wb := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	alice.must(t, dir, "checkout", url+"/team", wa)
+	bob.must(t, dir, "checkout", url+"/team", wb)
+
+	out := alice.must(t, wa, "lock", "-m", "editing", "k")
+	wantContains(t, "svn lock", out, "'k' locked by user 'alice'")
+	code, body, _ := ts.as(t, "alice", "PROPFIND", "/config/team/k", `<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>`, "Depth", "0")
+	if code != 207 || !strings.Contains(body, "activelock") || !strings.Contains(body, "editing") {
+		t.Errorf("WebDAV PROPFIND lockdiscovery of an svn-locked key = %d\n%s", code, body)
+	}
+	if code, _, _ := ts.as(t, "alice", "PUT", "/config/team/k", "by curl\n"); code != 423 {
+		t.Errorf("PUT without the token of svn's lock = %d, want 423", code)
+	}
+	writeFile(t, filepath.Join(wb, "k"), []byte("bob's\n"))
+	out = bob.fails(t, wb, "commit", "-m", "bob")
+	wantContains(t, "bob's commit of a key alice locked", out, "locked")
+	head := ts.head(t)
+	writeFile(t, filepath.Join(wa, "k"), []byte("alice's\n"))
+	alice.must(t, wa, "commit", "-m", "alice")
+	if ts.head(t) != head+1 || string(entryOf(t, ts, "/team/k").Value) != "alice's\n" {
+		t.Errorf("the lock holder's commit did not write")
+	}
+	if code, _, _ := ts.as(t, "alice", "PUT", "/config/team/k", "by curl\n"); code != 204 {
+		t.Errorf("PUT after the commit released the lock = %d, want 204", code)
+	}
+	alice.must(t, wa, "update")
+	alice.must(t, wa, "lock", "k")
+	if code, _, _ := ts.as(t, "alice", "PUT", "/config/team/k", "again\n"); code != 423 {
+		t.Errorf("PUT while locked again = %d, want 423", code)
+	}
+	alice.must(t, wa, "unlock", "k")
+	if code, _, _ := ts.as(t, "alice", "PUT", "/config/team/k", "again\n"); code != 204 {
+		t.Errorf("PUT after svn unlock = %d, want 204", code)
+	}
 }

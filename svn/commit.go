@@ -66,6 +66,7 @@ type txn struct {
 	deleted map[verso.Path]int    // paths deleted, by the index of their OpDelete
 	values  map[verso.Path][]byte // keys written in this transaction
 	copies  map[verso.Path]copySource
+	tokens  []string // lock tokens the client submitted
 }
 
 // copySource is where a path copied in a transaction came from.
@@ -118,9 +119,13 @@ func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, res resourc
 	case r.Method == http.MethodPost && res.kind == kindMe:
 		return true, h.createTxn(w, r)
 	case r.Method == "MERGE":
-		return true, h.merge(w, r)
+		return true, h.merge(w, r, res)
 	case r.Method == "COPY" && res.kind == kindNode:
 		return true, h.copy(w, r, res)
+	case r.Method == "LOCK" && res.kind == kindNode:
+		return true, h.lock(w, r, res)
+	case r.Method == "UNLOCK" && res.kind == kindNode:
+		return true, h.unlock(w, r, res)
 	case res.kind != kindWrite:
 		return false, nil
 	case res.stub == "txn" && r.Method == http.MethodDelete:
@@ -413,6 +418,9 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 	if err != nil {
 		return err
 	}
+	if err := h.confirmLocks(r, t, p, false, !exists); err != nil {
+		return err
+	}
 	if want := r.Header.Get("X-SVN-Base-Fulltext-MD5"); want != "" && exists && md5hex(baseText) != want {
 		return &Error{Status: http.StatusConflict, Code: errChecksum,
 			Msg: fmt.Sprintf("base checksum mismatch on '%s': the text changed since; try updating", p)}
@@ -479,6 +487,9 @@ func (h *Handler) mkcol(w http.ResponseWriter, r *http.Request, res resource) er
 		return err
 	}
 	defer t.mu.Unlock()
+	if err := h.confirmLocks(r, t, p, false, true); err != nil {
+		return err
+	}
 	if err := t.add(verso.Op{Kind: verso.OpMkcol, Path: p}); err != nil {
 		return err
 	}
@@ -505,6 +516,9 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, res resource) e
 		return err
 	}
 	defer t.mu.Unlock()
+	if err := h.confirmLocks(r, t, p, true, true); err != nil {
+		return err
+	}
 	op := verso.Op{Kind: verso.OpDelete, Path: p}
 	if made, _, _, _ := t.inTxn(p); !made {
 		e, err := h.store.Get(r.Context(), p, verso.Head)
@@ -612,6 +626,9 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 	defer t.mu.Unlock()
 	cur, err := h.store.Get(ctx, src, verso.Head)
 	if err != nil && !errors.Is(err, verso.ErrNotFound) {
+		return err
+	}
+	if err := h.confirmLocks(r, t, dst, true, true); err != nil {
 		return err
 	}
 	op := verso.Op{Kind: verso.OpCopy, Path: dst, From: src, Depth: depth, FromRev: rev}
@@ -777,6 +794,9 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, res resource
 		return err
 	}
 	defer t.mu.Unlock()
+	if err := h.confirmLocks(r, t, p, false, false); err != nil {
+		return err
+	}
 	// The dead properties the path has now: a property svn shows by the
 	// local name of another namespace (set by a WebDAV client) is changed
 	// under that name.
@@ -861,10 +881,18 @@ func xmlText(s string) string {
 
 // merge answers MERGE: the transaction named in the body's DAV:source
 // becomes one verso revision.
-func (h *Handler) merge(w http.ResponseWriter, r *http.Request) error {
-	doc, err := h.readDocument(w, r)
+func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) error {
+	base := verso.Root // lock paths are relative to the URL of the MERGE
+	if mres.kind == kindNode {
+		base = mres.path
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
 	if err != nil {
 		return err
+	}
+	doc, err := parseDocument(bytes.NewReader(body))
+	if err != nil {
+		return bodyError(err)
 	}
 	if doc.Name.Space != nsDAV || doc.Name.Local != "merge" {
 		return badRequest("MERGE body is <%s>, not DAV:merge", doc.Name.Local)
@@ -906,6 +934,7 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request) error {
 	h.txns.mu.Lock()
 	delete(h.txns.m, t.name)
 	h.txns.mu.Unlock()
+	h.releaseLocks(r, base, body)
 	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 	w.Header().Set("X-Verso-Revision", strconv.FormatInt(int64(c.Rev), 10))
 	w.WriteHeader(http.StatusOK)

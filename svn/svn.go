@@ -11,8 +11,11 @@
 // and keys are files; a commit's author, time and message are svn:author,
 // svn:date and svn:log; dead properties are svn properties (props.go).
 //
-// svn commit is not taken yet: the write requests of the protocol answer
-// 501 with a message that says so (see Handler.ServeHTTP).
+// Writes (commit.go): svn commit and the commands that commit (mkdir, rm,
+// cp, mv, import, propset on URLs) are taken as transactions held in
+// memory until svn's MERGE commits each as one verso revision; svn lock
+// and unlock take the server's WebDAV locks (lock.go). History moves in
+// and out as svnadmin dump streams (load.go, dump.go).
 package svn
 
 import (
@@ -68,6 +71,9 @@ type Options struct {
 	// MaxValueSize is the largest file text a commit may carry, in bytes;
 	// default 1 MiB.
 	MaxValueSize int64
+	// Locks are the server's write locks (svn lock and unlock, and
+	// commits held off by them); nil refuses svn lock.
+	Locks Locks
 }
 
 // Handler answers the svn client's requests under the mount point.
@@ -114,8 +120,9 @@ const (
 // svn client (its User-Agent starts with "SVN/" or "SVNKit/"), an OPTIONS
 // that announces svn's capabilities in a DAV header, and a PROPFIND that
 // asks for svn's properties (its body names svn's XML namespaces: Wants
-// reads the start of it and puts it back). svn lock is not offered yet: its
-// LOCK must not take a WebDAV lock svn cannot see again. Nothing a plain
+// reads the start of it and puts it back), and any MERGE (svn's commit;
+// verso's WebDAV has none). svn lock's LOCK takes the same WebDAV locks
+// (lock.go). Nothing a plain
 // WebDAV client or curl sends matches.
 func Wants(r *http.Request, rel string) bool {
 	if rel == "/!svn" || strings.HasPrefix(rel, "/!svn/") {
@@ -210,7 +217,7 @@ func isWriteMethod(method string) bool {
 // errNoCommit answers the write side of the protocol, which verso does not
 // take yet.
 var errNoCommit = &Error{Status: http.StatusNotImplemented, Code: errUnsupported,
-	Msg: "verso does not take this request from svn: it speaks HTTP protocol version 2 (svn 1.7 and later), and svn lock is not offered yet (see docs/svn.md)"}
+	Msg: "verso does not take this request from svn: it speaks HTTP protocol version 2 (svn 1.7 and later; see docs/svn.md)"}
 
 // UUID returns the repository UUID svn records in working copies and
 // checks on every later command. verso stores none, and it must never
