@@ -2,9 +2,14 @@ package svn
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/verso-config/verso/bolt"
 )
 
 // FuzzSvndiff applies hostile deltas to a base text: no input may panic,
@@ -93,4 +98,24 @@ func TestSvndiffRoundTrip(t *testing.T) {
 	if out, err := applySvndiff(d2, nil, 100); err != nil || !bytes.Equal(out, bytes.Repeat([]byte("a"), 10)) {
 		t.Fatalf("svndiff2 = %q, %v", out, err)
 	}
+}
+
+// FuzzLoad feeds hostile dump streams to Load: no input may panic, and a
+// stream Load refuses is a *LoadError naming where it stopped.
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte("SVN-fs-dump-format-version: 2\n\nRevision-number: 0\nProp-content-length: 10\nContent-length: 10\n\nPROPS-END\n\nRevision-number: 1\nProp-content-length: 56\nContent-length: 56\n\nK 8\nsvn:date\nV 27\n2026-01-01T00:00:00.000000Z\nPROPS-END\n\nNode-path: a\nNode-kind: dir\nNode-action: add\n\nNode-path: a/f\nNode-kind: file\nNode-action: add\nProp-content-length: 10\nText-content-length: 3\nContent-length: 13\n\nPROPS-END\nabc\n\n"))
+	f.Add([]byte("SVN-fs-dump-format-version: 3\n\nRevision-number: 1\n\nNode-path: f\nNode-kind: file\nNode-action: add\nText-delta: true\nText-content-length: 4\nContent-length: 4\n\nSVN\x00\n"))
+	f.Add([]byte("SVN-fs-dump-format-version: 2\n\nRevision-number: 1\n\nNode-path: b\nNode-kind: dir\nNode-action: add\nNode-copyfrom-rev: 0\nNode-copyfrom-path: a\n\n"))
+	f.Fuzz(func(t *testing.T, dump []byte) {
+		st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), &bolt.Options{MaxBatch: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		_, err = Load(context.Background(), st, bytes.NewReader(dump), LoadOptions{MaxValueSize: 4096})
+		var le *LoadError
+		if err != nil && !errors.As(err, &le) {
+			t.Fatalf("Load error %v is not a *LoadError", err)
+		}
+	})
 }
