@@ -38,6 +38,8 @@ const (
 	maxTxnOps = 100000
 	// maxTxnBytes caps the values one transaction holds.
 	maxTxnBytes = 256 << 20
+	// maxOpenBytes caps the values all open transactions hold together.
+	maxOpenBytes = 512 << 20
 	// txnIdle is how long an open transaction lives without requests.
 	txnIdle = time.Hour
 )
@@ -77,8 +79,31 @@ type copySource struct {
 
 // txnTable holds the open transactions of a Handler.
 type txnTable struct {
-	mu sync.Mutex
-	m  map[string]*txn
+	mu    sync.Mutex
+	m     map[string]*txn
+	bytes int64 // held by all of them, under mu
+}
+
+// reserve counts n more bytes held by open transactions, or reports
+// false if that would pass maxOpenBytes.
+func (tt *txnTable) reserve(n int64) bool {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.bytes+n > maxOpenBytes {
+		return false
+	}
+	tt.bytes += n
+	return true
+}
+
+// drop forgets transaction t (locked by the caller or unreachable).
+func (tt *txnTable) drop(t *txn) {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.m[t.name] == t {
+		delete(tt.m, t.name)
+		tt.bytes -= t.bytes
+	}
 }
 
 // get returns the open transaction named name, if r's user opened it.
@@ -208,6 +233,7 @@ func (h *Handler) createTxn(w http.ResponseWriter, r *http.Request) error {
 		if o.mu.TryLock() {
 			if now.Sub(o.used) > txnIdle {
 				delete(h.txns.m, k)
+				h.txns.bytes -= o.bytes
 			}
 			o.mu.Unlock()
 		}
@@ -250,10 +276,8 @@ func (h *Handler) abortTxn(w http.ResponseWriter, r *http.Request, res resource)
 	if err != nil {
 		return err
 	}
+	h.txns.drop(t)
 	t.mu.Unlock()
-	h.txns.mu.Lock()
-	delete(h.txns.m, res.txn)
-	h.txns.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -441,6 +465,10 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
 			Msg: fmt.Sprintf("a commit carries at most %d bytes of text", maxTxnBytes)}
 	}
+	if !h.txns.reserve(int64(len(value))) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: errGeneral,
+			Msg: "the commits open on this server hold too much text; retry later"}
+	}
 	op := verso.Op{Kind: verso.OpPut, Path: p, Value: value}
 	if e != nil {
 		op.ContentType = e.ContentType
@@ -461,6 +489,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 		t.added[p] = true
 	}
 	if err := t.add(op); err != nil {
+		h.txns.reserve(-int64(len(value)))
 		return err
 	}
 	t.bytes += int64(len(value))
@@ -931,9 +960,7 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) e
 	if err != nil {
 		return commitError(err)
 	}
-	h.txns.mu.Lock()
-	delete(h.txns.m, t.name)
-	h.txns.mu.Unlock()
+	h.txns.drop(t)
 	h.releaseLocks(r, base, body)
 	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 	w.Header().Set("X-Verso-Revision", strconv.FormatInt(int64(c.Rev), 10))
