@@ -78,3 +78,20 @@ func (l svnLocks) Confirm(p verso.Path, subtree, membership bool, tokens []strin
 	}
 	return nil
 }
+
+func (l svnLocks) Held(p verso.Path, below bool) []svn.HeldLock {
+	var out []svn.HeldLock
+	for _, lk := range l.s.locks.Covering(p) {
+		if lk.Root == p {
+			out = append(out, svn.HeldLock{Path: lk.Root, Token: lk.Token, Owner: lk.Owner})
+		}
+	}
+	if below {
+		for _, lk := range l.s.locks.Below(p) {
+			if lk.Root != p {
+				out = append(out, svn.HeldLock{Path: lk.Root, Token: lk.Token, Owner: lk.Owner})
+			}
+		}
+	}
+	return out
+}

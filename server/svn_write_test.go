@@ -271,6 +271,10 @@ func TestSVN_Lock(t *testing.T) {
 	if code, _, _ := ts.as(t, "alice", "PUT", "/config/team/k", "by curl\n"); code != 423 {
 		t.Errorf("PUT without the token of svn's lock = %d, want 423", code)
 	}
+	out = bob.must(t, wb, "status", "-u")
+	wantContains(t, "bob's svn status -u of a key alice locked", out, "O ")
+	out = bob.must(t, dir, "info", url+"/team/k")
+	wantContains(t, "svn info of a locked key", out, "Lock Owner: alice", "Lock Comment (1 line):\nediting")
 	writeFile(t, filepath.Join(wb, "k"), []byte("bob's\n"))
 	out = bob.fails(t, wb, "commit", "-m", "bob")
 	wantContains(t, "bob's commit of a key alice locked", out, "locked")
@@ -288,7 +292,7 @@ func TestSVN_Lock(t *testing.T) {
 	if code, _, _ := ts.as(t, "alice", "PUT", "/config/team/k", "again\n"); code != 423 {
 		t.Errorf("PUT while locked again = %d, want 423", code)
 	}
-	alice.must(t, wa, "unlock", "k")
+	alice.must(t, dir, "unlock", url+"/team/k")
 	if code, _, _ := ts.as(t, "alice", "PUT", "/config/team/k", "again\n"); code != 204 {
 		t.Errorf("PUT after svn unlock = %d, want 204", code)
 	}

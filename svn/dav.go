@@ -166,6 +166,9 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, res resource)
 		if err != nil {
 			return err
 		}
+		if depth == 0 {
+			h.lockDiscovery(w, r, res.path) // svn reads a lock's owner and date from headers
+		}
 	case kindRev:
 		rev, err := h.revAt(ctx, res.rev)
 		if err != nil {
@@ -273,7 +276,7 @@ func (h *Handler) nodeProps(r *http.Request, n *node, href string, q propRequest
 	props := svnProps(n.Entry)
 	all = append(all, sv("repository-uuid", h.UUID(r.Context())),
 		sv("deadprop-count", strconv.Itoa(len(props))),
-		dav("lockdiscovery", ""),
+		dav("lockdiscovery", h.lockDiscovery(nil, r, p)),
 		dav("supportedlock", ""))
 	for _, name := range sortedKeys(props) {
 		ns, local := wireName(name)

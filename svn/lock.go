@@ -28,6 +28,100 @@ type Locks interface {
 	// protects a write to p (with subtree, below p too; with membership,
 	// p's parent, whose members change).
 	Confirm(p verso.Path, subtree, membership bool, tokens []string) error
+	// Held returns the locks rooted at p and, with below, under it.
+	Held(p verso.Path, below bool) []HeldLock
+}
+
+// HeldLock is one lock Locks.Held reports.
+type HeldLock struct {
+	Path  verso.Path
+	Token string
+	Owner string // the WebDAV owner text (XML)
+}
+
+// lockMeta is what svn says of a lock svn took: its user, comment and
+// time (a WebDAV lock has only its owner text).
+type lockMeta struct {
+	user, comment string
+	created       time.Time
+}
+
+// svnLock is a lock as svn shows it.
+type svnLock struct {
+	path    verso.Path
+	token   string
+	owner   string
+	comment string
+	created time.Time
+}
+
+// heldLocks returns the locks at p (and below, with below) that r's user
+// may read, as svn shows them.
+func (h *Handler) heldLocks(r *http.Request, p verso.Path, below bool) []svnLock {
+	if h.o.Locks == nil {
+		return nil
+	}
+	var out []svnLock
+	for _, l := range h.o.Locks.Held(p, below) {
+		if !h.canRead(r, l.Path) {
+			continue
+		}
+		sl := svnLock{path: l.Path, token: l.Token, owner: propText(l.Owner)}
+		h.lockMu.Lock()
+		m, ok := h.lockMeta[l.Token]
+		h.lockMu.Unlock()
+		if ok {
+			sl.owner, sl.comment, sl.created = m.user, m.comment, m.created
+		}
+		out = append(out, sl)
+	}
+	return out
+}
+
+// locksReport answers get-locks-report: the locks at and below the path.
+func (h *Handler) locksReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
+	b := newXW()
+	for _, l := range h.heldLocks(r, q.path, true) {
+		b.raw("<S:lock><S:path>")
+		b.text(string(l.path))
+		b.raw("</S:path><S:token>")
+		b.text(l.token)
+		b.raw("</S:token><S:owner>")
+		b.text(l.owner)
+		b.raw("</S:owner>")
+		if l.comment != "" {
+			b.raw("<S:comment>")
+			b.text(l.comment)
+			b.raw("</S:comment>")
+		}
+		b.raw("<S:creationdate>" + svnTime(l.created) + "</S:creationdate></S:lock>\n")
+	}
+	return writeReport(w, "get-locks-report", string(b.bytes()))
+}
+
+// lockDiscovery returns the DAV:lockdiscovery of p for r's user, and sets
+// the headers svn reads the lock's owner and date from.
+func (h *Handler) lockDiscovery(w http.ResponseWriter, r *http.Request, p verso.Path) string {
+	ls := h.heldLocks(r, p, false)
+	if len(ls) == 0 {
+		return ""
+	}
+	l := ls[0]
+	if w != nil {
+		w.Header().Set("X-SVN-Creation-Date", svnTime(l.created))
+		w.Header().Set("X-SVN-Lock-Owner", l.owner)
+	}
+	b := newXW()
+	b.raw(`<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:exclusive/></D:lockscope><D:depth>0</D:depth>`)
+	if l.comment != "" {
+		b.raw("<D:owner>")
+		b.text(l.comment)
+		b.raw("</D:owner>")
+	}
+	b.raw("<D:timeout>Infinite</D:timeout><D:locktoken><D:href>")
+	b.text(l.token)
+	b.raw("</D:href></D:locktoken></D:activelock>")
+	return string(b.bytes())
 }
 
 // ErrLocked is what Locks returns for a path locked by someone else.
@@ -113,6 +207,18 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request, res resource) err
 	if err != nil {
 		return &Error{Status: http.StatusLocked, Code: errFSLocked, Msg: fmt.Sprintf("path '%s' is already locked", p)}
 	}
+	live := map[string]bool{}
+	for _, l := range h.o.Locks.Held(verso.Root, true) {
+		live[l.Token] = true
+	}
+	h.lockMu.Lock()
+	for t := range h.lockMeta { // forget locks released meanwhile
+		if !live[t] {
+			delete(h.lockMeta, t)
+		}
+	}
+	h.lockMeta[tok] = lockMeta{user: user, comment: comment, created: time.Now()}
+	h.lockMu.Unlock()
 	hd := w.Header()
 	hd.Set("Lock-Token", "<"+tok+">")
 	hd.Set("X-SVN-Creation-Date", svnTime(time.Now()))

@@ -57,7 +57,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, res resource) e
 	case "dated-rev-report":
 		return h.datedRevReport(w, r, q)
 	case "get-locks-report":
-		return writeReport(w, "get-locks-report", "")
+		return h.locksReport(w, r, q)
 	case "inherited-props-report":
 		return h.inheritedPropsReport(w, r, q)
 	case "get-deleted-rev-report":

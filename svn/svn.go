@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/verso-config/verso"
 )
@@ -83,6 +84,9 @@ type Handler struct {
 
 	uuid string    // see UUID
 	txns *txnTable // open commits (commit.go)
+
+	lockMu   sync.Mutex
+	lockMeta map[string]lockMeta // svn's locks, by token (lock.go)
 }
 
 // New returns a Handler reading store.
@@ -97,7 +101,7 @@ func New(store verso.Store, o Options) *Handler {
 	if o.MaxValueSize <= 0 {
 		o.MaxValueSize = 1 << 20
 	}
-	h := &Handler{store: store, o: o, uuid: o.UUID, txns: &txnTable{m: map[string]*txn{}}}
+	h := &Handler{store: store, o: o, uuid: o.UUID, txns: &txnTable{m: map[string]*txn{}}, lockMeta: map[string]lockMeta{}}
 	if h.uuid == "" {
 		h.uuid = nameUUID("verso svn repository " + o.Mount)
 	}
