@@ -297,3 +297,31 @@ func TestSVN_Lock(t *testing.T) {
 		t.Errorf("PUT after svn unlock = %d, want 204", code)
 	}
 }
+
+// TestSVN_CommitRace checks the conditions a commit carries into its verso
+// transaction: a key changed with curl between svn's PUT and its MERGE
+// refuses the MERGE as out of date, and nothing of it is written.
+func TestSVN_CommitRace(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.must(t, 201, "MKCOL", "/config/ns", "")
+	ts.must(t, 201, "PUT", "/config/ns/key", "v1\n") // r2
+	_, h := ts.must(t, 201, "POST", "/config/!svn/me", "( create-txn-with-props ( svn:log 4 race ) )", "Content-Type", "application/vnd.svn-skel")
+	txn := h.Get("SVN-Txn-Name")
+	if txn == "" {
+		t.Fatalf("POST create-txn: no SVN-Txn-Name")
+	}
+	full := "SVN\x00\x00\x00\x03\x01\x03\x83v2\n" // svndiff0: new data "v2\n"
+	ts.must(t, 204, "PUT", "/config/!svn/txr/"+txn+"/ns/key", full, "X-SVN-Version-Name", "2")
+	ts.must(t, 201, "PUT", "/config/!svn/txr/"+txn+"/ns/new", full)
+	ts.must(t, 204, "PUT", "/config/ns/key", "by curl\n") // r3, meanwhile
+	merge := `<?xml version="1.0" encoding="utf-8"?><D:merge xmlns:D="DAV:"><D:source><D:href>/config/!svn/txn/` + txn + `</D:href></D:source><D:no-auto-merge/><D:no-checkout/></D:merge>`
+	code, body, _ := ts.do(t, "MERGE", "/config/", strings.NewReader(merge))
+	if code != 409 || !strings.Contains(body, "out of date") || !strings.Contains(body, `errcode="160024"`) {
+		t.Errorf("MERGE after a change meanwhile = %d\n%s\nwant 409 out of date", code, body)
+	}
+	if got := ts.head(t); got != 3 {
+		t.Errorf("head = %d, want 3: the refused commit wrote", got)
+	}
+	ts.must(t, 204, "DELETE", "/config/!svn/txn/"+txn, "")
+	ts.must(t, 404, "DELETE", "/config/!svn/txn/"+txn, "")
+}
