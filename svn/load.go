@@ -133,7 +133,7 @@ func (c *countReader) readRecord() (*record, error) {
 			pl = cl // old dumps give only Content-length for revision properties
 			hasP = true
 		} else {
-			return nil, fmt.Errorf("Content-length %d is not the sum of the property and text lengths", cl)
+			return nil, fmt.Errorf("the Content-length %d is not the sum of the property and text lengths", cl)
 		}
 	}
 	if hasP {
@@ -284,7 +284,7 @@ func Load(ctx context.Context, store verso.Store, r io.Reader, o LoadOptions) (v
 		}
 		switch {
 		case rec.h["UUID"] != "":
-			o.Report(fmt.Sprintf("the repository UUID %s is not kept: verso's is derived from its mount point (docs/svn.md); run svn relocate or check out again", rec.h["UUID"]))
+			o.Report(fmt.Sprintf("the repository UUID %s is not kept: verso's is derived from its mount point (docs/svn.md), so working copies must be checked out again", rec.h["UUID"]))
 		case rec.h["Revision-number"] != "":
 			if err := l.commit(); err != nil {
 				return 0, fail(err)

@@ -66,7 +66,10 @@ shows its progress.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Loaded %s into %s: %d revisions", name, filepath.Join(data, dbFile), head)
-			if notes > 0 {
+			switch {
+			case notes == 1:
+				fmt.Fprintf(cmd.OutOrStdout(), ", 1 thing not kept (listed above)")
+			case notes > 1:
 				fmt.Fprintf(cmd.OutOrStdout(), ", %d things not kept (listed above)", notes)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), ".")
