@@ -14,9 +14,9 @@ import (
 // server's whole share of it.
 
 // newSVN returns the svn handler of s, reading s's store with s's users
-// and path rules.
-func (s *Server) newSVN() *svn.Handler {
-	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log, MaxValueSize: s.max, Locks: svnLocks{s}}
+// and path rules; uuid is the repository's ("" for the mount's).
+func (s *Server) newSVN(uuid string) *svn.Handler {
+	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log, MaxValueSize: s.max, Locks: svnLocks{s}, UUID: uuid}
 	if s.auth != nil {
 		o.Access = svnAccess{s}
 	}

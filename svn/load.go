@@ -27,6 +27,8 @@ type LoadOptions struct {
 	Progress func(rev verso.Revision, offset int64)
 	// Report receives each thing of the dump that verso cannot keep.
 	Report func(msg string)
+	// UUID, if set, receives the repository UUID the stream names.
+	UUID func(uuid string)
 }
 
 // LoadError is a dump stream that cannot be read: it names the revision
@@ -284,7 +286,11 @@ func Load(ctx context.Context, store verso.Store, r io.Reader, o LoadOptions) (v
 		}
 		switch {
 		case rec.h["UUID"] != "":
-			o.Report(fmt.Sprintf("the repository UUID %s is not kept: verso's is derived from its mount point (docs/svn.md), so working copies must be checked out again", rec.h["UUID"]))
+			if o.UUID != nil {
+				o.UUID(rec.h["UUID"])
+			} else {
+				o.Report(fmt.Sprintf("the repository UUID %s is not kept", rec.h["UUID"]))
+			}
 		case rec.h["Revision-number"] != "":
 			if err := l.commit(); err != nil {
 				return 0, fail(err)

@@ -61,7 +61,7 @@ shows its progress.`,
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok {
 				tty = term.IsTerminal(int(f.Fd()))
 			}
-			head, notes, err := loadDump(cmd.Context(), in, data, int64(maxValue), cmd.ErrOrStderr(), tty)
+			head, notes, uuid, err := loadDump(cmd.Context(), in, data, int64(maxValue), cmd.ErrOrStderr(), tty)
 			if err != nil {
 				return err
 			}
@@ -73,6 +73,9 @@ shows its progress.`,
 				fmt.Fprintf(cmd.OutOrStdout(), ", %d things not kept (listed above)", notes)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), ".")
+			if uuid != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "Serve it with --svn-uuid %s (VERSO_SVN_UUID) on every server, and svn working copies of the repository go on working.\n", uuid)
+			}
 			return nil
 		},
 	}
@@ -83,18 +86,18 @@ shows its progress.`,
 
 // loadDump loads the stream into a new store in dir and returns its head
 // and the number of things it reported as not kept.
-func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, stderr io.Writer, tty bool) (verso.Revision, int, error) {
+func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, stderr io.Writer, tty bool) (head verso.Revision, notes int, uuid string, err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return 0, 0, fmt.Errorf("create data directory: %w", err)
+		return 0, 0, "", fmt.Errorf("create data directory: %w", err)
 	}
 	unlock, err := lockDataDir(dir)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	defer unlock()
 	db := filepath.Join(dir, dbFile)
 	if _, err := os.Stat(db); err == nil {
-		return 0, 0, fmt.Errorf("%s already holds a store (%s): load makes a new one; give another --data", dir, db)
+		return 0, 0, "", fmt.Errorf("%s already holds a store (%s): load makes a new one; give another --data", dir, db)
 	}
 	tmp := db + ".loading"
 	clean := func() {
@@ -111,12 +114,12 @@ func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, std
 	s, err := bolt.Open(tmp, &bolt.Options{Clock: func() time.Time { return *now.Load() }, MaxBatch: 1})
 	if err != nil {
 		clean()
-		return 0, 0, err
+		return 0, 0, "", err
 	}
-	notes := 0
 	var last time.Time
 	o := svn.LoadOptions{
 		SetTime:      func(t time.Time) { now.Store(&t) },
+		UUID:         func(u string) { uuid = u },
 		MaxValueSize: maxValue,
 		Report: func(msg string) {
 			notes++
@@ -134,7 +137,7 @@ func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, std
 			}
 		}
 	}
-	head, err := svn.Load(ctx, s, bufio.NewReaderSize(in, 1<<20), o)
+	head, err = svn.Load(ctx, s, bufio.NewReaderSize(in, 1<<20), o)
 	if tty {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -143,14 +146,14 @@ func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, std
 	}
 	if err != nil {
 		clean()
-		return 0, notes, fmt.Errorf("load stopped, no store made: %w", err)
+		return 0, notes, "", fmt.Errorf("load stopped, no store made: %w", err)
 	}
 	if err := os.Rename(tmp, db); err != nil {
 		clean()
-		return 0, notes, fmt.Errorf("move the loaded store into place: %w", err)
+		return 0, notes, "", fmt.Errorf("move the loaded store into place: %w", err)
 	}
 	os.Remove(bolt.LogPath(tmp))
-	return head, notes, syncDir(dir)
+	return head, notes, uuid, syncDir(dir)
 }
 
 func newDumpCommand(getenv func(string) string) *cobra.Command {

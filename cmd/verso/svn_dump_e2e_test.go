@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,8 +191,25 @@ func TestSVN_DumpLoadRoundTrip(t *testing.T) {
 		if !strings.Contains(out, "Loaded") || !strings.Contains(out, strconv.Itoa(head)+" revisions") {
 			t.Errorf("verso load said %q", out)
 		}
-		p := launchVerso(t, "--data", data)
+		m := regexp.MustCompile(`--svn-uuid ([0-9a-f-]{36})`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("verso load names no --svn-uuid to serve with:\n%s", out)
+		}
+		p := launchVerso(t, "--data", data, "--svn-uuid", m[1])
 		compareHistory(t, dir, what+" | verso load", url, p.URL+"/config", head)
+		if !deltas {
+			// the ancestor's working copies go on working
+			wc := filepath.Join(dir, "wc")
+			svnRun(t, wc, nil, "svn", "relocate", p.URL+"/config")
+			svnRun(t, wc, nil, "svn", "update")
+			if err := os.WriteFile(filepath.Join(wc, "app/db/host"), []byte("after the move\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := svnRun(t, wc, nil, "svn", "commit", "-m", "after the move")
+			if !strings.Contains(out, "Committed revision "+strconv.Itoa(head+1)+".") {
+				t.Errorf("commit from a relocated working copy:\n%s", out)
+			}
+		}
 		p.Stop(t)
 
 		vdump, errOut, code := runVerso(t, "dump", "--data", data)
@@ -202,6 +220,11 @@ func TestSVN_DumpLoadRoundTrip(t *testing.T) {
 		svnRun(t, dir, nil, "svnadmin", "create", repo2)
 		svnRun(t, dir, []byte(vdump), "svnadmin", "load", "-q", repo2)
 		compareHistory(t, dir, what+" | verso load | verso dump | svnadmin load", url, "file://"+repo2, head)
+		if !deltas {
+			if got := svnRun(t, dir, nil, "svnlook", "youngest", repo2); strings.TrimSpace(got) != strconv.Itoa(head+1) {
+				t.Errorf("svnadmin load of verso dump: youngest %s, want %d", got, head+1)
+			}
+		}
 		if deltas {
 			break
 		}
