@@ -68,6 +68,7 @@ func TestSVN_Commit(t *testing.T) {
 	if got := ts.head(t); got != head+1 {
 		t.Fatalf("head after one svn commit = %d, want %d", got, head+1)
 	}
+	edited := head + 1 // /pub/k is "edited\n" there
 	c, err := ts.store.Revision(context.Background(), head+1)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +131,14 @@ func TestSVN_Commit(t *testing.T) {
 	}
 	out = svn.must(t, dir, "log", "-v", "-l", "3", url)
 	wantContains(t, "svn log -v of the URL commands", out, "A /made/copy (from /made/imp:", "A /made/moved (from /made/copy/a:", "D /made/copy/a\n", "D /made/imp/d\n")
+
+	// a copy of an older revision of a key changed since
+	svn.must(t, dir, "cp", "-m", "old copy", url+"/pub/k@"+revStr(edited), url+"/pub/k-old")
+	if e := entryOf(t, ts, "/pub/k-old"); string(e.Value) != "edited\n" {
+		t.Errorf("copy of /pub/k@%d = %q, want its text then", edited, e.Value)
+	}
+	out = svn.must(t, dir, "log", "-v", "-l", "1", url)
+	wantContains(t, "svn log -v of a copy of an old revision", out, "A /pub/k-old (from /pub/k:"+revStr(edited)+")")
 
 	// working copy copy and move
 	svn.must(t, wc, "update")

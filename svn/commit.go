@@ -670,13 +670,14 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 		// the source is as it was at rev: a verso copy, with its history
 		ops = []verso.Op{op}
 	} else {
-		// the source changed since rev: copy its state at rev, path by path
+		// the source changed since rev: copy its state at rev, path by
+		// path, recorded as copies
 		if err := h.store.Walk(ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {
 			p := e.Path.Rebase(src, dst)
 			if e.IsNamespace() {
-				ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: p})
+				ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: p, From: e.Path, FromRev: rev})
 			} else {
-				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: p, Value: e.Value, ContentType: e.ContentType})
+				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: p, Value: e.Value, ContentType: e.ContentType, From: e.Path, FromRev: rev})
 			}
 			if len(e.Props) > 0 {
 				var pc []verso.PropChange

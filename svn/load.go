@@ -565,14 +565,14 @@ func (l *loader) copy(p, src verso.Path, rev verso.Revision) (*loadNode, error) 
 		}
 		ops = []verso.Op{{Kind: verso.OpCopy, Path: p, From: src, Depth: depth, FromRev: rev}}
 	} else {
-		l.o.Report(fmt.Sprintf("r%d: %s is kept as a new %s with the content of %s@%d, not as a copy: that source changed after revision %d (verso copies a source as it is now)",
-			l.rev, p, map[bool]string{true: "directory", false: "file"}[se.IsNamespace()], src, rev, rev))
+		// the source changed since rev: its state at rev, path by path,
+		// recorded as copies
 		err := l.store.Walk(l.ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {
 			q := e.Path.Rebase(src, p)
 			if e.IsNamespace() {
-				ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: q})
+				ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: q, From: e.Path, FromRev: rev})
 			} else {
-				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: q, Value: e.Value, ContentType: e.ContentType})
+				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: q, Value: e.Value, ContentType: e.ContentType, From: e.Path, FromRev: rev})
 			}
 			if len(e.Props) > 0 {
 				var pc []verso.PropChange

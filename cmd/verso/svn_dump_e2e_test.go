@@ -93,7 +93,7 @@ func svnHistory(t *testing.T, dir string) (string, int) {
 	commit("alice", "move, delete, propdel")
 	svn("update")
 	svnRun(t, dir, nil, "svn", "mkdir", "--username", "bob", "-m", "url mkdir", url+"/other")
-	svnRun(t, dir, nil, "svn", "cp", "--username", "bob", "-m", "url copy of an old revision", url+"/app/größe mit leer@1", url+"/other/host")
+	svnRun(t, dir, nil, "svn", "cp", "--username", "bob", "-m", "url copy of an old revision", url+"/app/db/host@2", url+"/other/host")
 	svn("update")
 	svn("rm", "app2")
 	commit("carol", "delete a directory")

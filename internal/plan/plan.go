@@ -106,6 +106,14 @@ func validateOp(op *verso.Op) error {
 			return invalid(op.From, "path %q is not clean", op.From)
 		}
 	}
+	if (op.Kind == verso.OpPut || op.Kind == verso.OpMkcol) && op.From != "" {
+		if !isClean(op.From) {
+			return invalid(op.From, "path %q is not clean", op.From)
+		}
+		if op.FromRev <= 0 {
+			return invalid(op.Path, "a %s recorded as a copy needs the source's revision", op.Kind)
+		}
+	}
 	if op.Kind == verso.OpProps {
 		for _, pc := range op.Props {
 			if !validPropName(pc.Name) {
@@ -285,6 +293,16 @@ func (t *txnState) treeRev(p verso.Path, cur *verso.Entry) verso.Revision {
 	return cur.TreeRev
 }
 
+// addedOrigin is how a path an OpPut or OpMkcol creates is recorded: a
+// copy of From at FromRev when the operation names them (the caller made
+// the copy's content), added otherwise.
+func (t *txnState) addedOrigin(op *verso.Op) origin {
+	if op.From != "" && op.FromRev > 0 && op.FromRev <= t.head {
+		return origin{action: verso.Copied, from: op.From, fromRev: op.FromRev}
+	}
+	return origin{action: verso.Added}
+}
+
 // apply runs one operation against the view.
 func (t *txnState) apply(op *verso.Op) error {
 	fail := func(p verso.Path, err error) error {
@@ -341,7 +359,7 @@ func (t *txnState) apply(op *verso.Op) error {
 		}
 		if cur == nil {
 			e.CreateRev, e.Version = t.rev, 1
-			t.origin[op.Path] = origin{action: verso.Added}
+			t.origin[op.Path] = t.addedOrigin(op)
 		} else {
 			e.CreateRev, e.Version, e.Props = cur.CreateRev, t.bump(cur), cur.Props
 		}
@@ -358,7 +376,7 @@ func (t *txnState) apply(op *verso.Op) error {
 			Path: op.Path, Kind: verso.KindNamespace,
 			CreateRev: t.rev, ModRev: t.rev, TreeRev: t.rev, Version: 1, ModTime: t.now, ModBy: t.author,
 		})
-		t.origin[op.Path] = origin{action: verso.Added}
+		t.origin[op.Path] = t.addedOrigin(op)
 
 	case verso.OpDelete:
 		if op.Path == verso.Root {
