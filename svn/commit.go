@@ -46,7 +46,7 @@ const (
 
 // errFSConflict is SVN_ERR_FS_CONFLICT: the client says the item is out
 // of date. errFSExists is SVN_ERR_FS_ALREADY_EXISTS, errChecksum
-// SVN_ERR_CHECKSUM_MISMATCH, errTooLarge SVN_ERR_RA_DAV_REQUEST_FAILED.
+// SVN_ERR_CHECKSUM_MISMATCH, errForbidden SVN_ERR_AUTHZ_UNWRITABLE.
 const (
 	errFSConflict = 160024
 	errFSExists   = 160020
@@ -106,15 +106,15 @@ func (tt *txnTable) drop(t *txn) {
 	}
 }
 
-// get returns the open transaction named name, if r's user opened it.
+// txnOf returns the open transaction named name, locked, if r's user
+// opened it (one opened anonymously becomes the first user's who
+// continues it: svn sends credentials only once asked).
 func (h *Handler) txnOf(r *http.Request, name string) (*txn, error) {
 	h.txns.mu.Lock()
 	t := h.txns.m[name]
 	h.txns.mu.Unlock()
 	u := h.userOf(r)
 	if t != nil && t.user == "" && u != "" {
-		// opened anonymously, continued by a user (svn sends credentials
-		// only once asked): the user's
 		t.mu.Lock()
 		if t.user == "" {
 			t.user = u
