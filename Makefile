@@ -55,7 +55,8 @@ FUZZ_TARGETS = \
 	server:FuzzGetParams server:FuzzTxn server:FuzzLane \
 	bolt:FuzzCheckCorrupt bolt:FuzzOpenCorrupt \
 	auth:FuzzParseUsers internal/authz:FuzzParse \
-	svn:FuzzParseDocument svn:FuzzParseURI svn:FuzzReport
+	svn:FuzzParseDocument svn:FuzzParseURI svn:FuzzReport \
+	svn:FuzzSvndiff svn:FuzzSkel svn:FuzzPropertyUpdate svn:FuzzLoad
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

@@ -40,8 +40,18 @@ const Infinite = -1
 type Op struct {
 	Kind OpKind
 	Path Path
-	// From is the source of OpCopy and OpMove.
+	// From is the source of OpCopy and OpMove. On an OpPut or OpMkcol
+	// that creates its path, From and FromRev record the new path as a
+	// copy of From as of FromRev whose content the caller gives (a copy
+	// of a state older than the source's current one, which OpCopy cannot
+	// make: svn and Subversion dumps copy from any revision).
 	From Path
+	// FromRev, when above 0, is the revision an OpCopy copies From as of
+	// (recorded as the copy's Change.FromRev, as svn records the revision
+	// a copy came from). The source must be unchanged since: nothing at or
+	// below From changed after FromRev (ErrPrecondition otherwise). 0 means
+	// the newest revision.
+	FromRev Revision
 	// Value and ContentType are the new value of OpPut.
 	Value       []byte
 	ContentType string

@@ -22,6 +22,9 @@ type Options struct {
 	// MaxValueSize is the largest value a write may carry, in bytes; default
 	// 1 MiB. Larger bodies get 413 and nothing is stored.
 	MaxValueSize int64
+	// SVNUUID is the repository UUID the svn client sees; default one
+	// derived from Mount (svn.Handler.UUID).
+	SVNUUID string
 	// Logger receives the server's structured logs; default slog.Default().
 	Logger *slog.Logger
 	// Clock returns the current time (lock expiry); default time.Now.
@@ -148,7 +151,7 @@ func New(store verso.Store, opts *Options) *Server {
 		body:  bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
 	}
 	s.ops = newOperations(s, &o)
-	s.svn = s.newSVN()
+	s.svn = s.newSVN(o.SVNUUID)
 	s.api = s.routes()
 	return s
 }

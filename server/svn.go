@@ -14,9 +14,9 @@ import (
 // server's whole share of it.
 
 // newSVN returns the svn handler of s, reading s's store with s's users
-// and path rules.
-func (s *Server) newSVN() *svn.Handler {
-	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log}
+// and path rules; uuid is the repository's ("" for the mount's).
+func (s *Server) newSVN(uuid string) *svn.Handler {
+	o := svn.Options{Mount: s.mount, Realm: auth.Realm, Logger: s.log, MaxValueSize: s.max, Locks: svnLocks{s}, UUID: uuid}
 	if s.auth != nil {
 		o.Access = svnAccess{s}
 	}
@@ -38,3 +38,60 @@ type svnAccess struct{ s *Server }
 
 func (a svnAccess) CanRead(r *http.Request, p verso.Path) bool { return a.s.readable(r, p) }
 func (a svnAccess) Anonymous(r *http.Request) bool             { return a.s.user(r) == "" }
+func (a svnAccess) User(r *http.Request) string                { return a.s.user(r) }
+
+// CanWrite lets svn change p (and, with tree, everything below it) where
+// WebDAV and the API may: it takes read and write rights.
+func (a svnAccess) CanWrite(r *http.Request, p verso.Path, tree bool) bool {
+	if tree {
+		return a.s.auth.AllowedTree(a.s.user(r), p, auth.Read|auth.Write)
+	}
+	return a.s.auth.Allowed(a.s.user(r), p, auth.Read|auth.Write)
+}
+
+// svnLocks gives svn lock and unlock the WebDAV locks (davlock.go).
+type svnLocks struct{ s *Server }
+
+func (l svnLocks) Lock(p verso.Path, owner string) (string, error) {
+	lk, err := l.s.locks.Create(p, false, false, owner, 0)
+	if err != nil {
+		return "", svn.ErrLocked
+	}
+	return lk.Token, nil
+}
+
+func (l svnLocks) Unlock(p verso.Path, token string, force bool) error {
+	if !force {
+		return l.s.locks.Unlock(p, token)
+	}
+	for _, lk := range l.s.locks.Covering(p) {
+		if lk.Root == p {
+			l.s.locks.Unlock(p, lk.Token)
+		}
+	}
+	return nil
+}
+
+func (l svnLocks) Confirm(p verso.Path, subtree, membership bool, tokens []string) error {
+	if l.s.locks.Confirm(p, subtree, membership, tokens) != nil {
+		return svn.ErrLocked
+	}
+	return nil
+}
+
+func (l svnLocks) Held(p verso.Path, below bool) []svn.HeldLock {
+	var out []svn.HeldLock
+	for _, lk := range l.s.locks.Covering(p) {
+		if lk.Root == p {
+			out = append(out, svn.HeldLock{Path: lk.Root, Token: lk.Token, Owner: lk.Owner})
+		}
+	}
+	if below {
+		for _, lk := range l.s.locks.Below(p) {
+			if lk.Root != p {
+				out = append(out, svn.HeldLock{Path: lk.Root, Token: lk.Token, Owner: lk.Owner})
+			}
+		}
+	}
+	return out
+}

@@ -45,7 +45,8 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request, res resource) 
 	}
 	m := h.o.Mount
 	hd.Set("MS-Author-Via", "DAV")
-	hd.Set("Allow", "OPTIONS,GET,HEAD,PROPFIND,REPORT")
+	hd.Set("Allow", "OPTIONS,GET,HEAD,PROPFIND,REPORT,POST,PUT,MKCOL,DELETE,PROPPATCH,COPY,MERGE")
+	hd.Set("SVN-Supported-Posts", "create-txn, create-txn-with-props")
 	hd.Set("SVN-Youngest-Rev", strconv.FormatInt(int64(head), 10))
 	hd.Set("SVN-Repository-UUID", h.UUID(r.Context()))
 	hd.Set("SVN-Repository-Root", m)
@@ -165,6 +166,9 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, res resource)
 		if err != nil {
 			return err
 		}
+		if depth == 0 {
+			h.lockDiscovery(w, r, res.path) // svn reads a lock's owner and date from headers
+		}
 	case kindRev:
 		rev, err := h.revAt(ctx, res.rev)
 		if err != nil {
@@ -272,7 +276,7 @@ func (h *Handler) nodeProps(r *http.Request, n *node, href string, q propRequest
 	props := svnProps(n.Entry)
 	all = append(all, sv("repository-uuid", h.UUID(r.Context())),
 		sv("deadprop-count", strconv.Itoa(len(props))),
-		dav("lockdiscovery", ""),
+		dav("lockdiscovery", h.lockDiscovery(nil, r, p)),
 		dav("supportedlock", ""))
 	for _, name := range sortedKeys(props) {
 		ns, local := wireName(name)

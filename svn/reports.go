@@ -57,7 +57,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request, res resource) e
 	case "dated-rev-report":
 		return h.datedRevReport(w, r, q)
 	case "get-locks-report":
-		return writeReport(w, "get-locks-report", "")
+		return h.locksReport(w, r, q)
 	case "inherited-props-report":
 		return h.inheritedPropsReport(w, r, q)
 	case "get-deleted-rev-report":
@@ -288,9 +288,13 @@ func touches(c *verso.Commit, paths []verso.Path) bool {
 
 // changedPaths writes the changed paths of c, as svn log -v shows them.
 // A copy or move is an addition with its source (a move's source is also
-// listed as deleted); text-mods and prop-mods of a modified path compare
-// it with the revision before.
+// listed as deleted); as in svn, the paths below a copied or deleted
+// directory are implied by it and left out, but for those the commit
+// changed beyond the copy (shown modified). text-mods and prop-mods
+// compare a path with the revision before, or a copy with its source.
 func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso.Commit) error {
+	copied := map[verso.Path]verso.Change{}
+	deleted := map[verso.Path]bool{}
 	for _, ch := range c.Changes {
 		kind := "file"
 		if ch.Kind == verso.KindNamespace {
@@ -299,26 +303,70 @@ func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso
 		text, props := "false", "false"
 		tag := "S:modified-path"
 		extra := ""
+		// mods compares the path now with before (nil: absent).
+		mods := func(before *verso.Entry) error {
+			now, err := getOrNil(ctx, h.store, ch.Path, c.Rev)
+			if err != nil || now == nil {
+				return err
+			}
+			if before == nil {
+				text = strconv.FormatBool(kind == "file")
+				props = strconv.FormatBool(len(svnProps(now)) > 0)
+				return nil
+			}
+			text = strconv.FormatBool(kind == "file" && string(before.Value) != string(now.Value))
+			props = strconv.FormatBool(!equalProps(svnProps(before), svnProps(now)))
+			return nil
+		}
 		switch ch.Action {
 		case verso.Added:
 			tag = "S:added-path"
-			text = strconv.FormatBool(kind == "file")
-		case verso.Copied, verso.Moved:
-			tag = "S:added-path"
-			if ch.From != "" {
-				extra = ` copyfrom-path="` + attr(string(ch.From)) + `" copyfrom-rev="` + strconv.FormatInt(int64(ch.FromRev), 10) + `"`
-			}
-		case verso.Deleted:
-			tag = "S:deleted-path"
-		default:
-			a, err1 := getOrNil(ctx, h.store, ch.Path, c.Rev-1)
-			bb, err2 := getOrNil(ctx, h.store, ch.Path, c.Rev)
-			if err := errors.Join(err1, err2); err != nil {
+			if err := mods(nil); err != nil {
 				return err
 			}
-			if a != nil && bb != nil {
-				text = strconv.FormatBool(string(a.Value) != string(bb.Value))
-				props = strconv.FormatBool(!equalProps(svnProps(a), svnProps(bb)))
+		case verso.Copied, verso.Moved:
+			if anc, ok := ancestorIn(ch.Path, copied); ok && ch.From != "" && ch.From == ch.Path.Rebase(anc.Path, anc.From) {
+				src, err := getOrNil(ctx, h.store, ch.From, ch.FromRev)
+				if err != nil {
+					return err
+				}
+				if err := mods(src); err != nil {
+					return err
+				}
+				if text == "false" && props == "false" {
+					continue // implied by the copy of its directory
+				}
+				break
+			}
+			tag = "S:added-path"
+			if ch.From != "" {
+				copied[ch.Path] = ch
+				extra = ` copyfrom-path="` + attr(string(ch.From)) + `" copyfrom-rev="` + strconv.FormatInt(int64(ch.FromRev), 10) + `"`
+				src, err := getOrNil(ctx, h.store, ch.From, ch.FromRev)
+				if err != nil {
+					return err
+				}
+				if src != nil {
+					if err := mods(src); err != nil {
+						return err
+					}
+				}
+			}
+		case verso.Deleted:
+			if _, ok := ancestorIn(ch.Path, deleted); ok {
+				continue // deleted with its directory
+			}
+			deleted[ch.Path] = true
+			tag = "S:deleted-path"
+		default:
+			a, err := getOrNil(ctx, h.store, ch.Path, c.Rev-1)
+			if err != nil {
+				return err
+			}
+			if a != nil {
+				if err := mods(a); err != nil {
+					return err
+				}
 			} else {
 				text = strconv.FormatBool(kind == "file")
 			}
@@ -328,6 +376,23 @@ func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso
 		b.raw("</" + tag + ">\n")
 	}
 	return nil
+}
+
+// ancestorIn returns the value of the nearest ancestor of p (not p
+// itself) that is a key of m.
+func ancestorIn[V any](p verso.Path, m map[verso.Path]V) (V, bool) {
+	var zero V
+	if len(m) == 0 || p == verso.Root {
+		return zero, false
+	}
+	for q := p.Parent(); ; q = q.Parent() {
+		if v, ok := m[q]; ok {
+			return v, true
+		}
+		if q == verso.Root {
+			return zero, false
+		}
+	}
 }
 
 // getOrNil is Store.Get that answers nil for a missing path or a

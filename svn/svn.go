@@ -11,8 +11,11 @@
 // and keys are files; a commit's author, time and message are svn:author,
 // svn:date and svn:log; dead properties are svn properties (props.go).
 //
-// svn commit is not taken yet: the write requests of the protocol answer
-// 501 with a message that says so (see Handler.ServeHTTP).
+// Writes (commit.go): svn commit and the commands that commit (mkdir, rm,
+// cp, mv, import, propset on URLs) are taken as transactions held in
+// memory until svn's MERGE commits each as one verso revision; svn lock
+// and unlock take the server's WebDAV locks (lock.go). History moves in
+// and out as svnadmin dump streams (load.go, dump.go).
 package svn
 
 import (
@@ -25,6 +28,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/verso-config/verso"
 )
@@ -38,6 +42,12 @@ type Access interface {
 	// Anonymous reports whether r carries no authenticated user: a
 	// refusal then asks for credentials (401) instead of refusing (403).
 	Anonymous(r *http.Request) bool
+	// CanWrite reports whether the user of r may change p and, with
+	// tree, everything below it (a delete).
+	CanWrite(r *http.Request, p verso.Path, tree bool) bool
+	// User returns the authenticated user of r, "" for anonymous: the
+	// author of its commits.
+	User(r *http.Request) string
 }
 
 // Options configure a Handler.
@@ -59,6 +69,12 @@ type Options struct {
 	// MaxBody caps a request body, in bytes; default 16 MiB (an update
 	// report lists every path of a mixed-revision working copy).
 	MaxBody int64
+	// MaxValueSize is the largest file text a commit may carry, in bytes;
+	// default 1 MiB.
+	MaxValueSize int64
+	// Locks are the server's write locks (svn lock and unlock, and
+	// commits held off by them); nil refuses svn lock.
+	Locks Locks
 }
 
 // Handler answers the svn client's requests under the mount point.
@@ -66,7 +82,11 @@ type Handler struct {
 	store verso.Store
 	o     Options
 
-	uuid string // see UUID
+	uuid string    // see UUID
+	txns *txnTable // open commits (commit.go)
+
+	lockMu   sync.Mutex
+	lockMeta map[string]lockMeta // svn's locks, by token (lock.go)
 }
 
 // New returns a Handler reading store.
@@ -78,7 +98,10 @@ func New(store verso.Store, o Options) *Handler {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 16 << 20
 	}
-	h := &Handler{store: store, o: o, uuid: o.UUID}
+	if o.MaxValueSize <= 0 {
+		o.MaxValueSize = 1 << 20
+	}
+	h := &Handler{store: store, o: o, uuid: o.UUID, txns: &txnTable{m: map[string]*txn{}}, lockMeta: map[string]lockMeta{}}
 	if h.uuid == "" {
 		h.uuid = nameUUID("verso svn repository " + o.Mount)
 	}
@@ -101,15 +124,16 @@ const (
 // svn client (its User-Agent starts with "SVN/" or "SVNKit/"), an OPTIONS
 // that announces svn's capabilities in a DAV header, and a PROPFIND that
 // asks for svn's properties (its body names svn's XML namespaces: Wants
-// reads the start of it and puts it back). svn lock is not offered yet: its
-// LOCK must not take a WebDAV lock svn cannot see again. Nothing a plain
+// reads the start of it and puts it back), and any MERGE (svn's commit;
+// verso's WebDAV has none). svn lock's LOCK takes the same WebDAV locks
+// (lock.go). Nothing a plain
 // WebDAV client or curl sends matches.
 func Wants(r *http.Request, rel string) bool {
 	if rel == "/!svn" || strings.HasPrefix(rel, "/!svn/") {
 		return true
 	}
 	switch r.Method {
-	case "REPORT":
+	case "REPORT", "MERGE":
 		return true
 	case http.MethodOptions, "PROPFIND", "LOCK", "UNLOCK":
 	default:
@@ -164,6 +188,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, rel string) 
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, res resource) error {
+	if ok, err := h.serveWrite(w, r, res); ok {
+		return err
+	}
 	if res.kind == kindWrite || isWriteMethod(r.Method) {
 		return errNoCommit
 	}
@@ -194,7 +221,7 @@ func isWriteMethod(method string) bool {
 // errNoCommit answers the write side of the protocol, which verso does not
 // take yet.
 var errNoCommit = &Error{Status: http.StatusNotImplemented, Code: errUnsupported,
-	Msg: "verso does not take writes from svn yet (commit, mkdir, delete, propset, lock): write with curl, WebDAV, the API or `verso commit` (see docs/svn.md)"}
+	Msg: "verso does not take this request from svn: it speaks HTTP protocol version 2 (svn 1.7 and later; see docs/svn.md)"}
 
 // UUID returns the repository UUID svn records in working copies and
 // checks on every later command. verso stores none, and it must never

@@ -29,6 +29,9 @@ type resource struct {
 	path verso.Path     // for kindNode
 	// public is set for the public URL of a node (no !svn part).
 	public bool
+	// stub ("txn", "txr", "act", ...) and txn (its name) of a kindWrite
+	// resource; path is the path below a transaction root (txr).
+	stub, txn string
 }
 
 // parseURI reads the URL path below the mount: a path of the tree, or one
@@ -54,8 +57,22 @@ func parseURI(rel string) (resource, error) {
 		res.kind, res.rev = kindVCC, verso.Head
 		return res, nil
 	case "rvr", "bc", "ver", "rev", "bln":
-	case "act", "txn", "txr", "vtxn", "vtxr", "wrk", "wbl":
-		res.kind = kindWrite
+	case "txn", "txr", "vtxn", "vtxr":
+		res.kind, res.stub = kindWrite, strings.TrimPrefix(stub, "v")
+		name, p, _ := strings.Cut(rest, "/")
+		if name == "" {
+			return res, badRequest("no transaction name in %s", rel)
+		}
+		res.txn = name
+		if res.stub == "txr" {
+			var err error
+			if res.path, err = verso.ParsePath("/" + p); err != nil {
+				return res, badRequest("invalid path %q: %v", p, err)
+			}
+		}
+		return res, nil
+	case "act", "wrk", "wbl":
+		res.kind, res.stub = kindWrite, stub
 		return res, nil
 	default:
 		return res, &Error{Status: http.StatusNotFound, Code: errNotFound,

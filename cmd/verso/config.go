@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ type Config struct {
 	Mount string
 	// MaxValueSize is the largest value a write may carry.
 	MaxValueSize ByteSize
+	// SVNUUID is the repository UUID svn clients see ("" for the one
+	// derived from Mount).
+	SVNUUID string
 	// Users is an Apache htpasswd file; with it, writes need a user.
 	Users string
 	// Authz is a Subversion authz file of path rules.
@@ -107,6 +111,7 @@ const dbFile = "verso.db"
 var (
 	errInvalidSize   = errors.New("want a positive size in bytes or with a unit (512KiB, 1MiB, 2MB)")
 	errInvalidListen = errors.New("want host:port, such as 127.0.0.1:8080 or :8080")
+	errInvalidUUID   = errors.New("want a UUID such as 1e9de237-2fe3-44ae-99f7-8b9149a9630a")
 	errInvalidMount  = errors.New(`want an absolute URL path such as /config, without "..", "//" or a trailing "/"`)
 	errInvalidLevel  = errors.New("want debug, info, warn or error")
 	errInvalidFormat = errors.New("want text or json")
@@ -148,6 +153,7 @@ func (c *Config) settings() []setting {
 		{"data", "`DIR` holding the store (the file DIR/" + dbFile + "); created if missing", (*stringValue)(&c.Data)},
 		{"listen", "`ADDR` (host:port) to serve on; port 0 picks a free one, and the address used is logged", (*stringValue)(&c.Listen)},
 		{"mount", "URL `PATH` under which the tree of keys is served", (*stringValue)(&c.Mount)},
+		{"svn-uuid", "repository `UUID` svn clients see (default: derived from --mount); give a loaded repository's to keep its working copies", (*stringValue)(&c.SVNUUID)},
 		{"max-value-size", "largest value a write may carry: a `SIZE` in bytes or with a unit (512KiB, 1MiB, 2MB)", &c.MaxValueSize},
 		{"users", "Apache htpasswd `FILE` of users (bcrypt, apr1, SHA1; verso passwd writes it); every write then needs a user", (*stringValue)(&c.Users)},
 		{"authz", "Subversion authz `FILE` of path rules ([groups], [/path], user = rw)", (*stringValue)(&c.Authz)},
@@ -212,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxValueSize <= 0 {
 		return &ConfigError{Field: "max-value-size", Value: c.MaxValueSize.String(), Err: errInvalidSize}
+	}
+	if c.SVNUUID != "" && !uuidRE.MatchString(c.SVNUUID) {
+		return &ConfigError{Field: "svn-uuid", Value: c.SVNUUID, Err: errInvalidUUID}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return &ConfigError{Field: "log-level", Value: c.LogLevel, Err: err}
@@ -360,3 +369,6 @@ func (b ByteSize) String() string {
 
 // Type names the flag's value in the help.
 func (b *ByteSize) Type() string { return "size" }
+
+// uuidRE matches a repository UUID.
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

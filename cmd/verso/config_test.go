@@ -127,6 +127,8 @@ func TestConfig_Validate(t *testing.T) {
 		{"size bytes", map[string]string{"VERSO_MAX_VALUE_SIZE": "100"}, "", nil},
 		{"size zero", map[string]string{"VERSO_MAX_VALUE_SIZE": "0"}, "max-value-size", errInvalidSize},
 		{"size negative", map[string]string{"VERSO_MAX_VALUE_SIZE": "-1MiB"}, "max-value-size", errInvalidSize},
+		{"svn uuid", map[string]string{"VERSO_SVN_UUID": "1e9de237-2fe3-44ae-99f7-8b9149a9630a"}, "", nil},
+		{"svn uuid invalid", map[string]string{"VERSO_SVN_UUID": "not-a-uuid"}, "svn-uuid", errInvalidUUID},
 		{"level debug", map[string]string{"VERSO_LOG_LEVEL": "debug"}, "", nil},
 		{"level upper case", map[string]string{"VERSO_LOG_LEVEL": "WARN"}, "", nil},
 		{"level error", map[string]string{"VERSO_LOG_LEVEL": "error"}, "", nil},

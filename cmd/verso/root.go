@@ -37,7 +37,8 @@ VERSO_PASSWORD or asked for): get, put, ls, mkdir and rm for everyday work;
 log, diff and revert for history; checkout, status, commit and update for a
 working copy; watch for changes; export, import, inventory and template for
 programs that consume config; backup. On the server's machine: check,
-restore and passwd. 'verso help COMMAND' explains each.`,
+restore, passwd, and load and dump (Subversion dump streams). 'verso help
+COMMAND' explains each.`,
 		Example: `  verso serve
   curl -XMKCOL http://127.0.0.1:8080/config/namespace
   echo "value" | curl -T- http://127.0.0.1:8080/config/namespace/key
@@ -54,7 +55,7 @@ restore and passwd. 'verso help COMMAND' explains each.`,
 	})
 	root.AddCommand(newServeCommand(getenv))
 	root.AddCommand(newPasswdCommand())
-	root.AddCommand(newCheckCommand(getenv), newBackupCommand(getenv), newRestoreCommand(getenv))
+	root.AddCommand(newCheckCommand(getenv), newBackupCommand(getenv), newRestoreCommand(getenv), newLoadCommand(getenv), newDumpCommand(getenv))
 	root.AddCommand(newGetCommand(getenv), newPutCommand(getenv), newLsCommand(getenv),
 		newMkdirCommand(getenv), newRmCommand(getenv))
 	root.AddCommand(newLogCommand(getenv), newDiffCommand(getenv), newRevertCommand(getenv))

@@ -170,6 +170,7 @@ func serve(ctx context.Context, cfg *Config, w io.Writer) error {
 		Handler: server.New(store, &server.Options{
 			Mount:        cfg.Mount,
 			MaxValueSize: int64(cfg.MaxValueSize),
+			SVNUUID:      cfg.SVNUUID,
 			Logger:       log,
 			Auth:         access,
 			AccessLog:    accessLog,

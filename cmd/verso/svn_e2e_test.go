@@ -65,3 +65,28 @@ func TestServe_SVNCheckoutAndLog(t *testing.T) {
 		t.Errorf("%s = %d %q after svn", getKey, status, got)
 	}
 }
+
+// TestServe_SVNCommit commits with svn to the built binary and reads the
+// result with curl and verso log: one revision, svn's message.
+func TestServe_SVNCommit(t *testing.T) {
+	if _, err := exec.LookPath("svn"); err != nil {
+		t.Skip("svn is not installed (Debian package subversion): this test drives the real svn client")
+	}
+	p := launchVerso(t)
+	for _, c := range []string{mkcolNamespace, putKey} {
+		curl(t, p.Addr, c)
+	}
+	dir := t.TempDir()
+	svnShell(t, dir, p.Addr, svnCheckout)
+	out := svnShell(t, dir, p.Addr, `cd config && echo changed > namespace/key && mkdir namespace/sub && echo new > namespace/sub/new && svn add -q namespace/sub && svn commit -m "from svn"`)
+	if !strings.Contains(out, "Committed revision 3.") {
+		t.Errorf("svn commit:\n%s", out)
+	}
+	if got, status := curl(t, p.Addr, getKey); got != "changed\n" || status != 200 {
+		t.Errorf("%s = %d %q after svn commit", getKey, status, got)
+	}
+	stdout, stderr, code := runVerso(t, "log", "--server", p.URL, "/namespace")
+	if code != 0 || !strings.Contains(stdout, "from svn") {
+		t.Errorf("verso log after svn commit (%d):\n%s%s", code, stdout, stderr)
+	}
+}

@@ -239,6 +239,21 @@ func (m *LockManager) Confirm(p verso.Path, subtree, membership bool, tokens []s
 	return nil
 }
 
+// Below returns the live locks rooted at p or below it, sorted by token.
+func (m *LockManager) Below(p verso.Path) []Lock {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+	var ls []Lock
+	for _, l := range m.byToken {
+		if p.Contains(l.Root) {
+			ls = append(ls, *l)
+		}
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Token < ls[j].Token })
+	return ls
+}
+
 // RemoveSubtree drops every lock rooted at p or below it, after p was
 // deleted or moved away. Infinite locks above p stay.
 func (m *LockManager) RemoveSubtree(p verso.Path) {

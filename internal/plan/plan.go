@@ -112,6 +112,14 @@ func validateOp(op *verso.Op) error {
 			return invalid(op.From, "path %q is not clean", op.From)
 		}
 	}
+	if (op.Kind == verso.OpPut || op.Kind == verso.OpMkcol) && op.From != "" {
+		if !isClean(op.From) {
+			return invalid(op.From, "path %q is not clean", op.From)
+		}
+		if op.FromRev <= 0 {
+			return invalid(op.Path, "a %s recorded as a copy needs the source's revision", op.Kind)
+		}
+	}
 	if op.Kind == verso.OpProps {
 		for _, pc := range op.Props {
 			if !validPropName(pc.Name) {
@@ -291,6 +299,16 @@ func (t *txnState) treeRev(p verso.Path, cur *verso.Entry) verso.Revision {
 	return cur.TreeRev
 }
 
+// addedOrigin is how a path an OpPut or OpMkcol creates is recorded: a
+// copy of From at FromRev when the operation names them (the caller made
+// the copy's content), added otherwise.
+func (t *txnState) addedOrigin(op *verso.Op) origin {
+	if op.From != "" && op.FromRev > 0 && op.FromRev <= t.head {
+		return origin{action: verso.Copied, from: op.From, fromRev: op.FromRev}
+	}
+	return origin{action: verso.Added}
+}
+
 // apply runs one operation against the view.
 func (t *txnState) apply(op *verso.Op) error {
 	fail := func(p verso.Path, err error) error {
@@ -347,7 +365,7 @@ func (t *txnState) apply(op *verso.Op) error {
 		}
 		if cur == nil {
 			e.CreateRev, e.Version = t.rev, 1
-			t.origin[op.Path] = origin{action: verso.Added}
+			t.origin[op.Path] = t.addedOrigin(op)
 		} else {
 			e.CreateRev, e.Version, e.Props = cur.CreateRev, t.bump(cur), cur.Props
 		}
@@ -364,7 +382,7 @@ func (t *txnState) apply(op *verso.Op) error {
 			Path: op.Path, Kind: verso.KindNamespace,
 			CreateRev: t.rev, ModRev: t.rev, TreeRev: t.rev, Version: 1, ModTime: t.now, ModBy: t.author,
 		})
-		t.origin[op.Path] = origin{action: verso.Added}
+		t.origin[op.Path] = t.addedOrigin(op)
 
 	case verso.OpDelete:
 		if op.Path == verso.Root {
@@ -413,6 +431,13 @@ func (t *txnState) apply(op *verso.Op) error {
 		if op.Kind == verso.OpMove {
 			action = verso.Moved
 		}
+		fromRev := t.head
+		if op.Kind == verso.OpCopy && op.FromRev > 0 && op.FromRev < t.head {
+			if tr := t.treeRev(op.From, src); tr > op.FromRev {
+				return fail(op.From, fmt.Errorf("%w: a copy from revision %d of a path changed in revision %d", verso.ErrPrecondition, op.FromRev, tr))
+			}
+			fromRev = op.FromRev
+		}
 		for _, sp := range sources {
 			se, err := t.get(sp)
 			if err != nil {
@@ -423,7 +448,7 @@ func (t *txnState) apply(op *verso.Op) error {
 				Path: dp, Kind: se.Kind, Value: se.Value, ContentType: se.ContentType, Props: se.Props,
 				CreateRev: t.rev, ModRev: t.rev, TreeRev: t.rev, Version: 1, ModTime: t.now, ModBy: t.author,
 			})
-			t.origin[dp] = origin{action: action, from: sp, fromRev: t.head}
+			t.origin[dp] = origin{action: action, from: sp, fromRev: fromRev}
 		}
 		if op.Kind == verso.OpMove {
 			return t.remove(op.From)

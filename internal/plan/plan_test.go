@@ -456,3 +456,46 @@ func TestTxn_TreeRev(t *testing.T) {
 		})
 	}
 }
+
+// TestTxn_CopyFromRev checks Op.FromRev: a copy of a source unchanged
+// since an older revision records that revision; one of a source changed
+// since fails.
+func TestTxn_CopyFromRev(t *testing.T) {
+	p, err := Txn(newState(), 3, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpCopy, From: "/app/a", Path: "/a2", FromRev: 2}}}, t0)
+	if err != nil {
+		t.Fatalf("copy of /app/a (unchanged since 2) from revision 2: %v", err)
+	}
+	if got := p.Commit.Changes[0]; got.From != "/app/a" || got.FromRev != 2 {
+		t.Errorf("the copy's change = %+v, want from /app/a at 2", got)
+	}
+	_, err = Txn(newState(), 3, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpCopy, From: "/app", Path: "/app2", Depth: verso.Infinite, FromRev: 2}}}, t0)
+	if !errors.Is(err, verso.ErrPrecondition) {
+		t.Errorf("copy of /app (changed in 3) from revision 2: error %v, want ErrPrecondition", err)
+	}
+}
+
+// TestTxn_RecordedCopy checks an OpPut and an OpMkcol recorded as copies
+// (From, FromRev): the changes name their source.
+func TestTxn_RecordedCopy(t *testing.T) {
+	p, err := Txn(newState(), 3, &verso.Txn{Ops: []verso.Op{
+		{Kind: verso.OpMkcol, Path: "/old", From: "/app", FromRev: 1},
+		{Kind: verso.OpPut, Path: "/old/a", Value: []byte("a0"), From: "/app/a", FromRev: 1},
+		{Kind: verso.OpPut, Path: "/new", Value: []byte("n")},
+	}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[verso.Path]verso.Change{
+		"/old":   {Path: "/old", Kind: verso.KindNamespace, Action: verso.Copied, From: "/app", FromRev: 1},
+		"/old/a": {Path: "/old/a", Kind: verso.KindKey, Action: verso.Copied, From: "/app/a", FromRev: 1},
+		"/new":   {Path: "/new", Kind: verso.KindKey, Action: verso.Added},
+	}
+	for _, ch := range p.Commit.Changes {
+		if w, ok := want[ch.Path]; ok && ch != w {
+			t.Errorf("change %+v, want %+v", ch, w)
+		}
+	}
+	if err := Validate(&verso.Txn{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/x", From: "/y"}}}); !errors.Is(err, verso.ErrInvalidOp) {
+		t.Errorf("a put recorded as a copy without FromRev: %v, want ErrInvalidOp", err)
+	}
+}

@@ -1,0 +1,1014 @@
+package svn
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/verso-config/verso"
+)
+
+// The write side of the protocol (version 2): a POST to !svn/me opens a
+// transaction and names it; PUT, MKCOL, DELETE, PROPPATCH and COPY under
+// !svn/txr/NAME/ add to it; PROPPATCH of !svn/txn/NAME sets its log
+// message; MERGE commits it; DELETE of !svn/txn/NAME drops it.
+//
+// Nothing reaches the store before the MERGE: a transaction is a list of
+// verso operations held in memory, checked as it grows (access, sizes,
+// out-of-date bases), and committed as one verso.Txn, so one svn commit is
+// one verso revision, or none.
+
+// Limits of a transaction.
+const (
+	// maxTxns is the most transactions open at once.
+	maxTxns = 256
+	// maxTxnOps is the most operations one transaction may hold.
+	maxTxnOps = 100000
+	// maxTxnBytes caps the values one transaction holds.
+	maxTxnBytes = 256 << 20
+	// maxOpenBytes caps the values all open transactions hold together.
+	maxOpenBytes = 512 << 20
+	// txnIdle is how long an open transaction lives without requests.
+	txnIdle = time.Hour
+)
+
+// errFSConflict is SVN_ERR_FS_CONFLICT: the client says the item is out
+// of date. errFSExists is SVN_ERR_FS_ALREADY_EXISTS, errChecksum
+// SVN_ERR_CHECKSUM_MISMATCH, errForbidden SVN_ERR_AUTHZ_UNWRITABLE.
+const (
+	errFSConflict = 160024
+	errFSExists   = 160020
+	errChecksum   = 200014
+	errForbidden  = 220004 // SVN_ERR_AUTHZ_UNWRITABLE
+)
+
+// txn is one open transaction.
+type txn struct {
+	mu      sync.Mutex
+	name    string
+	user    string
+	base    verso.Revision // the head when it was opened
+	log     string
+	used    time.Time
+	ops     []verso.Op
+	bytes   int64
+	added   map[verso.Path]bool   // paths made in this transaction (MKCOL, COPY, new keys)
+	deleted map[verso.Path]int    // paths deleted, by the index of their OpDelete
+	values  map[verso.Path][]byte // keys written in this transaction
+	copies  map[verso.Path]copySource
+	tokens  []string // lock tokens the client submitted
+}
+
+// copySource is where a path copied in a transaction came from.
+type copySource struct {
+	path verso.Path
+	rev  verso.Revision
+}
+
+// txnTable holds the open transactions of a Handler.
+type txnTable struct {
+	mu    sync.Mutex
+	m     map[string]*txn
+	bytes int64 // held by all of them, under mu
+}
+
+// reserve counts n more bytes held by open transactions, or reports
+// false if that would pass maxOpenBytes.
+func (tt *txnTable) reserve(n int64) bool {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.bytes+n > maxOpenBytes {
+		return false
+	}
+	tt.bytes += n
+	return true
+}
+
+// drop forgets transaction t (locked by the caller or unreachable).
+func (tt *txnTable) drop(t *txn) {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.m[t.name] == t {
+		delete(tt.m, t.name)
+		tt.bytes -= t.bytes
+	}
+}
+
+// txnOf returns the open transaction named name, locked, if r's user
+// opened it (one opened anonymously becomes the first user's who
+// continues it: svn sends credentials only once asked).
+func (h *Handler) txnOf(r *http.Request, name string) (*txn, error) {
+	h.txns.mu.Lock()
+	t := h.txns.m[name]
+	h.txns.mu.Unlock()
+	u := h.userOf(r)
+	if t != nil && t.user == "" && u != "" {
+		t.mu.Lock()
+		if t.user == "" {
+			t.user = u
+		}
+		t.mu.Unlock()
+	}
+	if t == nil || t.user != u {
+		return nil, &Error{Status: http.StatusNotFound, Code: errNotFound,
+			Msg: fmt.Sprintf("no open transaction %q (it was committed, aborted, or expired after %v idle)", name, txnIdle)}
+	}
+	t.mu.Lock()
+	t.used = time.Now()
+	return t, nil // locked: the caller unlocks
+}
+
+func (h *Handler) userOf(r *http.Request) string {
+	if h.o.Access == nil {
+		return ""
+	}
+	return h.o.Access.User(r)
+}
+
+// serveWrite answers the requests of the write side; it reports false for
+// a request that is not one of them.
+func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, res resource) (bool, error) {
+	switch {
+	case r.Method == http.MethodPost && res.kind == kindMe:
+		return true, h.createTxn(w, r)
+	case r.Method == "MERGE":
+		return true, h.merge(w, r, res)
+	case r.Method == "COPY" && res.kind == kindNode:
+		return true, h.copy(w, r, res)
+	case r.Method == "LOCK" && res.kind == kindNode:
+		return true, h.lock(w, r, res)
+	case r.Method == "UNLOCK" && res.kind == kindNode:
+		return true, h.unlock(w, r, res)
+	case res.kind != kindWrite:
+		return false, nil
+	case res.stub == "txn" && r.Method == http.MethodDelete:
+		return true, h.abortTxn(w, r, res)
+	case res.stub == "txn" && r.Method == "PROPPATCH":
+		return true, h.revprops(w, r, res)
+	case res.stub == "txr":
+		switch r.Method {
+		case http.MethodPut:
+			return true, h.put(w, r, res)
+		case "MKCOL":
+			return true, h.mkcol(w, r, res)
+		case http.MethodDelete:
+			return true, h.delete(w, r, res)
+		case "PROPPATCH":
+			return true, h.proppatch(w, r, res)
+		}
+	}
+	return false, nil
+}
+
+// mustWrite returns nil if r's user may change p (and, with tree,
+// everything below it), otherwise the refusal naming p.
+func (h *Handler) mustWrite(r *http.Request, p verso.Path, tree bool) error {
+	if h.o.Access == nil || h.o.Access.CanWrite(r, p, tree) {
+		return nil
+	}
+	if h.o.Access.Anonymous(r) {
+		return &Error{Status: http.StatusUnauthorized, Code: errNotAuthorized,
+			Msg: fmt.Sprintf("authentication required to write %s", p)}
+	}
+	return &Error{Status: http.StatusForbidden, Code: errForbidden,
+		Msg: fmt.Sprintf("access to %s forbidden: you may not write it, so nothing of this commit was written", p)}
+}
+
+// createTxn answers POST !svn/me: ( create-txn ) or
+// ( create-txn-with-props ( NAME VALUE ... ) ).
+func (h *Handler) createTxn(w http.ResponseWriter, r *http.Request) error {
+	if h.o.Access != nil && h.o.Access.Anonymous(r) && !h.o.Access.CanWrite(r, verso.Root, false) {
+		// ask for credentials now, so that the whole commit is the user's
+		return &Error{Status: http.StatusUnauthorized, Code: errNotAuthorized, Msg: "authentication required to commit"}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	sk, err := parseSkel(body)
+	if err != nil || !sk.isList || len(sk.list) == 0 || sk.list[0].isList {
+		return badRequest("the POST body is not an svn request skel")
+	}
+	t := &txn{user: h.userOf(r), used: time.Now(), added: map[verso.Path]bool{},
+		deleted: map[verso.Path]int{}, values: map[verso.Path][]byte{}, copies: map[verso.Path]copySource{}}
+	switch sk.list[0].atom {
+	case "create-txn":
+	case "create-txn-with-props":
+		if len(sk.list) != 2 || !sk.list[1].isList || len(sk.list[1].list)%2 != 0 {
+			return badRequest("create-txn-with-props wants one list of names and values")
+		}
+		props := sk.list[1].list
+		for i := 0; i < len(props); i += 2 {
+			if props[i].isList || props[i+1].isList {
+				return badRequest("create-txn-with-props wants one list of names and values")
+			}
+			if err := t.setRevprop(props[i].atom, props[i+1].atom); err != nil {
+				return err
+			}
+		}
+	default:
+		return &Error{Status: http.StatusBadRequest, Code: errUnsupported, Msg: fmt.Sprintf("unknown POST request %q", sk.list[0].atom)}
+	}
+	if t.base, err = h.store.Head(r.Context()); err != nil {
+		return err
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	t.name = strconv.FormatInt(int64(t.base), 10) + "-" + hex.EncodeToString(id[:])
+	h.txns.mu.Lock()
+	now := time.Now()
+	for k, o := range h.txns.m {
+		if o.mu.TryLock() {
+			if now.Sub(o.used) > txnIdle {
+				delete(h.txns.m, k)
+				h.txns.bytes -= o.bytes
+			}
+			o.mu.Unlock()
+		}
+	}
+	full := len(h.txns.m) >= maxTxns
+	if !full {
+		h.txns.m[t.name] = t
+	}
+	h.txns.mu.Unlock()
+	if full {
+		return &Error{Status: http.StatusServiceUnavailable, Code: errGeneral,
+			Msg: fmt.Sprintf("%d commits are open already; retry later", maxTxns)}
+	}
+	w.Header().Set("SVN-Txn-Name", t.name)
+	w.Header().Set("Location", h.o.Mount+"/!svn/txn/"+t.name)
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// setRevprop sets a revision property of the transaction: verso keeps
+// svn:log as the commit's message; svn:author and svn:date are verso's own.
+func (t *txn) setRevprop(name, value string) error {
+	switch name {
+	case "svn:log":
+		if !utf8Valid(value) {
+			return badRequest("svn:log must be UTF-8")
+		}
+		t.log = value
+		return nil
+	case "svn:author", "svn:date":
+		return nil // the authenticated user and the commit's time
+	}
+	return &Error{Status: http.StatusForbidden, Code: errUnsupported,
+		Msg: fmt.Sprintf("verso keeps no revision property %q: a commit has an author, a date and a log message only", name)}
+}
+
+// abortTxn answers DELETE !svn/txn/NAME.
+func (h *Handler) abortTxn(w http.ResponseWriter, r *http.Request, res resource) error {
+	t, err := h.txnOf(r, res.txn)
+	if err != nil {
+		return err
+	}
+	h.txns.drop(t)
+	t.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revprops answers PROPPATCH !svn/txn/NAME: the log message.
+func (h *Handler) revprops(w http.ResponseWriter, r *http.Request, res resource) error {
+	t, err := h.txnOf(r, res.txn)
+	if err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	set, remove, err := h.readPropertyUpdate(w, r)
+	if err != nil {
+		return err
+	}
+	for _, p := range set {
+		if err := t.setRevprop(p.svnName(), p.value); err != nil {
+			return err
+		}
+	}
+	for _, p := range remove {
+		if p.svnName() == "svn:log" {
+			t.log = ""
+		}
+	}
+	writePropstatOK(w, h.o.Mount+"/!svn/txn/"+t.name)
+	return nil
+}
+
+// writePropstatOK answers a PROPPATCH that did all it was asked.
+func writePropstatOK(w http.ResponseWriter, href string) {
+	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
+	w.WriteHeader(http.StatusMultiStatus)
+	b := newXW()
+	b.raw(xmlHeader + `<D:multistatus xmlns:D="DAV:"><D:response><D:href>`)
+	b.text(href)
+	b.raw(`</D:href><D:propstat><D:prop/><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>` + "\n")
+	w.Write(b.bytes())
+}
+
+// versionName returns the base revision a request names in
+// X-SVN-Version-Name, or 0 if none.
+func versionName(r *http.Request) (verso.Revision, error) {
+	v := r.Header.Get("X-SVN-Version-Name")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if n == -1 {
+		return 0, nil // SVN_INVALID_REVNUM: no base
+	}
+	if err != nil || n < 0 {
+		return 0, badRequest("invalid X-SVN-Version-Name %q", v)
+	}
+	return verso.Revision(n), nil
+}
+
+// outOfDate is the refusal of a change based on an old revision.
+func outOfDate(p verso.Path, kind string) *Error {
+	return &Error{Status: http.StatusConflict, Code: errFSConflict,
+		Msg: fmt.Sprintf("%s '%s' is out of date; try updating", kind, p)}
+}
+
+// inTxn reports whether p or one of its parents was made in t (so the
+// store cannot tell its base), and returns the copy it lies in, if any.
+func (t *txn) inTxn(p verso.Path) (made bool, src copySource, rel string, copied bool) {
+	for q := p; ; q = q.Parent() {
+		if t.added[q] {
+			made = true
+		}
+		if c, ok := t.copies[q]; ok {
+			return true, c, strings.TrimPrefix(string(p), string(q)), true
+		}
+		if q == verso.Root {
+			return made, copySource{}, "", false
+		}
+	}
+}
+
+func (t *txn) add(op verso.Op) error {
+	if len(t.ops) >= maxTxnOps {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
+			Msg: fmt.Sprintf("a commit holds at most %d changes", maxTxnOps)}
+	}
+	t.ops = append(t.ops, op)
+	return nil
+}
+
+// baseText returns the text a PUT's delta applies to: the key as this
+// transaction left it, as the copy it lies in had it, or as it is in the
+// store; exists is false for a new key.
+func (h *Handler) baseText(r *http.Request, t *txn, p verso.Path, base verso.Revision) (e *verso.Entry, text []byte, exists bool, err error) {
+	if v, ok := t.values[p]; ok {
+		return nil, v, true, nil
+	}
+	if _, ok := t.deleted[p]; ok && !t.added[p] {
+		return nil, nil, false, nil
+	}
+	made, src, rel, copied := t.inTxn(p)
+	switch {
+	case copied:
+		sp := verso.Path(string(src.path) + rel)
+		e, err := h.store.Get(r.Context(), sp, src.rev)
+		if errors.Is(err, verso.ErrNotFound) {
+			return nil, nil, false, nil
+		}
+		if err != nil {
+			return nil, nil, false, err
+		}
+		return e, e.Value, e.Kind == verso.KindKey, nil
+	case made:
+		return nil, nil, false, nil
+	}
+	e, err = h.store.Get(r.Context(), p, verso.Head)
+	if errors.Is(err, verso.ErrNotFound) {
+		if base > 0 {
+			return nil, nil, false, outOfDate(p, "File")
+		}
+		return nil, nil, false, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if e.Kind != verso.KindKey {
+		return nil, nil, false, &Error{Status: http.StatusConflict, Code: errFSExists,
+			Msg: fmt.Sprintf("'%s' is a directory", p)}
+	}
+	if base > 0 && e.ModRev > base {
+		return nil, nil, false, outOfDate(p, "File")
+	}
+	if base == 0 {
+		return nil, nil, false, &Error{Status: http.StatusConflict, Code: errFSExists,
+			Msg: fmt.Sprintf("File '%s' already exists", p)}
+	}
+	return e, e.Value, true, nil
+}
+
+// put answers PUT !svn/txr/NAME/PATH: a file's new text as an svndiff
+// against its base.
+func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) error {
+	p := res.path
+	if p == verso.Root {
+		return badRequest("cannot write text to the root directory")
+	}
+	if err := h.mustWrite(r, p, false); err != nil {
+		return err
+	}
+	base, err := versionName(r)
+	if err != nil {
+		return err
+	}
+	delta, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2*h.o.MaxValueSize+(1<<20)))
+	if err != nil {
+		return err
+	}
+	t, err := h.txnOf(r, res.txn)
+	if err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	e, baseText, exists, err := h.baseText(r, t, p, base)
+	if err != nil {
+		return err
+	}
+	if err := h.confirmLocks(r, t, p, false, !exists); err != nil {
+		return err
+	}
+	if want := r.Header.Get("X-SVN-Base-Fulltext-MD5"); want != "" && exists && md5hex(baseText) != want {
+		return &Error{Status: http.StatusConflict, Code: errChecksum,
+			Msg: fmt.Sprintf("base checksum mismatch on '%s': the text changed since; try updating", p)}
+	}
+	value, err := applySvndiff(delta, baseText, h.o.MaxValueSize)
+	if errors.Is(err, errTooLargeDelta) {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
+			Msg: fmt.Sprintf("'%s' is larger than the largest value verso takes, %d bytes (--max-value-size)", p, h.o.MaxValueSize)}
+	}
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: errBadRequest, Msg: fmt.Sprintf("invalid svndiff for '%s': %v", p, err)}
+	}
+	if want := r.Header.Get("X-SVN-Result-Fulltext-MD5"); want != "" && md5hex(value) != want {
+		return &Error{Status: http.StatusBadRequest, Code: errChecksum,
+			Msg: fmt.Sprintf("checksum mismatch for '%s': the text made is not the one the client sent", p)}
+	}
+	if t.bytes+int64(len(value)) > maxTxnBytes {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
+			Msg: fmt.Sprintf("a commit carries at most %d bytes of text", maxTxnBytes)}
+	}
+	if !h.txns.reserve(int64(len(value))) {
+		return &Error{Status: http.StatusServiceUnavailable, Code: errGeneral,
+			Msg: "the commits open on this server hold too much text; retry later"}
+	}
+	op := verso.Op{Kind: verso.OpPut, Path: p, Value: value}
+	if e != nil {
+		op.ContentType = e.ContentType
+	} else {
+		op.ContentType = http.DetectContentType(value)
+	}
+	if made, _, _, _ := t.inTxn(p); !made && exists && e != nil && base > 0 {
+		if _, ok := t.values[p]; !ok {
+			op.If = verso.Cond{TreeRev: base} // unchanged since the client's base
+		}
+	}
+	if !exists {
+		if _, del := t.deleted[p]; !del {
+			if made, _, _, _ := t.inTxn(p.Parent()); !made {
+				op.If = verso.Cond{Absent: true}
+			}
+		}
+		t.added[p] = true
+	}
+	if err := t.add(op); err != nil {
+		h.txns.reserve(-int64(len(value)))
+		return err
+	}
+	t.bytes += int64(len(value))
+	t.values[p] = value
+	if exists {
+		w.WriteHeader(http.StatusNoContent)
+	} else {
+		w.WriteHeader(http.StatusCreated)
+	}
+	return nil
+}
+
+// mkcol answers MKCOL !svn/txr/NAME/PATH: a new directory.
+func (h *Handler) mkcol(w http.ResponseWriter, r *http.Request, res resource) error {
+	p := res.path
+	if p == verso.Root {
+		return &Error{Status: http.StatusConflict, Code: errFSExists, Msg: "the root directory exists"}
+	}
+	if err := h.mustWrite(r, p, false); err != nil {
+		return err
+	}
+	t, err := h.txnOf(r, res.txn)
+	if err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	if err := h.confirmLocks(r, t, p, false, true); err != nil {
+		return err
+	}
+	if err := t.add(verso.Op{Kind: verso.OpMkcol, Path: p}); err != nil {
+		return err
+	}
+	t.added[p] = true
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// delete answers DELETE !svn/txr/NAME/PATH.
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request, res resource) error {
+	p := res.path
+	if p == verso.Root {
+		return badRequest("cannot delete the root directory")
+	}
+	if err := h.mustWrite(r, p, true); err != nil {
+		return err
+	}
+	base, err := versionName(r)
+	if err != nil {
+		return err
+	}
+	t, err := h.txnOf(r, res.txn)
+	if err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	if err := h.confirmLocks(r, t, p, true, true); err != nil {
+		return err
+	}
+	op := verso.Op{Kind: verso.OpDelete, Path: p}
+	if made, _, _, _ := t.inTxn(p); !made {
+		e, err := h.store.Get(r.Context(), p, verso.Head)
+		if errors.Is(err, verso.ErrNotFound) {
+			return &Error{Status: http.StatusNotFound, Code: errNotFound, Msg: fmt.Sprintf("'%s' path not found", p)}
+		}
+		if err != nil {
+			return err
+		}
+		kind := "File"
+		if e.IsNamespace() {
+			kind = "Directory"
+		}
+		if base > 0 {
+			if e.TreeRev > base {
+				return outOfDate(p, kind)
+			}
+			op.If = verso.Cond{TreeRev: base}
+		}
+	}
+	if err := t.add(op); err != nil {
+		return err
+	}
+	t.deleted[p] = len(t.ops) - 1
+	for q := range t.values {
+		if p.Contains(q) {
+			delete(t.values, q)
+		}
+	}
+	for q := range t.added {
+		if p.Contains(q) {
+			delete(t.added, q)
+		}
+	}
+	for q := range t.copies {
+		if p.Contains(q) {
+			delete(t.copies, q)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// copy answers COPY of a node at a revision (!svn/rvr/REV/PATH) to a path
+// of a transaction named in Destination.
+func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) error {
+	dest := r.Header.Get("Destination")
+	u, err := url.Parse(dest)
+	if err != nil || dest == "" {
+		return badRequest("COPY needs a Destination URL")
+	}
+	rel, ok := strings.CutPrefix(u.Path, h.o.Mount)
+	if !ok {
+		return badRequest("Destination %q is not below the repository root", dest)
+	}
+	dres, err := parseURI(rel)
+	if err != nil {
+		return err
+	}
+	if dres.kind != kindWrite || dres.stub != "txr" || dres.path == verso.Root {
+		return badRequest("Destination %q is not a path of a transaction", dest)
+	}
+	depth := verso.Infinite
+	switch r.Header.Get("Depth") {
+	case "", "infinity":
+	case "0":
+		depth = 0
+	default:
+		return badRequest("COPY with Depth %q", r.Header.Get("Depth"))
+	}
+	src, dst := res.path, dres.path
+	ctx := r.Context()
+	rev, err := h.revAt(ctx, res.rev)
+	if err != nil {
+		return err
+	}
+	if err := h.mustRead(r, src); err != nil {
+		return err
+	}
+	if depth != 0 && h.o.Access != nil && !h.o.Access.CanRead(r, src) {
+		return h.mustRead(r, src)
+	}
+	if err := h.mustWrite(r, dst, true); err != nil {
+		return err
+	}
+	se, err := h.store.Get(ctx, src, rev)
+	if err != nil {
+		return err
+	}
+	if se.IsNamespace() && depth == 0 {
+		depth = verso.Infinite // svn copies a directory with everything in it
+	}
+	if se.IsNamespace() && h.o.Access != nil {
+		// every path copied must be readable
+		if err := h.store.Walk(ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {
+			return h.mustRead(r, e.Path)
+		}); err != nil {
+			return err
+		}
+	}
+	t, err := h.txnOf(r, dres.txn)
+	if err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	cur, err := h.store.Get(ctx, src, verso.Head)
+	if err != nil && !errors.Is(err, verso.ErrNotFound) {
+		return err
+	}
+	if err := h.confirmLocks(r, t, dst, true, true); err != nil {
+		return err
+	}
+	op := verso.Op{Kind: verso.OpCopy, Path: dst, From: src, Depth: depth, FromRev: rev}
+	if made, _, _, _ := t.inTxn(src); made {
+		return &Error{Status: http.StatusConflict, Code: errUnsupported,
+			Msg: fmt.Sprintf("cannot copy '%s', which this commit makes: commit it first", src)}
+	}
+	var ops []verso.Op
+	if cur != nil && cur.Kind == se.Kind && cur.CreateRev == se.CreateRev && cur.TreeRev <= rev {
+		// the source is as it was at rev: a verso copy, with its history
+		ops = []verso.Op{op}
+	} else {
+		// the source changed since rev: copy its state at rev, path by
+		// path, recorded as copies
+		if err := h.store.Walk(ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {
+			p := e.Path.Rebase(src, dst)
+			if e.IsNamespace() {
+				ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: p, From: e.Path, FromRev: rev})
+			} else {
+				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: p, Value: e.Value, ContentType: e.ContentType, From: e.Path, FromRev: rev})
+			}
+			if len(e.Props) > 0 {
+				var pc []verso.PropChange
+				for _, k := range sortedKeys(e.Props) {
+					pc = append(pc, verso.PropChange{Name: k, Value: e.Props[k]})
+				}
+				ops = append(ops, verso.Op{Kind: verso.OpProps, Path: p, Props: pc})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(t.ops)+len(ops) > maxTxnOps {
+		return t.add(verso.Op{}) // the limit's error
+	}
+	// A move in a working copy deletes the source before it copies it:
+	// copy it before that delete.
+	at := len(t.ops)
+	for q := src; ; q = q.Parent() {
+		if i, ok := t.deleted[q]; ok && i < at {
+			at = i
+		}
+		if q == verso.Root {
+			break
+		}
+	}
+	t.ops = append(t.ops[:at], append(ops, t.ops[at:]...)...)
+	for q, i := range t.deleted {
+		if i >= at {
+			t.deleted[q] = i + len(ops)
+		}
+	}
+	t.added[dst] = true
+	t.copies[dst] = copySource{path: src, rev: rev}
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// propUpdate is one property of a PROPPATCH.
+type propUpdate struct {
+	name  xml.Name
+	value string
+}
+
+// svnName returns the svn name of the property.
+func (p propUpdate) svnName() string {
+	if p.name.Space == nsSVNProp {
+		return "svn:" + p.name.Local
+	}
+	return p.name.Local
+}
+
+// readPropertyUpdate reads a PROPPATCH body: the properties set (with
+// their values, base64 ones decoded) and removed.
+func (h *Handler) readPropertyUpdate(w http.ResponseWriter, r *http.Request) (set, remove []propUpdate, err error) {
+	d := xml.NewDecoder(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
+	d.Strict = true
+	var stack []xml.Name
+	var cur *propUpdate
+	var b64 bool
+	var text strings.Builder
+	sawRoot := false
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, bodyError(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, t.Name)
+			if len(stack) > 16 {
+				return nil, nil, badRequest("elements nested too deep")
+			}
+			switch len(stack) {
+			case 1:
+				if t.Name.Space != nsDAV || t.Name.Local != "propertyupdate" {
+					return nil, nil, badRequest("PROPPATCH body is <%s>, not DAV:propertyupdate", t.Name.Local)
+				}
+				sawRoot = true
+			case 4:
+				if stack[1].Space != nsDAV || (stack[1].Local != "set" && stack[1].Local != "remove") ||
+					stack[2].Space != nsDAV || stack[2].Local != "prop" {
+					return nil, nil, badRequest("PROPPATCH body: <%s> is not in DAV:set/DAV:prop or DAV:remove/DAV:prop", t.Name.Local)
+				}
+				cur = &propUpdate{name: t.Name}
+				b64 = false
+				for _, a := range t.Attr {
+					if a.Name.Local == "encoding" && a.Value == "base64" {
+						b64 = true
+					}
+				}
+				text.Reset()
+			}
+		case xml.CharData:
+			if len(stack) >= 4 {
+				text.Write(t)
+			}
+		case xml.EndElement:
+			if len(stack) == 4 && cur != nil {
+				cur.value = text.String()
+				if b64 {
+					v, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(cur.value), ""))
+					if err != nil {
+						return nil, nil, badRequest("property %s: invalid base64", cur.name.Local)
+					}
+					cur.value = string(v)
+				}
+				if cur.name.Local == "" || cur.name.Space == nsDAV {
+					return nil, nil, badRequest("property %q cannot be set by svn", cur.name.Local)
+				}
+				if stack[1].Local == "set" {
+					set = append(set, *cur)
+				} else {
+					remove = append(remove, *cur)
+				}
+				cur = nil
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if !sawRoot {
+		return nil, nil, badRequest("empty PROPPATCH body")
+	}
+	return set, remove, nil
+}
+
+// proppatch answers PROPPATCH !svn/txr/NAME/PATH: svn properties of a
+// file or directory, kept as verso's dead properties.
+func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, res resource) error {
+	p := res.path
+	if err := h.mustWrite(r, p, false); err != nil {
+		return err
+	}
+	set, remove, err := h.readPropertyUpdate(w, r)
+	if err != nil {
+		return err
+	}
+	t, err := h.txnOf(r, res.txn)
+	if err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	if err := h.confirmLocks(r, t, p, false, false); err != nil {
+		return err
+	}
+	// The dead properties the path has now: a property svn shows by the
+	// local name of another namespace (set by a WebDAV client) is changed
+	// under that name.
+	var have map[string]string
+	if made, _, _, _ := t.inTxn(p); !made {
+		if e, err := h.store.Get(r.Context(), p, verso.Head); err == nil {
+			have = e.Props
+		}
+	}
+	var changes []verso.PropChange
+	for _, u := range set {
+		if !xmlSafe(strings.ReplaceAll(u.value, "\r", "")) {
+			return badRequest("the value of property %s is not text: verso keeps properties as XML text", u.svnName())
+		}
+		v := xmlText(u.value)
+		if u.name.Space == nsSVNProp && u.name.Local == "mime-type" {
+			for i := range t.ops {
+				if t.ops[i].Kind == verso.OpPut && t.ops[i].Path == p {
+					t.ops[i].ContentType = u.value
+				}
+			}
+		}
+		changes = append(changes, verso.PropChange{Name: h.deadName(u.name, have), Value: v})
+	}
+	for _, u := range remove {
+		for _, n := range h.deadNames(u.name, have) {
+			changes = append(changes, verso.PropChange{Name: n, Remove: true})
+		}
+	}
+	if len(changes) > 0 {
+		if err := t.add(verso.Op{Kind: verso.OpProps, Path: p, Props: changes}); err != nil {
+			return err
+		}
+	}
+	writePropstatOK(w, h.o.Mount+"/!svn/txr/"+t.name+escapePath(string(p)))
+	return nil
+}
+
+// deadName returns the dead property an svn property is kept as: svn:NAME
+// in svn's namespace; NAME as the property of another namespace that svn
+// shows as NAME if there is one, else in svn's custom namespace.
+func (h *Handler) deadName(n xml.Name, have map[string]string) string {
+	if n.Space == nsSVNProp {
+		return "{" + nsSVNProp + "}" + n.Local
+	}
+	custom := "{" + nsCustom + "}" + n.Local
+	if _, ok := have[custom]; ok {
+		return custom
+	}
+	for _, k := range sortedKeys(have) {
+		ns, local, ok := splitClark(k)
+		if ok && local == n.Local && ns != nsDAV && ns != nsSVNProp {
+			return k
+		}
+	}
+	return custom
+}
+
+// deadNames returns every dead property svn shows as the property n, so
+// that removing it removes them all.
+func (h *Handler) deadNames(n xml.Name, have map[string]string) []string {
+	if n.Space == nsSVNProp {
+		return []string{"{" + nsSVNProp + "}" + n.Local}
+	}
+	out := []string{"{" + nsCustom + "}" + n.Local}
+	for _, k := range sortedKeys(have) {
+		ns, local, ok := splitClark(k)
+		if ok && local == n.Local && ns != nsDAV && ns != nsSVNProp && ns != nsCustom {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// xmlText returns s as XML character data, carriage returns as character
+// references so that they survive.
+func xmlText(s string) string {
+	var b bytes.Buffer
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// merge answers MERGE: the transaction named in the body's DAV:source
+// becomes one verso revision.
+func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) error {
+	base := verso.Root // lock paths are relative to the URL of the MERGE
+	if mres.kind == kindNode {
+		base = mres.path
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
+	if err != nil {
+		return err
+	}
+	doc, err := parseDocument(bytes.NewReader(body))
+	if err != nil {
+		return bodyError(err)
+	}
+	if doc.Name.Space != nsDAV || doc.Name.Local != "merge" {
+		return badRequest("MERGE body is <%s>, not DAV:merge", doc.Name.Local)
+	}
+	var src string
+	for _, c := range doc.Children {
+		if c.Name.Space == nsDAV && c.Name.Local == "source" {
+			src = strings.TrimSpace(c.Text)
+		}
+	}
+	u, err := url.Parse(src)
+	if err != nil || src == "" {
+		return badRequest("MERGE names no source transaction")
+	}
+	rel, ok := strings.CutPrefix(u.Path, h.o.Mount)
+	if !ok {
+		return badRequest("MERGE source %q is not below the repository root", src)
+	}
+	res, err := parseURI(rel)
+	if err != nil {
+		return err
+	}
+	if res.kind != kindWrite || res.stub != "txn" {
+		return &Error{Status: http.StatusBadRequest, Code: errUnsupported,
+			Msg: fmt.Sprintf("MERGE source %q is not a transaction (verso speaks protocol version 2)", src)}
+	}
+	t, err := h.txnOf(r, res.txn)
+	if err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	if len(t.ops) == 0 {
+		return &Error{Status: http.StatusConflict, Code: errGeneral, Msg: "the commit changes nothing"}
+	}
+	c, err := h.store.Commit(r.Context(), &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops})
+	if err != nil {
+		return commitError(err)
+	}
+	h.txns.drop(t)
+	h.releaseLocks(r, base, body)
+	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
+	w.Header().Set("X-Verso-Revision", strconv.FormatInt(int64(c.Rev), 10))
+	w.WriteHeader(http.StatusOK)
+	b := newXW()
+	b.raw(xmlHeader + `<D:merge-response xmlns:D="DAV:">` + "\n<D:updated-set>\n<D:response>\n<D:href>")
+	b.text(h.o.Mount + "/!svn/vcc/default")
+	b.raw("</D:href>\n<D:propstat><D:prop>\n<D:resourcetype><D:baseline/></D:resourcetype>\n")
+	b.elem("D:version-name", strconv.FormatInt(int64(c.Rev), 10))
+	b.raw("\n")
+	b.elem("D:creationdate", svnTime(c.Time))
+	b.raw("\n")
+	if c.Author != "" {
+		b.elem("D:creator-displayname", c.Author)
+		b.raw("\n")
+	}
+	b.raw("</D:prop>\n<D:status>HTTP/1.1 200 OK</D:status>\n</D:propstat>\n</D:response>\n</D:updated-set>\n</D:merge-response>\n")
+	w.Write(b.bytes())
+	return nil
+}
+
+// commitError maps a refused commit to svn's errors: a condition that no
+// longer holds is "out of date".
+func commitError(err error) error {
+	var pe *verso.PathError
+	path := ""
+	if errors.As(err, &pe) {
+		path = string(pe.Path)
+	}
+	switch {
+	case errors.Is(err, verso.ErrPrecondition), errors.Is(err, verso.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: errFSConflict,
+			Msg: fmt.Sprintf("'%s' is out of date; try updating", path)}
+	case errors.Is(err, verso.ErrExists):
+		return &Error{Status: http.StatusConflict, Code: errFSExists,
+			Msg: fmt.Sprintf("'%s' already exists", path)}
+	case errors.Is(err, verso.ErrTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest, Msg: err.Error()}
+	case errors.Is(err, verso.ErrNotFound), errors.Is(err, verso.ErrNoParent):
+		return &Error{Status: http.StatusConflict, Code: errFSConflict,
+			Msg: fmt.Sprintf("'%s' path not found; try updating", path)}
+	case errors.Is(err, verso.ErrNotNamespace), errors.Is(err, verso.ErrIsNamespace),
+		errors.Is(err, verso.ErrInvalidOp), errors.Is(err, verso.ErrSamePath), errors.Is(err, verso.ErrRoot),
+		errors.Is(err, verso.ErrInvalidPath):
+		return &Error{Status: http.StatusConflict, Code: errGeneral, Msg: err.Error()}
+	}
+	return err
+}
+
+func utf8Valid(s string) bool { return utf8.ValidString(s) }

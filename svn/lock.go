@@ -1,0 +1,352 @@
+package svn
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/verso-config/verso"
+)
+
+// Locks are the server's WebDAV write locks, which svn lock takes and
+// svn unlock releases: a WebDAV client sees an svn user's lock, and the
+// other way round, and both kinds hold off the other's writes.
+type Locks interface {
+	// Lock takes an exclusive lock of p alone for owner (an XML text
+	// naming the user and the comment), one that does not expire, and
+	// returns its token. It fails with ErrLocked if p is locked already.
+	Lock(p verso.Path, owner string) (token string, err error)
+	// Unlock releases the lock of token on p; with force, any lock of p.
+	Unlock(p verso.Path, token string, force bool) error
+	// Confirm returns ErrLocked unless tokens hold every lock that
+	// protects a write to p (with subtree, below p too; with membership,
+	// p's parent, whose members change).
+	Confirm(p verso.Path, subtree, membership bool, tokens []string) error
+	// Held returns the locks rooted at p and, with below, under it.
+	Held(p verso.Path, below bool) []HeldLock
+}
+
+// HeldLock is one lock Locks.Held reports.
+type HeldLock struct {
+	Path  verso.Path
+	Token string
+	Owner string // the WebDAV owner text (XML)
+}
+
+// lockMeta is what svn says of a lock svn took: its user, comment and
+// time (a WebDAV lock has only its owner text).
+type lockMeta struct {
+	user, comment string
+	created       time.Time
+}
+
+// svnLock is a lock as svn shows it.
+type svnLock struct {
+	path    verso.Path
+	token   string
+	owner   string
+	comment string
+	created time.Time
+}
+
+// heldLocks returns the locks at p (and below, with below) that r's user
+// may read, as svn shows them.
+func (h *Handler) heldLocks(r *http.Request, p verso.Path, below bool) []svnLock {
+	if h.o.Locks == nil {
+		return nil
+	}
+	var out []svnLock
+	for _, l := range h.o.Locks.Held(p, below) {
+		if !h.canRead(r, l.Path) {
+			continue
+		}
+		sl := svnLock{path: l.Path, token: l.Token, owner: propText(l.Owner)}
+		h.lockMu.Lock()
+		m, ok := h.lockMeta[l.Token]
+		h.lockMu.Unlock()
+		if ok {
+			sl.owner, sl.comment, sl.created = m.user, m.comment, m.created
+		}
+		out = append(out, sl)
+	}
+	return out
+}
+
+// locksReport answers get-locks-report: the locks at and below the path.
+func (h *Handler) locksReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
+	b := newXW()
+	for _, l := range h.heldLocks(r, q.path, true) {
+		b.raw("<S:lock><S:path>")
+		b.text(string(l.path))
+		b.raw("</S:path><S:token>")
+		b.text(l.token)
+		b.raw("</S:token><S:owner>")
+		b.text(l.owner)
+		b.raw("</S:owner>")
+		if l.comment != "" {
+			b.raw("<S:comment>")
+			b.text(l.comment)
+			b.raw("</S:comment>")
+		}
+		b.raw("<S:creationdate>" + svnTime(l.created) + "</S:creationdate></S:lock>\n")
+	}
+	return writeReport(w, "get-locks-report", string(b.bytes()))
+}
+
+// lockDiscovery returns the DAV:lockdiscovery of p for r's user, and sets
+// the headers svn reads the lock's owner and date from.
+func (h *Handler) lockDiscovery(w http.ResponseWriter, r *http.Request, p verso.Path) string {
+	ls := h.heldLocks(r, p, false)
+	if len(ls) == 0 {
+		return ""
+	}
+	l := ls[0]
+	if w != nil {
+		w.Header().Set("X-SVN-Creation-Date", svnTime(l.created))
+		w.Header().Set("X-SVN-Lock-Owner", l.owner)
+	}
+	b := newXW()
+	b.raw(`<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:exclusive/></D:lockscope><D:depth>0</D:depth>`)
+	if l.comment != "" {
+		b.raw("<D:owner>")
+		b.text(l.comment)
+		b.raw("</D:owner>")
+	}
+	b.raw("<D:timeout>Infinite</D:timeout><D:locktoken><D:href>")
+	b.text(l.token)
+	b.raw("</D:href></D:locktoken></D:activelock>")
+	return string(b.bytes())
+}
+
+// ErrLocked is what Locks returns for a path locked by someone else.
+var ErrLocked = errors.New("locked")
+
+// SVN_ERR_FS_PATH_ALREADY_LOCKED, SVN_ERR_FS_NO_SUCH_LOCK,
+// SVN_ERR_FS_OUT_OF_DATE.
+const (
+	errFSLocked    = 160035
+	errFSNoLock    = 160034
+	errFSOutOfDate = 160042
+)
+
+var tokenRE = regexp.MustCompile(`<([^<>\s]+)>`)
+
+// ifTokens returns the lock tokens an If header submits.
+func ifTokens(r *http.Request) []string {
+	var out []string
+	for _, m := range tokenRE.FindAllStringSubmatch(r.Header.Get("If"), -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// confirmLocks refuses a write to p that a lock holds off, unless the
+// request or the transaction submits its token.
+func (h *Handler) confirmLocks(r *http.Request, t *txn, p verso.Path, subtree, membership bool) error {
+	if h.o.Locks == nil {
+		return nil
+	}
+	tokens := append(ifTokens(r), t.tokens...)
+	if err := h.o.Locks.Confirm(p, subtree, membership, tokens); err != nil {
+		return &Error{Status: http.StatusLocked, Code: errFSLocked,
+			Msg: fmt.Sprintf("'%s' is locked (svn lock or a WebDAV client's LOCK), and this commit does not hold the lock", p)}
+	}
+	t.tokens = append(t.tokens, ifTokens(r)...)
+	return nil
+}
+
+// lock answers svn lock: LOCK of a file's public URL.
+func (h *Handler) lock(w http.ResponseWriter, r *http.Request, res resource) error {
+	if h.o.Locks == nil || !res.public {
+		return errNoCommit
+	}
+	p := res.path
+	if err := h.mustWrite(r, p, false); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	comment, err := lockComment(body)
+	if err != nil {
+		return err
+	}
+	e, err := h.store.Get(r.Context(), p, verso.Head)
+	if err != nil {
+		return err
+	}
+	if e.IsNamespace() {
+		return &Error{Status: http.StatusBadRequest, Code: errUnsupported, Msg: fmt.Sprintf("'%s' is a directory: svn locks files", p)}
+	}
+	if base, err := versionName(r); err != nil {
+		return err
+	} else if base > 0 && e.ModRev > base {
+		return &Error{Status: http.StatusConflict, Code: errFSOutOfDate, Msg: fmt.Sprintf("path '%s' is out of date; try updating", p)}
+	}
+	user := h.userOf(r)
+	steal := strings.Contains(r.Header.Get("X-SVN-Options"), "lock-steal")
+	if steal {
+		h.o.Locks.Unlock(p, "", true)
+	}
+	var ob bytes.Buffer
+	xml.EscapeText(&ob, []byte(user))
+	owner := ob.String()
+	if comment != "" {
+		ob.Reset()
+		xml.EscapeText(&ob, []byte(comment))
+		owner = strings.TrimSpace(owner + " " + ob.String())
+	}
+	tok, err := h.o.Locks.Lock(p, owner)
+	if err != nil {
+		return &Error{Status: http.StatusLocked, Code: errFSLocked, Msg: fmt.Sprintf("path '%s' is already locked", p)}
+	}
+	live := map[string]bool{}
+	for _, l := range h.o.Locks.Held(verso.Root, true) {
+		live[l.Token] = true
+	}
+	h.lockMu.Lock()
+	for t := range h.lockMeta { // forget locks released meanwhile
+		if !live[t] {
+			delete(h.lockMeta, t)
+		}
+	}
+	h.lockMeta[tok] = lockMeta{user: user, comment: comment, created: time.Now()}
+	h.lockMu.Unlock()
+	hd := w.Header()
+	hd.Set("Lock-Token", "<"+tok+">")
+	hd.Set("X-SVN-Creation-Date", svnTime(time.Now()))
+	if user != "" {
+		hd.Set("X-SVN-Lock-Owner", user)
+	}
+	hd.Set("Content-Type", `text/xml; charset="utf-8"`)
+	w.WriteHeader(http.StatusOK)
+	b := newXW()
+	b.raw(xmlHeader + `<D:prop xmlns:D="DAV:"><D:lockdiscovery><D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:exclusive/></D:lockscope><D:depth>0</D:depth>`)
+	if comment != "" {
+		b.raw("<D:owner>")
+		b.text(comment)
+		b.raw("</D:owner>")
+	}
+	b.raw("<D:timeout>Infinite</D:timeout><D:locktoken><D:href>")
+	b.text(tok)
+	b.raw("</D:href></D:locktoken></D:activelock></D:lockdiscovery></D:prop>\n")
+	w.Write(b.bytes())
+	return nil
+}
+
+// lockComment reads a LOCK body (DAV:lockinfo) and returns its owner text,
+// svn's lock comment.
+func lockComment(body []byte) (string, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", nil
+	}
+	d := xml.NewDecoder(bytes.NewReader(body))
+	d.Strict = true
+	depth, inOwner := 0, false
+	var b strings.Builder
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return b.String(), nil
+		}
+		if err != nil {
+			return "", bodyError(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth > 16 {
+				return "", badRequest("elements nested too deep")
+			}
+			if depth == 1 && (t.Name.Space != nsDAV || t.Name.Local != "lockinfo") {
+				return "", badRequest("LOCK body is <%s>, not DAV:lockinfo", t.Name.Local)
+			}
+			if depth == 2 && t.Name.Space == nsDAV && t.Name.Local == "owner" {
+				inOwner = true
+			}
+		case xml.EndElement:
+			if depth == 2 {
+				inOwner = false
+			}
+			depth--
+		case xml.CharData:
+			if inOwner {
+				b.Write(t)
+			}
+		}
+	}
+}
+
+// unlock answers svn unlock: UNLOCK of a file's public URL with the token.
+func (h *Handler) unlock(w http.ResponseWriter, r *http.Request, res resource) error {
+	if h.o.Locks == nil || !res.public {
+		return errNoCommit
+	}
+	p := res.path
+	if err := h.mustWrite(r, p, false); err != nil {
+		return err
+	}
+	tok := strings.TrimSpace(r.Header.Get("Lock-Token"))
+	tok = strings.TrimSuffix(strings.TrimPrefix(tok, "<"), ">")
+	force := strings.Contains(r.Header.Get("X-SVN-Options"), "lock-break")
+	if tok == "" && !force {
+		return badRequest("UNLOCK needs a Lock-Token header")
+	}
+	if err := h.o.Locks.Unlock(p, tok, force); err != nil {
+		return &Error{Status: http.StatusForbidden, Code: errFSNoLock, Msg: fmt.Sprintf("no lock on '%s' with that token", p)}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// mergeLocks returns the locks a MERGE body lists (S:lock-token-list):
+// path and token of each.
+func mergeLocks(body []byte) (paths, tokens []string) {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	var text strings.Builder
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return paths, tokens
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			text.Reset()
+		case xml.CharData:
+			text.Write(t)
+		case xml.EndElement:
+			switch t.Name.Local {
+			case "lock-path":
+				paths = append(paths, strings.TrimSpace(text.String()))
+			case "lock-token":
+				tokens = append(tokens, strings.TrimSpace(text.String()))
+			}
+		}
+	}
+}
+
+// releaseLocks releases, after a commit, the locks the MERGE listed (paths
+// relative to base, the MERGE's URL), as svn commit does unless
+// --no-unlock.
+func (h *Handler) releaseLocks(r *http.Request, base verso.Path, body []byte) {
+	if h.o.Locks == nil || !strings.Contains(r.Header.Get("X-SVN-Options"), "release-locks") {
+		return
+	}
+	paths, tokens := mergeLocks(body)
+	for i := range paths {
+		if i >= len(tokens) {
+			break
+		}
+		p, err := joinRel(base, paths[i])
+		if err == nil {
+			h.o.Locks.Unlock(p, tokens[i], false)
+		}
+	}
+}
