@@ -1,7 +1,7 @@
 // Command slowbody checks that clients whose request bodies stall do not
 // keep others out of a verso server (docs/OPERATIONS.md, "Slow clients").
 //
-//	go run ./scripts/slowbody -- --max-conns 10000   # 5,000 stalled bodies, 30 s
+//	go run ./scripts/slowbody                        # 5,000 stalled bodies, 30 s, the defaults
 //	go run ./scripts/slowbody -stalled 1000 -for 10s -- --max-conns 2048
 //
 // It builds verso, starts `verso serve --users FILE` on 127.0.0.1 in a
