@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,18 +44,9 @@ type laneServer struct{ s *Server }
 
 var _ fastlane.Server = laneServer{}
 
-// TreePath is ServeHTTP's routing (metrics.go, then dispatch) for a
-// request without credentials or Origin: the metrics, the health
-// endpoints, the API and the console are not the tree's, the rest below
-// the mount is (serveTree). A route added there must be added here.
-func (ls laneServer) TreePath(path string) (string, bool) {
-	s := ls.s
-	if path == "/metrics" || path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, apiPrefix) ||
-		s.console != nil && (path == "/ui" || strings.HasPrefix(path, "/ui/")) {
-		return "", false
-	}
-	return s.inMount(path)
-}
+// TreePath is the routing dispatch uses for the tree (treePath), so the
+// lane answers only what serveTree would.
+func (ls laneServer) TreePath(path string) (string, bool) { return ls.s.treePath(path) }
 
 func (ls laneServer) AnonymousMay(p verso.Path, write bool) bool {
 	if write {

@@ -185,7 +185,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		s.api.ServeHTTP(w, r)
 		return
 	}
-	if rel, ok := s.inMount(path); ok {
+	if rel, ok := s.treePath(path); ok {
 		if s.serveSVN(w, r, rel) {
 			return
 		}
@@ -221,4 +221,16 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("ready\n"))
+}
+
+// treePath is the path below the mount of a request for path when the tree
+// answers it, and false when /metrics (ServeHTTP), the health endpoints,
+// the JSON API or the console do, or path is outside the mount. dispatch
+// and the fast lane both route by it, so the two cannot disagree.
+func (s *Server) treePath(path string) (string, bool) {
+	if path == "/metrics" || path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, apiPrefix) ||
+		s.console != nil && (path == "/ui" || strings.HasPrefix(path, "/ui/")) {
+		return "", false
+	}
+	return s.inMount(path)
 }
