@@ -100,7 +100,16 @@ func checkFile(path string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	// Where bbolt rebuilt the freelist and met damage, the goroutine it
+	// rebuilt it on is left reading the memory map: closing the file
+	// would end the process. The walker below reports all such damage
+	// first; should it miss some, the file stays open.
+	rebuildFailed := false
+	defer func() {
+		if !rebuildFailed {
+			db.Close()
+		}
+	}()
 
 	// Every page bbolt can reach must lie in the file before bbolt reads
 	// them: its Tx.Check reads on a goroutine of its own, where a fault
@@ -125,6 +134,7 @@ func checkFile(path string, timeout time.Duration) error {
 		return db.View(func(tx *bbolt.Tx) error {
 			for err := range tx.Check() {
 				c.addf("bbolt: %v", err)
+				rebuildFailed = rebuildFailed || strings.Contains(err.Error(), "freepages:")
 			}
 			c.check(tx)
 			return nil

@@ -116,7 +116,7 @@ func usedPageFrom(b []byte, id int) int {
 		panic(err)
 	}
 	w := &pageWalker{f: r, m: m, seen: make(map[uint64]bool)}
-	w.page(m.root, leafPageFlag|branchPageFlag, 0, "root bucket")
+	w.page(m.root, leafPageFlag|branchPageFlag, 0, "root bucket", nil, nil)
 	for ; id < int(m.pgid); id++ {
 		if w.seen[uint64(id)] {
 			return id
@@ -364,4 +364,80 @@ func memTempDir(tb testing.TB) string {
 	}
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
+}
+
+// TestCheckFile_KeyOrderWithoutFreelist checks a file whose meta page
+// records no freelist (a store writes them so between checkpoints) and
+// whose keys are out of order: bbolt rebuilds the freelist of such a file
+// by checking its pages on a goroutine of its own, which panics at the
+// first key out of order and leaves that goroutine reading the file after
+// it is closed. CheckFile and Open must report the damage instead, with
+// the process intact.
+func TestCheckFile_KeyOrderWithoutFreelist(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoFreelistSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for i := range 40 {
+			b, err := tx.CreateBucket(fmt.Appendf(nil, "bucket-%03d", i))
+			if err != nil {
+				return err
+			}
+			for j := range 400 {
+				if err := b.Put(fmt.Appendf(nil, "key-%05d", j), bytes.Repeat([]byte{'v'}, 40)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := readFileMeta(bytes.NewReader(b), int64(len(b))); err != nil || m.freelist != noFreelist {
+		t.Fatalf("meta %+v, %v: want one that records no freelist", m, err)
+	}
+	// Every key ending in 7 sorts first: out of order on every page.
+	n := bytes.Count(b, []byte("key-"))
+	for i := 0; i+9 <= len(b); i++ {
+		if bytes.HasPrefix(b[i:], []byte("key-")) && b[i+8] == '7' {
+			b[i+4] = '!'
+		}
+	}
+	if n == 0 || bytes.Equal(b, mustRead(t, path)) {
+		t.Fatal("no key to damage")
+	}
+	for i := range 20 {
+		damaged := filepath.Join(t.TempDir(), fmt.Sprintf("verso-%d.db", i))
+		if err := os.WriteFile(damaged, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := CheckFile(damaged, 0)
+		if err == nil || !strings.Contains(err.Error(), "not above the key before it") {
+			t.Fatalf("CheckFile = %v, want the keys out of order reported", err)
+		}
+		if i == 0 {
+			t.Logf("CheckFile: %.300v", err)
+		}
+		if s, err := Open(damaged, nil); err == nil {
+			s.Close()
+			t.Fatal("Open opened a file with keys out of order and no freelist")
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // room for a goroutine left reading
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

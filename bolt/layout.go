@@ -154,13 +154,17 @@ func (h page) pageLen(pageSize int) int { return (int(h.overflow) + 1) * pageSiz
 // elementsFit says whether the count elements of page b fit in it.
 func elementsFit(b []byte, count int) bool { return pageHeader+elementSize*count <= len(b) }
 
-// branchElem returns element i of the branch page b: its child page, and
-// ok false when its key lies outside b. Elements must fit (elementsFit).
-func branchElem(b []byte, i int) (child uint64, ok bool) {
+// branchElem returns element i of the branch page b: its child page and
+// its key, and ok false when its key lies outside b. Elements must fit
+// (elementsFit).
+func branchElem(b []byte, i int) (child uint64, key []byte, ok bool) {
 	e := pageHeader + elementSize*i
 	pos, ksize := int(ne.Uint32(b[e:])), int(ne.Uint32(b[e+4:]))
 	end := e + pos + ksize
-	return ne.Uint64(b[e+8:]), end <= len(b) && end >= e
+	if end > len(b) {
+		return 0, nil, false
+	}
+	return ne.Uint64(b[e+8:]), b[e+pos : end], true
 }
 
 // branchChild returns the child page of element i of branch page b, which

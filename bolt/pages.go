@@ -49,7 +49,7 @@ func checkPages(f io.ReaderAt, size int64) []error {
 		return []error{err}
 	}
 	w := &pageWalker{f: f, m: m, seen: make(map[uint64]bool)}
-	w.page(m.root, leafPageFlag|branchPageFlag, 0, "root bucket")
+	w.page(m.root, leafPageFlag|branchPageFlag, 0, "root bucket", nil, nil)
 	if m.freelist != noFreelist {
 		w.freelist()
 	}
@@ -81,55 +81,81 @@ func (w *pageWalker) read(id uint64, what string) []byte {
 	return b
 }
 
-// page checks the branch or leaf page id, and the pages below it.
-func (w *pageWalker) page(id uint64, want uint16, depth int, what string) {
+// page checks the branch or leaf page id and the pages below it, whose
+// keys must lie in [lo, hi) (nil: no bound), and returns the greatest key
+// below it. Its checks are those bbolt's own page check makes (bounds,
+// types, one reference to each page and its overflow pages, key order):
+// where the meta page records no freelist, bbolt rebuilds the freelist by
+// running that check on a goroutine of its own and panics on the first
+// problem it meets, leaving that goroutine reading the file; a file that
+// passes the walker gives it nothing to meet.
+func (w *pageWalker) page(id uint64, want uint16, depth int, what string, lo, hi []byte) []byte {
 	if w.seen[id] {
 		w.addf("%s: page %d is referenced twice", what, id)
-		return
+		return nil
 	}
 	w.seen[id] = true
 	if depth > maxTreeDepth {
 		w.addf("%s: page %d: tree deeper than %d", what, id, maxTreeDepth)
-		return
+		return nil
 	}
 	b := w.read(id, what)
 	if b == nil {
-		return
+		return nil
 	}
-	if got := readHeader(b).id; got != id {
-		w.addf("%s: page %d: its header says page %d", what, id, got)
+	h := readHeader(b)
+	if h.id != id {
+		w.addf("%s: page %d: its header says page %d", what, id, h.id)
 	}
-	w.elements(b, id, want, depth, what)
+	for i := uint64(1); i <= uint64(h.overflow); i++ {
+		if w.seen[id+i] {
+			w.addf("%s: page %d: its overflow page %d is referenced twice", what, id, id+i)
+		}
+		w.seen[id+i] = true
+	}
+	return w.elements(b, id, want, depth, what, lo, hi)
 }
 
 // elements checks the elements of the branch or leaf page b (a page of
-// the file, or a bucket inlined in its parent's value when id is 0).
-func (w *pageWalker) elements(b []byte, id uint64, want uint16, depth int, what string) {
+// the file, or a bucket inlined in its parent's value when id is 0),
+// whose keys must lie in [lo, hi), and returns the greatest key below it.
+func (w *pageWalker) elements(b []byte, id uint64, want uint16, depth int, what string, lo, hi []byte) (maxKey []byte) {
 	h := readHeader(b)
 	flags, count := h.flags, int(h.count)
 	if flags&want == 0 || (flags != branchPageFlag && flags != leafPageFlag) {
 		w.addf("%s: page %d: type %#x is not a branch or leaf page", what, id, flags)
-		return
+		return nil
 	}
 	if !elementsFit(b, count) {
 		w.addf("%s: page %d: %d elements do not fit in it", what, id, count)
-		return
+		return nil
 	}
+	prev := lo
 	for i := range count {
 		if flags == branchPageFlag {
-			child, ok := branchElem(b, i)
+			child, key, ok := branchElem(b, i)
 			if !ok {
 				w.addf("%s: page %d: element %d lies outside the page", what, id, i)
-				return
+				return nil
 			}
-			w.page(child, leafPageFlag|branchPageFlag, depth+1, what)
+			w.keyOrder(id, i, key, prev, hi, what)
+			next := hi
+			if i+1 < count {
+				if _, k, ok := branchElem(b, i+1); ok {
+					next = k
+				}
+			}
+			maxKey = w.page(child, leafPageFlag|branchPageFlag, depth+1, what, key, next)
+			prev = maxKey
 			continue
 		}
 		eflags, key, v, ok := leafElem(b, i)
 		if !ok {
 			w.addf("%s: page %d: element %d lies outside the page", what, id, i)
-			return
+			return nil
 		}
+		w.keyOrder(id, i, key, prev, hi, what)
+		prev, maxKey = key, key
 		if !isBucket(eflags) {
 			continue
 		}
@@ -143,10 +169,25 @@ func (w *pageWalker) elements(b []byte, id uint64, want uint16, depth int, what 
 		case !ok:
 			w.addf("%s: page %d: inline %s of %d bytes", what, id, name, len(v))
 		case root != 0:
-			w.page(root, leafPageFlag|branchPageFlag, depth+1, name)
+			w.page(root, leafPageFlag|branchPageFlag, depth+1, name, nil, nil)
 		default:
-			w.elements(inline, 0, leafPageFlag, depth+1, name)
+			w.elements(inline, 0, leafPageFlag, depth+1, name, nil, nil)
 		}
+	}
+	return maxKey
+}
+
+// keyOrder checks key i of page id as bbolt's check does: the first key
+// at or above prev (the key its parent points by, or the greatest key of
+// the page to its left), any other above prev (the key before it), and
+// every key below hi (the parent's next key), when there is one.
+func (w *pageWalker) keyOrder(id uint64, i int, key, prev, hi []byte, what string) {
+	switch c := bytes.Compare(prev, key); {
+	case i == 0 && prev != nil && c > 0, i > 0 && c >= 0:
+		w.addf("%s: page %d: key %d (%x) is not above the key before it (%x)", what, id, i, key, prev)
+	}
+	if hi != nil && bytes.Compare(key, hi) >= 0 {
+		w.addf("%s: page %d: key %d (%x) is not below its parent's next key (%x)", what, id, i, key, hi)
 	}
 }
 
