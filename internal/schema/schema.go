@@ -59,6 +59,12 @@ type Schema struct {
 	// true) and that of each member alone, which lets a commit that
 	// changes a few members of a valid document check only those.
 	split *split
+	// formula is set, when split is not, for a root that is a boolean
+	// formula of schema objects that can be split, its parts (see
+	// formula.go): then a State lets a commit validate only the members
+	// that changed, whatever the document's validity was before.
+	formula *node
+	parts   []part
 }
 
 type split struct {
@@ -144,6 +150,9 @@ func compile(doc []byte) (*Schema, error) {
 				out.split = &split{names: ns}
 			}
 		}
+	}
+	if out.split == nil {
+		out.formula, out.parts = buildFormula(v, doc, s)
 	}
 	return out, nil
 }
