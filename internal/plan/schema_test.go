@@ -55,6 +55,7 @@ func TestSchema_CacheAgrees(t *testing.T) {
 			"properties": {"sub": {"type": "object"}}}`,
 		"if and not": `{"if": {"required": ["k2"]}, "then": {"properties": {"k2": {"maximum": 30}}, "additionalProperties": {"minimum": 0}},
 			"else": {"maxProperties": 4}, "not": {"properties": {"k3": {"const": 7}}, "required": ["k3"]}}`,
+		"dependentSchemas": `{"dependentSchemas": {"k2": {"properties": {"k1": {"minimum": 10}}}, "k3": {"required": ["k4"]}}}`,
 		// One that is neither: the whole document is validated.
 		"whole": `{"anyOf": [{"required": ["k1"]}, {"required": ["k2"]}], "unevaluatedProperties": {"maximum": 50}}`,
 	} {

@@ -2,6 +2,8 @@ package schema
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -30,16 +32,19 @@ const (
 	opIf              // kids[0] ? kids[1] : kids[2], a nil child holding
 	opTrue            // the schema true
 	opFalse           // the schema false
+	opDep             // the child holds, or the document has no member name
 )
 
 type node struct {
 	op   op
 	kids []*node
 	part int
+	name string // of opDep
 }
 
 // part is a schema object of the formula without its applicators (allOf,
-// anyOf, oneOf, not, if, then, else, $ref), which are the formula's nodes.
+// anyOf, oneOf, not, if, then, else, $ref, dependentSchemas), which are the
+// formula's nodes.
 type part struct {
 	names *jsonschema.Schema // the part with every member schema true
 	own   *jsonschema.Schema // the compiled schema object the part is of
@@ -56,6 +61,7 @@ const (
 // keywords of its parts.
 var combinators = map[string]bool{
 	"allOf": true, "anyOf": true, "oneOf": true, "not": true, "if": true, "then": true, "else": true, "$ref": true,
+	"dependentSchemas": true,
 }
 
 // formulaBuilder builds a schema's formula.
@@ -181,6 +187,19 @@ func (b *formulaBuilder) build(v any, s *jsonschema.Schema, depth int) (*node, b
 			}
 			all.kids = append(all.kids, &node{op: opNot, kids: []*node{n}})
 		}
+		if x, ok := v["dependentSchemas"]; ok {
+			m, ok := x.(map[string]any)
+			if !ok || len(m) != len(s.DependentSchemas) {
+				return nil, false
+			}
+			for _, name := range slices.Sorted(maps.Keys(m)) {
+				n, ok := b.build(m[name], s.DependentSchemas[name], depth+1)
+				if !ok {
+					return nil, false
+				}
+				all.kids = append(all.kids, &node{op: opDep, name: name, kids: []*node{n}})
+			}
+		}
 		if x, ok := v["if"]; ok {
 			cond, ok := b.build(x, s.If, depth+1)
 			if !ok {
@@ -299,7 +318,7 @@ func (s *Schema) Check(doc map[string]any, st *State, changed []string, names bo
 			}
 		}
 	}
-	return s.eval(s.formula, st), st
+	return s.eval(s.formula, doc, st), st
 }
 
 // memberValid reports whether the member name, holding v, is valid against
@@ -327,7 +346,7 @@ func memberValid(p *jsonschema.Schema, name string, v any) bool {
 	return true
 }
 
-func (s *Schema) eval(n *node, st *State) bool {
+func (s *Schema) eval(n *node, doc map[string]any, st *State) bool {
 	if n == nil {
 		return true
 	}
@@ -336,14 +355,14 @@ func (s *Schema) eval(n *node, st *State) bool {
 		return st.namesOK[n.part] && len(st.fails[n.part]) == 0
 	case opAll:
 		for _, k := range n.kids {
-			if !s.eval(k, st) {
+			if !s.eval(k, doc, st) {
 				return false
 			}
 		}
 		return true
 	case opAny:
 		for _, k := range n.kids {
-			if s.eval(k, st) {
+			if s.eval(k, doc, st) {
 				return true
 			}
 		}
@@ -351,20 +370,25 @@ func (s *Schema) eval(n *node, st *State) bool {
 	case opOne:
 		held := 0
 		for _, k := range n.kids {
-			if s.eval(k, st) {
+			if s.eval(k, doc, st) {
 				held++
 			}
 		}
 		return held == 1
 	case opNot:
-		return !s.eval(n.kids[0], st)
+		return !s.eval(n.kids[0], doc, st)
 	case opIf:
-		if s.eval(n.kids[0], st) {
-			return s.eval(n.kids[1], st)
+		if s.eval(n.kids[0], doc, st) {
+			return s.eval(n.kids[1], doc, st)
 		}
-		return s.eval(n.kids[2], st)
+		return s.eval(n.kids[2], doc, st)
 	case opTrue:
 		return true
+	case opDep:
+		if _, ok := doc[n.name]; !ok {
+			return true
+		}
+		return s.eval(n.kids[0], doc, st)
 	}
 	return false
 }

@@ -20,6 +20,8 @@ var formulaSchemas = []string{
 	  "properties": {"d": {"type": "object", "properties": {"a": {"type": "integer"}}}}}`,
 	`{"anyOf": [true, {"required": ["zz"]}], "oneOf": [{"required": ["a"]}, {"required": ["b"]}, {"dependentRequired": {"c": ["d"]}}]}`,
 	`{"$schema": "https://json-schema.org/draft/2019-09/schema", "anyOf": [{"properties": {"a": {"type": "integer"}}}], "not": {"minProperties": 5}}`,
+	`{"dependentSchemas": {"a": {"required": ["b"], "properties": {"b": {"type": "string"}}}, "c": {"not": {"required": ["d"]}}},
+	  "additionalProperties": {"type": ["integer", "string", "object"]}}`,
 }
 
 // TestCheck_SameAsValidate changes random documents a member at a time and
@@ -81,7 +83,7 @@ func TestCheck_NotFormulas(t *testing.T) {
 	for _, src := range []string{
 		`{"anyOf": [{"unevaluatedProperties": false}]}`,
 		`{"anyOf": [{"const": {}}]}`,
-		`{"anyOf": [{"dependentSchemas": {"a": {"required": ["b"]}}}]}`,
+		`{"anyOf": [{"contains": {"const": 1}}]}`,
 		`{"$id": "urn:x", "anyOf": [{"required": ["a"]}]}`,
 		`{"$schema": "http://json-schema.org/draft-07/schema#", "anyOf": [{"required": ["a"]}]}`,
 		`{"anyOf": [{"$ref": "#"}]}`,
