@@ -20,8 +20,9 @@ type ExportOptions struct {
 	Format string
 	// Rev is the revision to export; 0 or verso.Head for the newest.
 	Rev verso.Revision
-	// ParseJSON embeds values that are valid JSON as structure (JSON and
-	// YAML only).
+	// ParseJSON reads values as typed data, as namespace schemas do
+	// (JSON where it parses, a string otherwise, one trailing newline
+	// ignored; JSON and YAML only).
 	ParseJSON bool
 }
 

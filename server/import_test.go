@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -210,16 +211,30 @@ func TestImport_BadInput(t *testing.T) {
 	ts.must(t, http.StatusMethodNotAllowed, "PUT", "/config/ns", "v", "Content-Type", "text/plain")
 }
 
+// TestImport_ExportRoundTrip checks that an export imported elsewhere
+// gives the same keys: the same bytes from an untyped export; from a typed
+// one (parse=json), each value as the namespace's document reads it
+// (docs/schema.md), so one trailing newline goes, and the schema key as it
+// was.
 func TestImport_ExportRoundTrip(t *testing.T) {
 	ts := newTestServer(t, nil)
 	doc := `{"app": {"db": {"host": "db1", "port": "5432"}, "tags": ["x", "y"], "note": "it's \"quoted\"\n"}}`
 	ts.importDoc(t, "POST", "/config/src", "application/json", doc)
+	ts.must(t, http.StatusOK, "PUT", "/api/v1/schema?path=/src/app", `{"properties": {"note": {"type": "string"}}}`+"\n")
+	src := keysBelow(t, ts.store, "/src")
+	typed := maps.Clone(src)
+	typed["app/note"] = `it's "quoted"`
 	for _, format := range []string{"json", "yaml"} {
-		body, _ := ts.must(t, http.StatusOK, "GET", "/config/src/?format="+format+"&parse=json", "")
-		ctype := "application/" + format
-		ts.importDoc(t, "POST", "/config/dst-"+format, ctype, body)
-		if diff := cmp.Diff(keysBelow(t, ts.store, "/src"), keysBelow(t, ts.store, verso.Path("/dst-"+format))); diff != "" {
-			t.Errorf("%s export imported elsewhere differs (-src +dst):\n%s", format, diff)
+		for _, parse := range []bool{false, true} {
+			q, want, dst := "?format="+format, src, verso.Path("/dst-"+format)
+			if parse {
+				q, want, dst = q+"&parse=json", typed, dst+"-parsed"
+			}
+			body, _ := ts.must(t, http.StatusOK, "GET", "/config/src/"+q, "")
+			ts.importDoc(t, "POST", "/config"+string(dst), "application/"+format, body)
+			if diff := cmp.Diff(want, keysBelow(t, ts.store, dst)); diff != "" {
+				t.Errorf("export %s imported elsewhere differs (-want +got):\n%s", q, diff)
+			}
 		}
 	}
 }

@@ -3,13 +3,18 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/client"
+	"github.com/verso-config/verso/internal/wc"
 )
 
 // serviceSchema is the worked example of docs/schema.md: a service's port
@@ -330,5 +335,89 @@ func TestSchema_UnreadableViolations(t *testing.T) {
 	code, b, _ = ts.send(t, "alice", "PUT", "/config/team/k", strings.NewReader("x"))
 	if code != http.StatusUnprocessableEntity || !strings.Contains(b, "/secret/k") {
 		t.Errorf("alice's refused PUT: %d %s", code, b)
+	}
+}
+
+// TestSchema_SVNCommit checks svn's writes against a namespace's schema: a
+// working copy's commit, and a URL command, that would leave the
+// namespace invalid are refused, naming the violation, and write nothing.
+func TestSchema_SVNCommit(t *testing.T) {
+	svn := newSVN(t)
+	ts := newTestServer(t, nil)
+	seedService(t, ts)
+	url := ts.URL + "/config"
+	dir := t.TempDir()
+	wc := filepath.Join(dir, "wc")
+	svn.must(t, dir, "checkout", url+"/svc", wc)
+	before := ts.head(t)
+
+	writeFile(t, filepath.Join(wc, "port"), []byte("70000\n"))
+	out := svn.fails(t, wc, "commit", "-m", "bad port")
+	wantContains(t, "svn commit of a port above the maximum", out, "/svc/port", "maximum")
+	svn.must(t, wc, "revert", "port")
+	svn.must(t, wc, "rm", "hosts")
+	out = svn.fails(t, wc, "commit", "-m", "no hosts")
+	wantContains(t, "svn commit without hosts", out, "required")
+	svn.must(t, wc, "revert", "hosts")
+	writeFile(t, filepath.Join(wc, ".schema"), []byte(`{"type": 5}`))
+	out = svn.fails(t, wc, "commit", "-m", "bad schema")
+	wantContains(t, "svn commit of a schema that does not compile", out, "invalid schema", "/svc/.schema")
+	svn.must(t, wc, "revert", ".schema")
+	out = svn.fails(t, dir, "rm", "-m", "no hosts", url+"/svc/hosts")
+	wantContains(t, "svn rm of hosts", out, "required")
+	out = svn.fails(t, dir, "mv", "-m", "rename", url+"/svc/port", url+"/svc/port2")
+	wantContains(t, "svn mv of port", out, "required")
+	if got := ts.head(t); got != before {
+		t.Fatalf("head after refused svn commits = %d, want %d", got, before)
+	}
+	writeFile(t, filepath.Join(wc, "port"), []byte("443\n"))
+	svn.must(t, wc, "propset", "owner", "ops", "port")
+	svn.must(t, wc, "commit", "-m", "good port")
+	if e := entryOf(t, ts, "/svc/port"); string(e.Value) != "443\n" {
+		t.Errorf("port = %q after a valid svn commit", e.Value)
+	}
+}
+
+// TestSchema_WorkingCopyCommit checks verso commit from a working copy
+// (internal/wc, as the command line runs it) against a namespace's
+// schema: the dry run says why, the commit is refused with the
+// violations, and a valid one goes through.
+func TestSchema_WorkingCopyCommit(t *testing.T) {
+	ts := newTestServer(t, nil)
+	seedService(t, ts)
+	c, err := client.New(ts.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	w, err := wc.Checkout(t.Context(), c, ts.URL, "/config", "/svc", filepath.Join(t.TempDir(), "wc"), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := ts.head(t)
+	writeFile(t, filepath.Join(w.Root, "port"), []byte("0\n"))
+	if err := os.Remove(filepath.Join(w.Root, "hosts")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := w.DryRun(t.Context(), c, "dry")
+	if err != nil || d.Valid || len(d.Violations) != 2 {
+		t.Errorf("dry run = %+v, %v; want two violations", d, err)
+	}
+	_, err = w.Commit(t.Context(), c, "bad", &out)
+	var ce *client.Error
+	if !errors.Is(err, verso.ErrSchema) || !errors.As(err, &ce) || len(ce.Violations) != 2 ||
+		ce.Violations[0].Path != "/svc" || ce.Violations[1].Path != "/svc/port" {
+		t.Fatalf("commit = %v, want the two violations", err)
+	}
+	if got := ts.head(t); got != before {
+		t.Fatalf("head after a refused commit = %d, want %d", got, before)
+	}
+	writeFile(t, filepath.Join(w.Root, "port"), []byte("9090\n"))
+	writeFile(t, filepath.Join(w.Root, "hosts"), []byte(`["c"]`))
+	if _, err := w.Commit(t.Context(), c, "good", &out); err != nil {
+		t.Fatalf("a valid commit: %v", err)
+	}
+	if e := entryOf(t, ts, "/svc/port"); string(e.Value) != "9090\n" {
+		t.Errorf("port = %q", e.Value)
 	}
 }

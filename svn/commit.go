@@ -52,6 +52,10 @@ const (
 	errFSExists   = 160020
 	errChecksum   = 200014
 	errForbidden  = 220004 // SVN_ERR_AUTHZ_UNWRITABLE
+	// errCommitRule is SVN_ERR_REPOS_HOOK_FAILURE: what Subversion
+	// answers when a pre-commit hook refuses a commit, as a namespace's
+	// schema does.
+	errCommitRule = 165001
 )
 
 // txn is one open transaction.
@@ -959,7 +963,7 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) e
 	}
 	c, err := h.store.Commit(r.Context(), &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops})
 	if err != nil {
-		return commitError(err)
+		return h.commitError(r, err)
 	}
 	h.txns.drop(t)
 	h.releaseLocks(r, base, body)
@@ -984,14 +988,21 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) e
 }
 
 // commitError maps a refused commit to svn's errors: a condition that no
-// longer holds is "out of date".
-func commitError(err error) error {
+// longer holds is "out of date"; a namespace's schema refusing it is what
+// a pre-commit hook's refusal is to Subversion, listing the violations one
+// a line.
+func (h *Handler) commitError(r *http.Request, err error) error {
 	var pe *verso.PathError
 	path := ""
 	if errors.As(err, &pe) {
 		path = string(pe.Path)
 	}
+	var se *verso.SchemaError
 	switch {
+	case errors.As(err, &se):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: errCommitRule, Msg: h.schemaMessage(r, se)}
+	case errors.Is(err, verso.ErrInvalidSchema):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: errCommitRule, Msg: err.Error()}
 	case errors.Is(err, verso.ErrPrecondition), errors.Is(err, verso.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: errFSConflict,
 			Msg: fmt.Sprintf("'%s' is out of date; try updating", path)}
@@ -1009,6 +1020,26 @@ func commitError(err error) error {
 		return &Error{Status: http.StatusConflict, Code: errGeneral, Msg: err.Error()}
 	}
 	return err
+}
+
+// schemaMessage lists the violations of se, one a line, but those at
+// paths the user of r may not read (a message can quote the value), of
+// which one line says there were some.
+func (h *Handler) schemaMessage(r *http.Request, se *verso.SchemaError) string {
+	var b strings.Builder
+	b.WriteString(verso.ErrSchema.Error() + ":")
+	hidden := false
+	for _, v := range se.Violations {
+		if a := h.o.Access; a != nil && (!a.CanRead(r, v.Path) || !a.CanRead(r, v.Namespace)) {
+			hidden = true
+			continue
+		}
+		b.WriteString("\n  " + v.String())
+	}
+	if hidden {
+		b.WriteString("\n  values the user may not read do not validate either")
+	}
+	return b.String()
 }
 
 func utf8Valid(s string) bool { return utf8.ValidString(s) }

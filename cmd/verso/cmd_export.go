@@ -22,8 +22,10 @@ document, as of the newest revision or of revision N with -r N:
               db/host becomes DB_HOST
   properties  Java properties: db/host becomes db.host, escaped as Java does
 
---parse-json makes values that are valid JSON ('5432', '["a","b"]',
-'{"ip": "10.0.0.1"}') come out as numbers, lists and objects in json and yaml.
+--parse-json reads values as typed data in json and yaml, as namespace
+schemas read them (docs/schema.md): JSON where it parses ('5432',
+'["a","b"]', '{"ip": "10.0.0.1"}' come out as numbers, lists and objects),
+a string otherwise, one trailing newline ignored.
 A value that is not UTF-8 text is refused, naming its key.`,
 		Example: `  verso export /app
   verso export /app --format env > app.env
@@ -60,7 +62,7 @@ A value that is not UTF-8 text is refused, naming its key.`,
 	fs := cmd.Flags()
 	fs.StringVarP(&opts.Format, "format", "f", "json", "`FORMAT` of the document: json, yaml, env or properties")
 	fs.StringVarP(&rev, "revision", "r", "HEAD", "export as of revision `N`")
-	fs.BoolVar(&opts.ParseJSON, "parse-json", false, "embed values that are valid JSON as structure (json, yaml)")
+	fs.BoolVar(&opts.ParseJSON, "parse-json", false, "read values as typed data, as schemas do (json, yaml)")
 	flags.bind(cmd)
 	return cmd
 }

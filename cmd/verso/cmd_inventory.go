@@ -108,6 +108,7 @@ func buildInventory(ns verso.Path, export []byte) (*inventory, error) {
 	if err := dec.Decode(&tree); err != nil {
 		return nil, fmt.Errorf("read the export of %s: %w", ns, err)
 	}
+	dropSchemas(tree)
 	inv := &inventory{groups: map[string]*inventoryGroup{}, hostvars: map[string]map[string]any{}}
 	for name, v := range tree {
 		if err := inv.group(ns.Join(name), name, v); err != nil {
@@ -174,6 +175,18 @@ func (inv *inventory) group(p verso.Path, name string, v any) error {
 		}
 	}
 	return nil
+}
+
+// dropSchemas removes the namespaces' schemas (their .schema members) from
+// an export: they are no part of the namespaces' content (docs/schema.md),
+// so neither groups nor variables.
+func dropSchemas(tree map[string]any) {
+	delete(tree, verso.SchemaKey)
+	for _, v := range tree {
+		if m, ok := v.(map[string]any); ok {
+			dropSchemas(m)
+		}
+	}
 }
 
 // inventoryMap returns v as a map: an object, or nothing for an empty value

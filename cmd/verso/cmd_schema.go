@@ -132,11 +132,14 @@ func newValidateCommand(getenv func(string) string) *cobra.Command {
 	flags := &clientFlags{getenv: getenv}
 	cmd := &cobra.Command{
 		Use:   "validate NAMESPACE [FILE|-]",
-		Short: "Check a namespace, or a local document, against the namespace's schema",
-		Long: `Validate checks the content of NAMESPACE against its schema or, with FILE
-(stdin for "-"), the JSON or YAML document in FILE as 'verso import' would
-write it there. It prints each violation, one a line, and fails if there is
-any. Nothing is written.`,
+		Short: "Check a namespace, or a local document, against the namespace's schemas",
+		Long: `Validate checks the content of NAMESPACE against its schema, and every
+namespace below it that has a schema against its own, as a commit does; or,
+with FILE (stdin for "-"), the JSON or YAML document in FILE as 'verso
+import' would write it there: each namespace of the document against the
+schema the document gives it (its .schema member) or else the one it has.
+It prints each violation, one a line, and fails if there is any. Nothing is
+written.`,
 		Example: `  verso validate /app/billing
   verso validate /app/billing billing.yaml`,
 		Args: argsBetween(1, 2, "NAMESPACE [FILE|-]"),
@@ -149,59 +152,100 @@ any. Nothing is written.`,
 			if err != nil {
 				return err
 			}
-			sch, err := c.Schema(cmd.Context(), p, verso.Head)
-			if errors.Is(err, verso.ErrNotFound) {
-				return fmt.Errorf("namespace %s has no schema", p)
-			}
-			if err != nil {
+			// The namespace as it is, schemas included: each
+			// namespace's .schema is a member holding its text.
+			var stored map[string]any
+			e, err := c.Export(cmd.Context(), p, &client.ExportOptions{Format: "json"})
+			switch {
+			case errors.Is(err, verso.ErrNotFound) && len(args) == 2:
+			case err != nil:
 				return c.explain(err)
+			default:
+				if stored, err = decodeObject(e.Data, "json"); err != nil {
+					return err
+				}
 			}
-			s, err := schema.Compile(sch)
-			if err != nil {
-				return fmt.Errorf("the schema of %s: %w", p, err)
-			}
-			var doc any
+			doc := stored
 			if len(args) == 2 {
 				b, name, err := readFileArg(cmd, args, 1)
 				if err != nil {
 					return err
 				}
-				if doc, err = localDocument(b, documentFormat(name, b)); err != nil {
+				if doc, err = decodeObject(b, documentFormat(name, b)); err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
-			} else {
-				e, err := c.Export(cmd.Context(), p, &client.ExportOptions{Format: "json"})
-				if err != nil {
-					return c.explain(err)
+			}
+			var checked []verso.Path
+			var failed []string
+			err = validateTree(p, doc, stored, func(ns verso.Path, vs []schema.Violation) {
+				checked = append(checked, ns)
+				if len(vs) == 0 {
+					return
 				}
-				if doc, err = localDocument(e.Data, "json"); err != nil {
-					return err
+				sort.Slice(vs, func(i, j int) bool { return schema.Pointer(vs[i].Pointer) < schema.Pointer(vs[j].Pointer) })
+				var b strings.Builder
+				fmt.Fprintf(&b, "%s does not validate against its schema:", ns)
+				for _, v := range vs {
+					fmt.Fprintf(&b, "\n  %s: %s (%s)", ns.Join(strings.Join(v.Pointer, "/")), v.Message, v.Keyword)
 				}
+				failed = append(failed, b.String())
+			})
+			if err != nil {
+				return err
 			}
-			vs := s.Validate(doc)
-			if len(vs) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s validates against its schema.\n", p)
-				return nil
+			if len(checked) == 0 {
+				return fmt.Errorf("namespace %s has no schema, nor has any namespace below it", p)
 			}
-			sort.Slice(vs, func(i, j int) bool { return schema.Pointer(vs[i].Pointer) < schema.Pointer(vs[j].Pointer) })
-			var b strings.Builder
-			fmt.Fprintf(&b, "%s does not validate against its schema:", p)
-			for _, v := range vs {
-				fmt.Fprintf(&b, "\n  %s: %s (%s)", p.Join(strings.Join(v.Pointer, "/")), v.Message, v.Keyword)
+			if len(failed) > 0 {
+				return errors.New(strings.Join(failed, "\n"))
 			}
-			return errors.New(b.String())
+			for _, ns := range checked {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s validates against its schema.\n", ns)
+			}
+			return nil
 		},
 	}
 	flags.bind(cmd)
 	return cmd
 }
 
-// localDocument turns a JSON or YAML document into the namespace document
-// an import of it would make: objects stay objects (namespaces), a list
-// stays a list (a key holding JSON), and every other value is read back the
-// way a key's value is (docs/schema.md): its text as JSON where it parses,
-// as a string otherwise. Schema keys are left out.
-func localDocument(b []byte, format string) (any, error) {
+// validateTree validates the namespace ns, whose content is doc (an
+// export's or a local document's object), and every namespace below it,
+// each against its schema: the .schema member of doc, or else that of
+// stored (the namespace as it is, nil where it has no such namespace).
+// report gets each namespace that has a schema, in path order, with its
+// violations.
+func validateTree(ns verso.Path, doc, stored map[string]any, report func(verso.Path, []schema.Violation)) error {
+	sch, ok := doc[verso.SchemaKey].(string)
+	if !ok {
+		sch, ok = stored[verso.SchemaKey].(string)
+	}
+	if ok {
+		s, err := schema.Compile([]byte(sch))
+		if err != nil {
+			return fmt.Errorf("the schema of %s: %w", ns, err)
+		}
+		report(ns, s.Validate(asNamespace(doc)))
+	}
+	names := make([]string, 0, len(doc))
+	for name, v := range doc {
+		if _, isNS := v.(map[string]any); isNS && name != verso.SchemaKey {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		below, _ := stored[name].(map[string]any)
+		if err := validateTree(ns.Join(name), doc[name].(map[string]any), below, report); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeObject reads a JSON or YAML document that must be an object, with
+// numbers as written.
+func decodeObject(b []byte, format string) (map[string]any, error) {
 	var v any
 	if format == "yaml" {
 		var y any
@@ -223,9 +267,14 @@ func localDocument(b []byte, format string) (any, error) {
 	if !ok {
 		return nil, errors.New("the document must be an object")
 	}
-	return asNamespace(obj), nil
+	return obj, nil
 }
 
+// asNamespace turns an object of an export or a local document into the
+// namespace document an import of it would make: objects stay objects
+// (namespaces), a list stays a list (a key holding JSON), and every other
+// value is read back the way a key's value is (docs/schema.md): its text as
+// JSON where it parses, as a string otherwise. Schema keys are left out.
 func asNamespace(obj map[string]any) map[string]any {
 	out := make(map[string]any, len(obj))
 	for k, v := range obj {

@@ -86,3 +86,50 @@ func TestCLI_Schema(t *testing.T) {
 		t.Errorf("validate without a schema: status %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// TestCLI_ValidateNested checks that validate holds every namespace below
+// the one named to its own schema, as a commit does: in the tree as it is,
+// and in a local document, whose .schema members take the place of the
+// schemas there are.
+func TestCLI_ValidateNested(t *testing.T) {
+	t.Parallel()
+	url := startVerso(t)
+	c := newCLI(t, url)
+	c.want("Committed revision 1.\n", "", "mkdir", "/app/db", "-p")
+	c.want("Committed revision 2.\n", "5432\n", "put", "/app/db/port")
+	c.want("Committed revision 3.\n", `["db1"]`, "put", "/app/db/hosts")
+	c.want("Committed revision 4.\n", cliServiceSchema, "schema", "set", "/app/db")
+	// /app has no schema of its own; /app/db's is checked.
+	c.want("/app/db validates against its schema.\n", "", "validate", "/app")
+
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "app.yaml")
+	if err := os.WriteFile(bad, []byte("name: x\ndb:\n  port: 0\n  hosts: [db1]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := c.run("", "validate", "/app", bad)
+	if code != 1 || !strings.Contains(stderr, "/app/db does not validate") || !strings.Contains(stderr, "\n  /app/db/port: ") {
+		t.Errorf("validate a file bad below: status %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	// A schema in the document replaces the one there is.
+	lax := filepath.Join(dir, "lax.json")
+	if err := os.WriteFile(lax, []byte(`{"db": {".schema": "{}", "port": 0}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.want("/app/db validates against its schema.\n", "", "validate", "/app", lax)
+
+	// Both levels with schemas: each is checked, the outer one seeing
+	// /app/db as a member object.
+	c.want("Committed revision 5.\n", `{"properties": {"db": {"required": ["port"]}, "name": {"type": "string"}}}`, "schema", "set", "/app")
+	c.want("/app validates against its schema.\n/app/db validates against its schema.\n", "", "validate", "/app")
+	worse := filepath.Join(dir, "worse.json")
+	if err := os.WriteFile(worse, []byte(`{"name": 5, "db": {"hosts": []}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = c.run("", "validate", "/app", worse)
+	for _, want := range []string{"/app does not validate", "\n  /app/name: ", "\n  /app/db: ", "/app/db does not validate", "\n  /app/db/hosts: "} {
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("validate a file bad at both levels: status %d, stdout %q, stderr %q, want %q", code, out, stderr, want)
+		}
+	}
+}

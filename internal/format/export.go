@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/schema"
 )
 
 // The export formats, by the names ?format= gives them.
@@ -71,8 +72,8 @@ func unfit(paths []verso.Path, format string, args ...any) error {
 }
 
 // Encode renders t in format f (one of JSON, YAML, Env and Properties);
-// with parseJSON (JSON and YAML only), values that are valid JSON become
-// structure. A value that is not UTF-8 text is an *UnfitError: none of the
+// with parseJSON (JSON and YAML only), values are read as namespace schemas
+// read them (see structure). A value that is not UTF-8 text is an *UnfitError: none of the
 // formats can carry bytes without a convention the reader would have to
 // know.
 func Encode(t *Tree, f string, parseJSON bool) ([]byte, error) {
@@ -117,8 +118,12 @@ func encodeJSON(v any) ([]byte, error) {
 }
 
 // structure returns t as nested maps: a namespace is a map, a key its value
-// as a string, or with parseJSON the value decoded when it is valid JSON
-// (numbers kept as written).
+// as a string, or with parseJSON the member the key is in its namespace's
+// document (schema.Member: the value read as JSON where it parses, as a
+// string otherwise, one trailing newline dropped; numbers kept as written),
+// so that a typed export is what namespace schemas validate. A schema key
+// stays its text: it is no member of a document, and so an import of the
+// export writes it back as it was.
 func (t *Tree) structure(parseJSON bool) map[string]any {
 	root := map[string]any{}
 	dir := func(rel []string) map[string]any {
@@ -138,13 +143,8 @@ func (t *Tree) structure(parseJSON bool) map[string]any {
 	}
 	for _, k := range t.Keys {
 		var v any = string(k.Value)
-		if parseJSON && json.Valid(k.Value) {
-			dec := json.NewDecoder(bytes.NewReader(k.Value))
-			dec.UseNumber()
-			var parsed any
-			if dec.Decode(&parsed) == nil {
-				v = parsed
-			}
+		if parseJSON && !k.Path.IsSchema() {
+			v = schema.Member(k.Value)
 		}
 		dir(k.Rel[:len(k.Rel)-1])[k.Rel[len(k.Rel)-1]] = v
 	}

@@ -2,11 +2,13 @@ package format
 
 import (
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/schema"
 )
 
 func tree(kv ...string) *Tree {
@@ -139,6 +141,70 @@ func TestParse_Invalid(t *testing.T) {
 		var ie *InvalidError
 		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want an *InvalidError containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestTypedRoundTrip checks what a typed export (parseJSON), imported
+// back, writes: each key's member of its namespace's document
+// (schema.Member) is the same, so a schema validates the import as it
+// validated the export; the bytes are the member's JSON text, or its
+// string, so whitespace around JSON and one trailing newline go. A schema
+// key comes back as it was. (An untyped export is the one that gives back
+// the same bytes.)
+func TestTypedRoundTrip(t *testing.T) {
+	for _, tt := range []struct {
+		value, want string
+		sameDoc     bool // the member is the same after
+	}{
+		{"8080", "8080", true},
+		{"8080\n", "8080", true},
+		{" 42 ", "42", true},
+		{"1.10", "1.10", true},
+		{"true\n", "true", true},
+		{"billing", "billing", true},
+		{"billing\n", "billing", true},
+		{"two\nlines\n", "two\nlines", true},
+		{"it's \"quoted\"\n", "it's \"quoted\"", true},
+		{`["a", "b"]` + "\n", `["a","b"]`, true},
+		{`"quoted"`, "quoted", true},
+		{"", "", true},
+		{"\n", "", true},
+		// A JSON string holding JSON text, and null, come back as
+		// their text and as the empty value, as any import writes them;
+		// a string member ending in a newline loses one more.
+		{"two\nlines\n\n", "two\nlines\n", false},
+		{`"8080"`, "8080", false},
+		{"null", "", false},
+	} {
+		for _, f := range []string{JSON, YAML} {
+			tr := &Tree{Keys: []Key{
+				{Path: "/ns/k", Rel: []string{"k"}, Value: []byte(tt.value)},
+				{Path: "/ns/.schema", Rel: []string{".schema"}, Value: []byte("{\"type\": \"object\"}\n")},
+			}}
+			out, err := Encode(tr, f, true)
+			if err != nil {
+				t.Fatalf("%q as %s: %v", tt.value, f, err)
+			}
+			var n *Node
+			if f == JSON {
+				n, err = ParseJSON(out)
+			} else {
+				n, err = ParseYAML(out)
+			}
+			if err != nil || len(n.Fields) != 2 {
+				t.Fatalf("%q as %s: %s: %v", tt.value, f, out, err)
+			}
+			got := n.Fields[1].Node.Value
+			if n.Fields[1].Name != "k" || string(got) != tt.want {
+				t.Errorf("%q as %s came back as %q, want %q", tt.value, f, got, tt.want)
+			}
+			if same := reflect.DeepEqual(schema.Member(got), schema.Member([]byte(tt.value))); same != tt.sameDoc {
+				t.Errorf("%q as %s: the member is the same after: %v, want %v", tt.value, f, same, tt.sameDoc)
+			}
+			if sch := n.Fields[0]; sch.Name != ".schema" || sch.Node.Kind != Scalar || string(sch.Node.Value) != "{\"type\": \"object\"}\n" {
+				t.Errorf("the schema key as %s came back as %+v", f, sch.Node)
+			}
 		}
 	}
 }

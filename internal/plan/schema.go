@@ -68,6 +68,10 @@ type nsDoc struct {
 type docBox struct {
 	members map[string]any
 	dead    bool
+	// state is what incremental checks of the document against its
+	// namespace's schema keep (schema.State), changed in place with
+	// members.
+	state *schema.State
 }
 
 func (c *SchemaCache) get(p verso.Path, treeRev verso.Revision) *docBox {
@@ -84,9 +88,9 @@ func (c *SchemaCache) get(p verso.Path, treeRev verso.Revision) *docBox {
 	return nil
 }
 
-// take hands the members of box, the document of p, to a plan that will
-// change them: box and the documents above p are dropped.
-func (c *SchemaCache) take(p verso.Path, box *docBox) map[string]any {
+// take hands the members of box, the document of p, and its state to a
+// plan that will change them: box and the documents above p are dropped.
+func (c *SchemaCache) take(p verso.Path, box *docBox) (map[string]any, *schema.State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	box.dead = true
@@ -101,7 +105,7 @@ func (c *SchemaCache) take(p verso.Path, box *docBox) map[string]any {
 			break
 		}
 	}
-	return box.members
+	return box.members, box.state
 }
 
 // planned makes the documents of a plan just made available to the later
@@ -154,6 +158,8 @@ type schemaCheck struct {
 	// deltas holds, for the documents built from a cached committed
 	// document, what differs from it.
 	deltas map[verso.Path]*delta
+	// boxes holds the boxes of the documents built, by path.
+	boxes map[verso.Path]*docBox
 }
 
 // delta is how a namespace's document differs from its committed one: the
@@ -162,6 +168,7 @@ type schemaCheck struct {
 type delta struct {
 	changed []string
 	names   bool
+	state   *schema.State // of the committed document
 }
 
 // checkSchemas validates every touched namespace that has a schema.
@@ -202,11 +209,28 @@ func (t *txnState) checkSchemas(cache *SchemaCache) (*schemaCheck, error) {
 		// A committed document is valid against the schema it was
 		// committed with: when the schema is the same, only what
 		// changed needs checking.
+		// A schema whose root is a formula keeps, with the document,
+		// which members fail which of its parts, whatever the
+		// document's validity: then too only what changed is checked.
 		var found []schema.Violation
 		_, schemaChanged := t.touched[sp]
-		if d := c.deltas[p]; d != nil && !schemaChanged {
+		d := c.deltas[p]
+		switch {
+		case s.Incremental():
+			var prev *schema.State
+			var changed []string
+			names := false
+			if d != nil {
+				prev, changed, names = d.state, d.changed, d.names
+			}
+			ok, st := s.Check(doc, prev, changed, names)
+			c.boxes[p].state = st
+			if !ok {
+				found = s.Validate(doc)
+			}
+		case d != nil && !schemaChanged:
 			found = s.ValidateChanged(doc, d.changed, d.names)
-		} else {
+		default:
 			found = s.Validate(doc)
 		}
 		slices.SortStableFunc(found, func(a, b schema.Violation) int {
@@ -273,9 +297,9 @@ func (c *schemaCheck) document(ns verso.Path) (map[string]any, error) {
 	case box != nil && !touched:
 		members = box.members
 	case box != nil:
-		members = c.cache.take(ns, box)
-		box = nil
 		d := &delta{}
+		members, d.state = c.cache.take(ns, box)
+		box = nil
 		for q := range t.touched {
 			if q == ns || q.Parent() != ns || q.IsSchema() {
 				continue
@@ -331,10 +355,14 @@ func (c *schemaCheck) document(ns verso.Path) (map[string]any, error) {
 		c.built = make(map[verso.Path]map[string]any)
 	}
 	c.built[ns] = members
+	if box == nil {
+		box = &docBox{members: members}
+	}
+	if c.boxes == nil {
+		c.boxes = make(map[verso.Path]*docBox)
+	}
+	c.boxes[ns] = box
 	if c.cache != nil {
-		if box == nil {
-			box = &docBox{members: members}
-		}
 		c.docs = append(c.docs, nsDoc{path: ns, treeRev: treeRev, box: box})
 	}
 	return members, nil

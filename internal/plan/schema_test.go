@@ -48,8 +48,16 @@ func TestSchema_CacheAgrees(t *testing.T) {
 			"patternProperties": {"^k[1-4]$": {"minimum": 0}}, "additionalProperties": false}`,
 		"allOf and $ref": `{"$defs": {"base": {"required": ["k1"], "additionalProperties": {"maximum": 40}}},
 			"allOf": [{"$ref": "#/$defs/base"}, {"maxProperties": 4}], "properties": {"k0": {"minimum": 0}}}`,
-		// One that does not split.
-		"whole": `{"anyOf": [{"required": ["k1"]}, {"required": ["k2"]}], "additionalProperties": {"maximum": 50}}`,
+		// Formulas of schemas that split (internal/schema), whose
+		// documents keep a schema.State.
+		"anyOf": `{"anyOf": [{"required": ["k1"]}, {"required": ["k2"]}], "additionalProperties": {"maximum": 50}}`,
+		"oneOf": `{"oneOf": [{"properties": {"k1": {"maximum": 20}}}, {"properties": {"k1": {"minimum": 10}}}],
+			"properties": {"sub": {"type": "object"}}}`,
+		"if and not": `{"if": {"required": ["k2"]}, "then": {"properties": {"k2": {"maximum": 30}}, "additionalProperties": {"minimum": 0}},
+			"else": {"maxProperties": 4}, "not": {"properties": {"k3": {"const": 7}}, "required": ["k3"]}}`,
+		"dependentSchemas": `{"dependentSchemas": {"k2": {"properties": {"k1": {"minimum": 10}}}, "k3": {"required": ["k4"]}}}`,
+		// One that is neither: the whole document is validated.
+		"whole": `{"anyOf": [{"required": ["k1"]}, {"required": ["k2"]}], "unevaluatedProperties": {"maximum": 50}}`,
 	} {
 		t.Run(name, func(t *testing.T) { cacheAgrees(t, sch) })
 	}

@@ -59,6 +59,12 @@ type Schema struct {
 	// true) and that of each member alone, which lets a commit that
 	// changes a few members of a valid document check only those.
 	split *split
+	// formula is set, when split is not, for a root that is a boolean
+	// formula of schema objects that can be split, its parts (see
+	// formula.go): then a State lets a commit validate only the members
+	// that changed, whatever the document's validity was before.
+	formula *node
+	parts   []part
 }
 
 type split struct {
@@ -144,6 +150,9 @@ func compile(doc []byte) (*Schema, error) {
 				out.split = &split{names: ns}
 			}
 		}
+	}
+	if out.split == nil {
+		out.formula, out.parts = buildFormula(v, doc, s)
 	}
 	return out, nil
 }
@@ -470,7 +479,9 @@ func isWrapper(k jsonschema.ErrorKind) bool {
 
 // Member returns the document member of a key holding value: the value
 // read as JSON where it parses, as a string otherwise, after dropping one
-// trailing newline.
+// trailing newline. It is the one place this rule is written: the plan
+// validates documents built with it, and typed exports (?parse=json) show
+// values through it (docs/schema.md, "The document that is validated").
 func Member(value []byte) any {
 	v := value
 	if n := len(v); n > 0 && v[n-1] == '\n' {
@@ -484,8 +495,9 @@ func Member(value []byte) any {
 	return string(v)
 }
 
-// maybeJSON reports whether a JSON value may start with b (after no
-// whitespace: a value with leading space is still a string).
+// maybeJSON reports whether a JSON value may start with b: a JSON
+// character or whitespace, which JSON allows around a value (" 42" is the
+// number 42).
 func maybeJSON(b byte) bool {
 	switch {
 	case b == '{', b == '[', b == '"', b == '-', b >= '0' && b <= '9', b == 't', b == 'f', b == 'n', b == ' ', b == '\t', b == '\r', b == '\n':
