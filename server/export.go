@@ -115,7 +115,9 @@ func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, ns *verso.E
 	}
 	tag := strconv.FormatInt(int64(treeRev), 10) + "-" + o.format
 	if o.parseJSON {
-		tag += "-parsed"
+		// "typed": values read by the schemas' rule (docs/schema.md);
+		// earlier versions tagged a different typed body "-parsed".
+		tag += "-typed"
 	}
 	h := w.Header()
 	h.Set("Content-Type", format.ContentTypes[o.format])
