@@ -142,7 +142,9 @@ func (h *Handler) visibleCommit(r *http.Request, c *verso.Commit) *verso.Commit 
 			continue
 		}
 		if ch.From != "" && !h.canRead(r, ch.From) {
-			ch.From, ch.FromRev, ch.Action = "", 0, verso.Added
+			// An addition, as the user sees it: what it changed
+			// compared with its source no longer answers.
+			ch.From, ch.FromRev, ch.Action, ch.Mods = "", 0, verso.Added, 0
 		}
 		out.Changes = append(out.Changes, ch)
 	}
@@ -300,40 +302,19 @@ func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso
 		if ch.Kind == verso.KindNamespace {
 			kind = "dir"
 		}
-		text, props := "false", "false"
-		tag := "S:modified-path"
-		extra := ""
-		// mods compares the path now with before (nil: absent).
-		mods := func(before *verso.Entry) error {
-			now, err := getOrNil(ctx, h.store, ch.Path, c.Rev)
-			if err != nil || now == nil {
-				return err
-			}
-			if before == nil {
-				text = strconv.FormatBool(kind == "file")
-				props = strconv.FormatBool(len(svnProps(now)) > 0)
-				return nil
-			}
-			text = strconv.FormatBool(kind == "file" && string(before.Value) != string(now.Value))
-			props = strconv.FormatBool(!equalProps(svnProps(before), svnProps(now)))
-			return nil
-		}
+		tag, extra := "S:modified-path", ""
+		var text, props bool
+		var err error
 		switch ch.Action {
 		case verso.Added:
 			tag = "S:added-path"
-			if err := mods(nil); err != nil {
-				return err
-			}
+			text, props, err = h.mods(ctx, c, ch, "", 0, noneAdded)
 		case verso.Copied, verso.Moved:
 			if anc, ok := ancestorIn(ch.Path, copied); ok && ch.From != "" && ch.From == ch.Path.Rebase(anc.Path, anc.From) {
-				src, err := getOrNil(ctx, h.store, ch.From, ch.FromRev)
-				if err != nil {
+				if text, props, err = h.mods(ctx, c, ch, ch.From, ch.FromRev, noneAdded); err != nil {
 					return err
 				}
-				if err := mods(src); err != nil {
-					return err
-				}
-				if text == "false" && props == "false" {
+				if !text && !props {
 					continue // implied by the copy of its directory
 				}
 				break
@@ -342,15 +323,7 @@ func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso
 			if ch.From != "" {
 				copied[ch.Path] = ch
 				extra = ` copyfrom-path="` + attr(string(ch.From)) + `" copyfrom-rev="` + strconv.FormatInt(int64(ch.FromRev), 10) + `"`
-				src, err := getOrNil(ctx, h.store, ch.From, ch.FromRev)
-				if err != nil {
-					return err
-				}
-				if src != nil {
-					if err := mods(src); err != nil {
-						return err
-					}
-				}
+				text, props, err = h.mods(ctx, c, ch, ch.From, ch.FromRev, noneUnchanged)
 			}
 		case verso.Deleted:
 			if _, ok := ancestorIn(ch.Path, deleted); ok {
@@ -359,23 +332,70 @@ func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso
 			deleted[ch.Path] = true
 			tag = "S:deleted-path"
 		default:
-			a, err := getOrNil(ctx, h.store, ch.Path, c.Rev-1)
-			if err != nil {
-				return err
-			}
-			if a != nil {
-				if err := mods(a); err != nil {
-					return err
-				}
-			} else {
-				text = strconv.FormatBool(kind == "file")
-			}
+			text, props, err = h.mods(ctx, c, ch, ch.Path, c.Rev-1, noneText)
 		}
-		b.raw("<" + tag + ` node-kind="` + kind + `" text-mods="` + text + `" prop-mods="` + props + `"` + extra + ">")
+		if err != nil {
+			return err
+		}
+		b.raw("<" + tag + ` node-kind="` + kind + `" text-mods="` + strconv.FormatBool(text) + `" prop-mods="` + strconv.FormatBool(props) + `"` + extra + ">")
 		b.text(string(ch.Path))
 		b.raw("</" + tag + ">\n")
 	}
 	return nil
+}
+
+// What mods answers for a change whose earlier state is missing.
+const (
+	noneAdded     = iota // as an addition: a file's text, and its properties if it has any
+	noneUnchanged        // nothing changed
+	noneText             // a file's text
+)
+
+// mods returns svn's text-mods and prop-mods of ch, a change of c: what
+// it changed compared with the state of from as of fromRev ("": none;
+// none tells what to answer then). A commit that recorded its Mods says
+// so without reading either state, but for a property change, whose svn
+// properties (not the WebDAV ones) are compared; older records are
+// compared state by state.
+func (h *Handler) mods(ctx context.Context, c *verso.Commit, ch verso.Change, from verso.Path, fromRev verso.Revision, none int) (text, props bool, err error) {
+	file := ch.Kind == verso.KindKey
+	var now, before *verso.Entry
+	if ch.Mods.Recorded() {
+		text = file && ch.Mods&verso.ModValue != 0
+		if ch.Mods&verso.ModProps == 0 {
+			return text, false, nil
+		}
+		if now, err = getOrNil(ctx, h.store, ch.Path, c.Rev); err != nil || now == nil {
+			return text, false, err
+		}
+		if ch.Action == verso.Added {
+			return text, len(svnProps(now)) > 0, nil
+		}
+		if before, err = getOrNil(ctx, h.store, from, fromRev); err != nil {
+			return false, false, err
+		}
+		return text, !equalProps(svnProps(before), svnProps(now)), nil
+	}
+	if from != "" {
+		if before, err = getOrNil(ctx, h.store, from, fromRev); err != nil {
+			return false, false, err
+		}
+	}
+	if before == nil {
+		switch none {
+		case noneUnchanged:
+			return false, false, nil
+		case noneText:
+			return file, false, nil
+		}
+	}
+	if now, err = getOrNil(ctx, h.store, ch.Path, c.Rev); err != nil || now == nil {
+		return false, false, err
+	}
+	if before == nil {
+		return file, len(svnProps(now)) > 0, nil
+	}
+	return file && string(before.Value) != string(now.Value), !equalProps(svnProps(before), svnProps(now)), nil
 }
 
 // ancestorIn returns the value of the nearest ancestor of p (not p

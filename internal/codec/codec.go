@@ -256,6 +256,9 @@ type changeRecord struct {
 	Action  verso.Action   `json:"action"`
 	From    verso.Path     `json:"from,omitempty"`
 	FromRev verso.Revision `json:"fromRev,omitempty"`
+	// Mods is verso.Change.Mods; records written before it was kept have
+	// none (0: not recorded).
+	Mods uint8 `json:"mods,omitempty"`
 }
 
 // EncodeCommit returns the stored form of c, with the id of the group that
@@ -263,7 +266,7 @@ type changeRecord struct {
 func EncodeCommit(c *verso.Commit, group string) ([]byte, error) {
 	r := commitRecord{Rev: c.Rev, Author: c.Author, Sec: c.Time.Unix(), Nsec: int64(c.Time.Nanosecond()), Message: c.Message, Group: group}
 	for _, ch := range c.Changes {
-		r.Changes = append(r.Changes, changeRecord{Path: ch.Path, Kind: uint8(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev})
+		r.Changes = append(r.Changes, changeRecord{Path: ch.Path, Kind: uint8(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev, Mods: uint8(ch.Mods)})
 	}
 	return json.Marshal(r)
 }
@@ -279,7 +282,7 @@ func DecodeCommit(b []byte) (c *verso.Commit, group string, err error) {
 	if len(r.Changes) > 0 {
 		c.Changes = make([]verso.Change, len(r.Changes))
 		for i, ch := range r.Changes {
-			c.Changes[i] = verso.Change{Path: ch.Path, Kind: verso.Kind(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev}
+			c.Changes[i] = verso.Change{Path: ch.Path, Kind: verso.Kind(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev, Mods: verso.Mods(ch.Mods)}
 		}
 	}
 	return c, r.Group, nil
