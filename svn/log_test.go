@@ -13,13 +13,21 @@ import (
 	"github.com/verso-config/verso/bolt"
 )
 
-// countingStore counts the Gets made through it and, when old is set,
-// answers commit records without their Mods, as revisions committed
-// before verso recorded them are.
+// countingStore counts the Gets made through it and the entries its
+// Walks visit; when old is set, it answers commit records without their
+// Mods, as revisions committed before verso recorded them are; when noLog
+// is set, its Log fails, as for history it can no longer answer.
 type countingStore struct {
 	verso.Store
-	gets atomic.Int64
-	old  bool
+	gets, walked atomic.Int64
+	old, noLog   bool
+}
+
+func (s *countingStore) Walk(ctx context.Context, p verso.Path, rev verso.Revision, depth int, fn func(*verso.Entry) error) error {
+	return s.Store.Walk(ctx, p, rev, depth, func(e *verso.Entry) error {
+		s.walked.Add(1)
+		return fn(e)
+	})
 }
 
 func (s *countingStore) Get(ctx context.Context, p verso.Path, rev verso.Revision) (*verso.Entry, error) {
@@ -46,6 +54,9 @@ func (s *countingStore) Revision(ctx context.Context, rev verso.Revision) (*vers
 }
 
 func (s *countingStore) Log(ctx context.Context, q verso.LogQuery) ([]*verso.Commit, error) {
+	if s.noLog {
+		return nil, verso.ErrGone
+	}
 	cs, err := s.Store.Log(ctx, q)
 	for i := range cs {
 		cs[i] = s.strip(cs[i])
