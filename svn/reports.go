@@ -128,6 +128,54 @@ func (h *Handler) checkRev(ctx context.Context, rev verso.Revision) error {
 	return err
 }
 
+// reportArgs reads the arguments reports share, a path relative to the
+// report's URL and revisions, keeping the first error (a 400 for a bad
+// one, a 403 for a path the user may not read); done then checks that no
+// revision read is beyond the head and returns that error.
+type reportArgs struct {
+	q   reportQuery
+	h   *Handler
+	r   *http.Request
+	err error
+	hi  verso.Revision // the highest revision read
+}
+
+func (q reportQuery) args(h *Handler, r *http.Request) *reportArgs {
+	return &reportArgs{q: q, h: h, r: r}
+}
+
+// path reads the child local as a path relative to the URL's, which the
+// user must be allowed to read.
+func (a *reportArgs) path(local string) verso.Path {
+	if a.err != nil {
+		return ""
+	}
+	p, err := a.q.relPath(a.h, a.r, local)
+	a.err = err
+	return p
+}
+
+// rev reads the child local as a revision number: def when it is missing
+// or -1 (svn's "none").
+func (a *reportArgs) rev(local string, def verso.Revision) verso.Revision {
+	if a.err != nil {
+		return 0
+	}
+	rev, err := a.q.revision(local, def)
+	a.err = err
+	a.hi = max(a.hi, rev)
+	return rev
+}
+
+// done returns the first error, or one if a revision read is beyond the
+// head.
+func (a *reportArgs) done() error {
+	if a.err != nil {
+		return a.err
+	}
+	return a.h.checkRev(a.r.Context(), a.hi)
+}
+
 // visibleCommit is c as the user of r may see it: without the paths they
 // may not read, without the message when some were left out (generated
 // messages name paths), nil when they may read none of them.
@@ -165,15 +213,9 @@ func (h *Handler) logReport(w http.ResponseWriter, r *http.Request, q reportQuer
 	if err != nil {
 		return err
 	}
-	start, err := q.revision("start-revision", head)
-	if err != nil {
-		return err
-	}
-	end, err := q.revision("end-revision", head)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, max(start, end)); err != nil {
+	a := q.args(h, r)
+	start, end := a.rev("start-revision", head), a.rev("end-revision", head)
+	if err := a.done(); err != nil {
 		return err
 	}
 	limit := 0
@@ -451,15 +493,9 @@ func sameNode(a, b *verso.Entry) bool {
 // then, following the copies and moves that made it (history).
 func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	peg, err := q.revision("peg-revision", q.rev)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, peg); err != nil {
+	a := q.args(h, r)
+	p, peg := a.path("path"), a.rev("peg-revision", q.rev)
+	if err := a.done(); err != nil {
 		return err
 	}
 	at, err := h.store.Get(ctx, p, peg)
@@ -508,23 +544,10 @@ func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q repo
 // paths, newest first, from start down to end.
 func (h *Handler) segmentsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	peg, err := q.revision("peg-revision", q.rev)
-	if err != nil {
-		return err
-	}
-	start, err := q.revision("start-revision", peg)
-	if err != nil {
-		return err
-	}
-	end, err := q.revision("end-revision", 0)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, peg); err != nil {
+	a := q.args(h, r)
+	p, peg := a.path("path"), a.rev("peg-revision", q.rev)
+	start, end := a.rev("start-revision", peg), a.rev("end-revision", 0)
+	if err := a.done(); err != nil {
 		return err
 	}
 	if start > peg || end > start {
@@ -610,19 +633,10 @@ func (h *Handler) datedRevReport(w http.ResponseWriter, r *http.Request, q repor
 // deleted a path.
 func (h *Handler) deletedRevReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	peg, err := q.revision("peg-revision", q.rev)
-	if err != nil {
-		return err
-	}
-	end, err := q.revision("end-revision", peg)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, max(peg, end)); err != nil {
+	a := q.args(h, r)
+	p, peg := a.path("path"), a.rev("peg-revision", q.rev)
+	end := a.rev("end-revision", peg)
+	if err := a.done(); err != nil {
 		return err
 	}
 	found := verso.Revision(-1)
@@ -647,15 +661,9 @@ func (h *Handler) deletedRevReport(w http.ResponseWriter, r *http.Request, q rep
 // fields asked for.
 func (h *Handler) listReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	rev, err := q.revision("revision", q.rev)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, rev); err != nil {
+	a := q.args(h, r)
+	p, rev := a.path("path"), a.rev("revision", q.rev)
+	if err := a.done(); err != nil {
 		return err
 	}
 	depth := verso.Infinite
@@ -684,7 +692,7 @@ func (h *Handler) listReport(w http.ResponseWriter, r *http.Request, q reportQue
 	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	bw.WriteString(xmlHeader + `<S:list-report xmlns:S="svn:" xmlns:D="DAV:">` + "\n")
-	err = h.store.Walk(ctx, p, rev, depth, func(e *verso.Entry) error {
+	err := h.store.Walk(ctx, p, rev, depth, func(e *verso.Entry) error {
 		if e.Path != p && (hidden(e.Path) || (filesOnly && e.IsNamespace())) {
 			return nil
 		}
@@ -750,15 +758,9 @@ func (h *Handler) hidden(r *http.Request) func(verso.Path) bool {
 // the client reads for svn:auto-props and svn:global-ignores.
 func (h *Handler) inheritedPropsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	rev, err := q.revision("revision", q.rev)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, rev); err != nil {
+	a := q.args(h, r)
+	p, rev := a.path("path"), a.rev("revision", q.rev)
+	if err := a.done(); err != nil {
 		return err
 	}
 	var parents []verso.Path

@@ -173,10 +173,9 @@ func (h *Handler) updateReport(w http.ResponseWriter, r *http.Request, doc *docu
 	if u.anchor, err = h.repoPath(src); err != nil {
 		return err
 	}
-	if u.rev, err = q.revision("target-revision", head); err != nil {
-		return err
-	}
-	if err := h.checkRev(u.ctx, u.rev); err != nil {
+	a := q.args(h, r)
+	u.rev = a.rev("target-revision", head)
+	if err := a.done(); err != nil {
 		return err
 	}
 	u.target, _ = q.text("update-target")
