@@ -274,6 +274,14 @@ func EncodeCommit(c *verso.Commit, group string) ([]byte, error) {
 // DecodeCommit decodes a stored commit record and the id of the group that
 // wrote it.
 func DecodeCommit(b []byte) (c *verso.Commit, group string, err error) {
+	if c, group, ok := decodeCommitFast(b); ok {
+		return c, group, nil
+	}
+	return decodeCommitJSON(b)
+}
+
+// decodeCommitJSON is DecodeCommit with encoding/json, for any record.
+func decodeCommitJSON(b []byte) (c *verso.Commit, group string, err error) {
 	var r commitRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, "", fmt.Errorf("commit record: %w: %v", ErrCorrupt, err)
