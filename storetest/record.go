@@ -83,12 +83,11 @@ func testCommitRecord(t *testing.T, open func(t *testing.T) verso.Store) {
 			[]verso.Change{mods(ch("/a/sub", ns, verso.Modified), verso.ModProps), mods(ch("/a/sub/new", key, verso.Added), verso.ModValue), ch("/a/sub/x", key, verso.Deleted)}},
 		{"SameValueAgain", txn(opPut("/a/sub/new", "n")),
 			[]verso.Change{mods(ch("/a/sub/new", key, verso.Modified), 0)}},
-		{"CopyThenChange", txn(opCopy("/a/sub/new", "/a/sub/cp"), opPut("/a/sub/cp", "changed"), opCopy("/a/sub/new", "/a/sub/cp2"),
-			opProps("/a/sub/cp2", setProp("{urn:x}c", "1"))),
-			[]verso.Change{mods(from(ch("/a/sub/cp", key, verso.Copied), "/a/sub/new", 16), verso.ModValue),
-				mods(from(ch("/a/sub/cp2", key, verso.Copied), "/a/sub/new", 16), verso.ModProps)}},
-		{"PropsRemoved", txn(opProps("/a/sub/cp2", verso.PropChange{Name: "{urn:x}c", Remove: true})),
-			[]verso.Change{mods(ch("/a/sub/cp2", key, verso.Modified), verso.ModProps)}},
+		{"CopyOfAChangedSource", txn(opPut("/a/sub/new", "changed"), opProps("/a/sub/new", setProp("{urn:x}c", "1")), opCopy("/a/sub/new", "/a/sub/cp")),
+			[]verso.Change{mods(from(ch("/a/sub/cp", key, verso.Copied), "/a/sub/new", 16), verso.ModValue|verso.ModProps),
+				mods(ch("/a/sub/new", key, verso.Modified), verso.ModValue|verso.ModProps)}},
+		{"PropsRemoved", txn(opProps("/a/sub/cp", verso.PropChange{Name: "{urn:x}c", Remove: true})),
+			[]verso.Change{mods(ch("/a/sub/cp", key, verso.Modified), verso.ModProps)}},
 	}
 	for i, st := range steps {
 		rev := verso.Revision(i + 1)
