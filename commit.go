@@ -2,6 +2,7 @@ package verso
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -139,6 +140,59 @@ type Change struct {
 	// From and FromRev name the source of a copy or move.
 	From    Path     `json:"from,omitempty"`
 	FromRev Revision `json:"from_revision,omitempty"`
+	// Mods says what the change did to the path's value and properties,
+	// so that readers of history (svn log -v) need not read the path's
+	// states to find out. It is not part of the HTTP API's JSON.
+	Mods Mods `json:"-"`
+}
+
+// Mods says what a change did to its path, compared with the state before
+// it: for Modified, the path in the revision before; for Copied and
+// Moved, the source (From as of FromRev); for Added, nothing (a key's
+// value counts as changed, even an empty one, and properties when it has
+// any). A Deleted change has none. The zero Mods is "not recorded":
+// revisions committed before verso recorded it, and a copy whose source
+// the commit could not see (one made from an older revision by OpPut or
+// OpMkcol with From, or of a path the same transaction created); a reader
+// that needs to know compares the states itself.
+type Mods uint8
+
+// The bits of Mods.
+const (
+	// ModsRecorded is set on every change whose Mods were recorded.
+	ModsRecorded Mods = 1 << iota
+	// ModValue: the path is a key and its value's bytes differ from
+	// before (or it was not a key before). A change of the content type
+	// alone does not set it.
+	ModValue
+	// ModProps: the dead properties differ from before.
+	ModProps
+)
+
+// Recorded reports whether the commit recorded what the change did.
+func (m Mods) Recorded() bool { return m&ModsRecorded != 0 }
+
+// ModsBetween returns the Mods of a change that turned before (nil: no
+// state to compare with) into after, which must not be nil.
+func ModsBetween(before, after *Entry) Mods {
+	m := ModsRecorded
+	switch {
+	case before == nil:
+		if after.Kind == KindKey {
+			m |= ModValue
+		}
+		if len(after.Props) > 0 {
+			m |= ModProps
+		}
+	default:
+		if after.Kind == KindKey && (before.Kind != KindKey || string(before.Value) != string(after.Value)) {
+			m |= ModValue
+		}
+		if !maps.Equal(before.Props, after.Props) {
+			m |= ModProps
+		}
+	}
+	return m
 }
 
 // Commit is the record of one revision.

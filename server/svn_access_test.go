@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/verso-config/verso"
 )
 
 // TestSVN_Access checks that svn sees only what the rules let its user
@@ -82,6 +84,42 @@ func TestSVN_Access(t *testing.T) {
 	code, body, _ = ts.as(t, "carol", "PROPFIND", "/config/!svn/rvr/3/", "", "Depth", "1")
 	if code != http.StatusMultiStatus || strings.Contains(body, "secret") {
 		t.Errorf("carol's PROPFIND Depth 1 = %d:\n%s", code, body)
+	}
+
+	// Updates of the anonymous working copy, across revisions that changed
+	// readable and unreadable paths, forward, back and forward again:
+	// the readable changes arrive, the others stay absent.
+	for _, txn := range []*verso.Txn{
+		{Author: "seed", Message: "r4", Ops: []verso.Op{{Kind: verso.OpPut, Path: "/secret/k", Value: []byte("v4\n")},
+			{Kind: verso.OpPut, Path: "/pub/k", Value: []byte("v4\n")}}},
+		{Author: "seed", Message: "r5", Ops: []verso.Op{{Kind: verso.OpPut, Path: "/secret/new", Value: []byte("s\n")},
+			{Kind: verso.OpPut, Path: "/pub/new", Value: []byte("p\n")}}},
+		{Author: "seed", Message: "r6", Ops: []verso.Op{{Kind: verso.OpDelete, Path: "/secret/sub"}}},
+		{Author: "seed", Message: "r7", Ops: []verso.Op{{Kind: verso.OpPut, Path: "/secret/k", Value: []byte("v7\n")}}},
+	} {
+		if _, err := ts.store.Commit(t.Context(), txn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = svn.must(t, wc, "update")
+	wantContains(t, "anonymous svn update", out, "U    pub/k", "A    pub/new", "Updated to revision 7.")
+	wantNotContains(t, "anonymous svn update", out, "secret")
+	if got := readFile(t, filepath.Join(wc, "pub/k")); got != "v4\n" {
+		t.Errorf("pub/k after the update = %q", got)
+	}
+	out = svn.must(t, wc, "update", "-r", "3")
+	wantContains(t, "anonymous svn update -r 3", out, "U    pub/k", "D    pub/new", "Updated to revision 3.")
+	wantNotContains(t, "anonymous svn update -r 3", out, "secret")
+	out = svn.must(t, wc, "update", "-r", "5")
+	wantContains(t, "anonymous svn update -r 5", out, "U    pub/k", "A    pub/new", "Updated to revision 5.")
+	out = svn.must(t, wc, "update")
+	wantContains(t, "anonymous svn update to 7 (only /secret changed)", out, "At revision 7.")
+	wantNotContains(t, "anonymous svn update to 7", out, "secret", "pub/")
+	if _, err := os.Stat(filepath.Join(wc, "secret")); !os.IsNotExist(err) {
+		t.Errorf("the unreadable /secret is in the working copy: %v", err)
+	}
+	if out := svn.must(t, wc, "status", "-u"); out != "Status against revision:      7\n" {
+		t.Errorf("svn status -u after the updates =\n%s", out)
 	}
 }
 

@@ -45,7 +45,7 @@ func testCheck(t *testing.T, open func(t *testing.T) verso.Store) {
 		)
 		c := mustCommit(t, s, tx)
 		want := &verso.Commit{Rev: head + 1, Author: "tester", Message: "test", Changes: []verso.Change{
-			{Path: p("/other/x"), Kind: verso.KindKey, Action: verso.Added},
+			{Path: p("/other/x"), Kind: verso.KindKey, Action: verso.Added, Mods: verso.ModsRecorded | verso.ModValue},
 		}}
 		checkCommit(t, "Commit("+describe(tx)+")", c, want)
 		if diff := diffEntry(k, mustGet(t, s, "/k", verso.Head)); diff != "" {
@@ -114,7 +114,7 @@ func testCheck(t *testing.T, open func(t *testing.T) verso.Store) {
 		now := mustGet(t, s, "/k", verso.Head)
 		tx = txn(opCheck("/k", modRev(now.ModRev)), opCopy("/k", "/k-copy"))
 		c := mustCommit(t, s, tx)
-		want := []verso.Change{{Path: p("/k-copy"), Kind: verso.KindKey, Action: verso.Copied, From: p("/k"), FromRev: c.Rev - 1}}
+		want := []verso.Change{{Path: p("/k-copy"), Kind: verso.KindKey, Action: verso.Copied, From: p("/k"), FromRev: c.Rev - 1, Mods: verso.ModsRecorded}}
 		if diff := gocmp.Diff(want, c.Changes, commitOpts); diff != "" {
 			t.Errorf("Commit(%s) Changes mismatch (-want +got):\n%s", describe(tx), diff)
 		}

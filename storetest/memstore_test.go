@@ -417,11 +417,15 @@ func (w *memTxn) changes() []verso.Change {
 		default:
 			c := w.from[p]
 			c.Path, c.Kind = p, cur.Kind
-			if c.Action == "" {
-				c.Action = verso.Modified
-				if old == nil {
-					c.Action = verso.Added
+			switch {
+			case c.Action != "":
+				if src := w.before[c.From]; src != nil {
+					c.Mods = verso.ModsBetween(src, cur)
 				}
+			case old == nil:
+				c.Action, c.Mods = verso.Added, verso.ModsBetween(nil, cur)
+			default:
+				c.Action, c.Mods = verso.Modified, verso.ModsBetween(old, cur)
 			}
 			out = append(out, c)
 		}

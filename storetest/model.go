@@ -159,11 +159,17 @@ func (m *model) apply(tx *verso.Txn) {
 		case !written[q]:
 			// Unchanged, or only its TreeRev moved.
 		case moved:
-			c.Changes = append(c.Changes, verso.Change{Path: q, Kind: after.Kind, Action: o.action, From: o.from, FromRev: o.fromRev})
+			// A copy's Mods compare with its source as of FromRev; the
+			// record has none when the source did not exist then.
+			var mods verso.Mods
+			if src := m.states[o.fromRev][o.from]; src != nil {
+				mods = verso.ModsBetween(src, after)
+			}
+			c.Changes = append(c.Changes, verso.Change{Path: q, Kind: after.Kind, Action: o.action, From: o.from, FromRev: o.fromRev, Mods: mods})
 		case before == nil:
-			c.Changes = append(c.Changes, verso.Change{Path: q, Kind: after.Kind, Action: verso.Added})
+			c.Changes = append(c.Changes, verso.Change{Path: q, Kind: after.Kind, Action: verso.Added, Mods: verso.ModsBetween(nil, after)})
 		default:
-			c.Changes = append(c.Changes, verso.Change{Path: q, Kind: after.Kind, Action: verso.Modified})
+			c.Changes = append(c.Changes, verso.Change{Path: q, Kind: after.Kind, Action: verso.Modified, Mods: verso.ModsBetween(before, after)})
 		}
 	}
 	m.states = append(m.states, cur)

@@ -19,6 +19,12 @@ func testCommitRecord(t *testing.T, open func(t *testing.T) verso.Store) {
 		c.From, c.FromRev = p(path), rev
 		return c
 	}
+	// mods gives c the Mods a store records: what it did to the value
+	// and the properties (deletions have none).
+	mods := func(c verso.Change, m verso.Mods) verso.Change {
+		c.Mods = verso.ModsRecorded | m
+		return c
+	}
 	const (
 		key = verso.KindKey
 		ns  = verso.KindNamespace
@@ -29,28 +35,29 @@ func testCommitRecord(t *testing.T, open func(t *testing.T) verso.Store) {
 		changes []verso.Change
 	}{
 		{"Added", txn(opMkcol("/a"), opPut("/a/k", "1"), opMkcol("/a/sub"), opPut("/a/sub/x", "x")),
-			[]verso.Change{ch("/a", ns, verso.Added), ch("/a/k", key, verso.Added), ch("/a/sub", ns, verso.Added), ch("/a/sub/x", key, verso.Added)}},
+			[]verso.Change{mods(ch("/a", ns, verso.Added), 0), mods(ch("/a/k", key, verso.Added), verso.ModValue),
+				mods(ch("/a/sub", ns, verso.Added), 0), mods(ch("/a/sub/x", key, verso.Added), verso.ModValue)}},
 		{"Modified", txn(opPut("/a/k", "2")),
-			[]verso.Change{ch("/a/k", key, verso.Modified)}},
+			[]verso.Change{mods(ch("/a/k", key, verso.Modified), verso.ModValue)}},
 		{"PutThenDeleteNotListed", txn(opPut("/tmp", "t"), opDelete("/tmp"), opPut("/a/k2", "k2")),
-			[]verso.Change{ch("/a/k2", key, verso.Added)}},
+			[]verso.Change{mods(ch("/a/k2", key, verso.Added), verso.ModValue)}},
 		{"DeleteThenPutIsModified", txn(opDelete("/a/k"), opPut("/a/k", "3")),
-			[]verso.Change{ch("/a/k", key, verso.Modified)}},
+			[]verso.Change{mods(ch("/a/k", key, verso.Modified), verso.ModValue)}},
 		{"PutTwiceIsOneChange", txn(opPut("/a/k", "4"), opPut("/a/k", "5"), opProps("/a/k", setProp("{urn:x}p", "1"))),
-			[]verso.Change{ch("/a/k", key, verso.Modified)}},
+			[]verso.Change{mods(ch("/a/k", key, verso.Modified), verso.ModValue|verso.ModProps)}},
 		{"CopyNamespace", txn(opCopy("/a", "/b")),
 			[]verso.Change{
-				from(ch("/b", ns, verso.Copied), "/a", 5), from(ch("/b/k", key, verso.Copied), "/a/k", 5),
-				from(ch("/b/k2", key, verso.Copied), "/a/k2", 5), from(ch("/b/sub", ns, verso.Copied), "/a/sub", 5),
-				from(ch("/b/sub/x", key, verso.Copied), "/a/sub/x", 5),
+				mods(from(ch("/b", ns, verso.Copied), "/a", 5), 0), mods(from(ch("/b/k", key, verso.Copied), "/a/k", 5), 0),
+				mods(from(ch("/b/k2", key, verso.Copied), "/a/k2", 5), 0), mods(from(ch("/b/sub", ns, verso.Copied), "/a/sub", 5), 0),
+				mods(from(ch("/b/sub/x", key, verso.Copied), "/a/sub/x", 5), 0),
 			}},
 		{"MoveNamespace", txn(opMove("/b", "/c")),
 			[]verso.Change{
 				ch("/b", ns, verso.Deleted), ch("/b/k", key, verso.Deleted), ch("/b/k2", key, verso.Deleted),
 				ch("/b/sub", ns, verso.Deleted), ch("/b/sub/x", key, verso.Deleted),
-				from(ch("/c", ns, verso.Moved), "/b", 6), from(ch("/c/k", key, verso.Moved), "/b/k", 6),
-				from(ch("/c/k2", key, verso.Moved), "/b/k2", 6), from(ch("/c/sub", ns, verso.Moved), "/b/sub", 6),
-				from(ch("/c/sub/x", key, verso.Moved), "/b/sub/x", 6),
+				mods(from(ch("/c", ns, verso.Moved), "/b", 6), 0), mods(from(ch("/c/k", key, verso.Moved), "/b/k", 6), 0),
+				mods(from(ch("/c/k2", key, verso.Moved), "/b/k2", 6), 0), mods(from(ch("/c/sub", ns, verso.Moved), "/b/sub", 6), 0),
+				mods(from(ch("/c/sub/x", key, verso.Moved), "/b/sub/x", 6), 0),
 			}},
 		{"DeleteNamespace", txn(opDelete("/c")),
 			[]verso.Change{
@@ -58,22 +65,29 @@ func testCommitRecord(t *testing.T, open func(t *testing.T) verso.Store) {
 				ch("/c/sub", ns, verso.Deleted), ch("/c/sub/x", key, verso.Deleted),
 			}},
 		{"PropsOnRoot", txn(opProps("/", setProp("{urn:x}r", "1"))),
-			[]verso.Change{ch("/", ns, verso.Modified)}},
+			[]verso.Change{mods(ch("/", ns, verso.Modified), verso.ModProps)}},
 		{"PropsOnNamespace", txn(opProps("/a/sub", setProp("{urn:x}s", "1"))),
-			[]verso.Change{ch("/a/sub", ns, verso.Modified)}},
+			[]verso.Change{mods(ch("/a/sub", ns, verso.Modified), verso.ModProps)}},
 		{"CopyOverwriteKey", txn(overwrite(opCopy("/a/k", "/a/k2"))),
-			[]verso.Change{from(ch("/a/k2", key, verso.Copied), "/a/k", 10)}},
+			[]verso.Change{mods(from(ch("/a/k2", key, verso.Copied), "/a/k", 10), 0)}},
 		{"CopyOverwriteKeyWithNamespace", txn(overwrite(opCopy("/a/sub", "/a/k"))),
-			[]verso.Change{from(ch("/a/k", ns, verso.Copied), "/a/sub", 11), from(ch("/a/k/x", key, verso.Copied), "/a/sub/x", 11)}},
+			[]verso.Change{mods(from(ch("/a/k", ns, verso.Copied), "/a/sub", 11), 0), mods(from(ch("/a/k/x", key, verso.Copied), "/a/sub/x", 11), 0)}},
 		{"CopyDepth0", txn(verso.Op{Kind: verso.OpCopy, From: p("/a/k"), Path: p("/a/k-shallow"), Depth: 0}),
-			[]verso.Change{from(ch("/a/k-shallow", ns, verso.Copied), "/a/k", 12)}},
+			[]verso.Change{mods(from(ch("/a/k-shallow", ns, verso.Copied), "/a/k", 12), 0)}},
 		{"MoveOverwriteNamespace", txn(opMkcol("/a/sub/y"), overwrite(opMove("/a/k", "/a/sub"))),
 			[]verso.Change{
 				ch("/a/k", ns, verso.Deleted), ch("/a/k/x", key, verso.Deleted),
-				from(ch("/a/sub", ns, verso.Moved), "/a/k", 13), from(ch("/a/sub/x", key, verso.Moved), "/a/k/x", 13),
+				mods(from(ch("/a/sub", ns, verso.Moved), "/a/k", 13), 0), mods(from(ch("/a/sub/x", key, verso.Moved), "/a/k/x", 13), 0),
 			}},
 		{"DeleteAndRecreateNamespace", txn(opDelete("/a/sub"), opMkcol("/a/sub"), opPut("/a/sub/new", "n")),
-			[]verso.Change{ch("/a/sub", ns, verso.Modified), ch("/a/sub/new", key, verso.Added), ch("/a/sub/x", key, verso.Deleted)}},
+			[]verso.Change{mods(ch("/a/sub", ns, verso.Modified), verso.ModProps), mods(ch("/a/sub/new", key, verso.Added), verso.ModValue), ch("/a/sub/x", key, verso.Deleted)}},
+		{"SameValueAgain", txn(opPut("/a/sub/new", "n")),
+			[]verso.Change{mods(ch("/a/sub/new", key, verso.Modified), 0)}},
+		{"CopyOfAChangedSource", txn(opPut("/a/sub/new", "changed"), opProps("/a/sub/new", setProp("{urn:x}c", "1")), opCopy("/a/sub/new", "/a/sub/cp")),
+			[]verso.Change{mods(from(ch("/a/sub/cp", key, verso.Copied), "/a/sub/new", 16), verso.ModValue|verso.ModProps),
+				mods(ch("/a/sub/new", key, verso.Modified), verso.ModValue|verso.ModProps)}},
+		{"PropsRemoved", txn(opProps("/a/sub/cp", verso.PropChange{Name: "{urn:x}c", Remove: true})),
+			[]verso.Change{mods(ch("/a/sub/cp", key, verso.Modified), verso.ModProps)}},
 	}
 	for i, st := range steps {
 		rev := verso.Revision(i + 1)

@@ -25,23 +25,13 @@ func matchAny(patterns []string, name string) bool {
 // revision properties, its property changes and its full text.
 func (h *Handler) fileRevsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	start, err := q.revision("start-revision", 0)
-	if err != nil {
-		return err
-	}
-	end, err := q.revision("end-revision", q.rev)
-	if err != nil {
+	a := q.args(h, r)
+	p, start, end := a.path("path"), a.rev("start-revision", 0), a.rev("end-revision", q.rev)
+	if err := a.done(); err != nil {
 		return err
 	}
 	reverse := start > end
 	lo, hi := min(start, end), max(start, end)
-	if err := h.checkRev(ctx, hi); err != nil {
-		return err
-	}
 	last, err := h.store.Get(ctx, p, hi)
 	if err != nil {
 		return err

@@ -128,6 +128,54 @@ func (h *Handler) checkRev(ctx context.Context, rev verso.Revision) error {
 	return err
 }
 
+// reportArgs reads the arguments reports share, a path relative to the
+// report's URL and revisions, keeping the first error (a 400 for a bad
+// one, a 403 for a path the user may not read); done then checks that no
+// revision read is beyond the head and returns that error.
+type reportArgs struct {
+	q   reportQuery
+	h   *Handler
+	r   *http.Request
+	err error
+	hi  verso.Revision // the highest revision read
+}
+
+func (q reportQuery) args(h *Handler, r *http.Request) *reportArgs {
+	return &reportArgs{q: q, h: h, r: r}
+}
+
+// path reads the child local as a path relative to the URL's, which the
+// user must be allowed to read.
+func (a *reportArgs) path(local string) verso.Path {
+	if a.err != nil {
+		return ""
+	}
+	p, err := a.q.relPath(a.h, a.r, local)
+	a.err = err
+	return p
+}
+
+// rev reads the child local as a revision number: def when it is missing
+// or -1 (svn's "none").
+func (a *reportArgs) rev(local string, def verso.Revision) verso.Revision {
+	if a.err != nil {
+		return 0
+	}
+	rev, err := a.q.revision(local, def)
+	a.err = err
+	a.hi = max(a.hi, rev)
+	return rev
+}
+
+// done returns the first error, or one if a revision read is beyond the
+// head.
+func (a *reportArgs) done() error {
+	if a.err != nil {
+		return a.err
+	}
+	return a.h.checkRev(a.r.Context(), a.hi)
+}
+
 // visibleCommit is c as the user of r may see it: without the paths they
 // may not read, without the message when some were left out (generated
 // messages name paths), nil when they may read none of them.
@@ -142,7 +190,9 @@ func (h *Handler) visibleCommit(r *http.Request, c *verso.Commit) *verso.Commit 
 			continue
 		}
 		if ch.From != "" && !h.canRead(r, ch.From) {
-			ch.From, ch.FromRev, ch.Action = "", 0, verso.Added
+			// An addition, as the user sees it: what it changed
+			// compared with its source no longer answers.
+			ch.From, ch.FromRev, ch.Action, ch.Mods = "", 0, verso.Added, 0
 		}
 		out.Changes = append(out.Changes, ch)
 	}
@@ -163,15 +213,9 @@ func (h *Handler) logReport(w http.ResponseWriter, r *http.Request, q reportQuer
 	if err != nil {
 		return err
 	}
-	start, err := q.revision("start-revision", head)
-	if err != nil {
-		return err
-	}
-	end, err := q.revision("end-revision", head)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, max(start, end)); err != nil {
+	a := q.args(h, r)
+	start, end := a.rev("start-revision", head), a.rev("end-revision", head)
+	if err := a.done(); err != nil {
 		return err
 	}
 	limit := 0
@@ -300,40 +344,19 @@ func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso
 		if ch.Kind == verso.KindNamespace {
 			kind = "dir"
 		}
-		text, props := "false", "false"
-		tag := "S:modified-path"
-		extra := ""
-		// mods compares the path now with before (nil: absent).
-		mods := func(before *verso.Entry) error {
-			now, err := getOrNil(ctx, h.store, ch.Path, c.Rev)
-			if err != nil || now == nil {
-				return err
-			}
-			if before == nil {
-				text = strconv.FormatBool(kind == "file")
-				props = strconv.FormatBool(len(svnProps(now)) > 0)
-				return nil
-			}
-			text = strconv.FormatBool(kind == "file" && string(before.Value) != string(now.Value))
-			props = strconv.FormatBool(!equalProps(svnProps(before), svnProps(now)))
-			return nil
-		}
+		tag, extra := "S:modified-path", ""
+		var text, props bool
+		var err error
 		switch ch.Action {
 		case verso.Added:
 			tag = "S:added-path"
-			if err := mods(nil); err != nil {
-				return err
-			}
+			text, props, err = h.mods(ctx, c, ch, "", 0, noneAdded)
 		case verso.Copied, verso.Moved:
 			if anc, ok := ancestorIn(ch.Path, copied); ok && ch.From != "" && ch.From == ch.Path.Rebase(anc.Path, anc.From) {
-				src, err := getOrNil(ctx, h.store, ch.From, ch.FromRev)
-				if err != nil {
+				if text, props, err = h.mods(ctx, c, ch, ch.From, ch.FromRev, noneAdded); err != nil {
 					return err
 				}
-				if err := mods(src); err != nil {
-					return err
-				}
-				if text == "false" && props == "false" {
+				if !text && !props {
 					continue // implied by the copy of its directory
 				}
 				break
@@ -342,15 +365,7 @@ func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso
 			if ch.From != "" {
 				copied[ch.Path] = ch
 				extra = ` copyfrom-path="` + attr(string(ch.From)) + `" copyfrom-rev="` + strconv.FormatInt(int64(ch.FromRev), 10) + `"`
-				src, err := getOrNil(ctx, h.store, ch.From, ch.FromRev)
-				if err != nil {
-					return err
-				}
-				if src != nil {
-					if err := mods(src); err != nil {
-						return err
-					}
-				}
+				text, props, err = h.mods(ctx, c, ch, ch.From, ch.FromRev, noneUnchanged)
 			}
 		case verso.Deleted:
 			if _, ok := ancestorIn(ch.Path, deleted); ok {
@@ -359,23 +374,70 @@ func (h *Handler) changedPaths(ctx context.Context, cs *commits, b *xw, c *verso
 			deleted[ch.Path] = true
 			tag = "S:deleted-path"
 		default:
-			a, err := getOrNil(ctx, h.store, ch.Path, c.Rev-1)
-			if err != nil {
-				return err
-			}
-			if a != nil {
-				if err := mods(a); err != nil {
-					return err
-				}
-			} else {
-				text = strconv.FormatBool(kind == "file")
-			}
+			text, props, err = h.mods(ctx, c, ch, ch.Path, c.Rev-1, noneText)
 		}
-		b.raw("<" + tag + ` node-kind="` + kind + `" text-mods="` + text + `" prop-mods="` + props + `"` + extra + ">")
+		if err != nil {
+			return err
+		}
+		b.raw("<" + tag + ` node-kind="` + kind + `" text-mods="` + strconv.FormatBool(text) + `" prop-mods="` + strconv.FormatBool(props) + `"` + extra + ">")
 		b.text(string(ch.Path))
 		b.raw("</" + tag + ">\n")
 	}
 	return nil
+}
+
+// What mods answers for a change whose earlier state is missing.
+const (
+	noneAdded     = iota // as an addition: a file's text, and its properties if it has any
+	noneUnchanged        // nothing changed
+	noneText             // a file's text
+)
+
+// mods returns svn's text-mods and prop-mods of ch, a change of c: what
+// it changed compared with the state of from as of fromRev ("": none;
+// none tells what to answer then). A commit that recorded its Mods says
+// so without reading either state, but for a property change, whose svn
+// properties (not the WebDAV ones) are compared; older records are
+// compared state by state.
+func (h *Handler) mods(ctx context.Context, c *verso.Commit, ch verso.Change, from verso.Path, fromRev verso.Revision, none int) (text, props bool, err error) {
+	file := ch.Kind == verso.KindKey
+	var now, before *verso.Entry
+	if ch.Mods.Recorded() {
+		text = file && ch.Mods&verso.ModValue != 0
+		if ch.Mods&verso.ModProps == 0 {
+			return text, false, nil
+		}
+		if now, err = getOrNil(ctx, h.store, ch.Path, c.Rev); err != nil || now == nil {
+			return text, false, err
+		}
+		if ch.Action == verso.Added {
+			return text, len(svnProps(now)) > 0, nil
+		}
+		if before, err = getOrNil(ctx, h.store, from, fromRev); err != nil {
+			return false, false, err
+		}
+		return text, !equalProps(svnProps(before), svnProps(now)), nil
+	}
+	if from != "" {
+		if before, err = getOrNil(ctx, h.store, from, fromRev); err != nil {
+			return false, false, err
+		}
+	}
+	if before == nil {
+		switch none {
+		case noneUnchanged:
+			return false, false, nil
+		case noneText:
+			return file, false, nil
+		}
+	}
+	if now, err = getOrNil(ctx, h.store, ch.Path, c.Rev); err != nil || now == nil {
+		return false, false, err
+	}
+	if before == nil {
+		return file, len(svnProps(now)) > 0, nil
+	}
+	return file && string(before.Value) != string(now.Value), !equalProps(svnProps(before), svnProps(now)), nil
 }
 
 // ancestorIn returns the value of the nearest ancestor of p (not p
@@ -431,15 +493,9 @@ func sameNode(a, b *verso.Entry) bool {
 // then, following the copies and moves that made it (history).
 func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	peg, err := q.revision("peg-revision", q.rev)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, peg); err != nil {
+	a := q.args(h, r)
+	p, peg := a.path("path"), a.rev("peg-revision", q.rev)
+	if err := a.done(); err != nil {
 		return err
 	}
 	at, err := h.store.Get(ctx, p, peg)
@@ -488,23 +544,10 @@ func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q repo
 // paths, newest first, from start down to end.
 func (h *Handler) segmentsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	peg, err := q.revision("peg-revision", q.rev)
-	if err != nil {
-		return err
-	}
-	start, err := q.revision("start-revision", peg)
-	if err != nil {
-		return err
-	}
-	end, err := q.revision("end-revision", 0)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, peg); err != nil {
+	a := q.args(h, r)
+	p, peg := a.path("path"), a.rev("peg-revision", q.rev)
+	start, end := a.rev("start-revision", peg), a.rev("end-revision", 0)
+	if err := a.done(); err != nil {
 		return err
 	}
 	if start > peg || end > start {
@@ -590,19 +633,10 @@ func (h *Handler) datedRevReport(w http.ResponseWriter, r *http.Request, q repor
 // deleted a path.
 func (h *Handler) deletedRevReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	peg, err := q.revision("peg-revision", q.rev)
-	if err != nil {
-		return err
-	}
-	end, err := q.revision("end-revision", peg)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, max(peg, end)); err != nil {
+	a := q.args(h, r)
+	p, peg := a.path("path"), a.rev("peg-revision", q.rev)
+	end := a.rev("end-revision", peg)
+	if err := a.done(); err != nil {
 		return err
 	}
 	found := verso.Revision(-1)
@@ -627,15 +661,9 @@ func (h *Handler) deletedRevReport(w http.ResponseWriter, r *http.Request, q rep
 // fields asked for.
 func (h *Handler) listReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	rev, err := q.revision("revision", q.rev)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, rev); err != nil {
+	a := q.args(h, r)
+	p, rev := a.path("path"), a.rev("revision", q.rev)
+	if err := a.done(); err != nil {
 		return err
 	}
 	depth := verso.Infinite
@@ -664,7 +692,7 @@ func (h *Handler) listReport(w http.ResponseWriter, r *http.Request, q reportQue
 	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	bw.WriteString(xmlHeader + `<S:list-report xmlns:S="svn:" xmlns:D="DAV:">` + "\n")
-	err = h.store.Walk(ctx, p, rev, depth, func(e *verso.Entry) error {
+	err := h.store.Walk(ctx, p, rev, depth, func(e *verso.Entry) error {
 		if e.Path != p && (hidden(e.Path) || (filesOnly && e.IsNamespace())) {
 			return nil
 		}
@@ -730,15 +758,9 @@ func (h *Handler) hidden(r *http.Request) func(verso.Path) bool {
 // the client reads for svn:auto-props and svn:global-ignores.
 func (h *Handler) inheritedPropsReport(w http.ResponseWriter, r *http.Request, q reportQuery) error {
 	ctx := r.Context()
-	p, err := q.relPath(h, r, "path")
-	if err != nil {
-		return err
-	}
-	rev, err := q.revision("revision", q.rev)
-	if err != nil {
-		return err
-	}
-	if err := h.checkRev(ctx, rev); err != nil {
+	a := q.args(h, r)
+	p, rev := a.path("path"), a.rev("revision", q.rev)
+	if err := a.done(); err != nil {
 		return err
 	}
 	var parents []verso.Path

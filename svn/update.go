@@ -82,6 +82,78 @@ type updater struct {
 	// "" is the target itself) to what the client has there.
 	report map[string]*reported
 	paths  []string // report's keys, sorted
+
+	// changed is what the history between the working copy's revisions
+	// and the target's changed (see changedKids); changedDone says it
+	// was computed, changedOK that it can be used.
+	changed                map[verso.Path]map[string]bool
+	changedDone, changedOK bool
+}
+
+// maxChanged bounds the changes an update reads from the history to
+// find what changed; beyond it, it compares the trees directory by
+// directory instead.
+const maxChanged = 200_000
+
+// changedKids returns, by namespace, the names of its children that some
+// revision between the working copy's revisions and the target revision
+// changed (at or below them), read from the log of the anchor and of the
+// working copy's switched paths: an unchanged child is the same node
+// with the same tree at both revisions, so the update need not look at
+// it. ok is false when the log cannot answer (pruned, too long), and
+// the update compares whole listings.
+func (u *updater) changedKids() (map[verso.Path]map[string]bool, bool) {
+	if u.changedDone {
+		return u.changed, u.changedOK
+	}
+	u.changedDone = true
+	lo, hi := u.rev, u.rev
+	roots := []verso.Path{u.anchor}
+	for _, rp := range u.report {
+		if rp.missing {
+			continue
+		}
+		lo, hi = min(lo, rp.rev), max(hi, rp.rev)
+		if rp.link != "" {
+			roots = append(roots, rp.link)
+		}
+	}
+	u.changed = map[verso.Path]map[string]bool{}
+	n := 0
+	for _, root := range roots {
+		if hi == lo {
+			break
+		}
+		commits, err := u.h.store.Log(u.ctx, verso.LogQuery{Path: root, Before: hi, Limit: int(hi - lo)})
+		if err != nil {
+			return nil, false
+		}
+		for _, c := range commits {
+			if c.Rev <= lo {
+				break
+			}
+			if n += len(c.Changes); n > maxChanged {
+				return nil, false
+			}
+			for _, ch := range c.Changes {
+				for q := ch.Path; q != verso.Root; {
+					parent := q.Parent()
+					kids := u.changed[parent]
+					if kids == nil {
+						kids = map[string]bool{}
+						u.changed[parent] = kids
+					}
+					if kids[q.Base()] {
+						break // its ancestors are in already
+					}
+					kids[q.Base()] = true
+					q = parent
+				}
+			}
+		}
+	}
+	u.changedOK = true
+	return u.changed, true
 }
 
 // updateReport answers the update report behind checkout, update, switch,
@@ -101,10 +173,9 @@ func (h *Handler) updateReport(w http.ResponseWriter, r *http.Request, doc *docu
 	if u.anchor, err = h.repoPath(src); err != nil {
 		return err
 	}
-	if u.rev, err = q.revision("target-revision", head); err != nil {
-		return err
-	}
-	if err := h.checkRev(u.ctx, u.rev); err != nil {
+	a := q.args(h, r)
+	u.rev = a.rev("target-revision", head)
+	if err := a.done(); err != nil {
 		return err
 	}
 	u.target, _ = q.text("update-target")
@@ -643,6 +714,15 @@ func (u *updater) deltaDirs(ep string, s, t *verso.Entry, d, req depth) error {
 		}
 		return ep + "/" + name
 	}
+	// The same directory, whole in the working copy (not started empty,
+	// not deepened): only the children the history says changed, and
+	// those the client reported something of, can differ.
+	if rp := u.report[ep]; s != nil && d == depthInfinity && (req == depthUnknown || req == depthInfinity) &&
+		(rp == nil || !rp.startEmpty) && s.Path == t.Path && s.CreateRev == t.CreateRev && u.srcPath(ep) == t.Path {
+		if changed, ok := u.changedKids(); ok {
+			return u.deltaChanged(ep, join, changed[t.Path], req)
+		}
+	}
 	// The names the working copy may have: the source directory's at its
 	// revision, and whatever the client reported below it.
 	names := map[string]bool{}
@@ -745,4 +825,73 @@ func (u *updater) deltaDirs(ep string, s, t *verso.Entry, d, req depth) error {
 		}
 	}
 	return nil
+}
+
+// deltaChanged is deltaDirs for a directory the working copy has whole:
+// it edits the children named in changed (those the history between the
+// revisions changed) and those the client reported something at or
+// below, and leaves the others, unchanged, alone.
+func (u *updater) deltaChanged(ep string, join func(string) string, changed map[string]bool, req depth) error {
+	names := make(map[string]bool, len(changed))
+	for name := range changed {
+		names[name] = true
+	}
+	prefix := join("")
+	i := sort.SearchStrings(u.paths, prefix)
+	for ; i < len(u.paths) && strings.HasPrefix(u.paths[i], prefix); i++ {
+		if k := u.paths[i]; ep != "" || k != "" {
+			rest := strings.TrimPrefix(k, prefix)
+			if j := strings.IndexByte(rest, '/'); j >= 0 {
+				rest = rest[:j]
+			}
+			if rest != "" {
+				names[rest] = true
+			}
+		}
+	}
+	type child struct {
+		ep         string
+		t          *verso.Entry
+		unreadable bool
+	}
+	var kept []child
+	// Deletions first, in name order, then the target's children.
+	for _, name := range sortedNames(names) {
+		cep := join(name)
+		t, unreadable, err := u.targetEntry(cep)
+		if err != nil {
+			return err
+		}
+		if t != nil || unreadable {
+			kept = append(kept, child{cep, t, unreadable})
+			continue
+		}
+		cs, _, _, err := u.source(cep)
+		if err != nil {
+			return err
+		}
+		if cs != nil && u.h.canRead(u.r, cs.Path) { // an unreadable path is not even named
+			u.raw(`<S:delete-entry name="` + attr(name) + `"/>` + "\n")
+		}
+	}
+	for _, c := range kept {
+		cs, csrev, cd, err := u.source(c.ep)
+		if err != nil {
+			return err
+		}
+		if err := u.edit(c.ep, cs, csrev, cd, c.t, c.unreadable, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sortedNames returns the keys of m in byte order.
+func sortedNames(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

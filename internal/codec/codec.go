@@ -256,6 +256,9 @@ type changeRecord struct {
 	Action  verso.Action   `json:"action"`
 	From    verso.Path     `json:"from,omitempty"`
 	FromRev verso.Revision `json:"fromRev,omitempty"`
+	// Mods is verso.Change.Mods; records written before it was kept have
+	// none (0: not recorded).
+	Mods uint8 `json:"mods,omitempty"`
 }
 
 // EncodeCommit returns the stored form of c, with the id of the group that
@@ -263,7 +266,7 @@ type changeRecord struct {
 func EncodeCommit(c *verso.Commit, group string) ([]byte, error) {
 	r := commitRecord{Rev: c.Rev, Author: c.Author, Sec: c.Time.Unix(), Nsec: int64(c.Time.Nanosecond()), Message: c.Message, Group: group}
 	for _, ch := range c.Changes {
-		r.Changes = append(r.Changes, changeRecord{Path: ch.Path, Kind: uint8(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev})
+		r.Changes = append(r.Changes, changeRecord{Path: ch.Path, Kind: uint8(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev, Mods: uint8(ch.Mods)})
 	}
 	return json.Marshal(r)
 }
@@ -271,6 +274,14 @@ func EncodeCommit(c *verso.Commit, group string) ([]byte, error) {
 // DecodeCommit decodes a stored commit record and the id of the group that
 // wrote it.
 func DecodeCommit(b []byte) (c *verso.Commit, group string, err error) {
+	if c, group, ok := decodeCommitFast(b); ok {
+		return c, group, nil
+	}
+	return decodeCommitJSON(b)
+}
+
+// decodeCommitJSON is DecodeCommit with encoding/json, for any record.
+func decodeCommitJSON(b []byte) (c *verso.Commit, group string, err error) {
 	var r commitRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, "", fmt.Errorf("commit record: %w: %v", ErrCorrupt, err)
@@ -279,7 +290,7 @@ func DecodeCommit(b []byte) (c *verso.Commit, group string, err error) {
 	if len(r.Changes) > 0 {
 		c.Changes = make([]verso.Change, len(r.Changes))
 		for i, ch := range r.Changes {
-			c.Changes[i] = verso.Change{Path: ch.Path, Kind: verso.Kind(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev}
+			c.Changes[i] = verso.Change{Path: ch.Path, Kind: verso.Kind(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev, Mods: verso.Mods(ch.Mods)}
 		}
 	}
 	return c, r.Group, nil

@@ -189,3 +189,40 @@ func TestDecodeCommit_Corrupt(t *testing.T) {
 		t.Errorf("DecodeCommit(truncated) = %v, %v; want ErrCorrupt", c, err)
 	}
 }
+
+// TestCommitMods checks that a change's Mods survive the record, and that
+// records written before Mods were kept (the golden ones) decode with
+// none: "not recorded", never "nothing changed".
+func TestCommitMods(t *testing.T) {
+	c := &verso.Commit{Rev: 3, Time: time.Unix(5, 0).UTC(), Changes: []verso.Change{
+		{Path: "/a", Kind: verso.KindKey, Action: verso.Modified, Mods: verso.ModsRecorded | verso.ModProps},
+		{Path: "/b", Kind: verso.KindKey, Action: verso.Modified, Mods: verso.ModsRecorded},
+		{Path: "/c", Kind: verso.KindKey, Action: verso.Deleted},
+	}}
+	b, err := EncodeCommit(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := DecodeCommit(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, got); diff != "" {
+		t.Errorf("DecodeCommit(EncodeCommit()) mismatch (-want +got):\n%s", diff)
+	}
+	for _, g := range readGolden(t) {
+		if g.Commit == nil {
+			continue
+		}
+		b, _ := hex.DecodeString(g.Hex)
+		dc, _, err := DecodeCommit(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range dc.Changes {
+			if ch.Mods != 0 {
+				t.Errorf("%s: an old record's change %s decodes with Mods %d, want none", g.Name, ch.Path, ch.Mods)
+			}
+		}
+	}
+}

@@ -156,6 +156,9 @@ type origin struct {
 	action  verso.Action
 	from    verso.Path
 	fromRev verso.Revision
+	// src is the source's committed state (from as of fromRev) that a
+	// copy's Mods compare with; nil when the transaction cannot see it.
+	src *verso.Entry
 }
 
 // view is the tree as a transaction's earlier operations left it: the
@@ -443,12 +446,18 @@ func (t *txnState) apply(op *verso.Op) error {
 			if err != nil {
 				return err
 			}
+			// The record names the source as of fromRev: its committed
+			// state (unchanged since fromRev, checked above).
+			base, err := t.base(sp)
+			if err != nil {
+				return err
+			}
 			dp := sp.Rebase(op.From, op.Path)
 			t.set(dp, &verso.Entry{
 				Path: dp, Kind: se.Kind, Value: se.Value, ContentType: se.ContentType, Props: se.Props,
 				CreateRev: t.rev, ModRev: t.rev, TreeRev: t.rev, Version: 1, ModTime: t.now, ModBy: t.author,
 			})
-			t.origin[dp] = origin{action: action, from: sp, fromRev: fromRev}
+			t.origin[dp] = origin{action: action, from: sp, fromRev: fromRev, src: base}
 		}
 		if op.Kind == verso.OpMove {
 			return t.remove(op.From)
@@ -543,10 +552,13 @@ func plan(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, 
 			ch.Kind, ch.Action = before.Kind, verso.Deleted
 		case ok && (o.action == verso.Copied || o.action == verso.Moved):
 			ch.Kind, ch.Action, ch.From, ch.FromRev = after.Kind, o.action, o.from, o.fromRev
+			if o.src != nil {
+				ch.Mods = verso.ModsBetween(o.src, after)
+			}
 		case before == nil:
-			ch.Kind, ch.Action = after.Kind, verso.Added
+			ch.Kind, ch.Action, ch.Mods = after.Kind, verso.Added, verso.ModsBetween(nil, after)
 		default:
-			ch.Kind, ch.Action = after.Kind, verso.Modified
+			ch.Kind, ch.Action, ch.Mods = after.Kind, verso.Modified, verso.ModsBetween(before, after)
 		}
 		// A path that exists was last changed at its ModRev; one that
 		// does not was last changed by its deletion, which only the

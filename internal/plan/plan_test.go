@@ -78,7 +78,7 @@ func TestTxn(t *testing.T) {
 		{
 			name:     "put new key",
 			ops:      []verso.Op{{Kind: verso.OpPut, Path: "/app/sub/c", Value: []byte("c")}},
-			changes:  []verso.Change{{Path: "/app/sub/c", Kind: verso.KindKey, Action: verso.Added}},
+			changes:  []verso.Change{{Path: "/app/sub/c", Kind: verso.KindKey, Action: verso.Added, Mods: verso.ModsRecorded | verso.ModValue}},
 			indexed:  []verso.Path{"/", "/app", "/app/sub", "/app/sub/c"},
 			treeRevs: []verso.Path{"/app", "/app/sub"},
 		},
@@ -104,8 +104,8 @@ func TestTxn(t *testing.T) {
 			changes: []verso.Change{
 				{Path: "/app/sub", Kind: verso.KindNamespace, Action: verso.Deleted},
 				{Path: "/app/sub/b", Kind: verso.KindKey, Action: verso.Deleted},
-				{Path: "/top", Kind: verso.KindNamespace, Action: verso.Moved, From: "/app/sub", FromRev: head},
-				{Path: "/top/b", Kind: verso.KindKey, Action: verso.Moved, From: "/app/sub/b", FromRev: head},
+				{Path: "/top", Kind: verso.KindNamespace, Action: verso.Moved, From: "/app/sub", FromRev: head, Mods: verso.ModsRecorded},
+				{Path: "/top/b", Kind: verso.KindKey, Action: verso.Moved, From: "/app/sub/b", FromRev: head, Mods: verso.ModsRecorded},
 			},
 			indexed:  []verso.Path{"/", "/app", "/app/sub", "/app/sub/b", "/top", "/top/b"},
 			treeRevs: []verso.Path{"/app"},
@@ -113,7 +113,7 @@ func TestTxn(t *testing.T) {
 		{
 			name:     "copy of a namespace alone",
 			ops:      []verso.Op{{Kind: verso.OpCopy, From: "/app", Path: "/app2", Depth: 0}},
-			changes:  []verso.Change{{Path: "/app2", Kind: verso.KindNamespace, Action: verso.Copied, From: "/app", FromRev: head}},
+			changes:  []verso.Change{{Path: "/app2", Kind: verso.KindNamespace, Action: verso.Copied, From: "/app", FromRev: head, Mods: verso.ModsRecorded}},
 			indexed:  []verso.Path{"/", "/app2"},
 			treeRevs: nil,
 		},
@@ -125,8 +125,8 @@ func TestTxn(t *testing.T) {
 				{Kind: verso.OpProps, Path: "/top", Props: []verso.PropChange{{Name: "{urn:x}p", Remove: true}}},
 			},
 			changes: []verso.Change{
-				{Path: "/", Kind: verso.KindNamespace, Action: verso.Modified},
-				{Path: "/top", Kind: verso.KindKey, Action: verso.Modified},
+				{Path: "/", Kind: verso.KindNamespace, Action: verso.Modified, Mods: verso.ModsRecorded | verso.ModProps},
+				{Path: "/top", Kind: verso.KindKey, Action: verso.Modified, Mods: verso.ModsRecorded | verso.ModProps},
 			},
 			indexed: []verso.Path{"/", "/top"},
 		},
@@ -485,10 +485,12 @@ func TestTxn_RecordedCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A copy from an older revision: the source's state then is not the
+	// transaction's to see, so its Mods are not recorded.
 	want := map[verso.Path]verso.Change{
 		"/old":   {Path: "/old", Kind: verso.KindNamespace, Action: verso.Copied, From: "/app", FromRev: 1},
 		"/old/a": {Path: "/old/a", Kind: verso.KindKey, Action: verso.Copied, From: "/app/a", FromRev: 1},
-		"/new":   {Path: "/new", Kind: verso.KindKey, Action: verso.Added},
+		"/new":   {Path: "/new", Kind: verso.KindKey, Action: verso.Added, Mods: verso.ModsRecorded | verso.ModValue},
 	}
 	for _, ch := range p.Commit.Changes {
 		if w, ok := want[ch.Path]; ok && ch != w {

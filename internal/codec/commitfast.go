@@ -1,0 +1,148 @@
+package codec
+
+import (
+	"bytes"
+	"time"
+	"unicode/utf8"
+
+	"github.com/verso-config/verso"
+)
+
+// decodeCommitFast decodes a commit record as EncodeCommit writes it
+// (encoding/json's output for commitRecord: its fields in order, numbers
+// without sign or exponent, strings without escapes) without
+// encoding/json, which spends most of a log's time checking and
+// reflecting. It declines (ok false) anything else, such as a string with
+// an escape or a field out of place, and DecodeCommit then decodes with
+// encoding/json: what it accepts, it decodes as encoding/json would
+// (FuzzDecodeCommitFast).
+func decodeCommitFast(b []byte) (c *verso.Commit, group string, ok bool) {
+	d := fastDecoder{b: b, ok: true}
+	d.lit(`{"rev":`)
+	rev := d.num()
+	author := d.optString(`,"author":`)
+	d.lit(`,"sec":`)
+	sec := d.num()
+	nsec := d.optNum(`,"nsec":`)
+	msg := d.optString(`,"msg":`)
+	var changes []verso.Change
+	if d.ok && bytes.HasPrefix(d.b, []byte(`,"changes":[`)) {
+		d.b = d.b[len(`,"changes":[`):]
+		for d.ok {
+			var ch verso.Change
+			d.lit(`{"path":`)
+			ch.Path = verso.Path(d.str())
+			d.lit(`,"kind":`)
+			kind := d.num()
+			if kind > 255 {
+				return nil, "", false
+			}
+			ch.Kind = verso.Kind(uint8(kind))
+			d.lit(`,"action":`)
+			ch.Action = verso.Action(d.str())
+			ch.From = verso.Path(d.optString(`,"from":`))
+			ch.FromRev = verso.Revision(d.optNum(`,"fromRev":`))
+			mods := d.optNum(`,"mods":`)
+			if mods > 255 {
+				return nil, "", false
+			}
+			ch.Mods = verso.Mods(uint8(mods))
+			d.lit(`}`)
+			changes = append(changes, ch)
+			if d.ok && len(d.b) > 0 && d.b[0] == ',' {
+				d.b = d.b[1:]
+				continue
+			}
+			break
+		}
+		d.lit(`]`)
+	}
+	group = d.optString(`,"group":`)
+	d.lit(`}`)
+	if !d.ok || len(d.b) != 0 {
+		return nil, "", false
+	}
+	c = &verso.Commit{Rev: verso.Revision(rev), Author: author, Time: time.Unix(sec, nsec).UTC(), Message: msg, Changes: changes}
+	return c, group, true
+}
+
+// fastDecoder reads b from the front; ok turns false at the first thing
+// it does not expect, and every later read is then a no-op.
+type fastDecoder struct {
+	b  []byte
+	ok bool
+}
+
+func (d *fastDecoder) lit(s string) {
+	if d.ok && bytes.HasPrefix(d.b, []byte(s)) {
+		d.b = d.b[len(s):]
+		return
+	}
+	d.ok = false
+}
+
+// num reads a non-negative integer of at most 18 digits, without leading
+// zeros.
+func (d *fastDecoder) num() int64 {
+	if !d.ok {
+		return 0
+	}
+	i := 0
+	for i < len(d.b) && d.b[i] >= '0' && d.b[i] <= '9' {
+		i++
+	}
+	if i == 0 || i > 18 || (i > 1 && d.b[0] == '0') {
+		d.ok = false
+		return 0
+	}
+	var n int64
+	for _, c := range d.b[:i] {
+		n = n*10 + int64(c-'0')
+	}
+	d.b = d.b[i:]
+	return n
+}
+
+// str reads a string without escapes or control characters, in valid
+// UTF-8.
+func (d *fastDecoder) str() string {
+	if !d.ok || len(d.b) == 0 || d.b[0] != '"' {
+		d.ok = false
+		return ""
+	}
+	for i := 1; i < len(d.b); i++ {
+		switch c := d.b[i]; {
+		case c == '"':
+			s := d.b[1:i]
+			if !utf8.Valid(s) {
+				d.ok = false
+				return ""
+			}
+			d.b = d.b[i+1:]
+			return string(s)
+		case c == '\\' || c < 0x20:
+			d.ok = false
+			return ""
+		}
+	}
+	d.ok = false
+	return ""
+}
+
+// optString reads the string field that key starts, if it is next.
+func (d *fastDecoder) optString(key string) string {
+	if d.ok && bytes.HasPrefix(d.b, []byte(key)) {
+		d.b = d.b[len(key):]
+		return d.str()
+	}
+	return ""
+}
+
+// optNum reads the number field that key starts, if it is next.
+func (d *fastDecoder) optNum(key string) int64 {
+	if d.ok && bytes.HasPrefix(d.b, []byte(key)) {
+		d.b = d.b[len(key):]
+		return d.num()
+	}
+	return 0
+}
