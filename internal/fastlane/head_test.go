@@ -3,6 +3,7 @@ package fastlane
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -59,7 +60,7 @@ func TestHeads(t *testing.T) {
 		resp.Header.Write(&b)
 		return resp.Status + "\n" + b.String()
 	}
-	keyHead, ok := appendKeyHead(nil, e)
+	keyHead, ok := appendKeyHead(nil, e, nil)
 	if !ok {
 		t.Fatal("appendKeyHead refused a plain entry")
 	}
@@ -83,7 +84,7 @@ func TestHeads(t *testing.T) {
 			t.Errorf("PUT head, created %v (-net/http +lane):\n%s", created, diff)
 		}
 	}
-	if _, ok := appendKeyHead(nil, &verso.Entry{ContentType: "text/plain\x01"}); ok {
+	if _, ok := appendKeyHead(nil, &verso.Entry{ContentType: "text/plain\x01"}, nil); ok {
 		t.Errorf("appendKeyHead took a Content-Type net/http would rewrite")
 	}
 }
@@ -134,7 +135,8 @@ func TestParseRequest_NoAllocs(t *testing.T) {
 func TestAppendKeyHead_NoAllocs(t *testing.T) {
 	e := verso.Entry{Path: "/k", Kind: verso.KindKey, Value: []byte("value"), ModRev: 42, ModTime: time.Unix(1e9, 0)}
 	buf := make([]byte, 0, 1024)
-	if n := testing.AllocsPerRun(100, func() { appendKeyHead(buf[:0], &e) }); n != 0 {
+	var lm lastModified
+	if n := testing.AllocsPerRun(100, func() { appendKeyHead(buf[:0], &e, &lm) }); n != 0 {
 		t.Errorf("appendKeyHead: %v allocations, want 0", n)
 	}
 }
@@ -154,15 +156,21 @@ func BenchmarkAppendKeyHead(b *testing.B) {
 		name string
 		es   []verso.Entry
 	}{{"one-key", one}, {"random-keys", random}} {
-		b.Run(bc.name, func(b *testing.B) {
-			buf := make([]byte, 0, 1024)
-			i := 0
-			for b.Loop() {
-				buf, _ = appendKeyHead(buf[:0], &bc.es[i])
-				if i++; i == len(bc.es) {
-					i = 0
+		for _, cached := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/cached=%v", bc.name, cached), func(b *testing.B) {
+				var lm *lastModified
+				if cached {
+					lm = new(lastModified)
 				}
-			}
-		})
+				buf := make([]byte, 0, 1024)
+				i := 0
+				for b.Loop() {
+					buf, _ = appendKeyHead(buf[:0], &bc.es[i], lm)
+					if i++; i == len(bc.es) {
+						i = 0
+					}
+				}
+			})
+		}
 	}
 }
