@@ -33,10 +33,9 @@ var keyFields = [...]string{"Content-Length", "Content-Type", "Etag", "Last-Modi
 
 // keyField appends the value of keyFields[i] for the key e; a value that
 // is a string already is returned as text instead, with b unchanged.
-// Last-Modified comes from lm when it is not nil. (A switch, not a table
-// of functions: through a function value e would escape, and the lane
-// would allocate an entry per answer.)
-func keyField(b []byte, i int, e *verso.Entry, lm *lastModified) (_ []byte, text string) {
+// (A switch, not a table of functions: through a function value e would
+// escape, and the lane would allocate an entry per answer.)
+func keyField(b []byte, i int, e *verso.Entry) (_ []byte, text string) {
 	switch i {
 	case 0:
 		return strconv.AppendInt(b, int64(len(e.Value)), 10), ""
@@ -45,9 +44,6 @@ func keyField(b []byte, i int, e *verso.Entry, lm *lastModified) (_ []byte, text
 	case 2:
 		return appendETag(b, e.ModRev), ""
 	case 3:
-		if lm != nil {
-			return lm.append(b, e.ModTime), ""
-		}
 		return appendHTTPDate(b, e.ModTime), ""
 	case 4:
 		return b, "nosniff"
@@ -85,7 +81,7 @@ func SetKeyHeader(h http.Header, e *verso.Entry, withLength bool) {
 		if i == 0 && !withLength {
 			continue
 		}
-		b, text := keyField(buf[:0], i, e, nil)
+		b, text := keyField(buf[:0], i, e)
 		if text == "" {
 			text = string(b)
 		}
@@ -105,9 +101,8 @@ func SetPutHeader(h http.Header, rev verso.Revision) {
 // appendKeyHead appends the head of a 200 answer to a GET or HEAD of the
 // key e: the bytes net/http writes for SetKeyHeader's headers (status
 // line, the headers sorted by name, then Date), or false if net/http would
-// write others (a Content-Type it would have to rewrite). Last-Modified
-// comes from lm, the connection's, when it is not nil.
-func appendKeyHead(b []byte, e *verso.Entry, lm *lastModified) ([]byte, bool) {
+// write others (a Content-Type it would have to rewrite).
+func appendKeyHead(b []byte, e *verso.Entry) ([]byte, bool) {
 	ct := ContentType(e)
 	for i := 0; i < len(ct); i++ {
 		if c := ct[i]; c < ' ' || c == 0x7f {
@@ -119,7 +114,7 @@ func appendKeyHead(b []byte, e *verso.Entry, lm *lastModified) ([]byte, bool) {
 		b = append(b, name...)
 		b = append(b, ": "...)
 		var text string
-		b, text = keyField(b, i, e, lm)
+		b, text = keyField(b, i, e)
 		b = append(b, text...)
 		b = append(b, "\r\n"...)
 	}
@@ -250,24 +245,6 @@ func appendHTTPDate(b []byte, t time.Time) []byte {
 	b = append(b, ':')
 	b = two(b, sec)
 	return append(b, " GMT"...)
-}
-
-// lastModified is a connection's Last-Modified text, of the Unix second
-// it was last made for: a client reads the same keys again and again, and
-// a key's time changes only when it is written. It is the connection's
-// alone, so it needs neither a lock nor an atomic.
-type lastModified struct {
-	sec  int64
-	text []byte // nil: none yet
-}
-
-// append appends t as Last-Modified wants it (appendHTTPDate), made again
-// only when t is in another second than the last time.
-func (lm *lastModified) append(b []byte, t time.Time) []byte {
-	if sec := t.Unix(); lm.text == nil || sec != lm.sec {
-		lm.text, lm.sec = appendHTTPDate(lm.text[:0], t), sec
-	}
-	return append(b, lm.text...)
 }
 
 // dateCache holds the Date header of the current second.

@@ -360,8 +360,6 @@ type conn struct {
 	// same keys again and again, and this saves making a string of each.
 	lastTarget []byte
 	lastPath   verso.Path
-	// The Last-Modified text last made, by its second.
-	lastModified lastModified
 
 	deadline time.Time // the read deadline last set
 	idleSent time.Time // when hs.ConnState last heard that c is idle
@@ -598,7 +596,7 @@ func (fc *conn) answerParsed(in []byte, n int, req *request, p verso.Path) int {
 	if !ok || e.Kind != verso.KindKey {
 		return 0
 	}
-	b, ok := appendKeyHead(fc.wbuf, &e, &fc.lastModified)
+	b, ok := appendKeyHead(fc.wbuf, &e)
 	if !ok {
 		return 0 // net/http would write another head; let it
 	}
