@@ -7,8 +7,6 @@
 # binary in turn, twice round so that the machine's drift falls on every
 # variant alike, and prints the rows each trick exists for.
 #
-#   verso_notouch       the prefetch instruction (bolt/touch_*.s): random
-#                       keys at scale
 #   verso_nohugepages   the head cache on huge pages (bolt/unmap_linux.go):
 #                       random keys at scale, memory
 #   verso_nobatch       a fast-lane loop answering its ready connections as
@@ -25,7 +23,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quick=
 if [ "${1:-}" = --quick ]; then quick=--quick; shift; fi
 tags=("$@")
-[ ${#tags[@]} -gt 0 ] || tags=(verso_notouch verso_nohugepages verso_nobatch verso_nothreadlock)
+[ ${#tags[@]} -gt 0 ] || tags=(verso_nohugepages verso_nobatch verso_nothreadlock)
 work=$(mktemp -d "${TMPDIR:-/tmp}/verso-tricks.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

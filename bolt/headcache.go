@@ -441,14 +441,14 @@ func (c *headCache) Range(fn func(p verso.Path, e *verso.Entry) bool) {
 	}
 }
 
-// Prefetch asks the CPU to bring into its caches what lookups of ps will
-// read, so that their cache misses overlap instead of coming one after
-// another (docs/PERFORMANCE.md, Scale). At a million keys a lookup misses
-// twice, on its slot and on its record, and the second waits for the
-// first; for a batch, Prefetch asks for every slot, then for each record
-// the slots name, its header and the line after, where a small record's
-// path and value are. It is a hint only: it changes nothing, follows a
-// probe a few slots at most, and costs little when the lines are there.
+// Prefetch reads the slots that lookups of ps will read, all at once, so
+// that their cache misses overlap instead of coming one after another
+// (docs/PERFORMANCE.md, Scale): at a million keys a lookup misses on its
+// slot, and the loads of a batch's slots do not wait for each other. It is
+// a hint only: it changes nothing, follows a probe a few slots at most,
+// and costs little when the lines are there. (It used to ask the CPU for
+// the records too, with a prefetch instruction; measured, that did not
+// pay: docs/PERFORMANCE.md, What each read-path trick pays.)
 func (c *headCache) Prefetch(ps []verso.Path) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -460,31 +460,23 @@ func (c *headCache) Prefetch(ps []verso.Path) {
 		n := min(len(ps), len(hs))
 		for j, p := range ps[:n] {
 			hs[j] = c.hash(string(p))
-			touch(uintptr(unsafe.Pointer(&c.slots[c.home(hs[j])])))
 		}
 		for _, h := range hs[:n] {
-			c.touchRecord(h)
+			c.readSlots(h)
 		}
 		ps = ps[n:]
 	}
 }
 
-// touchRecord prefetches the record a path of hash h names, following
-// its probe a few slots at most; the path itself is not compared.
-func (c *headCache) touchRecord(h uint64) {
+// readSlots reads the slots of a path of hash h, following its probe a
+// few slots at most, until one whose tag is h's; the path itself is not
+// compared.
+func (c *headCache) readSlots(h uint64) {
 	tag := h >> 48
 	i := c.home(h)
 	for range 8 {
 		s := c.slots[i]
-		if s == 0 {
-			return
-		}
-		if s>>48 == tag {
-			loc := s&locMask - 1
-			chunk := c.chunks[loc>>chunkBits]
-			a := uintptr(unsafe.Pointer(unsafe.SliceData(chunk))) + uintptr(loc&(chunkSize-1))
-			touch(a)
-			touch(a + 64)
+		if s == 0 || s>>48 == tag {
 			return
 		}
 		if i++; i == len(c.slots) {

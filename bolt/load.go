@@ -95,8 +95,8 @@ func (s *Store) HeadEntry(p verso.Path) (e verso.Entry, ok bool) {
 	return e, ok
 }
 
-// PrefetchHeads prepares the lookups of ps by HeadEntry: it asks the CPU
-// for the memory they will read, all at once (headCache.Prefetch).
+// PrefetchHeads prepares the lookups of ps by HeadEntry: it reads the
+// head cache's slots they will read, all at once (headCache.Prefetch).
 func (s *Store) PrefetchHeads(ps []verso.Path) {
 	s.cache.Prefetch(ps)
 }

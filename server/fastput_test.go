@@ -126,8 +126,8 @@ func putCases(m string) []struct {
 		{"foreign referer", one(put(m+"/app/csrf", "x", "Referer: http://evil.example/form.html\r\n"), P...), 0},
 		{"cross-site fetch", one(put(m+"/app/csrf", "x", "Sec-Fetch-Site: cross-site\r\n"), P...), 0},
 		{"same origin", one(put(m+"/app/csrf", "x", "Origin: http://verso.test\r\n"), P...), 0},
-		{"missing namespace", one(put(m+"/nope/k", "x"), P...), 0},
-		{"parent is a key", one(put(m+"/app/name/x", "x"), P...), 0},
+		{"missing namespace", one(put(m+"/nope/k", "x"), P...), 1}, // refused by the commit: the lane answers
+		{"parent is a key", one(put(m+"/app/name/x", "x"), P...), 1},
 		{"on a namespace", one(put(m+"/app", "x"), P...), 0},
 		{"on a namespace, slash", one(put(m+"/app/", "x"), P...), 0},
 		{"on the root", one(put(m+"/", "x"), P...), 0},
@@ -206,6 +206,106 @@ func TestFront_SamePuts(t *testing.T) {
 			t.Errorf("metrics differ (-net/http +front):\n%s", diff)
 		}
 	})
+}
+
+// refusalSchema is the schema of the namespace /typed in
+// TestFront_PutRefusals: a port that is an integer, a name of at most 8
+// characters, and a code matching a pattern long enough that its
+// violation's answer is longer than net/http's buffer (then it sends the
+// body chunked).
+var refusalSchema = `{"type": "object", "properties": {
+  "port": {"type": "integer", "maximum": 65535},
+  "name": {"type": "string", "maxLength": 8},
+  "code": {"type": "string", "pattern": "^(` + strings.Repeat("xy|", 800) + `z)$"}}}`
+
+// TestFront_PutRefusals checks that PUTs the commit refuses (a schema, a
+// missing namespace, an invalid schema) or the server's value limit
+// refuses are answered by the fast lane itself, byte for byte but for
+// Date as net/http answers them, with the same metrics and nothing
+// written: the lane's Put returns the refusal instead of handing the
+// request over, which made net/http plan the same commit a second time.
+func TestFront_PutRefusals(t *testing.T) {
+	P := []string{"PUT"}
+	forBothSides(t, func(t *testing.T, m string, plain, fast *side) {
+		for _, tc := range []struct {
+			name string
+			exs  []exchange
+			fast uint64
+		}{
+			{"namespace", one("MKCOL "+m+"/typed HTTP/1.1\r\nHost: verso.test\r\n\r\n", "MKCOL"), 0},
+			{"its schema", one(put(m+"/typed/.schema", refusalSchema), P...), 1},
+			{"schema violation", one(put(m+"/typed/port", "http"), P...), 1},
+			{"schema's maximum", one(put(m+"/typed/port", "65536\n"), P...), 1},
+			{"schema's maxLength", one(put(m+"/typed/name", "longer than eight"), P...), 1},
+			{"violation longer than net/http's buffer", one(put(m+"/typed/code", "xyz"), P...), 1},
+			{"valid", one(put(m+"/typed/port", "8080"), P...), 1},
+			{"invalid schema", one(put(m+"/typed/.schema", `{"type": 3}`), P...), 1},
+			{"schema not JSON", one(put(m+"/typed/.schema", "{"), P...), 1},
+			{"missing namespace", one(put(m+"/nope/k", "x"), P...), 1},
+			{"missing namespace, other Host", one("PUT "+m+"/nope/k HTTP/1.1\r\nHost:  other.test:8080 \r\nContent-Length: 1\r\n\r\nx", P...), 1},
+			{"parent is a key", one(put(m+"/typed/port/x", "x"), P...), 1},
+			{"refusals pipelined", one(put(m+"/typed/port", "x")+get(m+"/typed/port")+put(m+"/nope/k", "x")+put(m+"/typed/port", "443")+get(m+"/typed/port"),
+				"PUT", "GET", "PUT", "PUT", "GET"), 5},
+		} {
+			if n := sameAnswers(t, tc.name, runRaw, plain, fast, tc.exs); n != tc.fast {
+				t.Errorf("%s: fast lane answered %d, want %d", tc.name, n, tc.fast)
+			}
+		}
+		// The long violation is sent chunked, as the case means.
+		long := one(put(m+"/typed/code", "xyz"), P...)
+		want, _ := runRaw(t, plain.addr, long)
+		got, _ := runRaw(t, fast.addr, long)
+		if !strings.HasPrefix(want, "HTTP/1.1 422 ") || !strings.Contains(want, "\r\nTransfer-Encoding: chunked\r\n") {
+			t.Errorf("long violation: net/http answered %.200q, want a 422 sent chunked", want)
+		}
+		if got != want {
+			t.Errorf("long violation: the front answered\n%q\nnet/http\n%q", got, want)
+		}
+		sameStores(t, plain, fast)
+		if diff := cmp.Diff(nonzero(counts(t, plain)), nonzero(counts(t, fast))); diff != "" {
+			t.Errorf("metrics differ (-net/http +front):\n%s", diff)
+		}
+	})
+}
+
+// nonzero leaves out of counts the series at 0, which a front creates
+// for the answers it may give.
+func nonzero(counts []string) []string {
+	var out []string
+	for _, c := range counts {
+		if !strings.HasSuffix(c, " 0") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestFront_PutTooLarge checks that a value over the server's limit
+// (Options.MaxValueSize) that fits the lane's buffer is refused by the
+// lane as net/http refuses it: 413, nothing written.
+func TestFront_PutTooLarge(t *testing.T) {
+	opts := &server.Options{MaxValueSize: 8}
+	plain := startSide(t, netHTTP, opts, seedTxns())
+	fast := startSide(t, loops, opts, seedTxns())
+	for _, tc := range []struct {
+		name string
+		exs  []exchange
+		fast uint64
+	}{
+		{"at the limit", one(put("/config/app/k", "12345678"), "PUT"), 1},
+		{"over it", one(put("/config/app/k", "123456789"), "PUT"), 1},
+		{"over it, then a GET", one(put("/config/app/k", strings.Repeat("v", 100))+get("/config/app/k"), "PUT", "GET"), 2},
+		{"over it, on a namespace", one(put("/config/app", "123456789"), "PUT"), 0},
+		{"over it, JSON on a namespace (an import)", one(put("/config/app", `{"k": "123456789"}`, "Content-Type: application/json\r\n"), "PUT"), 0},
+	} {
+		if n := sameAnswers(t, tc.name, runRaw, plain, fast, tc.exs); n != tc.fast {
+			t.Errorf("%s: fast lane answered %d, want %d", tc.name, n, tc.fast)
+		}
+	}
+	sameStores(t, plain, fast)
+	if diff := cmp.Diff(nonzero(counts(t, plain)), nonzero(counts(t, fast))); diff != "" {
+		t.Errorf("metrics differ (-net/http +front):\n%s", diff)
+	}
 }
 
 // counts returns the request and commit counters of a side's metrics.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -58,25 +59,25 @@ func (ls laneServer) AnonymousMay(p verso.Path, write bool) bool {
 // Put is handlePut for a request with nothing but a body and perhaps a
 // Content-Type, and no credentials: its checks in its order, with the
 // request slot ServeHTTP would take. It declines (ok false, nothing done)
-// whenever handlePut would do anything else, or the commit fails.
-func (ls laneServer) Put(p verso.Path, value []byte, contentType string) (rev verso.Revision, created, ok bool) {
-	s := ls.s
-	if int64(len(value)) > s.max {
-		return 0, false, false
-	}
+// whenever handlePut would do anything else. A write refused by the value
+// limit or by the commit (a schema, a missing namespace) it answers as
+// handlePut does, with writeError's answer; a failure of the server's
+// (5xx: a store closed, damaged or out of space) it leaves to net/http.
+func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
+	s, p, value := ls.s, req.Path, req.Value
 	// An import or a PUT on a namespace (405) are net/http's; so is
 	// anything a lock protects, since a request without an If header
 	// submits no token.
 	heads, _ := s.store.(verso.HeadReader)
 	if heads == nil {
-		return 0, false, false
+		return fastlane.PutResult{}, false
 	}
 	cur, exists := heads.HeadEntry(p)
 	if exists && cur.Kind != verso.KindKey {
-		return 0, false, false
+		return fastlane.PutResult{}, false
 	}
 	if s.locks.Confirm(p, false, !exists, nil) != nil {
-		return 0, false, false
+		return fastlane.PutResult{}, false
 	}
 	ops := s.ops
 	if ops.requests != nil {
@@ -84,20 +85,72 @@ func (ls laneServer) Put(p verso.Path, value []byte, contentType string) (rev ve
 		case ops.requests <- struct{}{}:
 			defer func() { <-ops.requests }()
 		default:
-			return 0, false, false // net/http answers 503, or serves it if a slot is free by then
+			return fastlane.PutResult{}, false // net/http answers 503, or serves it if a slot is free by then
 		}
 	}
 	ops.httpInFlight.Inc()
+	defer ops.httpInFlight.Dec()
+	if int64(len(value)) > s.max {
+		return ls.refused(req, errorf(http.StatusRequestEntityTooLarge, "value of %d bytes exceeds the limit of %d bytes", len(value), s.max))
+	}
 	c, err := s.store.Commit(context.Background(), &verso.Txn{
 		Message: "PUT " + string(p),
-		Ops:     []verso.Op{{Kind: verso.OpPut, Path: p, Value: value, ContentType: detectType(contentType, value)}},
+		Ops:     []verso.Op{{Kind: verso.OpPut, Path: p, Value: value, ContentType: detectType(req.ContentType, value)}},
 	})
-	ops.httpInFlight.Dec()
 	if err != nil {
-		return 0, false, false
+		return ls.refused(req, err)
 	}
 	ops.commits.Inc()
-	return c.Rev, len(c.Changes) > 0 && c.Changes[0].Action == verso.Added, true
+	return fastlane.PutResult{Rev: c.Rev, Created: len(c.Changes) > 0 && c.Changes[0].Action == verso.Added}, true
+}
+
+// refused is the answer of handlePut and serveTree to req when its write
+// fails with err, for the lane to send; ok is false (net/http is to
+// answer) for a failure of the server's own.
+func (ls laneServer) refused(req fastlane.PutRequest, err error) (fastlane.PutResult, bool) {
+	s := ls.s
+	r := &http.Request{
+		Method: http.MethodPut,
+		URL:    &url.URL{Path: s.mount + string(req.Path)},
+		Proto:  "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{},
+		Host:   req.Host,
+	}
+	if req.ContentType != "" {
+		r.Header.Set("Content-Type", req.ContentType)
+	}
+	// As ServeHTTP and identify leave it: an anonymous request.
+	r = r.WithContext(context.WithValue(context.Background(), requestInfoKey{}, &requestInfo{srv: s, start: time.Now()}))
+	err = s.explainNoParent(r, req.Path, err)
+	if statusOf(err) >= 500 {
+		return fastlane.PutResult{}, false
+	}
+	var a answerRecorder
+	writeError(&a, r, s.log, err)
+	return fastlane.PutResult{Refused: &a.Answer}, true
+}
+
+// answerRecorder is the ResponseWriter of an answer the lane sends
+// (fastlane.Answer).
+type answerRecorder struct{ fastlane.Answer }
+
+func (a *answerRecorder) Header() http.Header {
+	if a.Answer.Header == nil {
+		a.Answer.Header = http.Header{}
+	}
+	return a.Answer.Header
+}
+
+func (a *answerRecorder) WriteHeader(status int) {
+	if a.Status == 0 {
+		a.Status = status
+	}
+}
+
+func (a *answerRecorder) Write(b []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	a.Body = append(a.Body, b...)
+	return len(b), nil
 }
 
 func (ls laneServer) Metrics(method string, status int) (prometheus.Counter, prometheus.Observer) {

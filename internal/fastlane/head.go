@@ -1,8 +1,13 @@
 package fastlane
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
+	"net/textproto"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -138,6 +143,68 @@ func appendPutHead(b []byte, rev verso.Revision, created bool) []byte {
 	}
 	return append(b, "\r\n\r\n"...)
 }
+
+// chunkingAt is how much of a body net/http holds before it writes the
+// head (bufferBeforeChunkingSize): a body it holds whole when the handler
+// returns is sent with its Content-Length, a longer one chunked.
+const chunkingAt = 2048
+
+// appendAnswer appends a whole answer a, as net/http writes the answer of
+// a handler that set a.Header, called WriteHeader(a.Status), wrote a.Body
+// in one Write and returned (chunkWriter.writeHeader): the status line,
+// the header sorted by name, a line a value (newlines made spaces,
+// trimmed), then Date, Content-Length and a detected Content-Type where
+// net/http adds them, and the body; a body longer than chunkingAt as one
+// chunk. a.Header must not hold what net/http treats apart (Connection,
+// Content-Encoding, Content-Length, Date, Trailer, Transfer-Encoding).
+func appendAnswer(b []byte, a *Answer) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	if text := http.StatusText(a.Status); text != "" {
+		b = strconv.AppendInt(b, int64(a.Status), 10)
+		b = append(b, ' ')
+		b = append(b, text...)
+		b = append(b, "\r\n"...)
+	} else {
+		b = fmt.Appendf(b, "%03d status code %d\r\n", a.Status, a.Status)
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.Header)) {
+		for _, v := range a.Header[name] {
+			b = append(b, name...)
+			b = append(b, ": "...)
+			b = append(b, textproto.TrimString(headerNewlineToSpace.Replace(v))...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "Date: "...)
+	b = append(b, httpDate()...)
+	b = append(b, "\r\n"...)
+	withBody := a.Status >= 200 && a.Status != http.StatusNoContent && a.Status != http.StatusNotModified
+	chunked := withBody && len(a.Body) > chunkingAt
+	if withBody && !chunked {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(a.Body)), 10)
+		b = append(b, "\r\n"...)
+	}
+	if _, typed := a.Header["Content-Type"]; withBody && !typed && len(a.Body) > 0 {
+		b = append(b, "Content-Type: "...)
+		b = append(b, http.DetectContentType(a.Body)...)
+		b = append(b, "\r\n"...)
+	}
+	if chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n\r\n"...)
+		b = strconv.AppendInt(b, int64(len(a.Body)), 16)
+		b = append(b, "\r\n"...)
+		b = append(b, a.Body...)
+		return append(b, "\r\n0\r\n\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if withBody {
+		b = append(b, a.Body...)
+	}
+	return b
+}
+
+var headerNewlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
 
 // appendEnd appends Date and the end of the head.
 func appendEnd(b []byte) []byte {

@@ -138,3 +138,32 @@ func TestAppendKeyHead_NoAllocs(t *testing.T) {
 		t.Errorf("appendKeyHead: %v allocations, want 0", n)
 	}
 }
+
+// BenchmarkAppendKeyHead measures the head of a key's GET as the lane
+// builds it: of one key again and again, and of keys changed at different
+// seconds, as random keys are: what a cache of Last-Modified would save
+// (docs/PERFORMANCE.md, What each read-path trick pays).
+func BenchmarkAppendKeyHead(b *testing.B) {
+	one := []verso.Entry{{Path: "/k", Kind: verso.KindKey, Value: []byte("0123456789abcdefghij"), ModRev: 42,
+		ModTime: time.Date(2026, 11, 26, 12, 36, 33, 0, time.UTC)}}
+	random := make([]verso.Entry, 1024)
+	for i := range random {
+		random[i] = one[0]
+		random[i].ModTime = time.Unix(1.7e9+rand.Int64N(1e7), 0)
+	}
+	for _, bc := range []struct {
+		name string
+		es   []verso.Entry
+	}{{"one-key", one}, {"random-keys", random}} {
+		b.Run(bc.name, func(b *testing.B) {
+			buf := make([]byte, 0, 1024)
+			i := 0
+			for b.Loop() {
+				buf, _ = appendKeyHead(buf[:0], &bc.es[i])
+				if i++; i == len(bc.es) {
+					i = 0
+				}
+			}
+		})
+	}
+}

@@ -59,11 +59,12 @@ type Server interface {
 	// AnonymousMay reports whether a request without credentials may
 	// read p (write p, if write).
 	AnonymousMay(p verso.Path, write bool) bool
-	// Put does what the PUT handler does for a PUT of p with no
-	// condition, lock token, message or credentials, whose body is value
-	// and whose Content-Type header is contentType ("" when absent). ok is
-	// false when it did nothing and net/http is to answer the request.
-	Put(p verso.Path, value []byte, contentType string) (rev verso.Revision, created, ok bool)
+	// Put does what the PUT handler does for a PUT with no condition,
+	// lock token, message or credentials. ok is false when it did nothing
+	// and net/http is to answer the request. A write it refuses (the
+	// commit refused it, or a limit did) is answered by the lane:
+	// PutResult.Refused is then the answer the handler gives.
+	Put(req PutRequest) (_ PutResult, ok bool)
 	// Metrics returns the counter and the latency observer of requests
 	// of method answered with status.
 	Metrics(method string, status int) (prometheus.Counter, prometheus.Observer)
@@ -72,6 +73,33 @@ type Server interface {
 	// (zero: never).
 	BodyStart() time.Time
 	BodyDeadline(start time.Time, n int64) time.Time
+}
+
+// PutRequest is a PUT the lane asks the Server to do.
+type PutRequest struct {
+	Path        verso.Path
+	Value       []byte // the whole body
+	ContentType string // the Content-Type header, "" when absent
+	Host        string // the Host header
+}
+
+// PutResult is what the Server's Put did: the commit's revision, and
+// whether it created the key; or, if Refused is not nil, nothing, and
+// Refused is the answer to send.
+type PutResult struct {
+	Rev     verso.Revision
+	Created bool
+	Refused *Answer
+}
+
+// Answer is an answer made by the Server's handlers (writeError) for the
+// lane to send: the status, header and body they gave their
+// ResponseWriter, the body in one Write. The lane writes it as net/http
+// would (appendAnswer).
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
 }
 
 // Config is what New needs.

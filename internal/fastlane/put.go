@@ -17,9 +17,10 @@ import (
 //
 // Anything the Server's Put is not sure of goes to net/http before
 // anything is done: the request, body included, is still in the read
-// buffer, unconsumed. A commit that fails changes nothing (docs/STORE.md),
-// so when the store refuses the write the request is handed over as it
-// came, and net/http answers it as it would have, a moment later.
+// buffer, unconsumed. A write the Server refuses (a schema, a missing
+// namespace, the value limit) is answered here with the answer the PUT
+// handler gives (PutResult.Refused), so that net/http does not plan the
+// same commit a second time only to be refused again.
 
 // put answers a PUT of p whose head is b[:n] (see answer): it returns the
 // bytes taken (head and body), 0 to hand the request to net/http, or
@@ -48,13 +49,20 @@ func (fc *conn) put(b []byte, n int, req *request, p verso.Path) int {
 	fc.active()
 	value := make([]byte, req.contentLength)
 	copy(value, b[n:total])
-	rev, created, ok := f.srv.Put(p, value, string(req.contentType))
+	res, ok := f.srv.Put(PutRequest{Path: p, Value: value, ContentType: string(req.contentType), Host: string(req.host)})
 	if !ok {
 		return 0 // nothing changed: net/http answers it, as it would have
 	}
-	fc.wbuf = appendPutHead(fc.wbuf, rev, created)
 	fc.n++
-	if created {
+	if a := res.Refused; a != nil {
+		fc.wbuf = appendAnswer(fc.wbuf, a)
+		count, latency := f.srv.Metrics(http.MethodPut, a.Status)
+		count.Inc()
+		latency.Observe(time.Since(start).Seconds())
+		return int(total)
+	}
+	fc.wbuf = appendPutHead(fc.wbuf, res.Rev, res.Created)
+	if res.Created {
 		f.createdCount.Inc()
 		f.createdLatency.Observe(time.Since(start).Seconds())
 	} else {

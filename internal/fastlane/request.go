@@ -44,6 +44,7 @@ type request struct {
 	// Header.Get would return it ("" when absent).
 	contentLength int64
 	contentType   []byte
+	host          []byte // the Host header's value, as net/http's Request.Host
 }
 
 // The request headers the fast lane answers with, by what they may carry.
@@ -140,6 +141,7 @@ func parseRequest(head []byte) (req request, ok bool) {
 		case hdrIgnored:
 		case hdrHost:
 			hosts++
+			req.host = value
 			for _, c := range value {
 				if !hostByte[c] {
 					return req, false
