@@ -556,51 +556,18 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 		if err != nil {
 			return err
 		}
-		op := verso.Op{Kind: verso.OpCopy, Path: dst, From: src, Depth: depth, FromRev: rev}
 		if made, _, _, _ := t.inTxn(src); made {
 			return &Error{Status: http.StatusConflict, Code: errUnsupported,
 				Msg: fmt.Sprintf("cannot copy '%s', which this commit makes: commit it first", src)}
 		}
-		var ops []verso.Op
-		if cur != nil && cur.Kind == se.Kind && cur.CreateRev == se.CreateRev && cur.TreeRev <= rev {
-			// the source is as it was at rev: a verso copy, with its history
-			ops = []verso.Op{op}
-		} else {
-			// the source changed since rev: copy its state at rev, path by
-			// path, recorded as copies
-			if err := h.store.Walk(ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {
-				p := e.Path.Rebase(src, dst)
-				if e.IsNamespace() {
-					ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: p, From: e.Path, FromRev: rev})
-				} else {
-					ops = append(ops, verso.Op{Kind: verso.OpPut, Path: p, Value: e.Value, ContentType: e.ContentType, From: e.Path, FromRev: rev})
-				}
-				if len(e.Props) > 0 {
-					var pc []verso.PropChange
-					for _, k := range sortedKeys(e.Props) {
-						pc = append(pc, verso.PropChange{Name: k, Value: e.Props[k]})
-					}
-					ops = append(ops, verso.Op{Kind: verso.OpProps, Path: p, Props: pc})
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
+		ops, err := copyOps(ctx, h.store, src, dst, rev, depth, se, cur, true)
+		if err != nil {
+			return err
 		}
 		if err := t.room(len(ops)); err != nil {
 			return err
 		}
-		// A move in a working copy deletes the source before it copies it:
-		// copy it before that delete.
-		at := len(t.ops)
-		for q := src; ; q = q.Parent() {
-			if i, ok := t.deleted[q]; ok && i < at {
-				at = i
-			}
-			if q == verso.Root {
-				break
-			}
-		}
+		at := copyAt(t.deleted, src, len(t.ops))
 		if err := h.record(ctx, t, &txnRec{Kind: recCopy, Ops: ops, At: at, Path: dst, From: src, FromRev: rev, Tokens: tokens}); err != nil {
 			return err
 		}

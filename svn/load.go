@@ -549,7 +549,6 @@ func (l *loader) copy(p, src verso.Path, rev verso.Revision) (*loadNode, error) 
 	if err != nil && !errors.Is(err, verso.ErrNotFound) {
 		return nil, err
 	}
-	var ops []verso.Op
 	touched := false
 	for q := range l.state {
 		if src.Contains(q) || q.Contains(src) {
@@ -558,50 +557,15 @@ func (l *loader) copy(p, src verso.Path, rev verso.Revision) (*loadNode, error) 
 			}
 		}
 	}
-	if !touched && cur != nil && cur.Kind == se.Kind && cur.CreateRev == se.CreateRev && cur.TreeRev <= rev {
-		depth := 0
-		if se.IsNamespace() {
-			depth = verso.Infinite
-		}
-		ops = []verso.Op{{Kind: verso.OpCopy, Path: p, From: src, Depth: depth, FromRev: rev}}
-	} else {
-		// the source changed since rev: its state at rev, path by path,
-		// recorded as copies
-		err := l.store.Walk(l.ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {
-			q := e.Path.Rebase(src, p)
-			if e.IsNamespace() {
-				ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: q, From: e.Path, FromRev: rev})
-			} else {
-				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: q, Value: e.Value, ContentType: e.ContentType, From: e.Path, FromRev: rev})
-			}
-			if len(e.Props) > 0 {
-				var pc []verso.PropChange
-				for _, k := range sortedKeys(e.Props) {
-					pc = append(pc, verso.PropChange{Name: k, Value: e.Props[k]})
-				}
-				ops = append(ops, verso.Op{Kind: verso.OpProps, Path: q, Props: pc})
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+	depth := 0
+	if se.IsNamespace() {
+		depth = verso.Infinite
 	}
-	at := len(l.ops)
-	for q := src; ; q = q.Parent() {
-		if i, ok := l.deleted[q]; ok && i < at {
-			at = i
-		}
-		if q == verso.Root {
-			break
-		}
+	ops, err := copyOps(l.ctx, l.store, src, p, rev, depth, se, cur, !touched)
+	if err != nil {
+		return nil, err
 	}
-	l.ops = append(l.ops[:at], append(ops, l.ops[at:]...)...)
-	for q, i := range l.deleted {
-		if i >= at {
-			l.deleted[q] = i + len(ops)
-		}
-	}
+	l.ops = insertOps(l.ops, l.deleted, copyAt(l.deleted, src, len(l.ops)), ops)
 	l.copies[p] = copySource{path: src, rev: rev}
 	return &loadNode{kind: se.Kind, text: se.Value, props: svnProps(se)}, nil
 }

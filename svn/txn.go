@@ -158,12 +158,7 @@ func (t *txn) apply(rec *txnRec) (int64, error) {
 		if at < 0 || at > len(t.ops) {
 			return 0, fmt.Errorf("svn transaction record %d inserts at %d of %d", t.seq+1, at, len(t.ops))
 		}
-		t.ops = append(t.ops[:at], append(rec.Ops, t.ops[at:]...)...)
-		for q, i := range t.deleted {
-			if i >= at {
-				t.deleted[q] = i + len(rec.Ops)
-			}
-		}
+		t.ops = insertOps(t.ops, t.deleted, at, rec.Ops)
 		t.added[rec.Path] = true
 		t.copies[rec.Path] = copySource{path: rec.From, rev: rec.FromRev}
 	case recProps:
