@@ -33,6 +33,13 @@ type roundRobin struct {
 	count []map[string]int
 }
 
+// writes returns how many PUT, PROPPATCH and DELETE requests server i answered.
+func (rr *roundRobin) writes(i int) int {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return rr.count[i][http.MethodPut] + rr.count[i]["PROPPATCH"] + rr.count[i]["DELETE"]
+}
+
 func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rr.mu.Lock()
 	i := rr.next
@@ -130,14 +137,11 @@ func TestSVN_CommitAcrossServers(t *testing.T) {
 	svn.must(t, wc, "rm", "pub/gone")
 	svn.must(t, wc, "cp", "team", "team2")
 	svn.must(t, wc, "mv", "team2/k", "team2/moved")
-	before := map[string]int{}
-	for i := range rr.count {
-		before[fmt.Sprint(i)] = rr.count[i][http.MethodPut] + rr.count[i]["PROPPATCH"] + rr.count[i]["DELETE"]
-	}
+	before := []int{rr.writes(0), rr.writes(1)}
 	out := svn.must(t, wc, "commit", "-m", "across servers")
 	wantContains(t, "svn commit", out, "Committed revision "+revStr(c.Rev+1)+".")
-	for i := range rr.count {
-		if got := rr.count[i][http.MethodPut] + rr.count[i]["PROPPATCH"] + rr.count[i]["DELETE"]; got == before[fmt.Sprint(i)] {
+	for i := range before {
+		if rr.writes(i) == before[i] {
 			t.Errorf("server %d answered none of the commit's PUT, PROPPATCH and DELETE requests: the test proves nothing", i)
 		}
 	}
@@ -186,5 +190,76 @@ func TestSVN_CommitAcrossServers(t *testing.T) {
 	waitHead(t, servers, c.Rev+3)
 	if e := entryOf(t, servers[1], "/pub/k"); string(e.Value) != "edited\nagain\n" || len(e.Props) != 0 {
 		t.Errorf("/pub/k after the third commit = %q %v", e.Value, e.Props)
+	}
+}
+
+// TestSVN_TxnConcurrentAcrossServers sends the changes of one open svn
+// transaction to two servers at once: each server's record of a change is
+// appended only after all those before it, so every change is in the
+// commit, once. A transaction committed, or aborted, through one server
+// is gone on the other.
+func TestSVN_TxnConcurrentAcrossServers(t *testing.T) {
+	servers, _, _ := newClusterServers(t, 2)
+	open := func() string {
+		t.Helper()
+		code, body, h := servers[0].send(t, "alice", "POST", "/config/!svn/me", strings.NewReader("( create-txn )"), "Content-Type", "application/vnd.svn-skel")
+		if code != http.StatusCreated || h.Get("SVN-Txn-Name") == "" {
+			t.Fatalf("POST !svn/me = %d %s", code, body)
+		}
+		return h.Get("SVN-Txn-Name")
+	}
+	name := open()
+	const n = 24
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body, _ := servers[i%2].send(t, "alice", "MKCOL", fmt.Sprintf("/config/!svn/txr/%s/d%02d", name, i), nil)
+			if code != http.StatusCreated {
+				t.Errorf("MKCOL d%02d through server %d = %d %s", i, i%2, code, body)
+			}
+		}()
+	}
+	wg.Wait()
+	merge := func(s *testServer, name string) (int, string) {
+		code, body, _ := s.send(t, "alice", "MERGE", "/config", strings.NewReader(
+			`<?xml version="1.0" encoding="utf-8"?><D:merge xmlns:D="DAV:"><D:source><D:href>/config/!svn/txn/`+name+`</D:href></D:source><D:no-auto-merge/><D:no-checkout/><D:prop><D:checked-in/></D:prop></D:merge>`))
+		return code, body
+	}
+	if code, body := merge(servers[1], name); code != http.StatusOK {
+		t.Fatalf("MERGE through server 1 = %d %s", code, body)
+	}
+	ctx := context.Background()
+	head, _ := servers[1].store.Head(ctx)
+	c, err := servers[1].store.Revision(ctx, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Changes) != n {
+		t.Errorf("the commit made %d changes, want %d: %v", len(c.Changes), n, c.Changes)
+	}
+	for i := range n {
+		entryOf(t, servers[1], verso.MustPath(fmt.Sprintf("/d%02d", i)))
+	}
+	if code, body, _ := servers[0].send(t, "alice", "MKCOL", "/config/!svn/txr/"+name+"/late", nil); code != http.StatusNotFound {
+		t.Errorf("MKCOL in a committed transaction through the other server = %d %s, want 404", code, body)
+	}
+	if code, body := merge(servers[0], name); code != http.StatusNotFound {
+		t.Errorf("a second MERGE through the other server = %d %s, want 404", code, body)
+	}
+
+	name = open()
+	if code, body, _ := servers[1].send(t, "alice", "MKCOL", "/config/!svn/txr/"+name+"/x", nil); code != http.StatusCreated {
+		t.Fatalf("MKCOL = %d %s", code, body)
+	}
+	if code, body, _ := servers[1].send(t, "alice", "DELETE", "/config/!svn/txn/"+name, nil); code != http.StatusNoContent {
+		t.Fatalf("DELETE of the transaction = %d %s", code, body)
+	}
+	if code, body := merge(servers[0], name); code != http.StatusNotFound {
+		t.Errorf("MERGE of an aborted transaction through the other server = %d %s, want 404", code, body)
+	}
+	if code, body, _ := servers[0].send(t, "bob", "MKCOL", "/config/!svn/txr/"+open()+"/team/y", nil); code != http.StatusNotFound {
+		t.Errorf("MKCOL by another user in alice's transaction = %d %s, want 404", code, body)
 	}
 }
