@@ -26,7 +26,8 @@ type Journals interface {
 	OpenJournal(ctx context.Context, ttl time.Duration) (id string, err error)
 	// AppendJournal adds rec as record n of journal id. It returns
 	// ErrExists if record n exists already, ErrNotFound if the journal
-	// does not exist (it was dropped or expired, or never was).
+	// does not exist (it was dropped or expired, or never was), ErrTooLarge
+	// if rec is more than the store takes in one record.
 	AppendJournal(ctx context.Context, id string, n int, rec []byte) error
 	// ReadJournal returns the records of journal id from record from on,
 	// in order. It returns ErrNotFound if the journal does not exist.

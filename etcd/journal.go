@@ -11,6 +11,8 @@ import (
 	"github.com/verso-config/verso"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 var _ verso.Journals = (*Store)(nil)
@@ -113,10 +115,12 @@ func (s *Store) AppendJournal(ctx context.Context, id string, n int, rec []byte)
 	).Else(
 		clientv3.OpGet(mark, clientv3.WithCountOnly()),
 	).Commit()
-	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+	switch {
+	case errors.Is(err, rpctypes.ErrLeaseNotFound):
 		return &verso.PathError{Op: "journal", Path: verso.Path(id), Err: verso.ErrNotFound}
-	}
-	if err != nil {
+	case errors.Is(err, rpctypes.ErrRequestTooLarge) || status.Code(err) == codes.ResourceExhausted:
+		return fmt.Errorf("append to journal %s: %w: a record of %d bytes is more than etcd takes in one request (its --max-request-bytes): %v", id, verso.ErrTooLarge, len(rec), err)
+	case err != nil:
 		return fmt.Errorf("append to journal %s: %w", id, err)
 	}
 	if !resp.Succeeded {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/etcd/etcdtest"
 )
 
 // TestJournal checks the journals two stores on one prefix share: one
@@ -36,6 +37,9 @@ func TestJournal(t *testing.T) {
 	}
 	if recs, err := a.ReadJournal(ctx, id, 1); err != nil || len(recs) != 2 || string(recs[0]) != "one" || string(recs[1]) != "two" {
 		t.Fatalf("ReadJournal = %q, %v", recs, err)
+	}
+	if err := a.AppendJournal(ctx, id, 3, make([]byte, etcdtest.MaxRequestBytes+1)); !errors.Is(err, verso.ErrTooLarge) {
+		t.Errorf("AppendJournal of a record larger than etcd's requests = %v, want ErrTooLarge", err)
 	}
 	if recs, err := a.ReadJournal(ctx, id, 2); err != nil || len(recs) != 1 || string(recs[0]) != "two" {
 		t.Fatalf("ReadJournal from 2 = %q, %v", recs, err)

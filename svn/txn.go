@@ -338,6 +338,9 @@ func (h *Handler) record(ctx context.Context, t *txn, rec *txnRec) error {
 		case errors.Is(err, verso.ErrNotFound):
 			h.txns.drop(t)
 			return noTxn(t.name)
+		case errors.Is(err, verso.ErrTooLarge):
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
+				Msg: fmt.Sprintf("this change is more than one etcd request carries, so a cluster cannot hold it in an open commit: %v", err)}
 		case err != nil:
 			return err
 		}
