@@ -400,33 +400,42 @@ func (h *Handler) readTxn(ctx context.Context, name string) (*txn, error) {
 // continues it: svn sends credentials only once asked).
 func (h *Handler) txnOf(r *http.Request, name string) (*txn, error) {
 	ctx := r.Context()
-	h.txns.mu.Lock()
-	t := h.txns.m[name]
-	h.txns.mu.Unlock()
+	var t *txn
 	caughtUp := false
-	if t == nil && h.txns.j != nil {
-		caughtUp = true
-		nt, err := h.readTxn(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if nt != nil {
-			if t = h.txns.insert(nt); t == nil {
-				return nil, &Error{Status: http.StatusServiceUnavailable, Code: errGeneral,
-					Msg: fmt.Sprintf("%d commits are open already; retry later", maxTxns)}
+	for try := 0; ; try++ {
+		h.txns.mu.Lock()
+		t = h.txns.m[name]
+		h.txns.mu.Unlock()
+		caughtUp = false
+		if t == nil && h.txns.j != nil {
+			nt, err := h.readTxn(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			if nt != nil {
+				if t = h.txns.insert(nt); t == nil {
+					return nil, &Error{Status: http.StatusServiceUnavailable, Code: errGeneral,
+						Msg: fmt.Sprintf("%d commits are open already; retry later", maxTxns)}
+				}
+				caughtUp = t == nt // not another request's, read earlier
 			}
 		}
-	}
-	if t == nil {
-		return nil, noTxn(name)
-	}
-	t.mu.Lock()
-	h.txns.mu.Lock()
-	gone := h.txns.m[name] != t
-	h.txns.mu.Unlock()
-	if gone { // committed or aborted meanwhile
+		if t == nil {
+			return nil, noTxn(name)
+		}
+		t.mu.Lock()
+		h.txns.mu.Lock()
+		gone := h.txns.m[name] != t
+		h.txns.mu.Unlock()
+		if !gone {
+			break
+		}
+		// committed or aborted meanwhile, or, on a shared store, forgotten
+		// by this server to make room: read it again
 		t.mu.Unlock()
-		return nil, noTxn(name)
+		if h.txns.j == nil || try == 2 {
+			return nil, noTxn(name)
+		}
 	}
 	if h.txns.j != nil && !caughtUp {
 		// what the request asks is checked against the whole transaction,
