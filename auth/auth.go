@@ -115,6 +115,7 @@ type state struct {
 	users map[string]user // nil without a users file
 	rules *authz.Rules    // nil without a rules file
 	dummy []byte          // a bcrypt hash for unknown users, of the file's cost
+	creds *credCache      // the credentials checked good lately (creds.go)
 	stamp [2]stamp        // users, rules
 	gen   uint64          // see Generation
 }
@@ -190,6 +191,7 @@ func (a *Auth) load() (*state, error) {
 			return nil, err
 		}
 		st.users = users
+		st.creds = newCredCache()
 		if st.dummy, err = bcrypt.GenerateFromPassword([]byte("verso: no such user"), cost); err != nil {
 			return nil, fmt.Errorf("make the hash for unknown users: %w", err)
 		}
@@ -330,16 +332,25 @@ func (a *Auth) Authenticate(r *http.Request) (string, error) {
 	return "", ErrBadCredentials
 }
 
-// check reports whether password is user's. It does one bcrypt comparison
-// whatever happens, so a wrong password takes as long for a user that does
-// not exist as for one that does.
+// check reports whether password is user's. Unless it checked them good
+// lately (creds.go), it does one bcrypt comparison whatever happens, so a
+// wrong password takes as long for a user that does not exist as for one
+// that does.
 func (a *Auth) check(name, password string) bool {
 	st := a.state.Load()
+	sum := st.creds.sum(name, password)
+	if st.creds.good(sum, a.opts.Clock()) {
+		return true
+	}
 	u, ok := st.users[name]
 	if !ok || !u.bcrypt {
 		bcrypt.CompareHashAndPassword(st.dummy, []byte(password))
 	}
-	return ok && u.hash.MatchesPassword(password)
+	if !ok || !u.hash.MatchesPassword(password) {
+		return false
+	}
+	st.creds.add(sum, a.opts.Clock())
+	return true
 }
 
 // clientIP is the address a request came from (without the port).

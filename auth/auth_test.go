@@ -274,3 +274,73 @@ func TestAuth_Reload(t *testing.T) {
 		return u == "dave"
 	})
 }
+
+// TestAuth_RememberedCredentials checks the credentials remembered once
+// they proved good: a wrong password is still refused, a reload of the
+// users file forgets them (a changed password no longer works), and they
+// are checked again once they are old.
+func TestAuth_RememberedCredentials(t *testing.T) {
+	dir := t.TempDir()
+	users := usersFile(t, dir)
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a, err := auth.New(&auth.Options{Users: users, FailureBurst: 100, Clock: clock, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(user, password, want string) {
+		t.Helper()
+		got, err := a.Authenticate(request(user, password))
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("Authenticate(%q, %q) = %q, %v; want %q", user, password, got, err, want)
+		}
+	}
+	for range 3 {
+		login("alice", "alice-pw", "alice")
+		login("bob", "bob-pw", "bob")
+		login("alice", "alice-pw ", "")
+		login("alice", "bob-pw", "")
+		login("bob", "alice-pw", "")
+	}
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	login("alice", "alice-pw", "alice")
+
+	h, err := bcrypt.GenerateFromPassword([]byte("new-pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "users", "alice:"+string(h)+"\n")
+	if err := a.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	login("alice", "alice-pw", "")
+	login("bob", "bob-pw", "")
+	login("alice", "new-pw", "alice")
+}
+
+// BenchmarkAuthenticate measures a request with the Basic credentials of a
+// user whose password is a bcrypt hash of verso passwd's cost, as each of
+// an svn commit's requests brings them.
+func BenchmarkAuthenticate(b *testing.B) {
+	h, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), bcrypt.DefaultCost)
+	if err != nil {
+		b.Fatal(err)
+	}
+	users := filepath.Join(b.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("alice:"+string(h)+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	a, err := auth.New(&auth.Options{Users: users})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := request("alice", "alice-pw")
+	for b.Loop() {
+		if u, err := a.Authenticate(r); u != "alice" || err != nil {
+			b.Fatal(u, err)
+		}
+	}
+}

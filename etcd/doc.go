@@ -32,6 +32,11 @@ Every key lives under Options.Prefix (default "/verso/"):
     until pruning by age drops a revision.
   - prune, pruned: the guard key every pruning step rewrites, and how far
     pruning by count has trimmed.
+  - ~j/<lease>/<n>: the journals of verso.Journals (journal.go), short-lived
+    records outside the tree and its history (an svn commit's open
+    transaction), each journal attached to its own etcd lease. They sort
+    after every key of the tree, and the watch that follows the tree stops
+    before them.
 
 History lives in h/, i/ and c/, not in etcd's own revisions, so etcd may
 compact (and should: see docs/CLUSTER.md) without verso losing any.

@@ -128,7 +128,8 @@ func (s *Store) watchLoop() {
 	for s.ctx.Err() == nil {
 		start := s.snap.Load().etcdRev + 1
 		ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(s.ctx))
-		wch := s.cli.Watch(ctx, s.k.prefix, clientv3.WithPrefix(), clientv3.WithRev(start))
+		// the tree's keys all sort before "~"; journals (journal.go) after
+		wch := s.cli.Watch(ctx, s.k.prefix, clientv3.WithRange(s.k.prefix+"~"), clientv3.WithRev(start))
 		progressed, err := s.follow(wch)
 		cancel()
 		if s.ctx.Err() != nil {

@@ -2,9 +2,8 @@ package svn
 
 import (
 	"bytes"
-	"crypto/rand"
+	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -25,10 +23,12 @@ import (
 // !svn/txr/NAME/ add to it; PROPPATCH of !svn/txn/NAME sets its log
 // message; MERGE commits it; DELETE of !svn/txn/NAME drops it.
 //
-// Nothing reaches the store before the MERGE: a transaction is a list of
-// verso operations held in memory, checked as it grows (access, sizes,
-// out-of-date bases), and committed as one verso.Txn, so one svn commit is
-// one verso revision, or none.
+// Nothing reaches the tree before the MERGE: a transaction is a list of
+// verso operations, checked as it grows (access, sizes, out-of-date
+// bases), and committed as one verso.Txn, so one svn commit is one verso
+// revision, or none. It is held in memory, and on a store that several
+// servers share in the store's journals too, so that its requests may
+// reach any of them (txn.go).
 
 // Limits of a transaction.
 const (
@@ -57,82 +57,6 @@ const (
 	// schema does.
 	errCommitRule = 165001
 )
-
-// txn is one open transaction.
-type txn struct {
-	mu      sync.Mutex
-	name    string
-	user    string
-	base    verso.Revision // the head when it was opened
-	log     string
-	used    time.Time
-	ops     []verso.Op
-	bytes   int64
-	added   map[verso.Path]bool   // paths made in this transaction (MKCOL, COPY, new keys)
-	deleted map[verso.Path]int    // paths deleted, by the index of their OpDelete
-	values  map[verso.Path][]byte // keys written in this transaction
-	copies  map[verso.Path]copySource
-	tokens  []string // lock tokens the client submitted
-}
-
-// copySource is where a path copied in a transaction came from.
-type copySource struct {
-	path verso.Path
-	rev  verso.Revision
-}
-
-// txnTable holds the open transactions of a Handler.
-type txnTable struct {
-	mu    sync.Mutex
-	m     map[string]*txn
-	bytes int64 // held by all of them, under mu
-}
-
-// reserve counts n more bytes held by open transactions, or reports
-// false if that would pass maxOpenBytes.
-func (tt *txnTable) reserve(n int64) bool {
-	tt.mu.Lock()
-	defer tt.mu.Unlock()
-	if tt.bytes+n > maxOpenBytes {
-		return false
-	}
-	tt.bytes += n
-	return true
-}
-
-// drop forgets transaction t (locked by the caller or unreachable).
-func (tt *txnTable) drop(t *txn) {
-	tt.mu.Lock()
-	defer tt.mu.Unlock()
-	if tt.m[t.name] == t {
-		delete(tt.m, t.name)
-		tt.bytes -= t.bytes
-	}
-}
-
-// txnOf returns the open transaction named name, locked, if r's user
-// opened it (one opened anonymously becomes the first user's who
-// continues it: svn sends credentials only once asked).
-func (h *Handler) txnOf(r *http.Request, name string) (*txn, error) {
-	h.txns.mu.Lock()
-	t := h.txns.m[name]
-	h.txns.mu.Unlock()
-	u := h.userOf(r)
-	if t != nil && t.user == "" && u != "" {
-		t.mu.Lock()
-		if t.user == "" {
-			t.user = u
-		}
-		t.mu.Unlock()
-	}
-	if t == nil || t.user != u {
-		return nil, &Error{Status: http.StatusNotFound, Code: errNotFound,
-			Msg: fmt.Sprintf("no open transaction %q (it was committed, aborted, or expired after %v idle)", name, txnIdle)}
-	}
-	t.mu.Lock()
-	t.used = time.Now()
-	return t, nil // locked: the caller unlocks
-}
 
 func (h *Handler) userOf(r *http.Request) string {
 	if h.o.Access == nil {
@@ -205,8 +129,7 @@ func (h *Handler) createTxn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !sk.isList || len(sk.list) == 0 || sk.list[0].isList {
 		return badRequest("the POST body is not an svn request skel")
 	}
-	t := &txn{user: h.userOf(r), used: time.Now(), added: map[verso.Path]bool{},
-		deleted: map[verso.Path]int{}, values: map[verso.Path][]byte{}, copies: map[verso.Path]copySource{}}
+	rec := &txnRec{Kind: recOpen, User: h.userOf(r)}
 	switch sk.list[0].atom {
 	case "create-txn":
 	case "create-txn-with-props":
@@ -218,38 +141,19 @@ func (h *Handler) createTxn(w http.ResponseWriter, r *http.Request) error {
 			if props[i].isList || props[i+1].isList {
 				return badRequest("create-txn-with-props wants one list of names and values")
 			}
-			if err := t.setRevprop(props[i].atom, props[i+1].atom); err != nil {
+			if err := setRevprop(&rec.Log, props[i].atom, props[i+1].atom); err != nil {
 				return err
 			}
 		}
 	default:
 		return &Error{Status: http.StatusBadRequest, Code: errUnsupported, Msg: fmt.Sprintf("unknown POST request %q", sk.list[0].atom)}
 	}
-	if t.base, err = h.store.Head(r.Context()); err != nil {
+	if rec.Base, err = h.store.Head(r.Context()); err != nil {
 		return err
 	}
-	var id [8]byte
-	rand.Read(id[:])
-	t.name = strconv.FormatInt(int64(t.base), 10) + "-" + hex.EncodeToString(id[:])
-	h.txns.mu.Lock()
-	now := time.Now()
-	for k, o := range h.txns.m {
-		if o.mu.TryLock() {
-			if now.Sub(o.used) > txnIdle {
-				delete(h.txns.m, k)
-				h.txns.bytes -= o.bytes
-			}
-			o.mu.Unlock()
-		}
-	}
-	full := len(h.txns.m) >= maxTxns
-	if !full {
-		h.txns.m[t.name] = t
-	}
-	h.txns.mu.Unlock()
-	if full {
-		return &Error{Status: http.StatusServiceUnavailable, Code: errGeneral,
-			Msg: fmt.Sprintf("%d commits are open already; retry later", maxTxns)}
+	t := newTxn()
+	if err := h.openTxn(r.Context(), t, rec); err != nil {
+		return err
 	}
 	w.Header().Set("SVN-Txn-Name", t.name)
 	w.Header().Set("Location", h.o.Mount+"/!svn/txn/"+t.name)
@@ -257,15 +161,16 @@ func (h *Handler) createTxn(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// setRevprop sets a revision property of the transaction: verso keeps
-// svn:log as the commit's message; svn:author and svn:date are verso's own.
-func (t *txn) setRevprop(name, value string) error {
+// setRevprop sets a revision property of a transaction whose log message
+// is *log: verso keeps svn:log as the commit's message; svn:author and
+// svn:date are verso's own.
+func setRevprop(log *string, name, value string) error {
 	switch name {
 	case "svn:log":
 		if !utf8Valid(value) {
 			return badRequest("svn:log must be UTF-8")
 		}
-		t.log = value
+		*log = value
 		return nil
 	case "svn:author", "svn:date":
 		return nil // the authenticated user and the commit's time
@@ -280,35 +185,46 @@ func (h *Handler) abortTxn(w http.ResponseWriter, r *http.Request, res resource)
 	if err != nil {
 		return err
 	}
+	defer t.mu.Unlock()
+	if t.merging {
+		return errMerging
+	}
+	if h.txns.j != nil {
+		if err := h.txns.j.DropJournal(r.Context(), t.journal); err != nil {
+			return err
+		}
+	}
 	h.txns.drop(t)
-	t.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // revprops answers PROPPATCH !svn/txn/NAME: the log message.
 func (h *Handler) revprops(w http.ResponseWriter, r *http.Request, res resource) error {
-	t, err := h.txnOf(r, res.txn)
-	if err != nil {
-		return err
-	}
-	defer t.mu.Unlock()
 	set, remove, err := h.readPropertyUpdate(w, r)
 	if err != nil {
 		return err
 	}
-	for _, p := range set {
-		if err := t.setRevprop(p.svnName(), p.value); err != nil {
-			return err
+	return h.withTxn(r, res.txn, func(t *txn) error {
+		rec := &txnRec{Kind: recLog, Log: t.log}
+		for _, p := range set {
+			if err := setRevprop(&rec.Log, p.svnName(), p.value); err != nil {
+				return err
+			}
 		}
-	}
-	for _, p := range remove {
-		if p.svnName() == "svn:log" {
-			t.log = ""
+		for _, p := range remove {
+			if p.svnName() == "svn:log" {
+				rec.Log = ""
+			}
 		}
-	}
-	writePropstatOK(w, h.o.Mount+"/!svn/txn/"+t.name)
-	return nil
+		if rec.Log != t.log {
+			if err := h.record(r.Context(), t, rec); err != nil {
+				return err
+			}
+		}
+		writePropstatOK(w, h.o.Mount+"/!svn/txn/"+t.name)
+		return nil
+	})
 }
 
 // writePropstatOK answers a PROPPATCH that did all it was asked.
@@ -361,12 +277,12 @@ func (t *txn) inTxn(p verso.Path) (made bool, src copySource, rel string, copied
 	}
 }
 
-func (t *txn) add(op verso.Op) error {
-	if len(t.ops) >= maxTxnOps {
+// room refuses n more operations if t would pass maxTxnOps.
+func (t *txn) room(n int) error {
+	if len(t.ops)+n > maxTxnOps {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
 			Msg: fmt.Sprintf("a commit holds at most %d changes", maxTxnOps)}
 	}
-	t.ops = append(t.ops, op)
 	return nil
 }
 
@@ -437,73 +353,71 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 	if err != nil {
 		return err
 	}
-	t, err := h.txnOf(r, res.txn)
-	if err != nil {
-		return err
-	}
-	defer t.mu.Unlock()
-	e, baseText, exists, err := h.baseText(r, t, p, base)
-	if err != nil {
-		return err
-	}
-	if err := h.confirmLocks(r, t, p, false, !exists); err != nil {
-		return err
-	}
-	if want := r.Header.Get("X-SVN-Base-Fulltext-MD5"); want != "" && exists && md5hex(baseText) != want {
-		return &Error{Status: http.StatusConflict, Code: errChecksum,
-			Msg: fmt.Sprintf("base checksum mismatch on '%s': the text changed since; try updating", p)}
-	}
-	value, err := applySvndiff(delta, baseText, h.o.MaxValueSize)
-	if errors.Is(err, errTooLargeDelta) {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
-			Msg: fmt.Sprintf("'%s' is larger than the largest value verso takes, %d bytes (--max-value-size)", p, h.o.MaxValueSize)}
-	}
-	if err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: errBadRequest, Msg: fmt.Sprintf("invalid svndiff for '%s': %v", p, err)}
-	}
-	if want := r.Header.Get("X-SVN-Result-Fulltext-MD5"); want != "" && md5hex(value) != want {
-		return &Error{Status: http.StatusBadRequest, Code: errChecksum,
-			Msg: fmt.Sprintf("checksum mismatch for '%s': the text made is not the one the client sent", p)}
-	}
-	if t.bytes+int64(len(value)) > maxTxnBytes {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
-			Msg: fmt.Sprintf("a commit carries at most %d bytes of text", maxTxnBytes)}
-	}
-	if !h.txns.reserve(int64(len(value))) {
-		return &Error{Status: http.StatusServiceUnavailable, Code: errGeneral,
-			Msg: "the commits open on this server hold too much text; retry later"}
-	}
-	op := verso.Op{Kind: verso.OpPut, Path: p, Value: value}
-	if e != nil {
-		op.ContentType = e.ContentType
-	} else {
-		op.ContentType = http.DetectContentType(value)
-	}
-	if made, _, _, _ := t.inTxn(p); !made && exists && e != nil && base > 0 {
-		if _, ok := t.values[p]; !ok {
-			op.If = verso.Cond{TreeRev: base} // unchanged since the client's base
+	return h.withTxn(r, res.txn, func(t *txn) error {
+		e, baseText, exists, err := h.baseText(r, t, p, base)
+		if err != nil {
+			return err
 		}
-	}
-	if !exists {
-		if _, del := t.deleted[p]; !del {
-			if made, _, _, _ := t.inTxn(p.Parent()); !made {
-				op.If = verso.Cond{Absent: true}
+		tokens, err := h.confirmLocks(r, t, p, false, !exists)
+		if err != nil {
+			return err
+		}
+		if want := r.Header.Get("X-SVN-Base-Fulltext-MD5"); want != "" && exists && md5hex(baseText) != want {
+			return &Error{Status: http.StatusConflict, Code: errChecksum,
+				Msg: fmt.Sprintf("base checksum mismatch on '%s': the text changed since; try updating", p)}
+		}
+		value, err := applySvndiff(delta, baseText, h.o.MaxValueSize)
+		if errors.Is(err, errTooLargeDelta) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
+				Msg: fmt.Sprintf("'%s' is larger than the largest value verso takes, %d bytes (--max-value-size)", p, h.o.MaxValueSize)}
+		}
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: errBadRequest, Msg: fmt.Sprintf("invalid svndiff for '%s': %v", p, err)}
+		}
+		if want := r.Header.Get("X-SVN-Result-Fulltext-MD5"); want != "" && md5hex(value) != want {
+			return &Error{Status: http.StatusBadRequest, Code: errChecksum,
+				Msg: fmt.Sprintf("checksum mismatch for '%s': the text made is not the one the client sent", p)}
+		}
+		if t.bytes+int64(len(value)) > maxTxnBytes {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
+				Msg: fmt.Sprintf("a commit carries at most %d bytes of text", maxTxnBytes)}
+		}
+		if err := t.room(1); err != nil {
+			return err
+		}
+		op := verso.Op{Kind: verso.OpPut, Path: p, Value: value}
+		if e != nil {
+			op.ContentType = e.ContentType
+		} else {
+			op.ContentType = http.DetectContentType(value)
+		}
+		if made, _, _, _ := t.inTxn(p); !made && exists && e != nil && base > 0 {
+			if _, ok := t.values[p]; !ok {
+				op.If = verso.Cond{TreeRev: base} // unchanged since the client's base
 			}
 		}
-		t.added[p] = true
-	}
-	if err := t.add(op); err != nil {
-		h.txns.reserve(-int64(len(value)))
-		return err
-	}
-	t.bytes += int64(len(value))
-	t.values[p] = value
-	if exists {
-		w.WriteHeader(http.StatusNoContent)
-	} else {
-		w.WriteHeader(http.StatusCreated)
-	}
-	return nil
+		if !exists {
+			if _, del := t.deleted[p]; !del {
+				if made, _, _, _ := t.inTxn(p.Parent()); !made {
+					op.If = verso.Cond{Absent: true}
+				}
+			}
+		}
+		if !h.txns.reserve(int64(len(value))) {
+			return &Error{Status: http.StatusServiceUnavailable, Code: errGeneral,
+				Msg: "the commits open on this server hold too much text; retry later"}
+		}
+		if err := h.record(r.Context(), t, &txnRec{Kind: recPut, Ops: []verso.Op{op}, New: !exists, Tokens: tokens}); err != nil {
+			h.txns.reserve(-int64(len(value)))
+			return err
+		}
+		if exists {
+			w.WriteHeader(http.StatusNoContent)
+		} else {
+			w.WriteHeader(http.StatusCreated)
+		}
+		return nil
+	})
 }
 
 // mkcol answers MKCOL !svn/txr/NAME/PATH: a new directory.
@@ -515,20 +429,20 @@ func (h *Handler) mkcol(w http.ResponseWriter, r *http.Request, res resource) er
 	if err := h.mustWrite(r, p, false); err != nil {
 		return err
 	}
-	t, err := h.txnOf(r, res.txn)
-	if err != nil {
-		return err
-	}
-	defer t.mu.Unlock()
-	if err := h.confirmLocks(r, t, p, false, true); err != nil {
-		return err
-	}
-	if err := t.add(verso.Op{Kind: verso.OpMkcol, Path: p}); err != nil {
-		return err
-	}
-	t.added[p] = true
-	w.WriteHeader(http.StatusCreated)
-	return nil
+	return h.withTxn(r, res.txn, func(t *txn) error {
+		tokens, err := h.confirmLocks(r, t, p, false, true)
+		if err != nil {
+			return err
+		}
+		if err := t.room(1); err != nil {
+			return err
+		}
+		if err := h.record(r.Context(), t, &txnRec{Kind: recMkcol, Ops: []verso.Op{{Kind: verso.OpMkcol, Path: p}}, Tokens: tokens}); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusCreated)
+		return nil
+	})
 }
 
 // delete answers DELETE !svn/txr/NAME/PATH.
@@ -544,55 +458,40 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, res resource) e
 	if err != nil {
 		return err
 	}
-	t, err := h.txnOf(r, res.txn)
-	if err != nil {
-		return err
-	}
-	defer t.mu.Unlock()
-	if err := h.confirmLocks(r, t, p, true, true); err != nil {
-		return err
-	}
-	op := verso.Op{Kind: verso.OpDelete, Path: p}
-	if made, _, _, _ := t.inTxn(p); !made {
-		e, err := h.store.Get(r.Context(), p, verso.Head)
-		if errors.Is(err, verso.ErrNotFound) {
-			return &Error{Status: http.StatusNotFound, Code: errNotFound, Msg: fmt.Sprintf("'%s' path not found", p)}
-		}
+	return h.withTxn(r, res.txn, func(t *txn) error {
+		tokens, err := h.confirmLocks(r, t, p, true, true)
 		if err != nil {
 			return err
 		}
-		kind := "File"
-		if e.IsNamespace() {
-			kind = "Directory"
-		}
-		if base > 0 {
-			if e.TreeRev > base {
-				return outOfDate(p, kind)
+		op := verso.Op{Kind: verso.OpDelete, Path: p}
+		if made, _, _, _ := t.inTxn(p); !made {
+			e, err := h.store.Get(r.Context(), p, verso.Head)
+			if errors.Is(err, verso.ErrNotFound) {
+				return &Error{Status: http.StatusNotFound, Code: errNotFound, Msg: fmt.Sprintf("'%s' path not found", p)}
 			}
-			op.If = verso.Cond{TreeRev: base}
+			if err != nil {
+				return err
+			}
+			kind := "File"
+			if e.IsNamespace() {
+				kind = "Directory"
+			}
+			if base > 0 {
+				if e.TreeRev > base {
+					return outOfDate(p, kind)
+				}
+				op.If = verso.Cond{TreeRev: base}
+			}
 		}
-	}
-	if err := t.add(op); err != nil {
-		return err
-	}
-	t.deleted[p] = len(t.ops) - 1
-	for q := range t.values {
-		if p.Contains(q) {
-			delete(t.values, q)
+		if err := t.room(1); err != nil {
+			return err
 		}
-	}
-	for q := range t.added {
-		if p.Contains(q) {
-			delete(t.added, q)
+		if err := h.record(r.Context(), t, &txnRec{Kind: recDelete, Ops: []verso.Op{op}, Tokens: tokens}); err != nil {
+			return err
 		}
-	}
-	for q := range t.copies {
-		if p.Contains(q) {
-			delete(t.copies, q)
-		}
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
 }
 
 // copy answers COPY of a node at a revision (!svn/rvr/REV/PATH) to a path
@@ -652,73 +551,33 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 			return err
 		}
 	}
-	t, err := h.txnOf(r, dres.txn)
-	if err != nil {
-		return err
-	}
-	defer t.mu.Unlock()
-	cur, err := h.store.Get(ctx, src, verso.Head)
-	if err != nil && !errors.Is(err, verso.ErrNotFound) {
-		return err
-	}
-	if err := h.confirmLocks(r, t, dst, true, true); err != nil {
-		return err
-	}
-	op := verso.Op{Kind: verso.OpCopy, Path: dst, From: src, Depth: depth, FromRev: rev}
-	if made, _, _, _ := t.inTxn(src); made {
-		return &Error{Status: http.StatusConflict, Code: errUnsupported,
-			Msg: fmt.Sprintf("cannot copy '%s', which this commit makes: commit it first", src)}
-	}
-	var ops []verso.Op
-	if cur != nil && cur.Kind == se.Kind && cur.CreateRev == se.CreateRev && cur.TreeRev <= rev {
-		// the source is as it was at rev: a verso copy, with its history
-		ops = []verso.Op{op}
-	} else {
-		// the source changed since rev: copy its state at rev, path by
-		// path, recorded as copies
-		if err := h.store.Walk(ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {
-			p := e.Path.Rebase(src, dst)
-			if e.IsNamespace() {
-				ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: p, From: e.Path, FromRev: rev})
-			} else {
-				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: p, Value: e.Value, ContentType: e.ContentType, From: e.Path, FromRev: rev})
-			}
-			if len(e.Props) > 0 {
-				var pc []verso.PropChange
-				for _, k := range sortedKeys(e.Props) {
-					pc = append(pc, verso.PropChange{Name: k, Value: e.Props[k]})
-				}
-				ops = append(ops, verso.Op{Kind: verso.OpProps, Path: p, Props: pc})
-			}
-			return nil
-		}); err != nil {
+	return h.withTxn(r, dres.txn, func(t *txn) error {
+		cur, err := h.store.Get(ctx, src, verso.Head)
+		if err != nil && !errors.Is(err, verso.ErrNotFound) {
 			return err
 		}
-	}
-	if len(t.ops)+len(ops) > maxTxnOps {
-		return t.add(verso.Op{}) // the limit's error
-	}
-	// A move in a working copy deletes the source before it copies it:
-	// copy it before that delete.
-	at := len(t.ops)
-	for q := src; ; q = q.Parent() {
-		if i, ok := t.deleted[q]; ok && i < at {
-			at = i
+		tokens, err := h.confirmLocks(r, t, dst, true, true)
+		if err != nil {
+			return err
 		}
-		if q == verso.Root {
-			break
+		if made, _, _, _ := t.inTxn(src); made {
+			return &Error{Status: http.StatusConflict, Code: errUnsupported,
+				Msg: fmt.Sprintf("cannot copy '%s', which this commit makes: commit it first", src)}
 		}
-	}
-	t.ops = append(t.ops[:at], append(ops, t.ops[at:]...)...)
-	for q, i := range t.deleted {
-		if i >= at {
-			t.deleted[q] = i + len(ops)
+		ops, err := copyOps(ctx, h.store, src, dst, rev, depth, se, cur, true)
+		if err != nil {
+			return err
 		}
-	}
-	t.added[dst] = true
-	t.copies[dst] = copySource{path: src, rev: rev}
-	w.WriteHeader(http.StatusCreated)
-	return nil
+		if err := t.room(len(ops)); err != nil {
+			return err
+		}
+		at := copyAt(t.deleted, src, len(t.ops))
+		if err := h.record(ctx, t, &txnRec{Kind: recCopy, Ops: ops, At: at, Path: dst, From: src, FromRev: rev, Tokens: tokens}); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusCreated)
+		return nil
+	})
 }
 
 // propUpdate is one property of a PROPPATCH.
@@ -823,50 +682,52 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, res resource
 	if err != nil {
 		return err
 	}
-	t, err := h.txnOf(r, res.txn)
-	if err != nil {
-		return err
-	}
-	defer t.mu.Unlock()
-	if err := h.confirmLocks(r, t, p, false, false); err != nil {
-		return err
-	}
-	// The dead properties the path has now: a property svn shows by the
-	// local name of another namespace (set by a WebDAV client) is changed
-	// under that name.
-	var have map[string]string
-	if made, _, _, _ := t.inTxn(p); !made {
-		if e, err := h.store.Get(r.Context(), p, verso.Head); err == nil {
-			have = e.Props
-		}
-	}
-	var changes []verso.PropChange
 	for _, u := range set {
 		if !xmlSafe(strings.ReplaceAll(u.value, "\r", "")) {
 			return badRequest("the value of property %s is not text: verso keeps properties as XML text", u.svnName())
 		}
-		v := xmlText(u.value)
-		if u.name.Space == nsSVNProp && u.name.Local == "mime-type" {
-			for i := range t.ops {
-				if t.ops[i].Kind == verso.OpPut && t.ops[i].Path == p {
-					t.ops[i].ContentType = u.value
-				}
-			}
-		}
-		changes = append(changes, verso.PropChange{Name: h.deadName(u.name, have), Value: v})
 	}
-	for _, u := range remove {
-		for _, n := range h.deadNames(u.name, have) {
-			changes = append(changes, verso.PropChange{Name: n, Remove: true})
-		}
-	}
-	if len(changes) > 0 {
-		if err := t.add(verso.Op{Kind: verso.OpProps, Path: p, Props: changes}); err != nil {
+	return h.withTxn(r, res.txn, func(t *txn) error {
+		tokens, err := h.confirmLocks(r, t, p, false, false)
+		if err != nil {
 			return err
 		}
-	}
-	writePropstatOK(w, h.o.Mount+"/!svn/txr/"+t.name+escapePath(string(p)))
-	return nil
+		// The dead properties the path has now: a property svn shows by the
+		// local name of another namespace (set by a WebDAV client) is changed
+		// under that name.
+		var have map[string]string
+		if made, _, _, _ := t.inTxn(p); !made {
+			if e, err := h.store.Get(r.Context(), p, verso.Head); err == nil {
+				have = e.Props
+			}
+		}
+		rec := &txnRec{Kind: recProps, Path: p, Tokens: tokens}
+		var changes []verso.PropChange
+		for _, u := range set {
+			if u.name.Space == nsSVNProp && u.name.Local == "mime-type" {
+				rec.Mime = &u.value
+			}
+			changes = append(changes, verso.PropChange{Name: h.deadName(u.name, have), Value: xmlText(u.value)})
+		}
+		for _, u := range remove {
+			for _, n := range h.deadNames(u.name, have) {
+				changes = append(changes, verso.PropChange{Name: n, Remove: true})
+			}
+		}
+		if len(changes) > 0 {
+			if err := t.room(1); err != nil {
+				return err
+			}
+			rec.Ops = []verso.Op{{Kind: verso.OpProps, Path: p, Props: changes}}
+		}
+		if len(rec.Ops) > 0 || len(rec.Tokens) > 0 {
+			if err := h.record(r.Context(), t, rec); err != nil {
+				return err
+			}
+		}
+		writePropstatOK(w, h.o.Mount+"/!svn/txr/"+t.name+escapePath(string(p)))
+		return nil
+	})
 }
 
 // deadName returns the dead property an svn property is kept as: svn:NAME
@@ -953,19 +814,34 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) e
 		return &Error{Status: http.StatusBadRequest, Code: errUnsupported,
 			Msg: fmt.Sprintf("MERGE source %q is not a transaction (verso speaks protocol version 2)", src)}
 	}
-	t, err := h.txnOf(r, res.txn)
+	var c *verso.Commit
+	err = h.withTxn(r, res.txn, func(t *txn) error {
+		if len(t.ops) == 0 {
+			return &Error{Status: http.StatusConflict, Code: errGeneral, Msg: "the commit changes nothing"}
+		}
+		// the merge record makes sure this server has every change of the
+		// transaction, and holds off changes through other servers
+		if err := h.record(r.Context(), t, &txnRec{Kind: recMerge}); err != nil {
+			return err
+		}
+		c, err = h.store.Commit(r.Context(), &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops})
+		if err != nil {
+			if uerr := h.record(context.WithoutCancel(r.Context()), t, &txnRec{Kind: recUnmerge}); uerr != nil {
+				h.o.Logger.Warn("verso: svn commit failed and stays refused", "txn", t.name, "err", uerr)
+			}
+			return h.commitError(r, err)
+		}
+		if h.txns.j != nil {
+			if err := h.txns.j.DropJournal(context.WithoutCancel(r.Context()), t.journal); err != nil {
+				h.o.Logger.Warn("verso: drop the journal of a committed svn transaction; it expires", "txn", t.name, "err", err)
+			}
+		}
+		h.txns.drop(t)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
-	if len(t.ops) == 0 {
-		return &Error{Status: http.StatusConflict, Code: errGeneral, Msg: "the commit changes nothing"}
-	}
-	c, err := h.store.Commit(r.Context(), &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops})
-	if err != nil {
-		return h.commitError(r, err)
-	}
-	h.txns.drop(t)
 	h.releaseLocks(r, base, body)
 	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 	w.Header().Set("X-Verso-Revision", strconv.FormatInt(int64(c.Rev), 10))

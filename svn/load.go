@@ -239,9 +239,12 @@ type loadNode struct {
 }
 
 // Load reads an svnadmin dump stream (format 2 or 3, with or without
-// deltas) into store, which must be empty: each revision of the stream
-// becomes the verso revision of the same number, with its svn:author,
-// svn:date and svn:log. What verso cannot keep is passed to o.Report.
+// deltas) into store: each revision of the stream becomes the verso
+// revision of the same number, with its svn:author, svn:date and svn:log.
+// An empty store takes a dump that starts at revision 0 or 1; a store
+// whose head is N only one that starts at revision N+1 (an incremental
+// dump, svnadmin dump -r N+1:M --incremental), whose changes apply to
+// the tree the store holds. What verso cannot keep is passed to o.Report.
 func Load(ctx context.Context, store verso.Store, r io.Reader, o LoadOptions) (verso.Revision, error) {
 	if o.MaxValueSize <= 0 {
 		o.MaxValueSize = 1 << 20
@@ -251,13 +254,6 @@ func Load(ctx context.Context, store verso.Store, r io.Reader, o LoadOptions) (v
 	}
 	if o.SetTime == nil {
 		o.SetTime = func(time.Time) {}
-	}
-	head, err := store.Head(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if head != 0 {
-		return 0, fmt.Errorf("the store is not empty (head %d): a dump loads into a new store", head)
 	}
 	l := &loader{ctx: ctx, store: store, o: o, skipped: map[verso.Path]bool{}}
 	cr := &countReader{r: bufio.NewReaderSize(r, 64<<10)}
@@ -319,7 +315,7 @@ func Load(ctx context.Context, store verso.Store, r io.Reader, o LoadOptions) (v
 	if err := l.commit(); err != nil {
 		return 0, fail(err)
 	}
-	head, err = store.Head(ctx)
+	head, err := store.Head(ctx)
 	if o.Progress != nil {
 		o.Progress(head, cr.n)
 	}
@@ -332,8 +328,12 @@ func (l *loader) begin(n verso.Revision, rec *record) error {
 	if err != nil {
 		return err
 	}
-	if n != head+1 && !(n == 0 && head == 0 && !l.started) {
-		return fmt.Errorf("revision %d does not follow revision %d: verso keeps revision numbers, so a dump must start at revision 0 or 1 and leave none out", n, head)
+	l.rev = n // named by the errors
+	switch {
+	case !l.started && head > 0 && n != head+1:
+		return fmt.Errorf("the dump starts at revision %d, but the store ends at revision %d: verso keeps revision numbers, so onto this store it loads only a dump that starts at revision %d (svnadmin dump -r %d:HEAD --incremental); a whole dump loads into a new store", n, head, head+1, head+1)
+	case n != head+1 && !(n == 0 && head == 0 && !l.started):
+		return fmt.Errorf("revision %d does not follow revision %d: verso keeps revision numbers, so a dump must start at revision 0 or 1 (or, onto a store that ends at revision N, at N+1) and leave none out", n, head)
 	}
 	l.rev, l.started = n, true
 	l.author, l.log, l.date = "", "", time.Time{}
@@ -549,7 +549,6 @@ func (l *loader) copy(p, src verso.Path, rev verso.Revision) (*loadNode, error) 
 	if err != nil && !errors.Is(err, verso.ErrNotFound) {
 		return nil, err
 	}
-	var ops []verso.Op
 	touched := false
 	for q := range l.state {
 		if src.Contains(q) || q.Contains(src) {
@@ -558,50 +557,15 @@ func (l *loader) copy(p, src verso.Path, rev verso.Revision) (*loadNode, error) 
 			}
 		}
 	}
-	if !touched && cur != nil && cur.Kind == se.Kind && cur.CreateRev == se.CreateRev && cur.TreeRev <= rev {
-		depth := 0
-		if se.IsNamespace() {
-			depth = verso.Infinite
-		}
-		ops = []verso.Op{{Kind: verso.OpCopy, Path: p, From: src, Depth: depth, FromRev: rev}}
-	} else {
-		// the source changed since rev: its state at rev, path by path,
-		// recorded as copies
-		err := l.store.Walk(l.ctx, src, rev, verso.Infinite, func(e *verso.Entry) error {
-			q := e.Path.Rebase(src, p)
-			if e.IsNamespace() {
-				ops = append(ops, verso.Op{Kind: verso.OpMkcol, Path: q, From: e.Path, FromRev: rev})
-			} else {
-				ops = append(ops, verso.Op{Kind: verso.OpPut, Path: q, Value: e.Value, ContentType: e.ContentType, From: e.Path, FromRev: rev})
-			}
-			if len(e.Props) > 0 {
-				var pc []verso.PropChange
-				for _, k := range sortedKeys(e.Props) {
-					pc = append(pc, verso.PropChange{Name: k, Value: e.Props[k]})
-				}
-				ops = append(ops, verso.Op{Kind: verso.OpProps, Path: q, Props: pc})
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+	depth := 0
+	if se.IsNamespace() {
+		depth = verso.Infinite
 	}
-	at := len(l.ops)
-	for q := src; ; q = q.Parent() {
-		if i, ok := l.deleted[q]; ok && i < at {
-			at = i
-		}
-		if q == verso.Root {
-			break
-		}
+	ops, err := copyOps(l.ctx, l.store, src, p, rev, depth, se, cur, !touched)
+	if err != nil {
+		return nil, err
 	}
-	l.ops = append(l.ops[:at], append(ops, l.ops[at:]...)...)
-	for q, i := range l.deleted {
-		if i >= at {
-			l.deleted[q] = i + len(ops)
-		}
-	}
+	l.ops = insertOps(l.ops, l.deleted, copyAt(l.deleted, src, len(l.ops)), ops)
 	l.copies[p] = copySource{path: src, rev: rev}
 	return &loadNode{kind: se.Kind, text: se.Value, props: svnProps(se)}, nil
 }

@@ -147,18 +147,17 @@ func ifTokens(r *http.Request) []string {
 }
 
 // confirmLocks refuses a write to p that a lock holds off, unless the
-// request or the transaction submits its token.
-func (h *Handler) confirmLocks(r *http.Request, t *txn, p verso.Path, subtree, membership bool) error {
+// request or the transaction submits its token; it returns the tokens
+// the request submits, for the record of its change to add to t.
+func (h *Handler) confirmLocks(r *http.Request, t *txn, p verso.Path, subtree, membership bool) (tokens []string, err error) {
 	if h.o.Locks == nil {
-		return nil
+		return nil, nil
 	}
-	tokens := append(ifTokens(r), t.tokens...)
-	if err := h.o.Locks.Confirm(p, subtree, membership, tokens); err != nil {
-		return &Error{Status: http.StatusLocked, Code: errFSLocked,
+	if err := h.o.Locks.Confirm(p, subtree, membership, append(ifTokens(r), t.tokens...)); err != nil {
+		return nil, &Error{Status: http.StatusLocked, Code: errFSLocked,
 			Msg: fmt.Sprintf("'%s' is locked (svn lock or a WebDAV client's LOCK), and this commit does not hold the lock", p)}
 	}
-	t.tokens = append(t.tokens, ifTokens(r)...)
-	return nil
+	return ifTokens(r), nil
 }
 
 // lock answers svn lock: LOCK of a file's public URL.

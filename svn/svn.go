@@ -102,6 +102,9 @@ func New(store verso.Store, o Options) *Handler {
 		o.MaxValueSize = 1 << 20
 	}
 	h := &Handler{store: store, o: o, uuid: o.UUID, txns: &txnTable{m: map[string]*txn{}}, lockMeta: map[string]lockMeta{}}
+	if j, ok := store.(verso.Journals); ok {
+		h.txns.j = j // servers sharing the store share open commits (txn.go)
+	}
 	if h.uuid == "" {
 		h.uuid = nameUUID("verso svn repository " + o.Mount)
 	}

@@ -25,20 +25,28 @@ func newLoadCommand(getenv func(string) string) *cobra.Command {
 	maxValue := ByteSize(1 << 20)
 	cmd := &cobra.Command{
 		Use:   "load [FILE] --data DIR",
-		Short: "Make a new store from a Subversion dump (svnadmin dump)",
+		Short: "Make a store from a Subversion dump (svnadmin dump), or add to one",
 		Long: `Load reads an svnadmin dump stream (format 2 or 3, with or without --deltas)
-from FILE, or standard input, into a NEW store in the data directory DIR,
-for a verso that is stopped. Each svn revision becomes the verso revision of
+from FILE, or standard input, into the store in the data directory DIR, for
+a verso that is stopped. Each svn revision becomes the verso revision of
 the same number, with its svn:author, svn:date and svn:log; copies, moves,
 deletes and properties (as dead properties) are kept.
+
+Without a store in DIR, load makes a new one from a whole dump (one that
+starts at revision 0 or 1). Onto a store that ends at revision N (made by
+an earlier load, say), it adds an incremental dump that starts at revision
+N+1: svnadmin dump -r N+1:HEAD --incremental. Any other dump is refused,
+and the store left as it was.
 
 What verso cannot keep is listed on standard error, never dropped silently:
 a file larger than --max-value-size, a binary property value, a revision
 property other than svn:author, svn:date and svn:log, the repository UUID.
 A stream that cannot be read stops the load with the revision and byte
-offset where it broke, and leaves no store behind. On a terminal, load
+offset where it broke, and leaves no store behind (or the store as it was:
+load adds to a copy, which replaces it at the end). On a terminal, load
 shows its progress.`,
 		Example: `  svnadmin dump /srv/svn/config | verso load --data /var/lib/verso
+  svnadmin dump -r 1001:HEAD --incremental /srv/svn/config | verso load --data /var/lib/verso
   verso load config.dump --data /var/lib/verso --max-value-size 4MiB`,
 		Args: argsBetween(0, 1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,11 +69,15 @@ shows its progress.`,
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok {
 				tty = term.IsTerminal(int(f.Fd()))
 			}
-			head, notes, uuid, err := loadDump(cmd.Context(), in, data, int64(maxValue), cmd.ErrOrStderr(), tty)
+			base, head, notes, uuid, err := loadDump(cmd.Context(), in, data, int64(maxValue), cmd.ErrOrStderr(), tty)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Loaded %s into %s: %d revisions", name, filepath.Join(data, dbFile), head)
+			if base == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "Loaded %s into %s: %d revisions", name, filepath.Join(data, dbFile), head)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Loaded %s onto %s: revisions %d to %d", name, filepath.Join(data, dbFile), base+1, head)
+			}
 			switch {
 			case notes == 1:
 				fmt.Fprintf(cmd.OutOrStdout(), ", 1 thing not kept (listed above)")
@@ -79,26 +91,27 @@ shows its progress.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&data, "data", DefaultConfig().Data, "`DIR` to make the store in (env VERSO_DATA)")
+	cmd.Flags().StringVar(&data, "data", DefaultConfig().Data, "`DIR` of the store to make or add to (env VERSO_DATA)")
 	cmd.Flags().Var(&maxValue, "max-value-size", "largest file text kept: a `SIZE` in bytes or with a unit (give the server's)")
 	return cmd
 }
 
-// loadDump loads the stream into a new store in dir and returns its head
-// and the number of things it reported as not kept.
-func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, stderr io.Writer, tty bool) (head verso.Revision, notes int, uuid string, err error) {
+// loadDump loads the stream into the store in dir, a new one if there is
+// none, and returns the head the store had (0 for a new one) and has, and
+// the number of things it reported as not kept. A load that stops leaves
+// the store as it was (or none).
+func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, stderr io.Writer, tty bool) (base, head verso.Revision, notes int, uuid string, err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return 0, 0, "", fmt.Errorf("create data directory: %w", err)
+		return 0, 0, 0, "", fmt.Errorf("create data directory: %w", err)
 	}
 	unlock, err := lockDataDir(dir)
 	if err != nil {
-		return 0, 0, "", err
+		return 0, 0, 0, "", err
 	}
 	defer unlock()
 	db := filepath.Join(dir, dbFile)
-	if _, err := os.Stat(db); err == nil {
-		return 0, 0, "", fmt.Errorf("%s already holds a store (%s): load makes a new one; give another --data", dir, db)
-	}
+	_, serr := os.Stat(db)
+	existing := serr == nil
 	tmp := db + ".loading"
 	clean := func() {
 		for _, f := range []string{tmp, bolt.LogPath(tmp), bolt.LogPath(tmp) + ".tmp"} {
@@ -108,13 +121,21 @@ func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, std
 		}
 	}
 	clean() // what an earlier load cut off left
+	if existing {
+		// load into a copy, which replaces the store only once the whole
+		// dump is in it
+		if base, err = copyStore(ctx, db, tmp); err != nil {
+			clean()
+			return 0, 0, 0, "", err
+		}
+	}
 	var now atomic.Pointer[time.Time]
 	t0 := time.Unix(0, 0)
 	now.Store(&t0)
 	s, err := bolt.Open(tmp, &bolt.Options{Clock: func() time.Time { return *now.Load() }, MaxBatch: 1})
 	if err != nil {
 		clean()
-		return 0, 0, "", err
+		return 0, 0, 0, "", err
 	}
 	var last time.Time
 	o := svn.LoadOptions{
@@ -146,14 +167,43 @@ func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, std
 	}
 	if err != nil {
 		clean()
-		return 0, notes, "", fmt.Errorf("load stopped, no store made: %w", err)
+		if existing {
+			return 0, 0, notes, "", fmt.Errorf("load stopped, the store is as it was: %w", err)
+		}
+		return 0, 0, notes, "", fmt.Errorf("load stopped, no store made: %w", err)
 	}
 	if err := os.Rename(tmp, db); err != nil {
 		clean()
-		return 0, notes, "", fmt.Errorf("move the loaded store into place: %w", err)
+		return 0, 0, notes, "", fmt.Errorf("move the loaded store into place: %w", err)
 	}
 	os.Remove(bolt.LogPath(tmp))
-	return head, notes, uuid, syncDir(dir)
+	return base, head, notes, uuid, syncDir(dir)
+}
+
+// copyStore copies the store at db, which no verso serves, to the new
+// file tmp, and returns its head.
+func copyStore(ctx context.Context, db, tmp string) (verso.Revision, error) {
+	s, err := bolt.Open(db, nil)
+	if err != nil {
+		return 0, fmt.Errorf("open the store to load onto: %w", err)
+	}
+	defer s.Close()
+	head, err := s.Head(ctx)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.Backup(ctx, f); err != nil {
+		f.Close()
+		return 0, fmt.Errorf("copy the store to load onto: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	return head, s.Close()
 }
 
 func newDumpCommand(getenv func(string) string) *cobra.Command {

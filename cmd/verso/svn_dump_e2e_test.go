@@ -267,3 +267,70 @@ func TestSVN_LoadCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestSVN_LoadIncremental: a store loaded from revisions 0 to 4 of a
+// history takes svnadmin dump -r 5:HEAD --incremental (with and without
+// --deltas) and then has the whole history; a dump that does not start
+// right after the store's head, or a broken one, is refused and leaves the
+// store as it was.
+func TestSVN_LoadIncremental(t *testing.T) {
+	for _, tool := range []string{"svn", "svnadmin"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (Debian package subversion)", tool)
+		}
+	}
+	dir := t.TempDir()
+	url, head := svnHistory(t, dir)
+	repo := filepath.Join(dir, "repo")
+	file := func(text string) string {
+		f := filepath.Join(t.TempDir(), "dump")
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	first := file(svnRun(t, dir, nil, "svnadmin", "dump", "-q", "-r", "0:4", repo))
+	for _, deltas := range []bool{false, true} {
+		args := []string{"dump", "-q", "--incremental", repo}
+		what := "svnadmin dump --incremental"
+		if deltas {
+			args = append(args, "--deltas")
+			what += " --deltas"
+		}
+		rest := svnRun(t, dir, nil, "svnadmin", append(args, "-r", "5:"+strconv.Itoa(head))...)
+		late := svnRun(t, dir, nil, "svnadmin", append(args, "-r", "6:"+strconv.Itoa(head))...)
+		data := t.TempDir()
+		if out, errOut, code := runVerso(t, "load", first, "--data", data); code != 0 {
+			t.Fatalf("verso load of revisions 0 to 4: %d\n%s%s", code, out, errOut)
+		}
+		refused := func(name, dump, want string) {
+			t.Helper()
+			out, errOut, code := runVerso(t, "load", file(dump), "--data", data)
+			if code == 0 {
+				t.Fatalf("verso load of %s onto a store at revision 4 succeeded:\n%s", name, out)
+			}
+			if !strings.Contains(errOut, want) || !strings.Contains(errOut, "the store is as it was") {
+				t.Errorf("verso load of %s onto a store at revision 4: %s", name, errOut)
+			}
+		}
+		refused(what+" -r 6:HEAD", late, "the dump starts at revision 6, but the store ends at revision 4")
+		refused("a whole dump", svnRun(t, dir, nil, "svnadmin", "dump", "-q", repo), "the dump starts at revision 0, but the store ends at revision 4")
+		refused(what+" cut short", rest[:len(rest)*2/3], "byte offset")
+		out, errOut, code := runVerso(t, "load", file(rest), "--data", data)
+		if code != 0 {
+			t.Fatalf("verso load of %s -r 5:HEAD: %d\n%s%s", what, code, out, errOut)
+		}
+		if !strings.Contains(out, "revisions 5 to "+strconv.Itoa(head)) {
+			t.Errorf("verso load of %s said %q", what, out)
+		}
+		ents, _ := os.ReadDir(data)
+		for _, e := range ents {
+			if strings.Contains(e.Name(), "loading") {
+				t.Errorf("verso load left %s", e.Name())
+			}
+		}
+		p := launchVerso(t, "--data", data)
+		compareHistory(t, dir, "svnadmin dump -r 0:4 | verso load; "+what+" -r 5:HEAD | verso load", url, p.URL+"/config", head)
+		p.Stop(t)
+	}
+}
