@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"sync"
 	"time"
 )
@@ -40,8 +41,8 @@ func newCredCache() *credCache {
 // sum returns the key credentials are remembered by.
 func (c *credCache) sum(name, password string) (s [32]byte) {
 	mac := hmac.New(sha256.New, c.key[:])
+	mac.Write(binary.BigEndian.AppendUint64(nil, uint64(len(name)))) // no two pairs alike
 	mac.Write([]byte(name))
-	mac.Write([]byte{0})
 	mac.Write([]byte(password))
 	mac.Sum(s[:0])
 	return s
