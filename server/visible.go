@@ -50,7 +50,7 @@ func (s *Server) visibleChange(r *http.Request, e *verso.Entry, rev verso.Revisi
 		v, _, err := s.visibleLastCommit(r, e.Path, e.TreeRev, 0)
 		return v, err
 	}
-	vr := &s.watch.visible
+	vr := &s.visibleRevs
 	gen := s.auth.Generation()
 	key := visibleKey{user: user, path: e.Path}
 	known, ok := vr.get(gen, key)
