@@ -157,5 +157,4 @@ func benchFanout(b *testing.B, streams, polls int) {
 		default:
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(streams+polls)), "ns/watcher")
 }
