@@ -232,11 +232,12 @@ func (s *Server) parkStream(ws *watchStream, sub *watchhub.Sub) {
 		return
 	}
 	sink := watchhub.NewResponseSink(ws.w)
-	s.watch.ParkStream(sub, sink, spec)
+	st := s.watch.ParkStream(sub, sink, spec)
 	select {
 	case <-sink.Released():
 	case <-ws.r.Context().Done():
-		s.watch.Abort(sub)
+		s.watch.Unsubscribe(sub)
+		st.Abort()
 	}
 }
 

@@ -51,11 +51,15 @@ func (p *Poll) Conn() net.Conn { return p.conn }
 func (p *Poll) Woke() <-chan struct{} { return p.woke }
 
 // PollKey returns what the answer to a poll of user with request r depends
-// on, with header the answer's header as it stands: user, method, host,
-// URL and both headers.
+// on, with header the answer's header as it stands: user, whether the
+// connection is TLS, method, host, URL and both headers.
 func PollKey(user string, r *http.Request, header http.Header) string {
 	var b strings.Builder
 	b.WriteString(user)
+	b.WriteByte(0)
+	if r.TLS != nil {
+		b.WriteString("tls")
+	}
 	b.WriteByte(0)
 	b.WriteString(r.Method)
 	b.WriteByte(0)

@@ -39,7 +39,7 @@ type StreamSpec struct {
 // its channel holds are written first, then the hub writes each event. If
 // the hub has already let sub go, the stream ends after them (with the
 // overflow event if it fell behind).
-func (h *Hub) ParkStream(sub *Sub, sink Sink, spec StreamSpec) {
+func (h *Hub) ParkStream(sub *Sub, sink Sink, spec StreamSpec) *Stream {
 	st := &Stream{streamView: streamView{user: spec.User, path: sub.path, values: spec.Values, chunked: spec.Chunked}, last: spec.Last}
 	counted := spec.Counted
 	if counted {
@@ -73,7 +73,7 @@ func (h *Hub) ParkStream(sub *Sub, sink Sink, spec StreamSpec) {
 			if h.Unsubscribe(sub) || !live {
 				st.end(err)
 			}
-			return
+			return st
 		}
 		if b == nil {
 			continue
@@ -85,27 +85,23 @@ func (h *Hub) ParkStream(sub *Sub, sink Sink, spec StreamSpec) {
 			if h.Unsubscribe(sub) || !live {
 				st.end(ErrOverflow)
 			}
-			return
+			return st
 		case Gone:
 			h.Unsubscribe(sub)
-			return
+			return st
 		}
 	}
 	if !live {
 		st.end(sub.why)
 	}
+	return st
 }
 
-// Abort closes a parked stream at once (its request has gone, with a
-// connection that was not taken over).
-func (h *Hub) Abort(sub *Sub) {
-	h.Unsubscribe(sub)
-	h.mu.Lock()
-	st := sub.stream
-	h.mu.Unlock()
-	if st != nil {
-		st.conn.Abort()
-	}
+// Abort closes the stream at once, dropping what is queued (its request
+// has gone, with a connection that was not taken over). The hub must no
+// longer have its subscription (Hub.Unsubscribe).
+func (st *Stream) Abort() {
+	st.conn.Abort()
 }
 
 // event returns the bytes that carry c to this stream (nil if none), made
