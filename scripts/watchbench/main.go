@@ -4,7 +4,8 @@
 // long-polls; and, side by side in the same run, N etcd watchers on one
 // etcd member, each on its own gRPC connection. For each N it prints how
 // long connecting took, the server's memory per idle watcher, how long one
-// commit took to reach every watcher (p50, p99, max), and, for verso, the
+// commit took to reach every watcher (p50, p99, max) and the CPU time the
+// server spent meanwhile per watcher, and, for verso, the
 // rate of durable PUTs and a plain GET's p99 with no watcher and with N
 // connected.
 //
