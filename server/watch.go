@@ -28,7 +28,7 @@ const (
 	defaultWatchBuffer = 256
 	// watchWriteTimeout bounds one write to a watcher; a client that does
 	// not read for this long is disconnected.
-	watchWriteTimeout = time.Minute
+	watchWriteTimeout = watchhub.WriteTimeout
 	// watchLogPage is how many commits one read of the log takes while a
 	// watcher catches up with history.
 	watchLogPage = 1000
@@ -365,7 +365,7 @@ func encodeValue(v []byte) (*string, string) {
 // namespace) is at a revision above N, or after D, or at shutdown. Without
 // index and wait it returns at once and the caller answers as usual; so it
 // does when PATH is already past N. Otherwise the request parks in the hub
-// (parkPoll) and longPoll reports parked: the answer will be written when
+// (Hub.ParkPoll) and longPoll reports parked: the answer will be written when
 // the wait ends, and the caller must not write anything. The answer sets
 // HeaderRevision to PATH's revision, so that even a 404 (PATH was deleted)
 // tells the client the index of its next poll.
