@@ -2,17 +2,13 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/watchhub"
@@ -29,9 +25,6 @@ const (
 	// watchWriteTimeout bounds one write to a watcher; a client that does
 	// not read for this long is disconnected.
 	watchWriteTimeout = watchhub.WriteTimeout
-	// watchLogPage is how many commits one read of the log takes while a
-	// watcher catches up with history.
-	watchLogPage = 1000
 	// maxPollWait caps the wait of a long-poll; longer waits are cut to it.
 	maxPollWait = 10 * time.Minute
 	// defaultPollWait is the wait of a long-poll that gives index but no
@@ -72,28 +65,6 @@ func (s *Server) subscribe(ctx context.Context, p verso.Path) (*watchhub.Sub, ve
 		return nil, 0, errorf(http.StatusServiceUnavailable, "%v", err)
 	}
 	return sub, pos, err
-}
-
-// watchEventJSON is the data of one "commit" event of a watch stream.
-type watchEventJSON struct {
-	Rev     verso.Revision    `json:"revision"`
-	Author  string            `json:"author"`
-	Time    time.Time         `json:"time"`
-	Message string            `json:"message"`
-	Changes []watchChangeJSON `json:"changes"`
-}
-
-// watchChangeJSON is one changed path of an event; with values=1, a key
-// that exists after the commit carries its new value.
-type watchChangeJSON struct {
-	verso.Change
-	ContentType string  `json:"content_type,omitempty"`
-	Value       *string `json:"value,omitempty"`
-	// Encoding says how Value is written: "utf-8" (as is) or "base64".
-	Encoding string `json:"encoding,omitempty"`
-	// ValueGone says that the value was asked for but that state of the
-	// key is no longer retained (Retention.KeepVersions).
-	ValueGone bool `json:"value_gone,omitempty"`
 }
 
 // watchStream writes a stream's first events, from its request's
@@ -173,7 +144,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) error {
 			}
 			return err
 		}
-		if backlog, err = s.history(ctx, p, from, pos); err != nil {
+		if backlog, err = watchhub.History(ctx, s.store, p, from, pos); err != nil {
 			return err
 		}
 	}
@@ -250,30 +221,6 @@ func watchRevision(name, v string) (verso.Revision, error) {
 	return verso.Revision(n), nil
 }
 
-// history returns, oldest first, the revisions in (from, to] that changed p
-// or anything below it, reading the log backwards a page at a time.
-func (s *Server) history(ctx context.Context, p verso.Path, from, to verso.Revision) ([]verso.Revision, error) {
-	var revs []verso.Revision
-	for before := to; before > from; {
-		page, err := s.store.Log(ctx, verso.LogQuery{Path: p, Before: before, Limit: watchLogPage})
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range page {
-			if c.Rev <= from {
-				break
-			}
-			revs = append(revs, c.Rev)
-		}
-		if len(page) < watchLogPage {
-			break
-		}
-		before = page[len(page)-1].Rev - 1
-	}
-	slices.Reverse(revs)
-	return revs, nil
-}
-
 // end logs why a stream stopped early, unless the client went away.
 func (ws *watchStream) end(err error) {
 	if ws.r.Context().Err() == nil {
@@ -317,47 +264,7 @@ func (s *Server) watchEvent(ctx context.Context, user string, path verso.Path, v
 	if vc == nil {
 		return nil, nil
 	}
-	ev := watchEventJSON{Rev: c.Rev, Author: c.Author, Time: c.Time, Message: vc.Message, Changes: []watchChangeJSON{}}
-	for _, ch := range vc.Changes {
-		if !path.Contains(ch.Path) {
-			continue
-		}
-		wc := watchChangeJSON{Change: ch}
-		if values && ch.Kind == verso.KindKey && ch.Action != verso.Deleted {
-			e, err := s.store.Get(ctx, ch.Path, c.Rev)
-			switch {
-			case errors.Is(err, verso.ErrGone):
-				wc.ValueGone = true
-			case err != nil:
-				return nil, err
-			default:
-				wc.ContentType = e.ContentType
-				wc.Value, wc.Encoding = encodeValue(e.Value)
-			}
-		}
-		ev.Changes = append(ev.Changes, wc)
-	}
-	if len(ev.Changes) == 0 {
-		return nil, nil
-	}
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, len(data)+64)
-	b = fmt.Appendf(b, "id: %d\nevent: commit\ndata: ", c.Rev)
-	return append(append(b, data...), "\n\n"...), nil
-}
-
-// encodeValue writes a value as a JSON string: as is when it is UTF-8,
-// otherwise in base64.
-func encodeValue(v []byte) (*string, string) {
-	if utf8.Valid(v) {
-		s := string(v)
-		return &s, "utf-8"
-	}
-	s := base64.StdEncoding.EncodeToString(v)
-	return &s, "base64"
+	return watchhub.Event(ctx, s.store, path, values, c, vc)
 }
 
 // longPoll makes GET /config/PATH?index=N&wait=D a blocking query, in
