@@ -87,8 +87,7 @@ type Hub struct {
 type Sub struct {
 	path verso.Path
 	ch   chan *verso.Commit
-	gone chan struct{} // closed when the hub has dropped the subscriber before it parked
-	why  error         // ErrOverflow or ErrShutdown; set before gone closes
+	why  error // why the hub dropped it before it parked: ErrOverflow or ErrShutdown
 
 	stream *Stream // parked stream
 	poll   *Poll   // parked long-poll
@@ -127,7 +126,7 @@ func (h *Hub) Subscribe(ctx context.Context, p verso.Path) (*Sub, verso.Revision
 		go h.follow()
 		go h.beat()
 	}
-	sub := &Sub{path: verso.Path(strings.Clone(string(p))), ch: make(chan *verso.Commit, h.cfg.Buffer), gone: make(chan struct{})}
+	sub := &Sub{path: verso.Path(strings.Clone(string(p))), ch: make(chan *verso.Commit, h.cfg.Buffer)}
 	h.add(sub)
 	return sub, h.pos, nil
 }
@@ -218,7 +217,6 @@ func (h *Hub) drop(sub *Sub, why error) {
 		sub.poll.wake()
 	default:
 		sub.why = why
-		close(sub.gone)
 	}
 }
 

@@ -116,7 +116,7 @@ func (h *Hub) ParkPoll(sub *Sub, spec PollSpec) *Poll {
 	p.view.n++
 	live := h.has(sub)
 	ch := sub.ch
-	sub.poll, sub.ch, sub.gone = p, nil, nil
+	sub.poll, sub.ch = p, nil
 	p.timer = time.AfterFunc(spec.Wait, func() {
 		if h.Unsubscribe(sub) {
 			p.wake()

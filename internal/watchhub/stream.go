@@ -63,7 +63,7 @@ func (h *Hub) ParkStream(sub *Sub, sink Sink, spec StreamSpec) *Stream {
 		queued = append(queued, <-sub.ch)
 	}
 	if live {
-		sub.stream, sub.ch, sub.gone = st, nil, nil
+		sub.stream, sub.ch = st, nil
 	}
 	h.mu.Unlock()
 	for _, c := range queued {
