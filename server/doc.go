@@ -11,7 +11,8 @@
 //     export and import formats are package internal/format's.
 //   - The JSON API under /api/v1 (api.go routes it): transactions (txn.go),
 //     log, revisions and diff (history.go), revert, backup (backup.go) and
-//     watch streams and long-polls (watch.go).
+//     watch streams and long-polls (watch.go: their requests; the waiting
+//     connections and the fan-out of commits are package internal/watchhub's).
 //   - Access rules for every request (access.go), the access log
 //     (accesslog.go), Prometheus metrics at /metrics, the health endpoints
 //     and the cap on concurrent requests (metrics.go, server.go), and

@@ -11,6 +11,7 @@ import (
 	"github.com/verso-config/verso/auth"
 	"github.com/verso-config/verso/internal/dav"
 	"github.com/verso-config/verso/internal/fastlane"
+	"github.com/verso-config/verso/internal/watchhub"
 	"github.com/verso-config/verso/svn"
 )
 
@@ -91,7 +92,8 @@ type Server struct {
 	api   *http.ServeMux
 	auth  *auth.Auth // nil: everyone may do everything (access.go)
 
-	watch *watchHub // watch streams and long-polls (watch.go)
+	watch       *watchhub.Hub // watch streams and long-polls (watch.go)
+	visibleRevs visibleRevs   // namespaces' revisions as users see them (visible.go)
 
 	ops  *operations // metrics, access log, request cap (metrics.go)
 	body bodyLimits  // how fast request bodies must arrive (limits.go)
@@ -147,10 +149,10 @@ func New(store verso.Store, opts *Options) *Server {
 
 		console: o.Console,
 
-		watch: newWatchHub(store, o.Logger, o.WatchBuffer, o.WatchHeartbeat),
-		body:  bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
+		body: bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
 	}
 	s.ops = newOperations(s, &o)
+	s.watch = s.newWatchHub(o.WatchBuffer, o.WatchHeartbeat)
 	s.svn = s.newSVN(o.SVNUUID)
 	s.api = s.routes()
 	return s

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/watchhub"
 )
 
 // visiblyChanged reports whether commit c changed p, or anything below it,
@@ -50,7 +51,7 @@ func (s *Server) visibleChange(r *http.Request, e *verso.Entry, rev verso.Revisi
 		v, _, err := s.visibleLastCommit(r, e.Path, e.TreeRev, 0)
 		return v, err
 	}
-	vr := &s.watch.visible
+	vr := &s.visibleRevs
 	gen := s.auth.Generation()
 	key := visibleKey{user: user, path: e.Path}
 	known, ok := vr.get(gen, key)
@@ -96,7 +97,7 @@ func (s *Server) visibleLastCommit(r *http.Request, p verso.Path, before, after 
 			return 0, false, nil
 		}
 		q.Before = page[len(page)-1].Rev - 1
-		q.Limit = min(2*q.Limit, watchLogPage)
+		q.Limit = min(2*q.Limit, watchhub.LogPage)
 	}
 }
 

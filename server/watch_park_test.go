@@ -205,3 +205,61 @@ func TestLongPoll_AccessLogHasTheAnswer(t *testing.T) {
 		t.Errorf("the long-poll is logged %d times, want once:\n%s", n, log.String())
 	}
 }
+
+// TestWatch_WaitingWatchersHoldLittleMemory: a parked watch stream or
+// long-poll holds a small struct and its socket, not its request: the Go
+// heap grows by at most 1.5 KiB a waiting watcher, both ends of its
+// loopback connection counted (the client's end is about 0.3 KiB of it).
+// Identical long-polls share what their answer depends on.
+func TestWatch_WaitingWatchersHoldLittleMemory(t *testing.T) {
+	ts, _ := newWatchServer(t, nil)
+	ts.must(t, 201, "MKCOL", "/config/app", "")
+	ts.must(t, 201, "PUT", "/config/app/k", "0")
+	head := ts.head(t)
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	open := func(req string) {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "%s HTTP/1.1\r\nHost: verso\r\nUser-Agent: fleet/1.0\r\n\r\n", req)
+		conns = append(conns, c)
+	}
+	stream := "GET /api/v1/watch?path=/app"
+	poll := fmt.Sprintf("GET /config/app/k?index=%d&wait=5m", head)
+	// The hub and the server's pools settle after the first watchers.
+	for range 4 {
+		open(stream)
+		open(poll)
+	}
+	ts.waitWatchers(t, 8)
+	heap := func() uint64 {
+		var m runtime.MemStats
+		for range 2 {
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	const n = 400
+	for _, c := range []struct{ name, req string }{{"stream", stream}, {"long-poll", poll}} {
+		before := heap()
+		for range n {
+			open(c.req)
+		}
+		ts.waitWatchers(t, len(conns))
+		time.Sleep(100 * time.Millisecond) // the handlers' goroutines end
+		per := (int64(heap()) - int64(before)) / n
+		t.Logf("%s: %d bytes of heap each", c.name, per)
+		if per > 1536 {
+			t.Errorf("a waiting %s holds %d bytes of heap, want at most 1536", c.name, per)
+		}
+	}
+}

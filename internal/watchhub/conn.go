@@ -5,6 +5,11 @@
 // written to it without waiting; a connection that cannot take them at once
 // queues them (up to a bound) and only then gets a goroutine, for as long as
 // it is behind.
+//
+// The Hub follows the store, reads each commit once and hands it to its
+// watchers; what a user may see of a commit, and the answer to a
+// long-poll, it asks of the server (Config). The HTTP surface (parsing,
+// authentication, catching up with history) stays in package server.
 package watchhub
 
 import (

@@ -3,26 +3,24 @@ package watchhub
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
 )
 
 // Response is an http.ResponseWriter for a request whose connection was
-// taken over: it collects the answer and writes it whole with Finish,
-// closing the connection after it (Connection: close).
+// taken over: it collects the answer, which Bytes gives whole, to be
+// written before the connection closes (Connection: close).
 type Response struct {
-	conn   net.Conn
 	head   bool // the request was HEAD: no body
 	header http.Header
 	status int
 	body   bytes.Buffer
 }
 
-// NewResponse answers on conn; head says the request was HEAD.
-func NewResponse(conn net.Conn, head bool) *Response {
-	return &Response{conn: conn, head: head, header: http.Header{}}
+// NewResponse returns an empty answer; head says the request was HEAD.
+func NewResponse(head bool) *Response {
+	return &Response{head: head, header: http.Header{}}
 }
 
 // Header returns the header of the answer.
@@ -52,17 +50,8 @@ func (w *Response) Status() int {
 // BodyLen returns the length of the body written so far.
 func (w *Response) BodyLen() int { return w.body.Len() }
 
-// Flush does nothing: the answer goes out whole with Finish.
+// Flush does nothing: the answer goes out whole.
 func (w *Response) Flush() {}
-
-// Finish writes the answer and closes the connection.
-func (w *Response) Finish() error {
-	defer w.conn.Close()
-	b := w.Bytes()
-	w.conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
-	_, err := w.conn.Write(b)
-	return err
-}
 
 // Bytes returns the whole answer as it goes on the connection.
 func (w *Response) Bytes() []byte {
