@@ -56,7 +56,7 @@ FUZZ_TARGETS = \
 	bolt:FuzzCheckCorrupt bolt:FuzzOpenCorrupt \
 	auth:FuzzParseUsers internal/authz:FuzzParse \
 	svn:FuzzParseDocument svn:FuzzParseURI svn:FuzzReport \
-	svn:FuzzSvndiff svn:FuzzSkel svn:FuzzPropertyUpdate svn:FuzzLoad \
+	internal/svndiff:FuzzSvndiff svn:FuzzSkel svn:FuzzPropertyUpdate svn:FuzzLoad \
 	internal/codec:FuzzDecodeCommitFast
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svndiff"
 )
 
 // The write side of the protocol (version 2): a POST to !svn/me opens a
@@ -366,8 +367,8 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 			return &Error{Status: http.StatusConflict, Code: errChecksum,
 				Msg: fmt.Sprintf("base checksum mismatch on '%s': the text changed since; try updating", p)}
 		}
-		value, err := applySvndiff(delta, baseText, h.o.MaxValueSize)
-		if errors.Is(err, errTooLargeDelta) {
+		value, err := svndiff.Apply(delta, baseText, h.o.MaxValueSize)
+		if errors.Is(err, svndiff.ErrTooLarge) {
 			return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
 				Msg: fmt.Sprintf("'%s' is larger than the largest value verso takes, %d bytes (--max-value-size)", p, h.o.MaxValueSize)}
 		}

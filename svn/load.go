@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svndiff"
 )
 
 // LoadOptions configure Load.
@@ -606,8 +607,8 @@ func (l *loader) text(p verso.Path, rec *record, base []byte) ([]byte, bool, err
 	text := rec.text
 	if rec.h["Text-delta"] == "true" {
 		var err error
-		text, err = applySvndiff(rec.text, base, l.o.MaxValueSize)
-		if errors.Is(err, errTooLargeDelta) {
+		text, err = svndiff.Apply(rec.text, base, l.o.MaxValueSize)
+		if errors.Is(err, svndiff.ErrTooLarge) {
 			text = nil
 		} else if err != nil {
 			return nil, false, fmt.Errorf("node %s: text delta: %v", p, err)

@@ -62,7 +62,7 @@ type reported struct {
 // client reported (each path at its revision) with the tree at the target
 // revision, and writes the edits that turn one into the other, as
 // mod_dav_svn's send-all mode does: every file's text travels inline, in
-// full (svndiffFull).
+// full (svndiff.Full).
 type updater struct {
 	h   *Handler
 	r   *http.Request
