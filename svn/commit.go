@@ -17,6 +17,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/svndiff"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // The write side of the protocol (version 2): a POST to !svn/me opens a
@@ -363,7 +364,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 		if err != nil {
 			return err
 		}
-		if want := r.Header.Get("X-SVN-Base-Fulltext-MD5"); want != "" && exists && md5hex(baseText) != want {
+		if want := r.Header.Get("X-SVN-Base-Fulltext-MD5"); want != "" && exists && svnfs.MD5Hex(baseText) != want {
 			return &Error{Status: http.StatusConflict, Code: errChecksum,
 				Msg: fmt.Sprintf("base checksum mismatch on '%s': the text changed since; try updating", p)}
 		}
@@ -375,7 +376,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 		if err != nil {
 			return &Error{Status: http.StatusBadRequest, Code: errBadRequest, Msg: fmt.Sprintf("invalid svndiff for '%s': %v", p, err)}
 		}
-		if want := r.Header.Get("X-SVN-Result-Fulltext-MD5"); want != "" && md5hex(value) != want {
+		if want := r.Header.Get("X-SVN-Result-Fulltext-MD5"); want != "" && svnfs.MD5Hex(value) != want {
 			return &Error{Status: http.StatusBadRequest, Code: errChecksum,
 				Msg: fmt.Sprintf("checksum mismatch for '%s': the text made is not the one the client sent", p)}
 		}
@@ -565,14 +566,14 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 			return &Error{Status: http.StatusConflict, Code: errUnsupported,
 				Msg: fmt.Sprintf("cannot copy '%s', which this commit makes: commit it first", src)}
 		}
-		ops, err := copyOps(ctx, h.store, src, dst, rev, depth, se, cur, true)
+		ops, err := svnfs.CopyOps(ctx, h.store, src, dst, rev, depth, se, cur, true)
 		if err != nil {
 			return err
 		}
 		if err := t.room(len(ops)); err != nil {
 			return err
 		}
-		at := copyAt(t.deleted, src, len(t.ops))
+		at := svnfs.CopyAt(t.deleted, src, len(t.ops))
 		if err := h.record(ctx, t, &txnRec{Kind: recCopy, Ops: ops, At: at, Path: dst, From: src, FromRev: rev, Tokens: tokens}); err != nil {
 			return err
 		}
@@ -684,7 +685,7 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, res resource
 		return err
 	}
 	for _, u := range set {
-		if !xmlSafe(strings.ReplaceAll(u.value, "\r", "")) {
+		if !svnfs.XMLSafe(strings.ReplaceAll(u.value, "\r", "")) {
 			return badRequest("the value of property %s is not text: verso keeps properties as XML text", u.svnName())
 		}
 	}
@@ -708,7 +709,7 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, res resource
 			if u.name.Space == nsSVNProp && u.name.Local == "mime-type" {
 				rec.Mime = &u.value
 			}
-			changes = append(changes, verso.PropChange{Name: h.deadName(u.name, have), Value: xmlText(u.value)})
+			changes = append(changes, verso.PropChange{Name: h.deadName(u.name, have), Value: svnfs.XMLText(u.value)})
 		}
 		for _, u := range remove {
 			for _, n := range h.deadNames(u.name, have) {
@@ -742,8 +743,8 @@ func (h *Handler) deadName(n xml.Name, have map[string]string) string {
 	if _, ok := have[custom]; ok {
 		return custom
 	}
-	for _, k := range sortedKeys(have) {
-		ns, local, ok := splitClark(k)
+	for _, k := range svnfs.SortedKeys(have) {
+		ns, local, ok := svnfs.SplitClark(k)
 		if ok && local == n.Local && ns != nsDAV && ns != nsSVNProp {
 			return k
 		}
@@ -758,21 +759,13 @@ func (h *Handler) deadNames(n xml.Name, have map[string]string) []string {
 		return []string{"{" + nsSVNProp + "}" + n.Local}
 	}
 	out := []string{"{" + nsCustom + "}" + n.Local}
-	for _, k := range sortedKeys(have) {
-		ns, local, ok := splitClark(k)
+	for _, k := range svnfs.SortedKeys(have) {
+		ns, local, ok := svnfs.SplitClark(k)
 		if ok && local == n.Local && ns != nsDAV && ns != nsSVNProp && ns != nsCustom {
 			out = append(out, k)
 		}
 	}
 	return out
-}
-
-// xmlText returns s as XML character data, carriage returns as character
-// references so that they survive.
-func xmlText(s string) string {
-	var b bytes.Buffer
-	xml.EscapeText(&b, []byte(s))
-	return b.String()
 }
 
 // merge answers MERGE: the transaction named in the body's DAV:source
@@ -853,7 +846,7 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) e
 	b.raw("</D:href>\n<D:propstat><D:prop>\n<D:resourcetype><D:baseline/></D:resourcetype>\n")
 	b.elem("D:version-name", strconv.FormatInt(int64(c.Rev), 10))
 	b.raw("\n")
-	b.elem("D:creationdate", svnTime(c.Time))
+	b.elem("D:creationdate", svnfs.Time(c.Time))
 	b.raw("\n")
 	if c.Author != "" {
 		b.elem("D:creator-displayname", c.Author)

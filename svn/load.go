@@ -14,6 +14,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/svndiff"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // LoadOptions configure Load.
@@ -423,7 +424,7 @@ func (l *loader) readStore(p verso.Path, rev verso.Revision) (*loadNode, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &loadNode{kind: e.Kind, text: e.Value, props: svnProps(e)}, nil
+	return &loadNode{kind: e.Kind, text: e.Value, props: svnfs.Props(e)}, nil
 }
 
 func (l *loader) skippedBelow(p verso.Path) bool {
@@ -562,13 +563,13 @@ func (l *loader) copy(p, src verso.Path, rev verso.Revision) (*loadNode, error) 
 	if se.IsNamespace() {
 		depth = verso.Infinite
 	}
-	ops, err := copyOps(l.ctx, l.store, src, p, rev, depth, se, cur, !touched)
+	ops, err := svnfs.CopyOps(l.ctx, l.store, src, p, rev, depth, se, cur, !touched)
 	if err != nil {
 		return nil, err
 	}
-	l.ops = insertOps(l.ops, l.deleted, copyAt(l.deleted, src, len(l.ops)), ops)
+	l.ops = svnfs.InsertOps(l.ops, l.deleted, svnfs.CopyAt(l.deleted, src, len(l.ops)), ops)
 	l.copies[p] = copySource{path: src, rev: rev}
-	return &loadNode{kind: se.Kind, text: se.Value, props: svnProps(se)}, nil
+	return &loadNode{kind: se.Kind, text: se.Value, props: svnfs.Props(se)}, nil
 }
 
 func (l *loader) change(p verso.Path, rec *record) error {
@@ -619,8 +620,8 @@ func (l *loader) text(p verso.Path, rec *record, base []byte) ([]byte, bool, err
 		l.skipped[p] = true
 		return nil, false, nil
 	}
-	if want := rec.h["Text-content-md5"]; want != "" && md5hex(text) != want {
-		return nil, false, fmt.Errorf("node %s: text checksum mismatch (MD5 %s, want %s)", p, md5hex(text), want)
+	if want := rec.h["Text-content-md5"]; want != "" && svnfs.MD5Hex(text) != want {
+		return nil, false, fmt.Errorf("node %s: text checksum mismatch (MD5 %s, want %s)", p, svnfs.MD5Hex(text), want)
 	}
 	return text, true, nil
 }
@@ -660,7 +661,7 @@ func (l *loader) props(p verso.Path, n *loadNode, rec *record, old map[string]st
 			l.o.Report(fmt.Sprintf("r%d: property %q of %s is not kept: verso keeps property names that are XML names", l.rev, k, p))
 			continue
 		}
-		if !xmlSafe(strings.ReplaceAll(v, "\r", "")) {
+		if !svnfs.XMLSafe(strings.ReplaceAll(v, "\r", "")) {
 			l.o.Report(fmt.Sprintf("r%d: property %s of %s is not kept: its value is not text", l.rev, k, p))
 			continue
 		}
@@ -670,7 +671,7 @@ func (l *loader) props(p verso.Path, n *loadNode, rec *record, old map[string]st
 				continue
 			}
 		}
-		changes = append(changes, verso.PropChange{Name: name, Value: xmlText(v)})
+		changes = append(changes, verso.PropChange{Name: name, Value: svnfs.XMLText(v)})
 	}
 	n.props = next
 	if len(changes) > 0 {

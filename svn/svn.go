@@ -31,6 +31,7 @@ import (
 	"sync"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // Access says what the user of a request may read. The server implements
@@ -114,10 +115,10 @@ func New(store verso.Store, o Options) *Handler {
 // The XML namespaces of the protocol.
 const (
 	nsDAV     = "DAV:"
-	nsSVN     = "svn:"                                       // reports
-	nsSVNDAV  = "http://subversion.tigris.org/xmlns/dav/"    // svn's live properties
-	nsSVNProp = "http://subversion.tigris.org/xmlns/svn/"    // svn:* properties
-	nsCustom  = "http://subversion.tigris.org/xmlns/custom/" // other properties
+	nsSVN     = "svn:"                                    // reports
+	nsSVNDAV  = "http://subversion.tigris.org/xmlns/dav/" // svn's live properties
+	nsSVNProp = svnfs.NSSVNProp                           // svn:* properties
+	nsCustom  = svnfs.NSCustom                            // other properties
 )
 
 // Wants reports whether r, whose URL path below the mount is rel, is an

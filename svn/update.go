@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // depth is svn's depth of a working copy or an operation.
@@ -390,7 +391,7 @@ func (u *updater) source(ep string) (*verso.Entry, verso.Revision, depth, error)
 		// something there, as it is now if anything, so that it gets the
 		// whole of the new state.
 		// If it is gone since, it is deleted.
-		now, err2 := getOrNil(u.ctx, u.h.store, u.srcPath(ep), u.rev)
+		now, err2 := svnfs.GetOrNil(u.ctx, u.h.store, u.srcPath(ep), u.rev)
 		stale := verso.Entry{Path: u.srcPath(ep), Kind: verso.KindKey}
 		if now != nil {
 			stale = *now
@@ -433,7 +434,7 @@ func (u *updater) reportedBelow(ep string) bool {
 // not read.
 func (u *updater) targetEntry(ep string) (e *verso.Entry, unreadable bool, err error) {
 	p := u.tgtPath(ep)
-	e, err = getOrNil(u.ctx, u.h.store, p, u.rev)
+	e, err = svnfs.GetOrNil(u.ctx, u.h.store, p, u.rev)
 	if err != nil || e == nil {
 		return nil, false, err
 	}
@@ -493,7 +494,7 @@ func (u *updater) nodeHeader(t, s *verso.Entry, added bool) error {
 	b.raw("</D:href></D:checked-in>\n")
 	b.raw(`<S:set-prop name="svn:entry:committed-rev">` + strconv.FormatInt(int64(n.cr), 10) + "</S:set-prop>\n")
 	if !n.date.IsZero() {
-		b.raw(`<S:set-prop name="svn:entry:committed-date">` + svnTime(n.date) + "</S:set-prop>\n")
+		b.raw(`<S:set-prop name="svn:entry:committed-date">` + svnfs.Time(n.date) + "</S:set-prop>\n")
 	}
 	if n.author != "" {
 		b.valueElem("S:set-prop", ` name="svn:entry:last-author"`, "encoding", n.author)
@@ -504,9 +505,9 @@ func (u *updater) nodeHeader(t, s *verso.Entry, added bool) error {
 	b.raw(`<S:set-prop name="svn:entry:uuid">` + u.h.UUID(u.ctx) + "</S:set-prop>\n")
 	var old map[string]string
 	if s != nil {
-		old = svnProps(s)
+		old = svnfs.Props(s)
 	}
-	writePropChanges(b, old, svnProps(t), "S:set-prop", "S:remove-prop")
+	writePropChanges(b, old, svnfs.Props(t), "S:set-prop", "S:remove-prop")
 	u.xml(b)
 	return nil
 }
@@ -547,7 +548,7 @@ func (u *updater) edit(ep string, s *verso.Entry, srev verso.Revision, d depth, 
 	}
 	if unreadable {
 		kind := "file"
-		if e, _ := getOrNil(u.ctx, u.h.store, u.tgtPath(ep), u.rev); e != nil && e.IsNamespace() {
+		if e, _ := svnfs.GetOrNil(u.ctx, u.h.store, u.tgtPath(ep), u.rev); e != nil && e.IsNamespace() {
 			kind = "directory"
 		}
 		u.raw(`<S:absent-` + kind + ` name="` + qname + `"/>` + "\n")
@@ -609,7 +610,7 @@ func (u *updater) related(s, t *verso.Entry) bool {
 		if ch == nil || ch.From == "" {
 			return false
 		}
-		if e, err = getOrNil(u.ctx, u.h.store, ch.From, ch.FromRev); err != nil || e == nil {
+		if e, err = svnfs.GetOrNil(u.ctx, u.h.store, ch.From, ch.FromRev); err != nil || e == nil {
 			return false
 		}
 		p = ch.From
@@ -625,7 +626,7 @@ func (u *updater) text(v []byte) {
 	} else {
 		writeTxdelta(u.w, nil)
 	}
-	u.raw("</S:txdelta><S:prop><V:md5-checksum>" + md5hex(v) + "</V:md5-checksum></S:prop>")
+	u.raw("</S:txdelta><S:prop><V:md5-checksum>" + svnfs.MD5Hex(v) + "</V:md5-checksum></S:prop>")
 }
 
 // add writes t, which the working copy does not have, and for a
