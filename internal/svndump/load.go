@@ -1,4 +1,4 @@
-package svn
+package svndump
 
 import (
 	"bufio"
@@ -209,9 +209,9 @@ var propNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*$`)
 // deadPropName returns the dead property an svn property is kept as.
 func deadPropName(name string) (string, bool) {
 	if rest, ok := strings.CutPrefix(name, "svn:"); ok {
-		return "{" + nsSVNProp + "}" + rest, propNameRE.MatchString(rest)
+		return "{" + svnfs.NSSVNProp + "}" + rest, propNameRE.MatchString(rest)
 	}
-	return "{" + nsCustom + "}" + name, propNameRE.MatchString(name)
+	return "{" + svnfs.NSCustom + "}" + name, propNameRE.MatchString(name)
 }
 
 // loader holds the state of one Load.
@@ -238,6 +238,12 @@ type loadNode struct {
 	text  []byte
 	props map[string]string // svn names
 	gone  bool
+}
+
+// copySource is where a path copied in this revision came from.
+type copySource struct {
+	path verso.Path
+	rev  verso.Revision
 }
 
 // Load reads an svnadmin dump stream (format 2 or 3, with or without

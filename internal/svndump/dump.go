@@ -1,4 +1,4 @@
-package svn
+package svndump
 
 import (
 	"bufio"
