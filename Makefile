@@ -56,7 +56,8 @@ FUZZ_TARGETS = \
 	bolt:FuzzCheckCorrupt bolt:FuzzOpenCorrupt \
 	auth:FuzzParseUsers internal/authz:FuzzParse \
 	svn:FuzzParseDocument svn:FuzzParseURI svn:FuzzReport \
-	svn:FuzzSvndiff svn:FuzzSkel svn:FuzzPropertyUpdate svn:FuzzLoad \
+	svn:FuzzSkel svn:FuzzPropertyUpdate \
+	internal/svndiff:FuzzSvndiff internal/svndump:FuzzLoad \
 	internal/codec:FuzzDecodeCommitFast
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

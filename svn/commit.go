@@ -1,10 +1,6 @@
 package svn
 
 import (
-	"bytes"
-	"context"
-	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svndiff"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // The write side of the protocol (version 2): a POST to !svn/me opens a
@@ -362,19 +360,19 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 		if err != nil {
 			return err
 		}
-		if want := r.Header.Get("X-SVN-Base-Fulltext-MD5"); want != "" && exists && md5hex(baseText) != want {
+		if want := r.Header.Get("X-SVN-Base-Fulltext-MD5"); want != "" && exists && svnfs.MD5Hex(baseText) != want {
 			return &Error{Status: http.StatusConflict, Code: errChecksum,
 				Msg: fmt.Sprintf("base checksum mismatch on '%s': the text changed since; try updating", p)}
 		}
-		value, err := applySvndiff(delta, baseText, h.o.MaxValueSize)
-		if errors.Is(err, errTooLargeDelta) {
+		value, err := svndiff.Apply(delta, baseText, h.o.MaxValueSize)
+		if errors.Is(err, svndiff.ErrTooLarge) {
 			return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest,
 				Msg: fmt.Sprintf("'%s' is larger than the largest value verso takes, %d bytes (--max-value-size)", p, h.o.MaxValueSize)}
 		}
 		if err != nil {
 			return &Error{Status: http.StatusBadRequest, Code: errBadRequest, Msg: fmt.Sprintf("invalid svndiff for '%s': %v", p, err)}
 		}
-		if want := r.Header.Get("X-SVN-Result-Fulltext-MD5"); want != "" && md5hex(value) != want {
+		if want := r.Header.Get("X-SVN-Result-Fulltext-MD5"); want != "" && svnfs.MD5Hex(value) != want {
 			return &Error{Status: http.StatusBadRequest, Code: errChecksum,
 				Msg: fmt.Sprintf("checksum mismatch for '%s': the text made is not the one the client sent", p)}
 		}
@@ -564,358 +562,20 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 			return &Error{Status: http.StatusConflict, Code: errUnsupported,
 				Msg: fmt.Sprintf("cannot copy '%s', which this commit makes: commit it first", src)}
 		}
-		ops, err := copyOps(ctx, h.store, src, dst, rev, depth, se, cur, true)
+		ops, err := svnfs.CopyOps(ctx, h.store, src, dst, rev, depth, se, cur, true)
 		if err != nil {
 			return err
 		}
 		if err := t.room(len(ops)); err != nil {
 			return err
 		}
-		at := copyAt(t.deleted, src, len(t.ops))
+		at := svnfs.CopyAt(t.deleted, src, len(t.ops))
 		if err := h.record(ctx, t, &txnRec{Kind: recCopy, Ops: ops, At: at, Path: dst, From: src, FromRev: rev, Tokens: tokens}); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusCreated)
 		return nil
 	})
-}
-
-// propUpdate is one property of a PROPPATCH.
-type propUpdate struct {
-	name  xml.Name
-	value string
-}
-
-// svnName returns the svn name of the property.
-func (p propUpdate) svnName() string {
-	if p.name.Space == nsSVNProp {
-		return "svn:" + p.name.Local
-	}
-	return p.name.Local
-}
-
-// readPropertyUpdate reads a PROPPATCH body: the properties set (with
-// their values, base64 ones decoded) and removed.
-func (h *Handler) readPropertyUpdate(w http.ResponseWriter, r *http.Request) (set, remove []propUpdate, err error) {
-	d := xml.NewDecoder(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
-	d.Strict = true
-	var stack []xml.Name
-	var cur *propUpdate
-	var b64 bool
-	var text strings.Builder
-	sawRoot := false
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, bodyError(err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			stack = append(stack, t.Name)
-			if len(stack) > 16 {
-				return nil, nil, badRequest("elements nested too deep")
-			}
-			switch len(stack) {
-			case 1:
-				if t.Name.Space != nsDAV || t.Name.Local != "propertyupdate" {
-					return nil, nil, badRequest("PROPPATCH body is <%s>, not DAV:propertyupdate", t.Name.Local)
-				}
-				sawRoot = true
-			case 4:
-				if stack[1].Space != nsDAV || (stack[1].Local != "set" && stack[1].Local != "remove") ||
-					stack[2].Space != nsDAV || stack[2].Local != "prop" {
-					return nil, nil, badRequest("PROPPATCH body: <%s> is not in DAV:set/DAV:prop or DAV:remove/DAV:prop", t.Name.Local)
-				}
-				cur = &propUpdate{name: t.Name}
-				b64 = false
-				for _, a := range t.Attr {
-					if a.Name.Local == "encoding" && a.Value == "base64" {
-						b64 = true
-					}
-				}
-				text.Reset()
-			}
-		case xml.CharData:
-			if len(stack) >= 4 {
-				text.Write(t)
-			}
-		case xml.EndElement:
-			if len(stack) == 4 && cur != nil {
-				cur.value = text.String()
-				if b64 {
-					v, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(cur.value), ""))
-					if err != nil {
-						return nil, nil, badRequest("property %s: invalid base64", cur.name.Local)
-					}
-					cur.value = string(v)
-				}
-				if cur.name.Local == "" || cur.name.Space == nsDAV {
-					return nil, nil, badRequest("property %q cannot be set by svn", cur.name.Local)
-				}
-				if stack[1].Local == "set" {
-					set = append(set, *cur)
-				} else {
-					remove = append(remove, *cur)
-				}
-				cur = nil
-			}
-			stack = stack[:len(stack)-1]
-		}
-	}
-	if !sawRoot {
-		return nil, nil, badRequest("empty PROPPATCH body")
-	}
-	return set, remove, nil
-}
-
-// proppatch answers PROPPATCH !svn/txr/NAME/PATH: svn properties of a
-// file or directory, kept as verso's dead properties.
-func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, res resource) error {
-	p := res.path
-	if err := h.mustWrite(r, p, false); err != nil {
-		return err
-	}
-	set, remove, err := h.readPropertyUpdate(w, r)
-	if err != nil {
-		return err
-	}
-	for _, u := range set {
-		if !xmlSafe(strings.ReplaceAll(u.value, "\r", "")) {
-			return badRequest("the value of property %s is not text: verso keeps properties as XML text", u.svnName())
-		}
-	}
-	return h.withTxn(r, res.txn, func(t *txn) error {
-		tokens, err := h.confirmLocks(r, t, p, false, false)
-		if err != nil {
-			return err
-		}
-		// The dead properties the path has now: a property svn shows by the
-		// local name of another namespace (set by a WebDAV client) is changed
-		// under that name.
-		var have map[string]string
-		if made, _, _, _ := t.inTxn(p); !made {
-			if e, err := h.store.Get(r.Context(), p, verso.Head); err == nil {
-				have = e.Props
-			}
-		}
-		rec := &txnRec{Kind: recProps, Path: p, Tokens: tokens}
-		var changes []verso.PropChange
-		for _, u := range set {
-			if u.name.Space == nsSVNProp && u.name.Local == "mime-type" {
-				rec.Mime = &u.value
-			}
-			changes = append(changes, verso.PropChange{Name: h.deadName(u.name, have), Value: xmlText(u.value)})
-		}
-		for _, u := range remove {
-			for _, n := range h.deadNames(u.name, have) {
-				changes = append(changes, verso.PropChange{Name: n, Remove: true})
-			}
-		}
-		if len(changes) > 0 {
-			if err := t.room(1); err != nil {
-				return err
-			}
-			rec.Ops = []verso.Op{{Kind: verso.OpProps, Path: p, Props: changes}}
-		}
-		if len(rec.Ops) > 0 || len(rec.Tokens) > 0 {
-			if err := h.record(r.Context(), t, rec); err != nil {
-				return err
-			}
-		}
-		writePropstatOK(w, h.o.Mount+"/!svn/txr/"+t.name+escapePath(string(p)))
-		return nil
-	})
-}
-
-// deadName returns the dead property an svn property is kept as: svn:NAME
-// in svn's namespace; NAME as the property of another namespace that svn
-// shows as NAME if there is one, else in svn's custom namespace.
-func (h *Handler) deadName(n xml.Name, have map[string]string) string {
-	if n.Space == nsSVNProp {
-		return "{" + nsSVNProp + "}" + n.Local
-	}
-	custom := "{" + nsCustom + "}" + n.Local
-	if _, ok := have[custom]; ok {
-		return custom
-	}
-	for _, k := range sortedKeys(have) {
-		ns, local, ok := splitClark(k)
-		if ok && local == n.Local && ns != nsDAV && ns != nsSVNProp {
-			return k
-		}
-	}
-	return custom
-}
-
-// deadNames returns every dead property svn shows as the property n, so
-// that removing it removes them all.
-func (h *Handler) deadNames(n xml.Name, have map[string]string) []string {
-	if n.Space == nsSVNProp {
-		return []string{"{" + nsSVNProp + "}" + n.Local}
-	}
-	out := []string{"{" + nsCustom + "}" + n.Local}
-	for _, k := range sortedKeys(have) {
-		ns, local, ok := splitClark(k)
-		if ok && local == n.Local && ns != nsDAV && ns != nsSVNProp && ns != nsCustom {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// xmlText returns s as XML character data, carriage returns as character
-// references so that they survive.
-func xmlText(s string) string {
-	var b bytes.Buffer
-	xml.EscapeText(&b, []byte(s))
-	return b.String()
-}
-
-// merge answers MERGE: the transaction named in the body's DAV:source
-// becomes one verso revision.
-func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) error {
-	base := verso.Root // lock paths are relative to the URL of the MERGE
-	if mres.kind == kindNode {
-		base = mres.path
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
-	if err != nil {
-		return err
-	}
-	doc, err := parseDocument(bytes.NewReader(body))
-	if err != nil {
-		return bodyError(err)
-	}
-	if doc.Name.Space != nsDAV || doc.Name.Local != "merge" {
-		return badRequest("MERGE body is <%s>, not DAV:merge", doc.Name.Local)
-	}
-	var src string
-	for _, c := range doc.Children {
-		if c.Name.Space == nsDAV && c.Name.Local == "source" {
-			src = strings.TrimSpace(c.Text)
-		}
-	}
-	u, err := url.Parse(src)
-	if err != nil || src == "" {
-		return badRequest("MERGE names no source transaction")
-	}
-	rel, ok := strings.CutPrefix(u.Path, h.o.Mount)
-	if !ok {
-		return badRequest("MERGE source %q is not below the repository root", src)
-	}
-	res, err := parseURI(rel)
-	if err != nil {
-		return err
-	}
-	if res.kind != kindWrite || res.stub != "txn" {
-		return &Error{Status: http.StatusBadRequest, Code: errUnsupported,
-			Msg: fmt.Sprintf("MERGE source %q is not a transaction (verso speaks protocol version 2)", src)}
-	}
-	var c *verso.Commit
-	err = h.withTxn(r, res.txn, func(t *txn) error {
-		if len(t.ops) == 0 {
-			return &Error{Status: http.StatusConflict, Code: errGeneral, Msg: "the commit changes nothing"}
-		}
-		// the merge record makes sure this server has every change of the
-		// transaction, and holds off changes through other servers
-		if err := h.record(r.Context(), t, &txnRec{Kind: recMerge}); err != nil {
-			return err
-		}
-		c, err = h.store.Commit(r.Context(), &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops})
-		if err != nil {
-			if uerr := h.record(context.WithoutCancel(r.Context()), t, &txnRec{Kind: recUnmerge}); uerr != nil {
-				h.o.Logger.Warn("verso: svn commit failed and stays refused", "txn", t.name, "err", uerr)
-			}
-			return h.commitError(r, err)
-		}
-		if h.txns.j != nil {
-			if err := h.txns.j.DropJournal(context.WithoutCancel(r.Context()), t.journal); err != nil {
-				h.o.Logger.Warn("verso: drop the journal of a committed svn transaction; it expires", "txn", t.name, "err", err)
-			}
-		}
-		h.txns.drop(t)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	h.releaseLocks(r, base, body)
-	w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
-	w.Header().Set("X-Verso-Revision", strconv.FormatInt(int64(c.Rev), 10))
-	w.WriteHeader(http.StatusOK)
-	b := newXW()
-	b.raw(xmlHeader + `<D:merge-response xmlns:D="DAV:">` + "\n<D:updated-set>\n<D:response>\n<D:href>")
-	b.text(h.o.Mount + "/!svn/vcc/default")
-	b.raw("</D:href>\n<D:propstat><D:prop>\n<D:resourcetype><D:baseline/></D:resourcetype>\n")
-	b.elem("D:version-name", strconv.FormatInt(int64(c.Rev), 10))
-	b.raw("\n")
-	b.elem("D:creationdate", svnTime(c.Time))
-	b.raw("\n")
-	if c.Author != "" {
-		b.elem("D:creator-displayname", c.Author)
-		b.raw("\n")
-	}
-	b.raw("</D:prop>\n<D:status>HTTP/1.1 200 OK</D:status>\n</D:propstat>\n</D:response>\n</D:updated-set>\n</D:merge-response>\n")
-	w.Write(b.bytes())
-	return nil
-}
-
-// commitError maps a refused commit to svn's errors: a condition that no
-// longer holds is "out of date"; a namespace's schema refusing it is what
-// a pre-commit hook's refusal is to Subversion, listing the violations one
-// a line.
-func (h *Handler) commitError(r *http.Request, err error) error {
-	var pe *verso.PathError
-	path := ""
-	if errors.As(err, &pe) {
-		path = string(pe.Path)
-	}
-	var se *verso.SchemaError
-	switch {
-	case errors.As(err, &se):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: errCommitRule, Msg: h.schemaMessage(r, se)}
-	case errors.Is(err, verso.ErrInvalidSchema):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: errCommitRule, Msg: err.Error()}
-	case errors.Is(err, verso.ErrPrecondition), errors.Is(err, verso.ErrConflict):
-		return &Error{Status: http.StatusConflict, Code: errFSConflict,
-			Msg: fmt.Sprintf("'%s' is out of date; try updating", path)}
-	case errors.Is(err, verso.ErrExists):
-		return &Error{Status: http.StatusConflict, Code: errFSExists,
-			Msg: fmt.Sprintf("'%s' already exists", path)}
-	case errors.Is(err, verso.ErrTooLarge):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest, Msg: err.Error()}
-	case errors.Is(err, verso.ErrNotFound), errors.Is(err, verso.ErrNoParent):
-		return &Error{Status: http.StatusConflict, Code: errFSConflict,
-			Msg: fmt.Sprintf("'%s' path not found; try updating", path)}
-	case errors.Is(err, verso.ErrNotNamespace), errors.Is(err, verso.ErrIsNamespace),
-		errors.Is(err, verso.ErrInvalidOp), errors.Is(err, verso.ErrSamePath), errors.Is(err, verso.ErrRoot),
-		errors.Is(err, verso.ErrInvalidPath):
-		return &Error{Status: http.StatusConflict, Code: errGeneral, Msg: err.Error()}
-	}
-	return err
-}
-
-// schemaMessage lists the violations of se, one a line, but those at
-// paths the user of r may not read (a message can quote the value), of
-// which one line says there were some.
-func (h *Handler) schemaMessage(r *http.Request, se *verso.SchemaError) string {
-	var b strings.Builder
-	b.WriteString(verso.ErrSchema.Error() + ":")
-	hidden := false
-	for _, v := range se.Violations {
-		if a := h.o.Access; a != nil && (!a.CanRead(r, v.Path) || !a.CanRead(r, v.Namespace)) {
-			hidden = true
-			continue
-		}
-		b.WriteString("\n  " + v.String())
-	}
-	if hidden {
-		b.WriteString("\n  values the user may not read do not validate either")
-	}
-	return b.String()
 }
 
 func utf8Valid(s string) bool { return utf8.ValidString(s) }

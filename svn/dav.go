@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // davCapabilities is what OPTIONS announces in its DAV headers: WebDAV
@@ -258,7 +259,7 @@ func (h *Handler) nodeProps(r *http.Request, n *node, href string, q propRequest
 	}
 	all = append(all, dav("getetag", esc(fmt.Sprintf(`"%d/%s"`, n.cr, p))))
 	if !n.date.IsZero() {
-		all = append(all, dav("creationdate", svnTime(n.date)),
+		all = append(all, dav("creationdate", svnfs.Time(n.date)),
 			dav("getlastmodified", n.date.UTC().Format(http.TimeFormat)))
 	}
 	all = append(all,
@@ -271,17 +272,17 @@ func (h *Handler) nodeProps(r *http.Request, n *node, href string, q propRequest
 	all = append(all, dav("auto-version", "DAV:checkout-checkin"),
 		sv("baseline-relative-path", esc(strings.TrimPrefix(string(p), "/"))))
 	if !n.IsNamespace() {
-		all = append(all, sv("md5-checksum", md5hex(n.Value)), sv("sha1-checksum", sha1hex(n.Value)))
+		all = append(all, sv("md5-checksum", svnfs.MD5Hex(n.Value)), sv("sha1-checksum", svnfs.SHA1Hex(n.Value)))
 	}
-	props := svnProps(n.Entry)
+	props := svnfs.Props(n.Entry)
 	all = append(all, sv("repository-uuid", h.UUID(r.Context())),
 		sv("deadprop-count", strconv.Itoa(len(props))),
 		dav("lockdiscovery", h.lockDiscovery(nil, r, p)),
 		dav("supportedlock", ""))
-	for _, name := range sortedKeys(props) {
+	for _, name := range svnfs.SortedKeys(props) {
 		ns, local := wireName(name)
 		v := props[name]
-		if xmlSafe(v) {
+		if svnfs.XMLSafe(v) {
 			all = append(all, prop{name: xml.Name{Space: ns, Local: local}, xml: esc(v)})
 		} else {
 			all = append(all, prop{xml.Name{Space: ns, Local: local}, base64Of(v), true})
@@ -302,7 +303,7 @@ func (h *Handler) revProps(r *http.Request, cs *commits, rev verso.Revision, q p
 		if cm.Author != "" {
 			all = append(all, prop{name: xml.Name{Space: nsSVNProp, Local: "author"}, xml: esc(cm.Author)})
 		}
-		all = append(all, prop{name: xml.Name{Space: nsSVNProp, Local: "date"}, xml: svnTime(cm.Time)})
+		all = append(all, prop{name: xml.Name{Space: nsSVNProp, Local: "date"}, xml: svnfs.Time(cm.Time)})
 		if cm.Message != "" || len(cm.Changes) == 0 {
 			all = append(all, prop{name: xml.Name{Space: nsSVNProp, Local: "log"}, xml: esc(cm.Message)})
 		}

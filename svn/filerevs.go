@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // matchAny reports whether name matches one of the glob patterns.
@@ -60,7 +61,7 @@ func (h *Handler) fileRevsReport(w http.ResponseWriter, r *http.Request, q repor
 	var items [][]byte
 	for _, st := range steps {
 		rev, at := st.c.Rev, st.at
-		e, err := getOrNil(ctx, h.store, at, rev)
+		e, err := svnfs.GetOrNil(ctx, h.store, at, rev)
 		if err != nil {
 			return err
 		}
@@ -81,7 +82,7 @@ func (h *Handler) fileRevsReport(w http.ResponseWriter, r *http.Request, q repor
 				b.valueElem("S:rev-prop", ` name="svn:author"`, "encoding", cm.Author)
 				b.raw("\n")
 			}
-			b.raw(`<S:rev-prop name="svn:date">` + svnTime(cm.Time) + "</S:rev-prop>\n")
+			b.raw(`<S:rev-prop name="svn:date">` + svnfs.Time(cm.Time) + "</S:rev-prop>\n")
 			if cm.Message != "" {
 				b.valueElem("S:rev-prop", ` name="svn:log"`, "encoding", cm.Message)
 				b.raw("\n")
@@ -89,9 +90,9 @@ func (h *Handler) fileRevsReport(w http.ResponseWriter, r *http.Request, q repor
 		}
 		var old map[string]string
 		if prev != nil {
-			old = svnProps(prev)
+			old = svnfs.Props(prev)
 		}
-		writePropChanges(b, old, svnProps(e), "S:set-prop", "S:remove-prop")
+		writePropChanges(b, old, svnfs.Props(e), "S:set-prop", "S:remove-prop")
 		if prev == nil || string(prev.Value) != string(e.Value) {
 			b.raw("<S:txdelta>")
 			writeTxdelta(&b.buf, e.Value)
@@ -113,12 +114,12 @@ func (h *Handler) fileRevsReport(w http.ResponseWriter, r *http.Request, q repor
 
 // writePropChanges writes the changes that turn properties from into to.
 func writePropChanges(b *xw, from, to map[string]string, set, remove string) {
-	for _, k := range sortedKeys(from) {
+	for _, k := range svnfs.SortedKeys(from) {
 		if _, ok := to[k]; !ok {
 			b.raw("<" + remove + ` name="` + attr(k) + `"/>` + "\n")
 		}
 	}
-	for _, k := range sortedKeys(to) {
+	for _, k := range svnfs.SortedKeys(to) {
 		if v, ok := from[k]; !ok || v != to[k] {
 			b.valueElem(set, ` name="`+attr(k)+`"`, "encoding", to[k])
 			b.raw("\n")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // Locks are the server's WebDAV write locks, which svn lock takes and
@@ -66,7 +67,7 @@ func (h *Handler) heldLocks(r *http.Request, p verso.Path, below bool) []svnLock
 		if !h.canRead(r, l.Path) {
 			continue
 		}
-		sl := svnLock{path: l.Path, token: l.Token, owner: propText(l.Owner)}
+		sl := svnLock{path: l.Path, token: l.Token, owner: svnfs.PropText(l.Owner)}
 		h.lockMu.Lock()
 		m, ok := h.lockMeta[l.Token]
 		h.lockMu.Unlock()
@@ -94,7 +95,7 @@ func (h *Handler) locksReport(w http.ResponseWriter, r *http.Request, q reportQu
 			b.text(l.comment)
 			b.raw("</S:comment>")
 		}
-		b.raw("<S:creationdate>" + svnTime(l.created) + "</S:creationdate></S:lock>\n")
+		b.raw("<S:creationdate>" + svnfs.Time(l.created) + "</S:creationdate></S:lock>\n")
 	}
 	return writeReport(w, "get-locks-report", string(b.bytes()))
 }
@@ -108,7 +109,7 @@ func (h *Handler) lockDiscovery(w http.ResponseWriter, r *http.Request, p verso.
 	}
 	l := ls[0]
 	if w != nil {
-		w.Header().Set("X-SVN-Creation-Date", svnTime(l.created))
+		w.Header().Set("X-SVN-Creation-Date", svnfs.Time(l.created))
 		w.Header().Set("X-SVN-Lock-Owner", l.owner)
 	}
 	b := newXW()
@@ -220,7 +221,7 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request, res resource) err
 	h.lockMu.Unlock()
 	hd := w.Header()
 	hd.Set("Lock-Token", "<"+tok+">")
-	hd.Set("X-SVN-Creation-Date", svnTime(time.Now()))
+	hd.Set("X-SVN-Creation-Date", svnfs.Time(time.Now()))
 	if user != "" {
 		hd.Set("X-SVN-Lock-Owner", user)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // report answers a REPORT: the root element of its body names it.
@@ -295,7 +296,7 @@ func (h *Handler) logReport(w http.ResponseWriter, r *http.Request, q reportQuer
 			b.raw("\n")
 		}
 		if want("svn:date") {
-			b.elem("S:date", svnTime(c.Time))
+			b.elem("S:date", svnfs.Time(c.Time))
 			b.raw("\n")
 		}
 		if want("svn:log") && (c.Message != "" || len(c.Changes) == len(byRev[rev].Changes)) {
@@ -407,19 +408,19 @@ func (h *Handler) mods(ctx context.Context, c *verso.Commit, ch verso.Change, fr
 		if ch.Mods&verso.ModProps == 0 {
 			return text, false, nil
 		}
-		if now, err = getOrNil(ctx, h.store, ch.Path, c.Rev); err != nil || now == nil {
+		if now, err = svnfs.GetOrNil(ctx, h.store, ch.Path, c.Rev); err != nil || now == nil {
 			return text, false, err
 		}
 		if ch.Action == verso.Added {
-			return text, len(svnProps(now)) > 0, nil
+			return text, len(svnfs.Props(now)) > 0, nil
 		}
-		if before, err = getOrNil(ctx, h.store, from, fromRev); err != nil {
+		if before, err = svnfs.GetOrNil(ctx, h.store, from, fromRev); err != nil {
 			return false, false, err
 		}
-		return text, !equalProps(svnProps(before), svnProps(now)), nil
+		return text, !svnfs.EqualProps(svnfs.Props(before), svnfs.Props(now)), nil
 	}
 	if from != "" {
-		if before, err = getOrNil(ctx, h.store, from, fromRev); err != nil {
+		if before, err = svnfs.GetOrNil(ctx, h.store, from, fromRev); err != nil {
 			return false, false, err
 		}
 	}
@@ -431,13 +432,13 @@ func (h *Handler) mods(ctx context.Context, c *verso.Commit, ch verso.Change, fr
 			return file, false, nil
 		}
 	}
-	if now, err = getOrNil(ctx, h.store, ch.Path, c.Rev); err != nil || now == nil {
+	if now, err = svnfs.GetOrNil(ctx, h.store, ch.Path, c.Rev); err != nil || now == nil {
 		return false, false, err
 	}
 	if before == nil {
-		return file, len(svnProps(now)) > 0, nil
+		return file, len(svnfs.Props(now)) > 0, nil
 	}
-	return file && string(before.Value) != string(now.Value), !equalProps(svnProps(before), svnProps(now)), nil
+	return file && string(before.Value) != string(now.Value), !svnfs.EqualProps(svnfs.Props(before), svnfs.Props(now)), nil
 }
 
 // ancestorIn returns the value of the nearest ancestor of p (not p
@@ -455,31 +456,6 @@ func ancestorIn[V any](p verso.Path, m map[verso.Path]V) (V, bool) {
 			return zero, false
 		}
 	}
-}
-
-// getOrNil is Store.Get that answers nil for a missing path or a
-// revision whose history was pruned.
-func getOrNil(ctx context.Context, s verso.Store, p verso.Path, rev verso.Revision) (*verso.Entry, error) {
-	if rev < 0 {
-		return nil, nil
-	}
-	e, err := s.Get(ctx, p, rev)
-	if errors.Is(err, verso.ErrNotFound) || errors.Is(err, verso.ErrGone) {
-		return nil, nil
-	}
-	return e, err
-}
-
-func equalProps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // sameNode reports whether the entry at a revision is the same node as e:
@@ -518,7 +494,7 @@ func (h *Handler) locationsReport(w http.ResponseWriter, r *http.Request, q repo
 		where := verso.Path("")
 		if verso.Revision(n) >= peg {
 			// Later than the peg: where it still is, if it is.
-			e, err := getOrNil(ctx, h.store, p, verso.Revision(n))
+			e, err := svnfs.GetOrNil(ctx, h.store, p, verso.Revision(n))
 			if err != nil && !errors.Is(err, verso.ErrNoRevision) {
 				return err
 			}
@@ -715,10 +691,10 @@ func (h *Handler) listReport(w http.ResponseWriter, r *http.Request, q reportQue
 			s += ` created-rev="` + strconv.FormatInt(int64(n.cr), 10) + `"`
 		}
 		if fields["DAV:creationdate"] && !n.date.IsZero() {
-			s += ` date="` + svnTime(n.date) + `"`
+			s += ` date="` + svnfs.Time(n.date) + `"`
 		}
 		if fields[nsSVNDAV+"deadprop-count"] {
-			s += ` has-props="` + strconv.FormatBool(len(svnProps(e)) > 0) + `"`
+			s += ` has-props="` + strconv.FormatBool(len(svnfs.Props(e)) > 0) + `"`
 		}
 		b := newXW()
 		b.raw(s + ">")
@@ -774,21 +750,21 @@ func (h *Handler) inheritedPropsReport(w http.ResponseWriter, r *http.Request, q
 		if !h.canRead(r, a) {
 			continue
 		}
-		e, err := getOrNil(ctx, h.store, a, rev)
+		e, err := svnfs.GetOrNil(ctx, h.store, a, rev)
 		if err != nil {
 			return err
 		}
 		if e == nil {
 			continue
 		}
-		props := svnProps(e)
+		props := svnfs.Props(e)
 		if len(props) == 0 {
 			continue
 		}
 		b.raw("<S:iprop-item>\n")
 		b.elem("S:iprop-path", string(a))
 		b.raw("\n")
-		for _, name := range sortedKeys(props) {
+		for _, name := range svnfs.SortedKeys(props) {
 			b.elem("S:iprop-name", name)
 			b.raw("\n")
 			b.valueElem("S:iprop-value", "", "encoding", props[name])

@@ -4,18 +4,22 @@
 // client's side of mod_dav_svn's HTTP protocol (version 2, svn 1.7 and
 // later): the OPTIONS handshake, PROPFIND of nodes and revisions, GET of a
 // file at a revision, and the REPORTs behind checkout, update, switch,
-// status -u, export, log, diff, blame, ls and info (reports.go,
-// update.go). It reads through the verso.Store interface alone.
+// status -u, export, log, diff, blame, ls and info (reports.go;
+// update.go and update_edit.go). It reads through the verso.Store
+// interface alone.
 //
 // Mapping: verso revision N is svn revision N; namespaces are directories
 // and keys are files; a commit's author, time and message are svn:author,
-// svn:date and svn:log; dead properties are svn properties (props.go).
+// svn:date and svn:log; dead properties are svn properties (package
+// internal/svnfs, which svnadmin dump streams share).
 //
-// Writes (commit.go): svn commit and the commands that commit (mkdir, rm,
-// cp, mv, import, propset on URLs) are taken as transactions held in
-// memory until svn's MERGE commits each as one verso revision; svn lock
-// and unlock take the server's WebDAV locks (lock.go). History moves in
-// and out as svnadmin dump streams (load.go, dump.go).
+// Writes (commit.go, proppatch.go, merge.go): svn commit and the commands
+// that commit (mkdir, rm, cp, mv, import, propset on URLs) are taken as
+// transactions held in memory until svn's MERGE commits each as one verso
+// revision; svn lock and unlock take the server's WebDAV locks (lock.go).
+// Texts travel as svndiff deltas (package internal/svndiff). History moves
+// in and out as svnadmin dump streams: that is package internal/svndump,
+// not this one.
 package svn
 
 import (
@@ -31,6 +35,7 @@ import (
 	"sync"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // Access says what the user of a request may read. The server implements
@@ -114,10 +119,10 @@ func New(store verso.Store, o Options) *Handler {
 // The XML namespaces of the protocol.
 const (
 	nsDAV     = "DAV:"
-	nsSVN     = "svn:"                                       // reports
-	nsSVNDAV  = "http://subversion.tigris.org/xmlns/dav/"    // svn's live properties
-	nsSVNProp = "http://subversion.tigris.org/xmlns/svn/"    // svn:* properties
-	nsCustom  = "http://subversion.tigris.org/xmlns/custom/" // other properties
+	nsSVN     = "svn:"                                    // reports
+	nsSVNDAV  = "http://subversion.tigris.org/xmlns/dav/" // svn's live properties
+	nsSVNProp = svnfs.NSSVNProp                           // svn:* properties
+	nsCustom  = svnfs.NSCustom                            // other properties
 )
 
 // Wants reports whether r, whose URL path below the mount is rel, is an

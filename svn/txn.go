@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // An open transaction is the result of the records made of it, in order:
@@ -158,7 +159,7 @@ func (t *txn) apply(rec *txnRec) (int64, error) {
 		if at < 0 || at > len(t.ops) {
 			return 0, fmt.Errorf("svn transaction record %d inserts at %d of %d", t.seq+1, at, len(t.ops))
 		}
-		t.ops = insertOps(t.ops, t.deleted, at, rec.Ops)
+		t.ops = svnfs.InsertOps(t.ops, t.deleted, at, rec.Ops)
 		t.added[rec.Path] = true
 		t.copies[rec.Path] = copySource{path: rec.From, rev: rec.FromRev}
 	case recProps:

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/verso-config/verso/internal/svndiff"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 const xmlHeader = `<?xml version="1.0" encoding="utf-8"?>` + "\n"
@@ -39,25 +41,10 @@ func attr(s string) string {
 	return strings.ReplaceAll(b.String(), `"`, "&#34;")
 }
 
-// xmlSafe reports whether s can travel as XML character data unchanged:
-// valid UTF-8 without control characters other than tab, newline and
-// carriage return (which XML would normalise away).
-func xmlSafe(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if (r < 0x20 && r != '\t' && r != '\n') || r == '\r' || r == 0xFFFE || r == 0xFFFF {
-			return false
-		}
-	}
-	return true
-}
-
 // valueElem writes <name>value</name>, base64 encoded with an encoding
 // attribute (named encAttr) when value is not XML-safe.
 func (x *xw) valueElem(name, nameAttrs, encAttr, value string) {
-	if xmlSafe(value) {
+	if svnfs.XMLSafe(value) {
 		x.raw("<" + name + nameAttrs + ">")
 		x.text(value)
 	} else {
@@ -180,4 +167,15 @@ func bodyError(err error) error {
 	}
 	return &Error{Status: http.StatusBadRequest, Code: errMalformed,
 		Msg: "the request body is not well-formed XML: " + err.Error()}
+}
+
+// writeTxdelta writes data's svndiff, base64 encoded, in lines.
+func writeTxdelta(w io.Writer, data []byte) {
+	enc := base64.StdEncoding.EncodeToString(svndiff.Full(data))
+	for len(enc) > 76 {
+		io.WriteString(w, enc[:76])
+		io.WriteString(w, "\n")
+		enc = enc[76:]
+	}
+	io.WriteString(w, enc)
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/bolt"
-	"github.com/verso-config/verso/svn"
+	"github.com/verso-config/verso/internal/svndump"
 )
 
 func newLoadCommand(getenv func(string) string) *cobra.Command {
@@ -138,7 +138,7 @@ func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, std
 		return 0, 0, 0, "", err
 	}
 	var last time.Time
-	o := svn.LoadOptions{
+	o := svndump.LoadOptions{
 		SetTime:      func(t time.Time) { now.Store(&t) },
 		UUID:         func(u string) { uuid = u },
 		MaxValueSize: maxValue,
@@ -158,7 +158,7 @@ func loadDump(ctx context.Context, in io.Reader, dir string, maxValue int64, std
 			}
 		}
 	}
-	head, err = svn.Load(ctx, s, bufio.NewReaderSize(in, 1<<20), o)
+	head, err = svndump.Load(ctx, s, bufio.NewReaderSize(in, 1<<20), o)
 	if tty {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -247,7 +247,7 @@ a snapshot file made by 'verso backup' (which a running verso makes).`,
 				progress = func(rev verso.Revision) { fmt.Fprintf(cmd.ErrOrStderr(), "\r\033[Kdumped revision %d", rev) }
 				defer fmt.Fprint(cmd.ErrOrStderr(), "\r\033[K")
 			}
-			return svn.Dump(cmd.Context(), s, cmd.OutOrStdout(), uuid, progress)
+			return svndump.Dump(cmd.Context(), s, cmd.OutOrStdout(), uuid, progress)
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", DefaultConfig().Data, "`DIR` holding the store (env VERSO_DATA)")

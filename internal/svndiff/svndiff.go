@@ -1,22 +1,20 @@
-package svn
-
-import (
-	"crypto/md5"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/hex"
-	"io"
-)
+// Package svndiff is Subversion's binary delta format, svndiff
+// (Subversion's notes/svndiff): Apply applies a delta of version 0, 1
+// (zlib) or 2 (LZ4) to a base text, with a cap on the size of the result,
+// and Full encodes a text as a version 0 delta that needs no base. The
+// svn protocol (package svn) carries deltas in commits and updates, and
+// svnadmin dump streams (package svndump) carry them as node texts.
+package svndiff
 
 // windowSize is the most target bytes one svndiff window holds: the
 // client refuses larger windows (SVN_DELTA_WINDOW_SIZE).
 const windowSize = 100 * 1024
 
-// svndiffFull returns data as an svndiff0 delta that needs no source: a
+// Full returns data as an svndiff0 delta that needs no source: a
 // window for each 100 KiB, each one instruction that copies new data. It
 // applies to any base, so verso never needs the client's base text. Empty
 // data is the header alone.
-func svndiffFull(data []byte) []byte {
+func Full(data []byte) []byte {
 	out := []byte{'S', 'V', 'N', 0}
 	for len(data) > 0 {
 		n := min(len(data), windowSize)
@@ -50,25 +48,4 @@ func appendVarint(b []byte, v uint64) []byte {
 		tmp[i] = byte(v&0x7f) | 0x80
 	}
 	return append(b, tmp[i:]...)
-}
-
-// writeTxdelta writes data's svndiff, base64 encoded, in lines.
-func writeTxdelta(w io.Writer, data []byte) {
-	enc := base64.StdEncoding.EncodeToString(svndiffFull(data))
-	for len(enc) > 76 {
-		io.WriteString(w, enc[:76])
-		io.WriteString(w, "\n")
-		enc = enc[76:]
-	}
-	io.WriteString(w, enc)
-}
-
-func md5hex(b []byte) string {
-	s := md5.Sum(b)
-	return hex.EncodeToString(s[:])
-}
-
-func sha1hex(b []byte) string {
-	s := sha1.Sum(b)
-	return hex.EncodeToString(s[:])
 }

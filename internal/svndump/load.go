@@ -1,4 +1,4 @@
-package svn
+package svndump
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svndiff"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // LoadOptions configure Load.
@@ -207,9 +209,9 @@ var propNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*$`)
 // deadPropName returns the dead property an svn property is kept as.
 func deadPropName(name string) (string, bool) {
 	if rest, ok := strings.CutPrefix(name, "svn:"); ok {
-		return "{" + nsSVNProp + "}" + rest, propNameRE.MatchString(rest)
+		return "{" + svnfs.NSSVNProp + "}" + rest, propNameRE.MatchString(rest)
 	}
-	return "{" + nsCustom + "}" + name, propNameRE.MatchString(name)
+	return "{" + svnfs.NSCustom + "}" + name, propNameRE.MatchString(name)
 }
 
 // loader holds the state of one Load.
@@ -236,6 +238,12 @@ type loadNode struct {
 	text  []byte
 	props map[string]string // svn names
 	gone  bool
+}
+
+// copySource is where a path copied in this revision came from.
+type copySource struct {
+	path verso.Path
+	rev  verso.Revision
 }
 
 // Load reads an svnadmin dump stream (format 2 or 3, with or without
@@ -422,7 +430,7 @@ func (l *loader) readStore(p verso.Path, rev verso.Revision) (*loadNode, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &loadNode{kind: e.Kind, text: e.Value, props: svnProps(e)}, nil
+	return &loadNode{kind: e.Kind, text: e.Value, props: svnfs.Props(e)}, nil
 }
 
 func (l *loader) skippedBelow(p verso.Path) bool {
@@ -561,13 +569,13 @@ func (l *loader) copy(p, src verso.Path, rev verso.Revision) (*loadNode, error) 
 	if se.IsNamespace() {
 		depth = verso.Infinite
 	}
-	ops, err := copyOps(l.ctx, l.store, src, p, rev, depth, se, cur, !touched)
+	ops, err := svnfs.CopyOps(l.ctx, l.store, src, p, rev, depth, se, cur, !touched)
 	if err != nil {
 		return nil, err
 	}
-	l.ops = insertOps(l.ops, l.deleted, copyAt(l.deleted, src, len(l.ops)), ops)
+	l.ops = svnfs.InsertOps(l.ops, l.deleted, svnfs.CopyAt(l.deleted, src, len(l.ops)), ops)
 	l.copies[p] = copySource{path: src, rev: rev}
-	return &loadNode{kind: se.Kind, text: se.Value, props: svnProps(se)}, nil
+	return &loadNode{kind: se.Kind, text: se.Value, props: svnfs.Props(se)}, nil
 }
 
 func (l *loader) change(p verso.Path, rec *record) error {
@@ -606,8 +614,8 @@ func (l *loader) text(p verso.Path, rec *record, base []byte) ([]byte, bool, err
 	text := rec.text
 	if rec.h["Text-delta"] == "true" {
 		var err error
-		text, err = applySvndiff(rec.text, base, l.o.MaxValueSize)
-		if errors.Is(err, errTooLargeDelta) {
+		text, err = svndiff.Apply(rec.text, base, l.o.MaxValueSize)
+		if errors.Is(err, svndiff.ErrTooLarge) {
 			text = nil
 		} else if err != nil {
 			return nil, false, fmt.Errorf("node %s: text delta: %v", p, err)
@@ -618,8 +626,8 @@ func (l *loader) text(p verso.Path, rec *record, base []byte) ([]byte, bool, err
 		l.skipped[p] = true
 		return nil, false, nil
 	}
-	if want := rec.h["Text-content-md5"]; want != "" && md5hex(text) != want {
-		return nil, false, fmt.Errorf("node %s: text checksum mismatch (MD5 %s, want %s)", p, md5hex(text), want)
+	if want := rec.h["Text-content-md5"]; want != "" && svnfs.MD5Hex(text) != want {
+		return nil, false, fmt.Errorf("node %s: text checksum mismatch (MD5 %s, want %s)", p, svnfs.MD5Hex(text), want)
 	}
 	return text, true, nil
 }
@@ -659,7 +667,7 @@ func (l *loader) props(p verso.Path, n *loadNode, rec *record, old map[string]st
 			l.o.Report(fmt.Sprintf("r%d: property %q of %s is not kept: verso keeps property names that are XML names", l.rev, k, p))
 			continue
 		}
-		if !xmlSafe(strings.ReplaceAll(v, "\r", "")) {
+		if !svnfs.XMLSafe(strings.ReplaceAll(v, "\r", "")) {
 			l.o.Report(fmt.Sprintf("r%d: property %s of %s is not kept: its value is not text", l.rev, k, p))
 			continue
 		}
@@ -669,7 +677,7 @@ func (l *loader) props(p verso.Path, n *loadNode, rec *record, old map[string]st
 				continue
 			}
 		}
-		changes = append(changes, verso.PropChange{Name: name, Value: xmlText(v)})
+		changes = append(changes, verso.PropChange{Name: name, Value: svnfs.XMLText(v)})
 	}
 	n.props = next
 	if len(changes) > 0 {

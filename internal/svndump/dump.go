@@ -1,4 +1,4 @@
-package svn
+package svndump
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/svnfs"
 )
 
 // Dump writes the history of store, revisions 1 to the head, as an
@@ -32,7 +33,7 @@ func Dump(ctx context.Context, store verso.Store, w io.Writer, uuid string, prog
 		if err != nil {
 			return fmt.Errorf("revision 1: %w", err)
 		}
-		r0 = propBlock([][2]string{{"svn:date", svnTime(c.Time)}})
+		r0 = propBlock([][2]string{{"svn:date", svnfs.Time(c.Time)}})
 	} else {
 		r0 = propBlock(nil)
 	}
@@ -66,7 +67,7 @@ func writeRecord(w *bufio.Writer, h [][2]string, props, text []byte, hasText boo
 		fmt.Fprintf(w, "Prop-content-length: %d\n", len(props))
 	}
 	if hasText {
-		fmt.Fprintf(w, "Text-content-length: %d\nText-content-md5: %s\nText-content-sha1: %s\n", len(text), md5hex(text), sha1hex(text))
+		fmt.Fprintf(w, "Text-content-length: %d\nText-content-md5: %s\nText-content-sha1: %s\n", len(text), svnfs.MD5Hex(text), svnfs.SHA1Hex(text))
 	}
 	if props != nil || hasText {
 		fmt.Fprintf(w, "Content-length: %d\n", len(props)+len(text))
@@ -79,9 +80,9 @@ func writeRecord(w *bufio.Writer, h [][2]string, props, text []byte, hasText boo
 
 // entryProps returns e's svn properties as a property block.
 func entryProps(e *verso.Entry) []byte {
-	m := svnProps(e)
+	m := svnfs.Props(e)
 	var ps [][2]string
-	for _, k := range sortedKeys(m) {
+	for _, k := range svnfs.SortedKeys(m) {
 		ps = append(ps, [2]string{k, m[k]})
 	}
 	return propBlock(ps)
@@ -96,7 +97,7 @@ func dumpRevision(ctx context.Context, store verso.Store, w *bufio.Writer, rev v
 	if c.Author != "" {
 		rp = append(rp, [2]string{"svn:author", c.Author})
 	}
-	rp = append(rp, [2]string{"svn:date", svnTime(c.Time)}, [2]string{"svn:log", c.Message})
+	rp = append(rp, [2]string{"svn:date", svnfs.Time(c.Time)}, [2]string{"svn:log", c.Message})
 	writeRecord(w, [][2]string{{"Revision-number", strconv.FormatInt(int64(rev), 10)}}, propBlock(rp), nil, false)
 
 	changes := append([]verso.Change(nil), c.Changes...)
@@ -141,12 +142,12 @@ func dumpRevision(ctx context.Context, store verso.Store, w *bufio.Writer, rev v
 			action = "replace"
 		case ch.Action == verso.Modified:
 			action = "change"
-			before, _ = getOrNil(ctx, store, ch.Path, rev-1)
+			before, _ = svnfs.GetOrNil(ctx, store, ch.Path, rev-1)
 		}
 		// a path below a copy: implied by the copy, unless it differs from its source
 		if anc, ok := copiedAncestor(ch.Path, copied); ok && (ch.Action == verso.Copied || ch.Action == verso.Moved || ch.Action == verso.Added) {
 			src := ch.Path.Rebase(anc.Path, anc.From)
-			before, _ = getOrNil(ctx, store, src, anc.FromRev)
+			before, _ = svnfs.GetOrNil(ctx, store, src, anc.FromRev)
 			if before == nil {
 				action = "add"
 			} else {
@@ -156,18 +157,18 @@ func dumpRevision(ctx context.Context, store verso.Store, w *bufio.Writer, rev v
 			if ch.From != "" {
 				h = append(h, [2]string{"Node-copyfrom-rev", strconv.FormatInt(int64(ch.FromRev), 10)}, [2]string{"Node-copyfrom-path", nodePath(ch.From)})
 				copied[ch.Path] = ch
-				before, _ = getOrNil(ctx, store, ch.From, ch.FromRev)
+				before, _ = svnfs.GetOrNil(ctx, store, ch.From, ch.FromRev)
 			}
 		}
 		h = append(h, [2]string{"Node-action", action})
 		var props, text []byte
 		hasText := false
-		if before == nil || !equalProps(svnProps(before), svnProps(e)) {
-			if !(before == nil && len(svnProps(e)) == 0 && action == "change") {
+		if before == nil || !svnfs.EqualProps(svnfs.Props(before), svnfs.Props(e)) {
+			if !(before == nil && len(svnfs.Props(e)) == 0 && action == "change") {
 				props = entryProps(e)
 			}
 		}
-		if before == nil && action != "change" && len(svnProps(e)) == 0 && kind == "dir" {
+		if before == nil && action != "change" && len(svnfs.Props(e)) == 0 && kind == "dir" {
 			props = nil
 		}
 		if kind == "file" && (before == nil || string(before.Value) != string(e.Value)) {

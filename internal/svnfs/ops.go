@@ -1,4 +1,4 @@
-package svn
+package svnfs
 
 import (
 	"context"
@@ -6,16 +6,17 @@ import (
 	"github.com/verso-config/verso"
 )
 
-// The store operations an svn commit (commit.go) and a dump's revision
-// (load.go) are made of, where both build the same ones.
+// The store operations an svn commit (package svn's commit.go) and a dump's
+// revision (package svndump's load.go) are made of, where both build the
+// same ones.
 
-// copyOps returns the operations that copy src as of rev (where it is se)
+// CopyOps returns the operations that copy src as of rev (where it is se)
 // to dst. If the source is as it was at rev (cur, its entry at the head,
 // is the same node and nothing below it changed since, and fresh: nothing
 // of the operations not yet committed touches it), that is one verso copy
 // of depth, which keeps its history; otherwise its state at rev, path by
 // path, each recorded as a copy of rev.
-func copyOps(ctx context.Context, store verso.Store, src, dst verso.Path, rev verso.Revision, depth int, se, cur *verso.Entry, fresh bool) ([]verso.Op, error) {
+func CopyOps(ctx context.Context, store verso.Store, src, dst verso.Path, rev verso.Revision, depth int, se, cur *verso.Entry, fresh bool) ([]verso.Op, error) {
 	if fresh && cur != nil && cur.Kind == se.Kind && cur.CreateRev == se.CreateRev && cur.TreeRev <= rev {
 		return []verso.Op{{Kind: verso.OpCopy, Path: dst, From: src, Depth: depth, FromRev: rev}}, nil
 	}
@@ -29,7 +30,7 @@ func copyOps(ctx context.Context, store verso.Store, src, dst verso.Path, rev ve
 		}
 		if len(e.Props) > 0 {
 			var pc []verso.PropChange
-			for _, k := range sortedKeys(e.Props) {
+			for _, k := range SortedKeys(e.Props) {
 				pc = append(pc, verso.PropChange{Name: k, Value: e.Props[k]})
 			}
 			ops = append(ops, verso.Op{Kind: verso.OpProps, Path: q, Props: pc})
@@ -39,11 +40,11 @@ func copyOps(ctx context.Context, store verso.Store, src, dst verso.Path, rev ve
 	return ops, err
 }
 
-// copyAt returns where in a list of n operations the copy of src goes:
+// CopyAt returns where in a list of n operations the copy of src goes:
 // before the deletion of src or of a namespace above it (deleted gives
 // each deleted path's index), since a move deletes its source before it
 // copies it; at the end otherwise.
-func copyAt(deleted map[verso.Path]int, src verso.Path, n int) int {
+func CopyAt(deleted map[verso.Path]int, src verso.Path, n int) int {
 	at := n
 	for q := src; ; q = q.Parent() {
 		if i, ok := deleted[q]; ok && i < at {
@@ -55,9 +56,9 @@ func copyAt(deleted map[verso.Path]int, src verso.Path, n int) int {
 	}
 }
 
-// insertOps inserts ops into list at index at and moves the indices of
+// InsertOps inserts ops into list at index at and moves the indices of
 // deleted that follow; it returns the new list.
-func insertOps(list []verso.Op, deleted map[verso.Path]int, at int, ops []verso.Op) []verso.Op {
+func InsertOps(list []verso.Op, deleted map[verso.Path]int, at int, ops []verso.Op) []verso.Op {
 	list = append(list[:at], append(ops, list[at:]...)...)
 	for q, i := range deleted {
 		if i >= at {

@@ -1,4 +1,4 @@
-package svn
+package svndiff
 
 import (
 	"bytes"
@@ -8,11 +8,11 @@ import (
 	"io"
 )
 
-// applySvndiff applies the svndiff delta (version 0, 1 or 2) to source and
+// Apply applies the svndiff delta (version 0, 1 or 2) to source and
 // returns the target, refusing to make one larger than max bytes. A body
 // with no windows at all (not even a header) is the empty text, as the
 // client sends for an empty new file.
-func applySvndiff(delta, source []byte, max int64) ([]byte, error) {
+func Apply(delta, source []byte, max int64) ([]byte, error) {
 	if len(delta) == 0 {
 		return []byte{}, nil
 	}
@@ -39,7 +39,7 @@ func applySvndiff(delta, source []byte, max int64) ([]byte, error) {
 			return nil, fmt.Errorf("window at byte %d: source view %d+%d is outside the base text of %d bytes", start, sOff, sLen, len(source))
 		}
 		if tLen > uint64(max) || int64(len(out))+int64(tLen) > max {
-			return nil, errTooLargeDelta
+			return nil, ErrTooLarge
 		}
 		ins, err := d.section(iLen, version, windowSize*4)
 		if err != nil {
@@ -58,8 +58,8 @@ func applySvndiff(delta, source []byte, max int64) ([]byte, error) {
 	return out, nil
 }
 
-// errTooLargeDelta is what applySvndiff returns for a target over its cap.
-var errTooLargeDelta = errors.New("the text is larger than the limit")
+// ErrTooLarge is what Apply returns for a target over its cap.
+var ErrTooLarge = errors.New("the text is larger than the limit")
 
 type deltaReader struct {
 	b   []byte
@@ -99,7 +99,7 @@ func (d *deltaReader) section(n uint64, version byte, max int64) ([]byte, error)
 		return nil, err
 	}
 	if orig > uint64(max) {
-		return nil, errTooLargeDelta
+		return nil, ErrTooLarge
 	}
 	rest := raw[sub.off:]
 	if uint64(len(rest)) == orig {
