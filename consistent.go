@@ -27,13 +27,3 @@ type HeadReader interface {
 	// bytes of a request buffer, valid only during the call.
 	HeadEntry(p Path) (e Entry, ok bool)
 }
-
-// HeadPrefetcher is implemented by HeadReaders that can prepare the
-// HeadEntry lookups of several keys at once, so that their cache misses
-// overlap instead of coming one after another (the bolt store).
-type HeadPrefetcher interface {
-	HeadReader
-	// PrefetchHeads asks for the memory that HeadEntry of each of ps will
-	// read. It changes nothing and may do nothing.
-	PrefetchHeads(ps []Path)
-}

@@ -9,8 +9,6 @@
 #
 #   verso_nohugepages   the head cache on huge pages (bolt/unmap_linux.go):
 #                       random keys at scale, memory
-#   verso_nobatch       a fast-lane loop answering its ready connections as
-#                       a batch, their lookups prefetched: random keys
 #   verso_nothreadlock  each fast-lane loop on its own OS thread: random keys
 #
 # The event loops themselves are weighed by every full bench/run.sh (the
@@ -23,7 +21,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quick=
 if [ "${1:-}" = --quick ]; then quick=--quick; shift; fi
 tags=("$@")
-[ ${#tags[@]} -gt 0 ] || tags=(verso_nohugepages verso_nobatch verso_nothreadlock)
+[ ${#tags[@]} -gt 0 ] || tags=(verso_nohugepages verso_nothreadlock)
 work=$(mktemp -d "${TMPDIR:-/tmp}/verso-tricks.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

@@ -44,19 +44,4 @@ func BenchmarkHeadCacheLoad(b *testing.B) {
 			}
 		})
 	}
-	b.Run("10k-prefetched", func(b *testing.B) {
-		var e verso.Entry
-		i := 0
-		for b.Loop() {
-			if i%4 == 0 {
-				c.Prefetch(some[i : i+4])
-			}
-			if !c.LoadInto(some[i], &e) {
-				b.Fatal("missing")
-			}
-			if i++; i == len(some) {
-				i = 0
-			}
-		}
-	})
 }

@@ -100,11 +100,6 @@ func TestHeadCache_Model(t *testing.T) {
 			c.Store(p, e)
 			want[p] = e
 		}
-		if i%100 == 0 {
-			// A hint only: whatever it is asked, it changes nothing.
-			batch := []verso.Path{p, "/n0/k0", "/nowhere", "/", ""}
-			c.Prefetch(batch)
-		}
 		if i%500 == 499 {
 			check(i)
 		}
@@ -121,42 +116,6 @@ func TestHeadCache_Model(t *testing.T) {
 	}
 	if _, ok := c.Load("/n0/k0"); ok {
 		t.Error("Load found an entry in an empty cache")
-	}
-}
-
-// TestHeadCache_PrefetchConcurrent prefetches while the cache is changed,
-// grown and compacted under it, for the race detector; and on a cache never
-// loaded.
-func TestHeadCache_PrefetchConcurrent(t *testing.T) {
-	var empty headCache
-	empty.Prefetch([]verso.Path{"/a", "/b"})
-
-	var c headCache
-	c.reset(10)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r := rand.New(rand.NewPCG(3, 4))
-		for i := range 5000 {
-			p := verso.Path(fmt.Sprintf("/k%d", r.IntN(500)))
-			if i%3 == 0 {
-				c.Delete(p)
-			} else {
-				c.Store(p, randomEntry(r, p, i))
-			}
-		}
-	}()
-	batch := make([]verso.Path, 8)
-	for i := 0; ; i++ {
-		select {
-		case <-done:
-			return
-		default:
-		}
-		for j := range batch {
-			batch[j] = verso.Path(fmt.Sprintf("/k%d", (i*8+j)%600))
-		}
-		c.Prefetch(batch)
 	}
 }
 

@@ -80,7 +80,7 @@ func (c *headCache) decodeStored(x *encoder, v []byte) ([]byte, error) {
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // The bolt store reads entries at head from its cache, without allocating.
-var _ verso.HeadPrefetcher = (*Store)(nil)
+var _ verso.HeadReader = (*Store)(nil)
 
 // HeadEntry returns p's entry at head, as Get(ctx, p, verso.Head) would,
 // but as a value and without allocating (unless it has properties): for
@@ -93,10 +93,4 @@ func (s *Store) HeadEntry(p verso.Path) (e verso.Entry, ok bool) {
 	}
 	ok = s.cache.LoadInto(p, &e)
 	return e, ok
-}
-
-// PrefetchHeads prepares the lookups of ps by HeadEntry: it reads the
-// head cache's slots they will read, all at once (headCache.Prefetch).
-func (s *Store) PrefetchHeads(ps []verso.Path) {
-	s.cache.Prefetch(ps)
 }

@@ -125,8 +125,6 @@ type Config struct {
 // (loop_linux.go), so that a benchmark can measure each on and off. The
 // zero value keeps them all.
 type Tricks struct {
-	NoBatches    bool // answer each connection as soon as it is read
-	NoPrefetch   bool // no PrefetchHeads before a batch's lookups
 	NoLockThread bool // let a loop's goroutine move between threads
 }
 

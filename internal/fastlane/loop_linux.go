@@ -162,13 +162,7 @@ type loop struct {
 	n        int // events the last wait found
 	rbuf     []byte
 	wbuf     []byte
-	deadline time.Time            // the wake-up set on file, for idle connections
-	ready    []readyConn          // read in this round, not yet answered
-	paths    []verso.Path         // the keys their first requests name
-	prefetch verso.HeadPrefetcher // nil: none (Tricks.NoPrefetch)
-	batch    int                  // connections read before they are answered
-
-	widest atomic.Int64 // the most connections one batch has held (for tests)
+	deadline time.Time // the wake-up set on file, for idle connections
 }
 
 func newLoop(f *Front) (*loop, error) {
@@ -194,15 +188,8 @@ func newLoop(f *Front) (*loop, error) {
 		done:   make(chan struct{}),
 		conns:  map[int]*conn{},
 		events: make([]unix.EpollEvent, 128),
-		rbuf:   make([]byte, batchReads*readBufSize),
+		rbuf:   make([]byte, readBufSize),
 		wbuf:   make([]byte, 0, writeBufSize),
-	}
-	if !f.Tricks.NoPrefetch {
-		l.prefetch, _ = f.heads.(verso.HeadPrefetcher)
-	}
-	l.batch = batchReads
-	if f.Tricks.NoBatches {
-		l.batch = 1
 	}
 	go l.run()
 	return l, nil
@@ -295,23 +282,13 @@ func (l *loop) run() {
 	}
 }
 
-// batchReads is how many connections a loop reads, at most, before it
-// answers them: enough for their lookups' cache misses to overlap, few
-// enough that the first answer waits for no more than a few reads.
-const batchReads = 16
-
-// round serves the connections the last wait found ready, in batches: it
-// reads what each connection of a batch sent, then answers them all.
-// Before it answers, it asks the store to bring in the memory the
-// batch's lookups will read, so that at scale their cache misses overlap
-// instead of coming one after another (docs/PERFORMANCE.md, Scale).
+// round serves the connections the last wait found ready, one after
+// another: it reads what a connection sent and answers it before it reads
+// the next. (Reading a batch first and prefetching its lookups, so that
+// their cache misses overlapped, was measured and removed: it did not gain
+// the 5% a trick must; docs/PERFORMANCE.md, What each read-path trick pays.)
 func (l *loop) round(now time.Time) {
-	off := 0
 	for i := range l.n {
-		if len(l.ready) == l.batch {
-			l.answerBatch(now)
-			off = 0
-		}
 		fd := int(l.events[i].Fd)
 		l.mu.Lock()
 		fc := l.conns[fd]
@@ -319,7 +296,7 @@ func (l *loop) round(now time.Time) {
 		if fc == nil {
 			continue
 		}
-		k, err := unix.Read(fd, l.rbuf[off:off+readBufSize])
+		k, err := unix.Read(fd, l.rbuf)
 		if err == unix.EAGAIN || err == unix.EINTR {
 			continue
 		}
@@ -327,46 +304,25 @@ func (l *loop) round(now time.Time) {
 			l.drop(fc) // the client closed, or the connection failed
 			continue
 		}
-		rc := readyConn{fc: fc, in: l.rbuf[off : off+k : off+k]}
-		off += (k + 63) &^ 63 // each connection's bytes on cache lines of their own
+		rc := readyConn{fc: fc, in: l.rbuf[:k:k]}
 		if n, st := scanHead(rc.in); st == headComplete {
 			if req, ok := parseRequest(rc.in[:n]); ok {
 				if p, ok := fc.pathOf(req.target); ok {
 					rc.req, rc.n, rc.p = req, n, p
-					if l.prefetch != nil && req.method != http.MethodPut {
-						l.paths = append(l.paths, p)
-					}
 				}
 			}
 		}
-		l.ready = append(l.ready, rc)
+		l.serve(&rc, now)
 	}
-	l.answerBatch(now)
 }
 
-// readyConn is a connection read in this round and not yet answered.
+// readyConn is a connection read in this round, about to be answered.
 type readyConn struct {
 	fc  *conn
 	in  []byte     // what it sent, in the loop's read buffer
 	req request    // in's first request, when p is not ""
 	n   int        // the length of its head
 	p   verso.Path // the key it names (pathOf: it may share in's bytes)
-}
-
-// answerBatch answers the connections read since the last batch.
-func (l *loop) answerBatch(now time.Time) {
-	if int64(len(l.ready)) > l.widest.Load() {
-		l.widest.Store(int64(len(l.ready)))
-	}
-	if len(l.paths) > 1 { // one lookup has nothing to overlap with
-		l.prefetch.PrefetchHeads(l.paths)
-	}
-	for i := range l.ready {
-		l.serve(&l.ready[i], now)
-		l.ready[i] = readyConn{}
-	}
-	clear(l.paths)
-	l.ready, l.paths = l.ready[:0], l.paths[:0]
 }
 
 // serve answers the requests in what a connection sent and writes the
@@ -702,15 +658,11 @@ func (f *Front) LoopConns() []int {
 
 // PauseLoop holds event loop i (as a connection's arrival does for a
 // moment) until the function it returns is called, so that a test can
-// have requests arrive together. The function returns the widest batch
-// the loop has read so far.
-func (f *Front) PauseLoop(i int) (resume func() (widest int)) {
+// have requests arrive together.
+func (f *Front) PauseLoop(i int) (resume func()) {
 	f.mu.Lock()
 	l := f.loops[i]
 	f.mu.Unlock()
 	l.mu.Lock()
-	return func() int {
-		l.mu.Unlock()
-		return int(l.widest.Load())
-	}
+	return l.mu.Unlock
 }

@@ -21,4 +21,4 @@ type loopConn struct{}
 func (f *Front) LoopConns() []int { return nil }
 
 // PauseLoop panics: there are no loops.
-func (f *Front) PauseLoop(i int) func() int { panic("fastlane: no event loops") }
+func (f *Front) PauseLoop(i int) func() { panic("fastlane: no event loops") }
