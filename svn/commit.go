@@ -496,15 +496,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, res resource) e
 // of a transaction named in Destination.
 func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) error {
 	dest := r.Header.Get("Destination")
-	u, err := url.Parse(dest)
-	if err != nil || dest == "" {
-		return badRequest("COPY needs a Destination URL")
-	}
-	rel, ok := strings.CutPrefix(u.Path, h.o.Mount)
-	if !ok {
-		return badRequest("Destination %q is not below the repository root", dest)
-	}
-	dres, err := parseURI(rel)
+	dres, err := h.resourceAt(dest, "COPY's Destination")
 	if err != nil {
 		return err
 	}
@@ -579,3 +571,17 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 }
 
 func utf8Valid(s string) bool { return utf8.ValidString(s) }
+
+// resourceAt parses rawURL, which a request names (what says where: "COPY's
+// Destination", "MERGE's source"), as a resource below the repository root.
+func (h *Handler) resourceAt(rawURL, what string) (resource, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || rawURL == "" {
+		return resource{}, badRequest("%s is not a URL: %q", what, rawURL)
+	}
+	rel, ok := strings.CutPrefix(u.Path, h.o.Mount)
+	if !ok {
+		return resource{}, badRequest("%s %q is not below the repository root", what, rawURL)
+	}
+	return parseURI(rel)
+}

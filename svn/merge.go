@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -39,15 +38,7 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) e
 			src = strings.TrimSpace(c.Text)
 		}
 	}
-	u, err := url.Parse(src)
-	if err != nil || src == "" {
-		return badRequest("MERGE names no source transaction")
-	}
-	rel, ok := strings.CutPrefix(u.Path, h.o.Mount)
-	if !ok {
-		return badRequest("MERGE source %q is not below the repository root", src)
-	}
-	res, err := parseURI(rel)
+	res, err := h.resourceAt(src, "MERGE's source")
 	if err != nil {
 		return err
 	}

@@ -59,3 +59,30 @@ func TestReportArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestNamedURLs checks the URLs a COPY's Destination and a MERGE's source
+// name: missing, not a URL, or outside the repository, each is a 400 that
+// says which.
+func TestNamedURLs(t *testing.T) {
+	h := New(logHistory(t), Options{Mount: "/config"})
+	for _, dest := range []string{"", "http://h/%zz", "http://h/elsewhere/a"} {
+		r := httptest.NewRequest("COPY", "/config/!svn/rvr/1/a/k", nil)
+		if dest != "" {
+			r.Header.Set("Destination", dest)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r, "/!svn/rvr/1/a/k")
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "s Destination") {
+			t.Errorf("COPY with Destination %q = %d, want 400 naming it: %s", dest, w.Code, w.Body)
+		}
+	}
+	for _, src := range []string{"", "http://h/%zz", "http://h/elsewhere/!svn/txn/1-1"} {
+		body := `<D:merge xmlns:D="DAV:"><D:source><D:href>` + src + `</D:href></D:source></D:merge>`
+		r := httptest.NewRequest("MERGE", "/config/", strings.NewReader(body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r, "/")
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "s source") {
+			t.Errorf("MERGE of source %q = %d, want 400 naming it: %s", src, w.Code, w.Body)
+		}
+	}
+}
