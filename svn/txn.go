@@ -139,21 +139,9 @@ func (t *txn) apply(rec *txnRec) (int64, error) {
 		p := rec.Ops[0].Path
 		t.ops = append(t.ops, rec.Ops[0])
 		t.deleted[p] = len(t.ops) - 1
-		for q := range t.values {
-			if p.Contains(q) {
-				delete(t.values, q)
-			}
-		}
-		for q := range t.added {
-			if p.Contains(q) {
-				delete(t.added, q)
-			}
-		}
-		for q := range t.copies {
-			if p.Contains(q) {
-				delete(t.copies, q)
-			}
-		}
+		svnfs.DropBelow(t.values, p)
+		svnfs.DropBelow(t.added, p)
+		svnfs.DropBelow(t.copies, p)
 	case recCopy:
 		at := rec.At
 		if at < 0 || at > len(t.ops) {

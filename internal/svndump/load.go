@@ -484,16 +484,8 @@ func (l *loader) del(p verso.Path) error {
 	}
 	l.ops = append(l.ops, verso.Op{Kind: verso.OpDelete, Path: p})
 	l.deleted[p] = len(l.ops) - 1
-	for q := range l.state {
-		if p.Contains(q) {
-			delete(l.state, q)
-		}
-	}
-	for q := range l.copies {
-		if p.Contains(q) {
-			delete(l.copies, q)
-		}
-	}
+	svnfs.DropBelow(l.state, p)
+	svnfs.DropBelow(l.copies, p)
 	l.state[p] = &loadNode{gone: true}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"sort"
 	"time"
 
@@ -55,4 +56,10 @@ func GetOrNil(ctx context.Context, s verso.Store, p verso.Path, rev verso.Revisi
 		return nil, nil
 	}
 	return e, err
+}
+
+// DropBelow deletes from m p and every path below it: what a deletion of
+// p leaves of a commit's or a revision's bookkeeping.
+func DropBelow[V any](m map[verso.Path]V, p verso.Path) {
+	maps.DeleteFunc(m, func(q verso.Path, _ V) bool { return p.Contains(q) })
 }
