@@ -93,6 +93,13 @@ type ImportResult struct {
 // revision: objects become namespaces, other values keys (see "Export and
 // import" in docs/HTTP.md). A missing p is created.
 func (c *Client) Import(ctx context.Context, p verso.Path, doc []byte, opts *ImportOptions) (*ImportResult, error) {
+	var res ImportResult
+	return &res, c.postImport(ctx, p, doc, opts, false, &res)
+}
+
+// postImport posts doc to the namespace p as opts say, a dry run or not,
+// and decodes the answer into out.
+func (c *Client) postImport(ctx context.Context, p verso.Path, doc []byte, opts *ImportOptions, dryRun bool, out any) error {
 	var o ImportOptions
 	if opts != nil {
 		o = *opts
@@ -102,17 +109,19 @@ func (c *Client) Import(ctx context.Context, p verso.Path, doc []byte, opts *Imp
 	if o.Format == "yaml" {
 		h.Set("Content-Type", "application/yaml")
 	}
-	var q url.Values
+	q := url.Values{}
 	if o.Sync {
-		q = url.Values{"sync": {"1"}}
+		q.Set("sync", "1")
+	}
+	if dryRun {
+		q.Set("dry_run", "true")
 	}
 	resp, err := c.do(ctx, http.MethodPost, c.treeURL(p, true, q), bytes.NewReader(doc), h)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
-	var res ImportResult
-	return &res, json.NewDecoder(resp.Body).Decode(&res)
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // WaitNamespace waits until the namespace p changes after revision index,

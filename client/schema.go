@@ -101,24 +101,6 @@ func (c *Client) DryRun(ctx context.Context, t *Txn) (*DryRun, error) {
 
 // ImportDryRun sends an import as a dry run (see Import and DryRun).
 func (c *Client) ImportDryRun(ctx context.Context, p verso.Path, doc []byte, opts *ImportOptions) (*DryRun, error) {
-	var o ImportOptions
-	if opts != nil {
-		o = *opts
-	}
-	h := (&WriteOptions{Message: o.Message}).header()
-	h.Set("Content-Type", "application/json")
-	if o.Format == "yaml" {
-		h.Set("Content-Type", "application/yaml")
-	}
-	q := url.Values{"dry_run": {"true"}}
-	if o.Sync {
-		q.Set("sync", "1")
-	}
-	resp, err := c.do(ctx, http.MethodPost, c.treeURL(p, true, q), bytes.NewReader(doc), h)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	var d DryRun
-	return &d, json.NewDecoder(resp.Body).Decode(&d)
+	return &d, c.postImport(ctx, p, doc, opts, true, &d)
 }
