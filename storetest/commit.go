@@ -92,6 +92,7 @@ func testOps(t *testing.T, open func(t *testing.T) verso.Store) {
 		{"CopyNamespace", txn(opCopy("/app", "/app2"))},
 		{"CopyDepth0", txn(verso.Op{Kind: verso.OpCopy, From: p("/app"), Path: p("/shallow"), Depth: 0})},
 		{"CopyOverwriteKey", txn(overwrite(opCopy("/app/sub/x", "/host-copy")))},
+		{"CopyThenPut", txn(opCopy("/app/host", "/host-copy2"), opPut("/host-copy2", "changed"), opProps("/host-copy2", setProp("{urn:x}c", "1")))},
 		{"MoveKey", txn(opMove("/host-copy", "/app2/moved"))},
 		{"MoveNamespace", txn(opMove("/app2", "/shallow/app2"))},
 		{"MoveOverwriteNamespace", txn(overwrite(opMove("/shallow/app2/sub", "/app/sub")))},

@@ -379,7 +379,7 @@ func (w *memTxn) edit(p verso.Path, kind verso.Kind) *verso.Entry {
 	e.ModRev, e.TreeRev, e.ModTime, e.ModBy = w.rev, w.rev, w.time, w.author
 	w.tree[p] = &e
 	w.dirty[p] = true
-	delete(w.from, p)
+	// A copy changed in the transaction that made it stays a copy.
 	w.touchAbove(p)
 	return &e
 }

@@ -68,7 +68,8 @@ func (m *model) apply(tx *verso.Txn) {
 		c.ModRev, c.TreeRev, c.ModBy = rev, rev, tx.Author
 		cur[path] = &c
 		written[path] = true
-		delete(origins, path)
+		// A copy changed in the transaction that made it stays a copy
+		// (its Mods say what changed against the source).
 		touchAbove(path)
 		return &c
 	}
