@@ -148,6 +148,17 @@ func optionalPathArg(cmd *cobra.Command, args []string) (verso.Path, error) {
 
 // parseRevFlag reads the revision given to flag (a number or HEAD); an
 // invalid one is a usage error.
+// connectAt reads the -r flag's revision and connects: how every command
+// that reads as of a revision (get, ls, schema get) begins.
+func (f *clientFlags) connectAt(cmd *cobra.Command, rev string) (*clientConn, verso.Revision, error) {
+	r, err := parseRevFlag(cmd, "r", rev)
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := f.connect(cmd)
+	return c, r, err
+}
+
 func parseRevFlag(cmd *cobra.Command, flag, s string) (verso.Revision, error) {
 	rev, err := verso.ParseRevision(s)
 	if err != nil {

@@ -22,11 +22,7 @@ in svn.`,
 			if err != nil {
 				return err
 			}
-			r, err := parseRevFlag(cmd, "r", rev)
-			if err != nil {
-				return err
-			}
-			c, err := flags.connect(cmd)
+			c, r, err := flags.connectAt(cmd, rev)
 			if err != nil {
 				return err
 			}

@@ -30,11 +30,7 @@ anything below it); a key's revision is its ETag for 'verso put --if-match'.`,
 			if err != nil {
 				return err
 			}
-			r, err := parseRevFlag(cmd, "r", rev)
-			if err != nil {
-				return err
-			}
-			c, err := flags.connect(cmd)
+			c, r, err := flags.connectAt(cmd, rev)
 			if err != nil {
 				return err
 			}

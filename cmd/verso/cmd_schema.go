@@ -96,11 +96,7 @@ func newSchemaGetCommand(getenv func(string) string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := parseRevFlag(cmd, "r", rev)
-			if err != nil {
-				return err
-			}
-			c, err := flags.connect(cmd)
+			c, r, err := flags.connectAt(cmd, rev)
 			if err != nil {
 				return err
 			}
