@@ -85,7 +85,8 @@ head, wakes Wait, and answers each Commit.
 A bbolt commit fsyncs twice: its new pages, then its meta page (so that the
 meta page never points at pages not on disk). The store instead makes each
 group durable with one fsync, of a write-ahead log beside the data file,
-path+".wal" (wal.go has its format):
+path+".wal" (package internal/wal has its format; wal.go what its
+records hold):
 
   - Every write a group makes in the bbolt transaction (tree, hist, index
     and revs keys) is also recorded; the group's record (its revisions,
