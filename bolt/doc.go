@@ -39,8 +39,8 @@ are stored in a compact binary encoding that starts with a version byte,
 and commit records in JSON: the encodings of package internal/codec, which
 the etcd store shares.
 
-The tree at head is also held in memory, loaded by Open and updated after
-each commit is durable, before Commit returns. Get at verso.Head reads only
+The tree at head is also held in memory (package internal/headcache),
+loaded by Open and updated after each commit is durable, before Commit returns. Get at verso.Head reads only
 memory and never waits for a commit, and so does Revision of one of the
 newest 1,024 commits (recent.go: watchers read each new revision as it is
 published); Get at an older revision, Walk, Log and other Revisions use one

@@ -16,6 +16,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/commitq"
+	"github.com/verso-config/verso/internal/headcache"
 	"github.com/verso-config/verso/internal/plan"
 	"github.com/verso-config/verso/internal/wal"
 	bbolt "go.etcd.io/bbolt"
@@ -53,8 +54,8 @@ type Store struct {
 	maxBatch int
 	log      *slog.Logger
 
-	// cache is the tree at head (headcache.go).
-	cache headCache
+	// cache is the tree at head (package internal/headcache).
+	cache headcache.Cache
 	// recent are the newest commits published (recent.go).
 	recent recentCommits
 	// head is the newest revision published to cache.
