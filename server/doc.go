@@ -14,7 +14,7 @@
 //     watch streams and long-polls (watch.go: their requests; the waiting
 //     connections and the fan-out of commits are package internal/watchhub's).
 //   - Access rules for every request (access.go), the access log
-//     (accesslog.go), Prometheus metrics at /metrics, the health endpoints
+//     (package internal/httpops writes it), Prometheus metrics at /metrics, the health endpoints
 //     and the cap on concurrent requests (metrics.go, server.go), and
 //     linearizable reads (consistent.go).
 //   - The fast lane's side here (front.go): the six methods through which

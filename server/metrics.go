@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/verso-config/verso/internal/httpops"
 )
 
 // Optional interfaces of a Store that the operations surface uses when the
@@ -33,8 +35,8 @@ type (
 type operations struct {
 	reg      *prometheus.Registry
 	metrics  http.Handler
-	access   *accessLog    // nil when there is no access log
-	requests chan struct{} // a slot per request in flight; nil: no cap
+	access   *httpops.AccessLog // nil when there is no access log
+	requests chan struct{}      // a slot per request in flight; nil: no cap
 
 	httpRequests  *prometheus.CounterVec
 	httpDuration  *prometheus.HistogramVec
@@ -128,7 +130,7 @@ func newOperations(s *Server, o *Options) *operations {
 	}
 	ops.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}})
 	if o.AccessLog != nil {
-		ops.access = &accessLog{w: o.AccessLog}
+		ops.access = httpops.NewAccessLog(o.AccessLog)
 	}
 	if o.MaxRequests > 0 {
 		ops.requests = make(chan struct{}, o.MaxRequests)
@@ -163,7 +165,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if info.parked {
 			return // counted and logged when the watch hub answers it
 		}
-		e := &logRequest{Start: start, Status: rec.status, Bytes: rec.bytes}
+		e := &httpops.Entry{Start: start, Status: rec.status, Bytes: rec.bytes}
 		if e.Status == 0 {
 			// Nothing written: net/http answers 200 with no body, unless
 			// the handler panicked (then the connection is cut).
@@ -171,7 +173,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		commit := e.Status/100 == 2 && isWrite(r.Method) && rec.Header().Get(HeaderRevision) != ""
 		if ops.access != nil {
-			e.fromRequest(r, info.user)
+			e.FromRequest(r, info.user)
 		}
 		ops.observe(r.Method, e, long, commit)
 	}()
@@ -208,7 +210,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // latency histogram unless it is long-lived, in the commits if it made one)
 // and writes e to the access log, if there is one. A front that answers
 // requests without ServeHTTP calls it too, with e filled in.
-func (ops *operations) observe(method string, e *logRequest, long, commit bool) {
+func (ops *operations) observe(method string, e *httpops.Entry, long, commit bool) {
 	m, code := methodLabel(method), strconv.Itoa(e.Status)
 	ops.httpRequests.WithLabelValues(m, code).Inc()
 	if !long {
@@ -218,7 +220,7 @@ func (ops *operations) observe(method string, e *logRequest, long, commit bool) 
 		ops.commits.Inc()
 	}
 	if ops.access != nil {
-		ops.access.log(e)
+		ops.access.Log(e)
 	}
 }
 

@@ -40,7 +40,7 @@ type Options struct {
 	// is disconnected with the revision to resume from; default 256.
 	WatchBuffer int
 	// AccessLog, if not nil, receives one line per request in the Apache
-	// combined log format, with the authenticated user (accesslog.go).
+	// combined log format, with the authenticated user (internal/httpops).
 	AccessLog io.Writer
 	// MaxRequests caps the requests answered at once; more get 503 with
 	// Retry-After. Watch streams, long-polls and the health endpoints do
