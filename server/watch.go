@@ -49,7 +49,7 @@ func (s *Server) Close() {
 func (s *Server) newWatchHub(bufSize int, heartbeat time.Duration) *watchhub.Hub {
 	return watchhub.NewHub(watchhub.Config{
 		Store: s.store, Log: s.log, Buffer: bufSize, Heartbeat: heartbeat,
-		Watchers: s.ops.watchers,
+		Watchers: s.ops.Watchers,
 		Event:    s.watchEvent,
 		Wakes: func(user string, p verso.Path, c *verso.Commit) bool {
 			return s.visiblyChangedOf(user, c, p)

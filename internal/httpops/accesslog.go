@@ -1,6 +1,3 @@
-// Package httpops is what verso's HTTP server does around each connection
-// and request for whoever operates it, none of which needs to know what
-// the request asks: the access log (AccessLog).
 package httpops
 
 import (
