@@ -9,7 +9,8 @@
 //     UNLOCK, conditions.go for If and the other preconditions). The
 //     protocol pieces that need no Server are package internal/dav's; the
 //     export and import formats are package internal/format's.
-//   - The JSON API under /api/v1 (api.go routes it): transactions (txn.go),
+//   - The JSON API under /api/v1 (api.go routes it): transactions (txn.go;
+//     package internal/txnjson reads their bodies),
 //     log, revisions and diff (history.go), revert, backup (backup.go) and
 //     watch streams and long-polls (watch.go: their requests; the waiting
 //     connections and the fan-out of commits are package internal/watchhub's).
