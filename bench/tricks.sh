@@ -7,7 +7,7 @@
 # binary in turn, twice round so that the machine's drift falls on every
 # variant alike, and prints the rows each trick exists for.
 #
-#   verso_nohugepages   the head cache on huge pages (bolt/unmap_linux.go):
+#   verso_nohugepages   the head cache on huge pages (internal/headcache):
 #                       random keys at scale, memory
 #   verso_nothreadlock  each fast-lane loop on its own OS thread: random keys
 #

@@ -7,17 +7,18 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/wal"
 	bbolt "go.etcd.io/bbolt"
 )
 
 // start recovers what the log holds, starts a new log (or, without one,
 // has bbolt sync every commit) and loads the head cache.
-func (s *Store) start(hdr *walHeader, recs []walRecord, useWAL bool) error {
+func (s *Store) start(hdr *wal.Header, recs []wal.Record, useWAL bool) error {
 	if hdr != nil {
 		// The data file is at the log's checkpoint (its meta pages were
 		// restored); pin it until the next checkpoint is recorded.
-		if hdr.pageSize != s.pageSize {
-			return fmt.Errorf("log: page size %d, data file %d: %w", hdr.pageSize, s.pageSize, errCorrupt)
+		if hdr.PageSize != s.pageSize {
+			return fmt.Errorf("log: page size %d, data file %d: %w", hdr.PageSize, s.pageSize, errCorrupt)
 		}
 		pin, err := s.db.Begin(false)
 		if err != nil {
@@ -28,8 +29,8 @@ func (s *Store) start(hdr *walHeader, recs []walRecord, useWAL bool) error {
 		if err != nil {
 			return err
 		}
-		if head != hdr.head {
-			return fmt.Errorf("log: checkpoint at r%d, data file at r%d: %w", hdr.head, head, errCorrupt)
+		if head != hdr.Head {
+			return fmt.Errorf("log: checkpoint at r%d, data file at r%d: %w", hdr.Head, head, errCorrupt)
 		}
 	}
 	if err := s.init(); err != nil {
@@ -56,7 +57,7 @@ func (s *Store) start(hdr *walHeader, recs []walRecord, useWAL bool) error {
 		if err := s.db.Sync(); err != nil {
 			return err
 		}
-		if err := removeWAL(walPath(s.path)); err != nil {
+		if err := wal.Remove(walPath(s.path)); err != nil {
 			return err
 		}
 		s.pin.Rollback()
@@ -72,7 +73,7 @@ func (s *Store) start(hdr *walHeader, recs []walRecord, useWAL bool) error {
 // recover redoes the log records above the data file's head, all in one
 // bbolt transaction (so that the pages of the checkpoint stay untouched
 // until the next checkpoint is recorded, should recovery itself crash).
-func (s *Store) recover(recs []walRecord) error {
+func (s *Store) recover(recs []wal.Record) error {
 	var from, to verso.Revision
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		head, err := readHead(tx)
@@ -81,16 +82,16 @@ func (s *Store) recover(recs []walRecord) error {
 		}
 		from = head
 		for _, r := range recs {
-			if r.last <= head {
+			if r.Last <= head {
 				continue // in the data file already
 			}
-			if r.first != head+1 || r.last < r.first {
-				return fmt.Errorf("log: record of r%d-r%d does not follow r%d: %w", r.first, r.last, head, errCorrupt)
+			if r.First != head+1 || r.Last < r.First {
+				return fmt.Errorf("log: record of r%d-r%d does not follow r%d: %w", r.First, r.Last, head, errCorrupt)
 			}
-			if err := redo(tx, r.writes); err != nil {
-				return fmt.Errorf("log: redo r%d-r%d: %w", r.first, r.last, err)
+			if err := redo(tx, r.Writes); err != nil {
+				return fmt.Errorf("log: redo r%d-r%d: %w", r.First, r.Last, err)
 			}
-			head = r.last
+			head = r.Last
 		}
 		to = head
 		if head == from {
@@ -145,26 +146,26 @@ func (s *Store) checkpoint() error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	h := &walHeader{version: walVersion, pageSize: s.pageSize}
-	if h.head, err = readHead(pin); err == nil {
-		h.metas, err = readMetaPages(s.dbf, s.pageSize)
+	h := &wal.Header{Version: wal.Version, PageSize: s.pageSize}
+	if h.Head, err = readHead(pin); err == nil {
+		h.Metas, err = readMetaPages(s.dbf, s.pageSize)
 	}
 	if err == nil {
-		h.pagesCRC, err = checkpointPages(s.dbf, h.metas, s.pageSize, walVersion)
+		h.PagesCRC, err = checkpointPages(s.dbf, h.Metas, s.pageSize, wal.Version)
 	}
 	if err == nil {
 		var fi os.FileInfo
 		if fi, err = s.dbf.Stat(); err == nil {
-			h.inode = fileInode(fi)
+			h.Inode = fileInode(fi)
 		}
 	}
-	var w *wal
+	var w *wal.File
 	if err == nil {
-		w, err = createWAL(walPath(s.path), h, s.installHook)
+		w, err = wal.Create(walPath(s.path), h, s.installHook)
 	}
 	if err != nil {
 		err = fmt.Errorf("checkpoint: %w", err)
-		if errors.Is(err, errLogUnsure) {
+		if errors.Is(err, wal.ErrUnsure) {
 			// Appending to the old log could go to a file no longer
 			// in the directory, and writing to bbolt could overwrite
 			// pages of whichever checkpoint a crash would restore.
@@ -174,8 +175,8 @@ func (s *Store) checkpoint() error {
 		return err
 	}
 	if s.wal != nil {
-		w.noSync = s.wal.noSync
-		s.wal.close()
+		w.NoSync = s.wal.NoSync
+		s.wal.Close()
 	}
 	s.wal = w
 	if s.pin != nil {
@@ -215,7 +216,7 @@ func (s *Store) leaveWAL(inTx bool) error {
 		s.db.NoFreelistSync = true
 		return fmt.Errorf("sync data file: %w", err)
 	}
-	if err := s.wal.remove(); err != nil {
+	if err := s.wal.Remove(); err != nil {
 		s.db.NoFreelistSync = true
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/plan"
+	"github.com/verso-config/verso/internal/wal"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -74,7 +75,7 @@ func (s *Store) commitLoop() {
 		case s.tx != nil:
 			timer.Reset(max(s.txMaxAge-time.Since(s.txBegan), time.Until(s.txRetry), 0))
 			timeout = timer.C
-		case s.wal != nil && s.wal.recs > 0 && s.failure() == nil:
+		case s.wal != nil && s.wal.Records() > 0 && s.failure() == nil:
 			timer.Reset(s.walIdle)
 			timeout = timer.C
 		}
@@ -133,7 +134,7 @@ func (s *Store) commitLoop() {
 		if s.tx != nil && (time.Since(s.txBegan) >= s.txMaxAge || s.txBytes >= s.txMaxBytes) {
 			s.flush()
 		}
-		if s.wal != nil && s.failure() == nil && (s.wal.off > walCheckpointSize || time.Since(s.lastCheckpoint) > s.walMaxAge) {
+		if s.wal != nil && s.failure() == nil && (s.wal.Offset() > walCheckpointSize || time.Since(s.lastCheckpoint) > s.walMaxAge) {
 			s.checkpointLogged()
 		}
 		if step != nil {
@@ -181,7 +182,7 @@ func (s *Store) beginTx() (*bbolt.Tx, error) {
 	}
 	s.tx, s.txBegan, s.txHead, s.txAcked, s.txBytes = tx, time.Now(), head, 0, 0
 	if s.wal != nil {
-		s.txLogOff = s.wal.off
+		s.txLogOff = s.wal.Offset()
 	}
 	return tx, nil
 }
@@ -197,11 +198,11 @@ func (s *Store) redoTx(logOff int64, acked, bytes int, began time.Time) error {
 	if acked == 0 {
 		return nil
 	}
-	b := make([]byte, s.wal.off-logOff)
-	if _, err := s.wal.f.ReadAt(b, logOff); err != nil {
+	b := make([]byte, s.wal.Offset()-logOff)
+	if _, err := s.wal.ReadAt(b, logOff); err != nil {
 		return fmt.Errorf("read the log back: %w", err)
 	}
-	recs, end := parseRecords(b, 0)
+	recs, end := wal.ParseRecords(b, 0)
 	if end != len(b) || len(recs) == 0 {
 		return fmt.Errorf("read the log back: %d records end at %d of %d bytes: %w", len(recs), end, len(b), errCorrupt)
 	}
@@ -210,12 +211,12 @@ func (s *Store) redoTx(logOff int64, acked, bytes int, began time.Time) error {
 		return err
 	}
 	s.txLogOff, s.txBegan = logOff, began
-	last := recs[len(recs)-1].last
-	if recs[0].first != s.txHead+1 || int(last-s.txHead) != acked {
-		return fmt.Errorf("read the log back: r%d-r%d after r%d, want %d revisions: %w", recs[0].first, last, s.txHead, acked, errCorrupt)
+	last := recs[len(recs)-1].Last
+	if recs[0].First != s.txHead+1 || int(last-s.txHead) != acked {
+		return fmt.Errorf("read the log back: r%d-r%d after r%d, want %d revisions: %w", recs[0].First, last, s.txHead, acked, errCorrupt)
 	}
 	for _, r := range recs {
-		if err := redo(tx, r.writes); err != nil {
+		if err := redo(tx, r.Writes); err != nil {
 			return err
 		}
 	}
@@ -484,7 +485,7 @@ func (s *Store) commitBatch(batch []*request) {
 		failAll(err)
 		return
 	}
-	if s.wal != nil && s.wal.broken {
+	if s.wal != nil && s.wal.Broken {
 		// A sync of the log failed for lack of space (see append):
 		// a new log first.
 		if err := s.checkpoint(); err != nil {
@@ -569,7 +570,7 @@ func (s *Store) commitBatch(batch []*request) {
 		// The group is durable once the log is synced. Past half of
 		// what bbolt maps, the store leaves the log after this group.
 		leave = s.nearMapEnd(tx, s.txBytes+len(w.log))
-		if err := s.wal.append(start+1, head, w.log); err != nil && noSpace(err) {
+		if err := s.wal.Append(start+1, head, w.log); err != nil && noSpace(err) {
 			// The group is refused and nothing else changes: its
 			// writes leave the bbolt transaction with the groups
 			// before them, which come back from the log.

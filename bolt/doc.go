@@ -39,8 +39,8 @@ are stored in a compact binary encoding that starts with a version byte,
 and commit records in JSON: the encodings of package internal/codec, which
 the etcd store shares.
 
-The tree at head is also held in memory, loaded by Open and updated after
-each commit is durable, before Commit returns. Get at verso.Head reads only
+The tree at head is also held in memory (package internal/headcache),
+loaded by Open and updated after each commit is durable, before Commit returns. Get at verso.Head reads only
 memory and never waits for a commit, and so does Revision of one of the
 newest 1,024 commits (recent.go: watchers read each new revision as it is
 published); Get at an older revision, Walk, Log and other Revisions use one
@@ -85,7 +85,8 @@ head, wakes Wait, and answers each Commit.
 A bbolt commit fsyncs twice: its new pages, then its meta page (so that the
 meta page never points at pages not on disk). The store instead makes each
 group durable with one fsync, of a write-ahead log beside the data file,
-path+".wal" (wal.go has its format):
+path+".wal" (package internal/wal has its format; wal.go what its
+records hold):
 
   - Every write a group makes in the bbolt transaction (tree, hist, index
     and revs keys) is also recorded; the group's record (its revisions,

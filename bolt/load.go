@@ -2,10 +2,8 @@ package bolt
 
 import (
 	"fmt"
-	"unsafe"
 
 	"github.com/verso-config/verso"
-	"github.com/verso-config/verso/internal/codec"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -28,9 +26,18 @@ func (s *Store) loadHead() error {
 		}
 		// Counting the keys first (it reads only the pages' headers)
 		// saves growing the table while loading it.
-		s.cache.reset(tree.Stats().KeyN + 1)
+		s.cache.Reset(tree.Stats().KeyN + 1)
 		s.cache.Store(verso.Root, root)
-		if err := s.cache.load(tree); err != nil {
+		err = s.cache.LoadStored(func(add func(p, stored []byte) error) error {
+			return tree.ForEach(func(k, v []byte) error {
+				p := k[1:] // pathFromTreeKey, without making a string
+				if len(p) == 1 && p[0] == '/' {
+					return nil // the root, stored above
+				}
+				return add(p, v)
+			})
+		})
+		if err != nil {
 			return fmt.Errorf("load tree: %w", err)
 		}
 		s.head.Store(int64(head))
@@ -42,42 +49,6 @@ func (s *Store) loadHead() error {
 		return nil
 	})
 }
-
-// load adds every entry of the tree bucket but the root, decoding each
-// stored entry straight into its record: nothing is allocated per entry.
-func (c *headCache) load(tree *bbolt.Bucket) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var x encoder
-	return tree.ForEach(func(k, v []byte) error {
-		p := k[1:] // pathFromTreeKey, without making a string
-		if len(p) == 1 && p[0] == '/' {
-			return nil
-		}
-		value, err := c.decodeStored(&x, v)
-		if err != nil {
-			return fmt.Errorf("entry %s: %w", p, err)
-		}
-		c.put(p, value, &x)
-		return nil
-	})
-}
-
-// decodeStored reads a stored entry into x without copying it (codec's
-// views of v: header copies the strings before v goes), and returns its
-// value.
-func (c *headCache) decodeStored(x *encoder, v []byte) ([]byte, error) {
-	r, err := codec.DecodeRaw(v)
-	if err != nil {
-		return nil, err
-	}
-	c.header(x, r.Kind, r.CreateRev, r.ModRev, r.TreeRev, r.Version, r.Sec, int(r.Nsec), view(r.ContentType), view(r.ModBy))
-	x.props = r.Props
-	return r.Value, nil
-}
-
-// view is b as a string without copying it: only while b is unchanged.
-func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // The bolt store reads entries at head from its cache, without allocating.
 var _ verso.HeadReader = (*Store)(nil)

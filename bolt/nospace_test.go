@@ -156,7 +156,7 @@ func TestStore_LogSyncFailed(t *testing.T) {
 	mustCommit(t, s, put("/a", "1"))
 	filler := fillDisk(t, dir)
 	old := s.wal
-	old.broken = true // what a failed sync leaves; the committer is idle
+	old.Broken = true // what a failed sync leaves; the committer is idle
 	if _, err := s.Commit(ctx, &verso.Txn{Ops: []verso.Op{put("/b", "2")}}); !errors.Is(err, verso.ErrNoSpace) {
 		t.Fatalf("Commit after a failed sync, on a full disk: %v, want ErrNoSpace", err)
 	}
@@ -167,7 +167,7 @@ func TestStore_LogSyncFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustCommit(t, s, put("/b", "2"))
-	if s.wal == old || s.wal.broken {
+	if s.wal == old || s.wal.Broken {
 		t.Error("the store appended to the log whose sync failed")
 	}
 	mustCommit(t, s, put("/c", "3"))

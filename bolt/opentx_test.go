@@ -178,7 +178,7 @@ func TestStore_WriteFailureOpenTx(t *testing.T) {
 	for i := range 3 {
 		mustCommit(t, s, put(fmt.Sprintf("/a%d", i), "1"))
 	}
-	s.wal.f.Close() // the committer is idle, its bbolt transaction open
+	s.wal.Close() // the committer is idle, its bbolt transaction open
 	if _, err := s.Commit(ctx, &verso.Txn{Ops: []verso.Op{put("/b", "2")}}); err == nil {
 		t.Fatal("Commit with a failing log = nil error, want one")
 	}

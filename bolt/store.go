@@ -16,7 +16,9 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/commitq"
+	"github.com/verso-config/verso/internal/headcache"
 	"github.com/verso-config/verso/internal/plan"
+	"github.com/verso-config/verso/internal/wal"
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -52,8 +54,8 @@ type Store struct {
 	maxBatch int
 	log      *slog.Logger
 
-	// cache is the tree at head (headcache.go).
-	cache headCache
+	// cache is the tree at head (package internal/headcache).
+	cache headcache.Cache
 	// recent are the newest commits published (recent.go).
 	recent recentCommits
 	// head is the newest revision published to cache.
@@ -84,7 +86,7 @@ type Store struct {
 
 	// The log ("Durability" in doc.go, wal.go). Once Open returns, only
 	// the committer uses these, and Close after it has stopped.
-	wal      *wal      // nil: bbolt syncs every commit itself
+	wal      *wal.File // nil: bbolt syncs every commit itself
 	pin      *bbolt.Tx // a read transaction at the last checkpoint
 	dbf      *os.File  // the data file, read-only, to copy its meta pages
 	pageSize int
@@ -220,8 +222,8 @@ func Open(path string, opts *Options) (*Store, error) {
 	// file, so that a log left by a crash restores the meta pages of its
 	// checkpoint first (see recover).
 	wp := walPath(path)
-	var hdr *walHeader
-	var recs []walRecord
+	var hdr *wal.Header
+	var recs []wal.Record
 	openFile := func(name string, flag int, mode os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, mode)
 		if err != nil {
@@ -243,7 +245,7 @@ func Open(path string, opts *Options) (*Store, error) {
 			return nil, err
 		}
 		os.Remove(wp + ".tmp") // a checkpoint that never finished
-		l, err := readLog(wp)
+		l, err := wal.Read(wp)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err := checkOpenFile(f, lay); err != nil {
 				f.Close()
@@ -264,7 +266,7 @@ func Open(path string, opts *Options) (*Store, error) {
 				wp, lay, strings.Join(layoutVersions, " or "))
 		}
 		if err == nil {
-			hdr, recs = l.hdr, l.recs
+			hdr, recs = l.Header, l.Records
 			err = restoreMetas(f, hdr)
 		}
 		if err != nil {
@@ -275,11 +277,11 @@ func Open(path string, opts *Options) (*Store, error) {
 			f.Close()
 			return nil, err
 		}
-		if l.torn > 0 {
+		if l.Torn > 0 {
 			// Expected after a crash during an append, whose
 			// commits were never acknowledged.
 			o.Logger.Warn("verso: dropped a damaged record at the end of the log, most likely a write a crash interrupted",
-				"log", wp, "offset", l.torn, "bytes", l.tornLen)
+				"log", wp, "offset", l.Torn, "bytes", l.TornLen)
 		}
 		return f, nil
 	}
@@ -325,7 +327,7 @@ func Open(path string, opts *Options) (*Store, error) {
 			s.pin.Rollback()
 		}
 		if s.wal != nil {
-			s.wal.close()
+			s.wal.Close()
 		}
 		if s.dbf != nil {
 			s.dbf.Close()
@@ -365,7 +367,7 @@ func (s *Store) shut(final bool) error {
 func (s *Store) release(final bool) error {
 	if s.abandoned {
 		if s.wal != nil {
-			s.wal.close()
+			s.wal.Close()
 		}
 		s.dbf.Close()
 		return fmt.Errorf("close %s: the data file is damaged, and stays open until the process ends: %w", s.path, s.failure())
@@ -378,7 +380,7 @@ func (s *Store) release(final bool) error {
 			}
 		}
 		if s.wal != nil {
-			s.wal.close()
+			s.wal.Close()
 		}
 	}
 	if s.pin != nil {

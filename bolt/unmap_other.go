@@ -4,5 +4,3 @@ package bolt
 
 // unmapPages leaves the pages mapped: only Linux is told otherwise.
 func unmapPages(addr uintptr, n int64) {}
-
-func hugeSlice[T any](n int) []T { return make([]T, n) }

@@ -34,17 +34,6 @@ func lockFile(f *os.File, timeout time.Duration) error {
 	}
 }
 
-// fdatasync flushes f's data, and of its metadata only what reading the
-// data needs.
-func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
-}
-
 // fileInode returns the inode number of the file fi describes.
 func fileInode(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

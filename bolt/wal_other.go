@@ -13,6 +13,4 @@ const walSupported = false
 
 func lockFile(f *os.File, timeout time.Duration) error { return nil }
 
-func fdatasync(f *os.File) error { return f.Sync() }
-
 func fileInode(fi os.FileInfo) uint64 { return 0 }

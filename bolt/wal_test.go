@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,13 +16,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/wal"
 )
 
 // setNoSync turns the fsync of commits off (or back on) for building
 // fixtures quickly. Call it while no Commit runs.
 func setNoSync(s *Store, on bool) {
 	if s.wal != nil {
-		s.wal.noSync = on
+		s.wal.NoSync = on
 	} else {
 		s.db.NoSync = on
 	}
@@ -39,129 +39,13 @@ func crash(t testing.TB, s *Store) {
 	}
 }
 
-func testHeader(pageSize int) *walHeader {
-	metas := make([]byte, 2*pageSize)
-	for i := range metas {
-		metas[i] = byte(i)
-	}
-	return &walHeader{version: walVersion, pageSize: pageSize, head: 42, inode: 7, pagesCRC: 9, metas: metas}
-}
-
-func TestWAL_AppendRead(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "verso.db.wal")
-	h := testHeader(4096)
-	w, err := createWAL(path, h, nil)
+// readWAL reads the log at path: its header and records.
+func readWAL(path string) (*wal.Header, []wal.Record, error) {
+	l, err := wal.Read(path)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	defer w.close()
-	w.noSync = true // this test is about the format
-	var want []walRecord
-	rev := verso.Revision(42)
-	for i := range 50 {
-		// Some records are larger than what the log was filled for.
-		writes := bytes.Repeat([]byte{byte(i)}, 1+i*i*40)
-		r := walRecord{first: rev + 1, last: rev + verso.Revision(1+i%3), writes: writes}
-		if err := w.append(r.first, r.last, r.writes); err != nil {
-			t.Fatalf("append %d: %v", i, err)
-		}
-		want = append(want, r)
-		rev = r.last
-	}
-	gotH, got, err := readWAL(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(h, gotH, cmp.AllowUnexported(walHeader{})); diff != "" {
-		t.Errorf("header (-want +got):\n%s", diff)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("readWAL: %d records, want %d", len(got), len(want))
-	}
-	for i, r := range got {
-		if r.first != want[i].first || r.last != want[i].last || !bytes.Equal(r.writes, want[i].writes) {
-			t.Errorf("record %d = r%d-r%d, %d bytes; want r%d-r%d, %d bytes", i, r.first, r.last, len(r.writes), want[i].first, want[i].last, len(want[i].writes))
-		}
-	}
-	if fi, _ := os.Stat(path); fi.Size() <= walFirstSize {
-		t.Errorf("log size %d: want it grown past %d", fi.Size(), walFirstSize)
-	}
-}
-
-// TestWAL_TornTail damages the last record as a crash during its write
-// could, and checks that reading stops before it, keeping the others.
-func TestWAL_TornTail(t *testing.T) {
-	write := func(t *testing.T) (path string, ends []int64) {
-		path = filepath.Join(t.TempDir(), "verso.db.wal")
-		w, err := createWAL(path, testHeader(4096), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.close()
-		ends = append(ends, w.off)
-		for i := range 3 {
-			r := verso.Revision(43 + i)
-			if err := w.append(r, r, []byte(strings.Repeat("w", 100+i))); err != nil {
-				t.Fatal(err)
-			}
-			ends = append(ends, w.off)
-		}
-		return path, ends
-	}
-	tests := []struct {
-		name   string
-		damage func(b []byte, ends []int64) []byte
-	}{
-		{"intact", func(b []byte, ends []int64) []byte { return b }},
-		{"short payload", func(b []byte, ends []int64) []byte { return b[:ends[3]-10] }},
-		{"short length", func(b []byte, ends []int64) []byte { return b[:ends[2]+3] }},
-		{"bad checksum", func(b []byte, ends []int64) []byte { b[ends[3]-1] ^= 0xff; return b }},
-		{"bad length", func(b []byte, ends []int64) []byte { b[ends[2]] = 0x7f; return b }},
-		{"zeroed", func(b []byte, ends []int64) []byte { clear(b[ends[2]:ends[3]]); return b }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path, ends := write(t)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, tt.damage(b, ends), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, recs, err := readWAL(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := 2
-			if tt.name == "intact" {
-				want = 3
-			}
-			if len(recs) != want {
-				t.Fatalf("readWAL: %d records, want %d", len(recs), want)
-			}
-			for i, r := range recs {
-				if r.first != verso.Revision(43+i) || len(r.writes) != 100+i {
-					t.Errorf("record %d = r%d, %d bytes; want r%d, %d bytes", i, r.first, len(r.writes), 43+i, 100+i)
-				}
-			}
-		})
-	}
-}
-
-func TestWAL_BadHeader(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "verso.db.wal")
-	w, err := createWAL(path, testHeader(4096), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.close()
-	b, _ := os.ReadFile(path)
-	b[100] ^= 1
-	os.WriteFile(path, b, 0o600)
-	if _, _, err := readWAL(path); !errors.Is(err, errCorrupt) {
-		t.Errorf("readWAL with a damaged header: %v, want errCorrupt", err)
-	}
+	return l.Header, l.Records, nil
 }
 
 // snapshot is what a store answers: each revision's record, the tree as
@@ -309,7 +193,7 @@ func TestStore_Checkpoint(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		h, recs, err := readWAL(walPath(path))
-		if err == nil && len(recs) == 0 && h.head == 1 {
+		if err == nil && len(recs) == 0 && h.Head == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -488,7 +372,7 @@ func TestStore_PowerLoss(t *testing.T) {
 // walEnd returns the offset after the last record of log b.
 func walEnd(t *testing.T, b []byte) int {
 	t.Helper()
-	_, off, err := decodeWALHeader(b)
+	_, off, err := wal.DecodeHeader(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -611,7 +495,7 @@ func TestStore_LogFailure(t *testing.T) {
 	s.walIdle = time.Hour // before the first commit
 	ctx := context.Background()
 	mustCommit(t, s, put("/a", "1"))
-	s.wal.f.Close() // the committer is idle
+	s.wal.Close() // the committer is idle
 	if _, err := s.Commit(ctx, &verso.Txn{Ops: []verso.Op{put("/b", "2")}}); err == nil {
 		t.Fatal("Commit with a failing log = nil error, want one")
 	}
@@ -767,24 +651,10 @@ func TestStore_PruneCrash(t *testing.T) {
 	}
 }
 
-// TestWAL_Version2 checks that a log of version 2, whose pages CRC covers
-// the root and freelist pages only, is still read, and checked as it was
-// written, while version 3 covers the buckets' root pages too.
-func TestWAL_Version2(t *testing.T) {
-	b := testHeader(4096).encode()
-	binary.BigEndian.PutUint32(b[8:], 2)
-	end := len(b) - 4
-	binary.BigEndian.PutUint32(b[end:], crc32.Checksum(b[:end], crc32c))
-	h, _, err := decodeWALHeader(b)
-	if err != nil || h.version != 2 {
-		t.Fatalf("decodeWALHeader of version 2: %+v, %v", h, err)
-	}
-	binary.BigEndian.PutUint32(b[8:], walVersion+1)
-	binary.BigEndian.PutUint32(b[end:], crc32.Checksum(b[:end], crc32c))
-	if _, _, err := decodeWALHeader(b); !errors.Is(err, errCorrupt) {
-		t.Errorf("decodeWALHeader of version %d: %v, want errCorrupt", walVersion+1, err)
-	}
-
+// TestCheckpointPages_Version checks that the pages CRC of a version 2
+// log covers the root and freelist pages only, and of version 3 the
+// buckets' root pages too (package internal/wal reads both versions).
+func TestCheckpointPages_Version(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "verso.db")
 	s, err := Open(path, nil)
 	if err != nil {

@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/wal"
 )
 
 // loggedStore commits n revisions to a new store at path, each in its own
 // log record, and leaves it as a crash would. It returns the offset and
 // revisions of each record.
-func loggedStore(t *testing.T, path string, n int) (offs []int, recs []walRecord) {
+func loggedStore(t *testing.T, path string, n int) (offs []int, recs []wal.Record) {
 	t.Helper()
 	s, err := Open(path, nil)
 	if err != nil {
@@ -34,7 +35,7 @@ func loggedStore(t *testing.T, path string, n int) (offs []int, recs []walRecord
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, off, err := decodeWALHeader(b)
+	_, off, err := wal.DecodeHeader(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func loggedStore(t *testing.T, path string, n int) (offs []int, recs []walRecord
 		if m == 0 {
 			break
 		}
-		r, end := parseRecords(b[:off+8+m], off)
+		r, end := wal.ParseRecords(b[:off+8+m], off)
 		if len(r) != 1 {
 			t.Fatalf("log: no record at %d", off)
 		}
@@ -51,8 +52,8 @@ func loggedStore(t *testing.T, path string, n int) (offs []int, recs []walRecord
 		recs = append(recs, r[0])
 		off = end
 	}
-	if len(recs) != n || recs[n-1].last != verso.Revision(n) {
-		t.Fatalf("log: %d records ending at r%d, want %d ending at r%d", len(recs), recs[len(recs)-1].last, n, n)
+	if len(recs) != n || recs[n-1].Last != verso.Revision(n) {
+		t.Fatalf("log: %d records ending at r%d, want %d ending at r%d", len(recs), recs[len(recs)-1].Last, n, n)
 	}
 	return offs, recs
 }
@@ -111,10 +112,10 @@ func TestOpen_DamagedLog(t *testing.T) {
 			if !errors.As(err, &le) {
 				t.Fatalf("Open: %v, want a *LogError", err)
 			}
-			if le.Offset != int64(offs[bad]) || le.First != recs[bad].first || le.Last != 40 {
-				t.Errorf("LogError at %d for r%d-r%d, want at %d for r%d-r40", le.Offset, le.First, le.Last, offs[bad], recs[bad].first)
+			if le.Offset != int64(offs[bad]) || le.First != recs[bad].First || le.Last != 40 {
+				t.Errorf("LogError at %d for r%d-r%d, want at %d for r%d-r40", le.Offset, le.First, le.Last, offs[bad], recs[bad].First)
 			}
-			for _, want := range []string{walPath(path), fmt.Sprintf("byte %d", offs[bad]), fmt.Sprintf("r%d-r40", recs[bad].first), "backup", "truncate -s"} {
+			for _, want := range []string{walPath(path), fmt.Sprintf("byte %d", offs[bad]), fmt.Sprintf("r%d-r40", recs[bad].First), "backup", "truncate -s"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("Open error %q does not say %q", err, want)
 				}
@@ -138,8 +139,8 @@ func TestOpen_DamagedLog(t *testing.T) {
 				t.Fatalf("Open after cutting the log: %v", err)
 			}
 			defer s.Close()
-			if h := headOf(t, s); h != recs[bad].first-1 {
-				t.Errorf("head after cutting the log = r%d, want r%d", h, recs[bad].first-1)
+			if h := headOf(t, s); h != recs[bad].First-1 {
+				t.Errorf("head after cutting the log = r%d, want r%d", h, recs[bad].First-1)
 			}
 			if err := s.Check(); err != nil {
 				t.Error(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/codec"
 	"github.com/verso-config/verso/internal/dav"
+	"github.com/verso-config/verso/internal/httpops"
 )
 
 // statusError is an error that already knows its HTTP status. Handlers
@@ -43,6 +44,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.As(err, &se):
 		return se.status
+	case errors.Is(err, httpops.ErrBodyTimeout):
+		return http.StatusRequestTimeout
 	case errors.As(err, &mbe), errors.Is(err, verso.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, verso.ErrNotFound), errors.Is(err, verso.ErrNoRevision):

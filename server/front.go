@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,8 +87,8 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 			return fastlane.PutResult{}, false // net/http answers 503, or serves it if a slot is free by then
 		}
 	}
-	ops.httpInFlight.Inc()
-	defer ops.httpInFlight.Dec()
+	ops.InFlight.Inc()
+	defer ops.InFlight.Dec()
 	if int64(len(value)) > s.max {
 		return ls.refused(req, errorf(http.StatusRequestEntityTooLarge, "value of %d bytes exceeds the limit of %d bytes", len(value), s.max))
 	}
@@ -100,7 +99,7 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 	if err != nil {
 		return ls.refused(req, err)
 	}
-	ops.commits.Inc()
+	ops.Commits.Inc()
 	return fastlane.PutResult{Rev: c.Rev, Created: len(c.Changes) > 0 && c.Changes[0].Action == verso.Added}, true
 }
 
@@ -154,12 +153,11 @@ func (a *answerRecorder) Write(b []byte) (int, error) {
 }
 
 func (ls laneServer) Metrics(method string, status int) (prometheus.Counter, prometheus.Observer) {
-	code := strconv.Itoa(status)
-	return ls.s.ops.httpRequests.WithLabelValues(method, code), ls.s.ops.httpDuration.WithLabelValues(method, code)
+	return ls.s.ops.Request(method, status)
 }
 
-func (ls laneServer) BodyStart() time.Time { return ls.s.body.begin() }
+func (ls laneServer) BodyStart() time.Time { return ls.s.body.Begin() }
 
 func (ls laneServer) BodyDeadline(start time.Time, n int64) time.Time {
-	return ls.s.body.deadline(start, n)
+	return ls.s.body.Deadline(start, n)
 }

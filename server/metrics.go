@@ -2,16 +2,15 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/verso-config/verso/internal/httpops"
 )
 
 // Optional interfaces of a Store that the operations surface uses when the
@@ -31,75 +30,13 @@ type (
 // runs it: Prometheus metrics, the access log and the cap on concurrent
 // requests. ServeHTTP goes through it; the metrics are served at /metrics.
 type operations struct {
-	reg      *prometheus.Registry
-	metrics  http.Handler
-	access   *accessLog    // nil when there is no access log
-	requests chan struct{} // a slot per request in flight; nil: no cap
-
-	httpRequests  *prometheus.CounterVec
-	httpDuration  *prometheus.HistogramVec
-	httpInFlight  prometheus.Gauge
-	httpRejected  prometheus.Counter
-	commits       prometheus.Counter
-	conns         prometheus.Gauge
-	connsEvicted  prometheus.Counter
-	connsAccepted prometheus.Counter
-
-	// watchers is the number of open watch streams and long-polls (the
-	// requests longLived picks out), exported as verso_watchers.
-	watchers prometheus.Gauge
+	*httpops.Metrics
+	access   *httpops.AccessLog // nil when there is no access log
+	requests chan struct{}      // a slot per request in flight; nil: no cap
 }
 
-// latencyBuckets suit a service whose reads are answered from memory in
-// well under a millisecond and whose writes wait for an fsync.
-var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
-
 func newOperations(s *Server, o *Options) *operations {
-	reg := prometheus.NewRegistry()
-	ops := &operations{
-		reg: reg,
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "verso_http_requests_total",
-			Help: "HTTP requests answered, by method and status code.",
-		}, []string{"method", "code"}),
-		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "verso_http_request_duration_seconds",
-			Help:    "Time to answer an HTTP request, by method and status code (watch streams and long-polls left out).",
-			Buckets: latencyBuckets,
-		}, []string{"method", "code"}),
-		httpInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "verso_http_requests_in_flight",
-			Help: "HTTP requests being answered now.",
-		}),
-		httpRejected: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "verso_http_requests_rejected_total",
-			Help: "HTTP requests refused with 503 because --max-requests were in flight.",
-		}),
-		commits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "verso_commits_total",
-			Help: "Revisions committed through this server's HTTP surface.",
-		}),
-		conns: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "verso_http_connections",
-			Help: "Open client connections.",
-		}),
-		connsAccepted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "verso_http_connections_accepted_total",
-			Help: "Client connections accepted.",
-		}),
-		connsEvicted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "verso_http_connections_evicted_total",
-			Help: "Idle or header-reading connections closed to make room under --max-conns.",
-		}),
-		watchers: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "verso_watchers",
-			Help: "Open watch streams and long-polls.",
-		}),
-	}
-	reg.MustRegister(ops.httpRequests, ops.httpDuration, ops.httpInFlight, ops.httpRejected,
-		ops.commits, ops.conns, ops.connsAccepted, ops.connsEvicted, ops.watchers,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	store := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "verso_head_revision",
 			Help: "The newest revision of the store.",
@@ -119,28 +56,21 @@ func newOperations(s *Server, o *Options) *operations {
 			}
 			return 1
 		}),
-	)
+	}
 	if sz, ok := s.store.(sizer); ok {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		store = append(store, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "verso_store_size_bytes",
 			Help: "Size of the store's data file.",
 		}, func() float64 { return float64(sz.Size()) }))
 	}
-	ops.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}})
+	ops := &operations{Metrics: httpops.NewMetrics(s.log, store...)}
 	if o.AccessLog != nil {
-		ops.access = &accessLog{w: o.AccessLog}
+		ops.access = httpops.NewAccessLog(o.AccessLog)
 	}
 	if o.MaxRequests > 0 {
 		ops.requests = make(chan struct{}, o.MaxRequests)
 	}
 	return ops
-}
-
-// slogPrinter lets promhttp report errors to the server's log.
-type slogPrinter struct{ s *Server }
-
-func (p slogPrinter) Println(v ...any) {
-	p.s.log.Warn("serving metrics", "err", fmt.Sprint(v...))
 }
 
 // ServeHTTP answers a request: the operations endpoints (/metrics), then
@@ -151,19 +81,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := &requestInfo{srv: s, start: start}
 	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
-	rec := &recorder{ResponseWriter: w}
+	rec := &httpops.Recorder{ResponseWriter: w}
 	long := longLived(r)
 	if long {
-		ops.watchers.Inc()
-		defer ops.watchers.Dec()
+		ops.Watchers.Inc()
+		defer ops.Watchers.Dec()
 	}
-	ops.httpInFlight.Inc()
+	ops.InFlight.Inc()
 	defer func() {
-		ops.httpInFlight.Dec()
+		ops.InFlight.Dec()
 		if info.parked {
 			return // counted and logged when the watch hub answers it
 		}
-		e := &logRequest{Start: start, Status: rec.status, Bytes: rec.bytes}
+		e := &httpops.Entry{Start: start, Status: rec.Status, Bytes: rec.Bytes}
 		if e.Status == 0 {
 			// Nothing written: net/http answers 200 with no body, unless
 			// the handler panicked (then the connection is cut).
@@ -171,17 +101,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		commit := e.Status/100 == 2 && isWrite(r.Method) && rec.Header().Get(HeaderRevision) != ""
 		if ops.access != nil {
-			e.fromRequest(r, info.user)
+			e.FromRequest(r, info.user)
 		}
 		ops.observe(r.Method, e, long, commit)
 	}()
 
 	if r.URL.Path == "/metrics" {
-		ops.metrics.ServeHTTP(rec, r)
+		ops.Metrics.ServeHTTP(rec, r)
 		return
 	}
-	// The body first, without a slot (limits.go).
-	if err := s.readBody(w, r); err != nil {
+	// The body first, without a slot (httpops.BodyLimits).
+	if err := s.body.Read(w, r, s.max); err != nil {
 		rec.Header().Set("Connection", "close")
 		if statusOf(err) != http.StatusRequestTimeout {
 			err = errorf(http.StatusBadRequest, "reading the request body: %v", err)
@@ -194,7 +124,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case ops.requests <- struct{}{}:
 			defer func() { <-ops.requests }()
 		default:
-			ops.httpRejected.Inc()
+			ops.Rejected.Inc()
 			rec.Header().Set("Retry-After", "1")
 			writeError(rec, r, s.log, errorf(http.StatusServiceUnavailable,
 				"too many requests in flight (%d); retry shortly", cap(ops.requests)))
@@ -208,17 +138,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // latency histogram unless it is long-lived, in the commits if it made one)
 // and writes e to the access log, if there is one. A front that answers
 // requests without ServeHTTP calls it too, with e filled in.
-func (ops *operations) observe(method string, e *logRequest, long, commit bool) {
-	m, code := methodLabel(method), strconv.Itoa(e.Status)
-	ops.httpRequests.WithLabelValues(m, code).Inc()
-	if !long {
-		ops.httpDuration.WithLabelValues(m, code).Observe(time.Since(e.Start).Seconds())
-	}
-	if commit {
-		ops.commits.Inc()
-	}
+func (ops *operations) observe(method string, e *httpops.Entry, long, commit bool) {
+	ops.Metrics.Observe(method, e.Status, e.Start, long, commit)
 	if ops.access != nil {
-		ops.access.log(e)
+		ops.access.Log(e)
 	}
 }
 
@@ -247,14 +170,15 @@ func isWrite(method string) bool {
 	return true
 }
 
-// methodLabel keeps the method label of the metrics to a known set.
-func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPost,
-		http.MethodOptions, http.MethodPatch, "MKCOL", "COPY", "MOVE", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK":
-		return m
-	}
-	return "OTHER"
+// Listener caps the client connections of an http.Server: see
+// httpops.Listener.
+type Listener = httpops.Listener
+
+// Listener wraps ln so that at most max client connections are open at
+// once (max <= 0: no cap, but connections are still counted in the
+// metrics). See the Listener type.
+func (s *Server) Listener(ln net.Listener, max int) *Listener {
+	return httpops.NewListener(ln, max, s.ops.Metrics)
 }
 
 // storeReady returns nil if the store answers and accepts commits.
@@ -269,41 +193,6 @@ func (s *Server) storeReady(ctx context.Context) error {
 	}
 	return nil
 }
-
-// recorder is the ResponseWriter handlers see: it remembers the status and
-// counts the bytes of the body for the metrics and the access log.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-// Flush sends what is buffered (watch streams need it).
-func (r *recorder) Flush() {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	http.NewResponseController(r.ResponseWriter).Flush()
-}
-
-// Unwrap gives http.ResponseController the underlying writer.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // requestInfo travels in the context of every request (ServeHTTP puts it
 // there), so that what is learnt while answering it reaches the access log

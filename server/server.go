@@ -11,6 +11,7 @@ import (
 	"github.com/verso-config/verso/auth"
 	"github.com/verso-config/verso/internal/dav"
 	"github.com/verso-config/verso/internal/fastlane"
+	"github.com/verso-config/verso/internal/httpops"
 	"github.com/verso-config/verso/internal/watchhub"
 	"github.com/verso-config/verso/svn"
 )
@@ -40,7 +41,7 @@ type Options struct {
 	// is disconnected with the revision to resume from; default 256.
 	WatchBuffer int
 	// AccessLog, if not nil, receives one line per request in the Apache
-	// combined log format, with the authenticated user (accesslog.go).
+	// combined log format, with the authenticated user (internal/httpops).
 	AccessLog io.Writer
 	// MaxRequests caps the requests answered at once; more get 503 with
 	// Retry-After. Watch streams, long-polls and the health endpoints do
@@ -78,6 +79,13 @@ const (
 	HeaderMessage = "X-Verso-Message"
 )
 
+// The defaults of Options.BodyTimeout, BodyMinRate and BodyGrace.
+const (
+	defaultBodyTimeout = 60 * time.Second
+	defaultBodyMinRate = 1 << 10 // bytes a second
+	defaultBodyGrace   = 10 * time.Second
+)
+
 // maxMessageLen caps a commit message given in HeaderMessage.
 const maxMessageLen = 4096
 
@@ -95,8 +103,8 @@ type Server struct {
 	watch       *watchhub.Hub // watch streams and long-polls (watch.go)
 	visibleRevs visibleRevs   // namespaces' revisions as users see them (visible.go)
 
-	ops  *operations // metrics, access log, request cap (metrics.go)
-	body bodyLimits  // how fast request bodies must arrive (limits.go)
+	ops  *operations        // metrics, access log, request cap (metrics.go)
+	body httpops.BodyLimits // how fast request bodies must arrive
 
 	console http.Handler // under /ui/, nil for none
 	svn     *svn.Handler // the Subversion client's requests (svn.go)
@@ -149,7 +157,7 @@ func New(store verso.Store, opts *Options) *Server {
 
 		console: o.Console,
 
-		body: bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
+		body: httpops.BodyLimits{Timeout: max(o.BodyTimeout, 0), Rate: max(o.BodyMinRate, 0), Grace: o.BodyGrace},
 	}
 	s.ops = newOperations(s, &o)
 	s.watch = s.newWatchHub(o.WatchBuffer, o.WatchHeartbeat)

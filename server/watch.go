@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/httpops"
 	"github.com/verso-config/verso/internal/watchhub"
 )
 
@@ -48,7 +49,7 @@ func (s *Server) Close() {
 func (s *Server) newWatchHub(bufSize int, heartbeat time.Duration) *watchhub.Hub {
 	return watchhub.NewHub(watchhub.Config{
 		Store: s.store, Log: s.log, Buffer: bufSize, Heartbeat: heartbeat,
-		Watchers: s.ops.watchers,
+		Watchers: s.ops.Watchers,
 		Event:    s.watchEvent,
 		Wakes: func(user string, p verso.Path, c *verso.Commit) bool {
 			return s.visiblyChangedOf(user, c, p)
@@ -365,9 +366,9 @@ func (s *Server) answerPoll(v *watchhub.PollView) *watchhub.Response {
 // metrics and writes it to the access log, as ServeHTTP does for the
 // requests it answers.
 func (s *Server) pollAnswered(v *watchhub.PollView, p *watchhub.Poll, w *watchhub.Response) {
-	e := &logRequest{Start: p.Start, Status: w.Status(), Bytes: int64(w.BodyLen())}
+	e := &httpops.Entry{Start: p.Start, Status: w.Status(), Bytes: int64(w.BodyLen())}
 	if s.ops.access != nil {
-		e.fromRequest(v.Req, v.User)
+		e.FromRequest(v.Req, v.User)
 		e.RemoteAddr = p.Conn().RemoteAddr().String()
 	}
 	s.ops.observe(v.Req.Method, e, true, false)

@@ -38,7 +38,7 @@ func TestCheck_DamagedLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The log's framing (bolt/wal.go): a header of 40 bytes, the meta
+	// The log's framing (package internal/wal): a header of 40 bytes, the meta
 	// pages and a CRC, then records of a length, a CRC and the payload.
 	off := 40 + int(binary.BigEndian.Uint32(b[36:])) + 4
 	var recs []int

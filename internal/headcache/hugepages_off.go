@@ -1,6 +1,6 @@
 //go:build verso_nohugepages
 
-package bolt
+package headcache
 
 // hugePages: built with verso_nohugepages, the head cache's memory is
 // ordinary Go heap memory (bench/tricks.sh).

@@ -1,6 +1,6 @@
 //go:build !verso_nohugepages
 
-package bolt
+package headcache
 
 // hugePages says whether the head cache asks for huge pages (hugeSlice);
 // built with the tag verso_nohugepages it does not, so that

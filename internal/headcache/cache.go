@@ -1,7 +1,13 @@
-package bolt
+// Package headcache is the bolt store's tree at head in memory: path ->
+// entry, root included, which answers every read at head (and the fast
+// lane's, without allocating) while the data file is read only for older
+// revisions. The store loads it at open from its tree bucket (LoadStored)
+// and updates it as each commit is published.
+package headcache
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -11,7 +17,8 @@ import (
 	"github.com/verso-config/verso/internal/codec"
 )
 
-// headCache is the tree at head in memory: path -> entry, root included.
+// Cache is the tree at head in memory: path -> entry, root included. The
+// zero Cache is empty and ready for use.
 //
 // At a million keys it is most of verso's memory and its loading most of
 // verso's start (docs/PERFORMANCE.md, Scale), so it holds no *verso.Entry
@@ -32,7 +39,7 @@ import (
 // A reader holds the lock for one lookup and the reading of one header;
 // the committer holds it for the few stores of one published revision,
 // never across a write to the file.
-type headCache struct {
+type Cache struct {
 	mu    sync.RWMutex
 	seed  maphash.Seed
 	slots []uint64 // 0, or tag<<48 | location+1
@@ -76,14 +83,14 @@ const (
 	flagModByInline = 1 << 1 // the author follows the content type
 )
 
-// reset empties the cache, making room for n entries.
-func (c *headCache) reset(n int) {
+// Reset empties the cache, making room for n entries.
+func (c *Cache) Reset(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.resetLocked(n)
 }
 
-func (c *headCache) resetLocked(n int) {
+func (c *Cache) resetLocked(n int) {
 	c.seed = maphash.MakeSeed()
 	c.slots = hugeSlice[uint64](slotsFor(n))
 	c.n = 0
@@ -95,13 +102,13 @@ func (c *headCache) resetLocked(n int) {
 // slotsFor returns a table size that holds n entries at most 70 % full.
 func slotsFor(n int) int { return max(16, n*10/7+1) }
 
-func (c *headCache) hash(p string) uint64 { return maphash.String(c.seed, p) }
+func (c *Cache) hash(p string) uint64 { return maphash.String(c.seed, p) }
 
 // home is the slot where a path with hash h is looked for first.
-func (c *headCache) home(h uint64) int { return int(uint64(uint32(h)) * uint64(len(c.slots)) >> 32) }
+func (c *Cache) home(h uint64) int { return int(uint64(uint32(h)) * uint64(len(c.slots)) >> 32) }
 
 // record returns the bytes of the record at loc, from its header on.
-func (c *headCache) record(loc uint64) []byte {
+func (c *Cache) record(loc uint64) []byte {
 	return c.chunks[loc>>chunkBits][loc&(chunkSize-1):]
 }
 
@@ -110,7 +117,7 @@ func recPath(r []byte) []byte {
 }
 
 // find returns the slot of p, or the empty slot where it would go.
-func (c *headCache) find(p string, h uint64) (int, bool) {
+func (c *Cache) find(p string, h uint64) (int, bool) {
 	tag := h >> 48
 	i := c.home(h)
 	for {
@@ -128,7 +135,7 @@ func (c *headCache) find(p string, h uint64) (int, bool) {
 }
 
 // Load returns p's entry.
-func (c *headCache) Load(p verso.Path) (*verso.Entry, bool) {
+func (c *Cache) Load(p verso.Path) (*verso.Entry, bool) {
 	e := new(verso.Entry)
 	if !c.LoadInto(p, e) {
 		return nil, false
@@ -137,7 +144,7 @@ func (c *headCache) Load(p verso.Path) (*verso.Entry, bool) {
 }
 
 // LoadInto sets *e to p's entry and reports whether p is in the cache.
-func (c *headCache) LoadInto(p verso.Path, e *verso.Entry) bool {
+func (c *Cache) LoadInto(p verso.Path, e *verso.Entry) bool {
 	h := c.hash(string(p))
 	c.mu.RLock()
 	if c.slots == nil {
@@ -154,7 +161,7 @@ func (c *headCache) LoadInto(p verso.Path, e *verso.Entry) bool {
 
 // fill sets *e from the record r of path p. Its Value and the strings kept
 // in the record point into the chunk, which is never modified.
-func (c *headCache) fill(e *verso.Entry, p verso.Path, r []byte) {
+func (c *Cache) fill(e *verso.Entry, p verso.Path, r []byte) {
 	le := binary.LittleEndian
 	flags := r[hFlags]
 	o := headerLen + int(le.Uint16(r[hPathLen:]))
@@ -181,7 +188,7 @@ func (c *headCache) fill(e *verso.Entry, p verso.Path, r []byte) {
 
 // str returns a string of a record: interned as number v, or v bytes at o
 // in the record. It also returns the offset after it.
-func (c *headCache) str(r []byte, inline bool, v uint32, o int) (string, int) {
+func (c *Cache) str(r []byte, inline bool, v uint32, o int) (string, int) {
 	if !inline {
 		return c.strs[v], o
 	}
@@ -193,7 +200,7 @@ func (c *headCache) str(r []byte, inline bool, v uint32, o int) (string, int) {
 
 // intern returns the number of s, adding it if there is room; ok is false
 // when s is to be kept in the record instead.
-func (c *headCache) intern(s string) (uint32, bool) {
+func (c *Cache) intern(s string) (uint32, bool) {
 	if id, ok := c.strID[s]; ok {
 		return id, true
 	}
@@ -209,7 +216,7 @@ func (c *headCache) intern(s string) (uint32, bool) {
 
 // alloc returns room for a record of n bytes and its location. The caller
 // holds the lock.
-func (c *headCache) alloc(n int) ([]byte, uint64) {
+func (c *Cache) alloc(n int) ([]byte, uint64) {
 	n = (n + 7) &^ 7 // records start 8-aligned: no two share a word
 	c.bytes += n
 	if n > bigRecord {
@@ -250,7 +257,7 @@ type encoder struct {
 	props []byte // codec's encoding, or nil
 }
 
-func (c *headCache) header(x *encoder, kind verso.Kind, create, mod, tree verso.Revision, version, sec int64, nsec int, ctype, modBy string) {
+func (c *Cache) header(x *encoder, kind verso.Kind, create, mod, tree verso.Revision, version, sec int64, nsec int, ctype, modBy string) {
 	le := binary.LittleEndian
 	h := x.hdr[:]
 	clear(h)
@@ -280,7 +287,7 @@ func (c *headCache) header(x *encoder, kind verso.Kind, create, mod, tree verso.
 
 // put writes the record of path p with value v (and x's header and
 // parts), and points p's slot at it. The caller holds the lock.
-func (c *headCache) put(p []byte, v []byte, x *encoder) {
+func (c *Cache) put(p []byte, v []byte, x *encoder) {
 	le := binary.LittleEndian
 	le.PutUint16(x.hdr[hPathLen:], uint16(len(p)))
 	le.PutUint32(x.hdr[hValueLen:], uint32(len(v)))
@@ -310,14 +317,14 @@ func (c *headCache) put(p []byte, v []byte, x *encoder) {
 }
 
 // sizeAt is the aligned size of the record slot s points at.
-func (c *headCache) sizeAt(s uint64) int {
+func (c *Cache) sizeAt(s uint64) int {
 	r := c.record(s&locMask - 1)
 	le := binary.LittleEndian
 	return (recordSize(int(le.Uint16(r[hPathLen:])), int(le.Uint32(r[hValueLen:])), r) + 7) &^ 7
 }
 
 // grow doubles the table.
-func (c *headCache) grow() {
+func (c *Cache) grow() {
 	old := c.slots
 	c.slots = hugeSlice[uint64](max(slotsFor(c.n+1), 2*len(old)))
 	for _, s := range old {
@@ -328,7 +335,7 @@ func (c *headCache) grow() {
 }
 
 // insertSlot puts slot s, whose path is not in the table, in its place.
-func (c *headCache) insertSlot(s uint64) {
+func (c *Cache) insertSlot(s uint64) {
 	i := c.home(maphash.Bytes(c.seed, recPath(c.record(s&locMask-1))))
 	for c.slots[i] != 0 {
 		if i++; i == len(c.slots) {
@@ -339,13 +346,13 @@ func (c *headCache) insertSlot(s uint64) {
 }
 
 // Store sets p's entry.
-func (c *headCache) Store(p verso.Path, e *verso.Entry) {
+func (c *Cache) Store(p verso.Path, e *verso.Entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.storeLocked(p, e)
 }
 
-func (c *headCache) storeLocked(p verso.Path, e *verso.Entry) {
+func (c *Cache) storeLocked(p verso.Path, e *verso.Entry) {
 	if c.slots == nil {
 		c.resetLocked(0)
 	}
@@ -363,7 +370,7 @@ func (c *headCache) storeLocked(p verso.Path, e *verso.Entry) {
 }
 
 // Delete removes p.
-func (c *headCache) Delete(p verso.Path) {
+func (c *Cache) Delete(p verso.Path) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.slots == nil {
@@ -399,7 +406,7 @@ func (c *headCache) Delete(p verso.Path) {
 
 // maybeCompact copies the live records into new chunks once more than
 // half of the bytes are dead (and there are more than a few MiB of them).
-func (c *headCache) maybeCompact() {
+func (c *Cache) maybeCompact() {
 	dead := c.bytes - c.live
 	if dead <= c.live || dead < 4*chunkSize {
 		return
@@ -423,7 +430,7 @@ func (c *headCache) maybeCompact() {
 
 // Range calls fn for every entry, in no order, until fn returns false. fn
 // must not change the cache.
-func (c *headCache) Range(fn func(p verso.Path, e *verso.Entry) bool) {
+func (c *Cache) Range(fn func(p verso.Path, e *verso.Entry) bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, s := range c.slots {
@@ -440,3 +447,37 @@ func (c *headCache) Range(fn func(p verso.Path, e *verso.Entry) bool) {
 		}
 	}
 }
+
+// LoadStored adds the entries forEach gives to add, each a path and its
+// entry in package codec's stored encoding, decoding each straight into
+// its record: nothing is allocated per entry. The cache is locked
+// throughout.
+func (c *Cache) LoadStored(forEach func(add func(p, stored []byte) error) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var x encoder
+	return forEach(func(p, v []byte) error {
+		value, err := c.decodeStored(&x, v)
+		if err != nil {
+			return fmt.Errorf("entry %s: %w", p, err)
+		}
+		c.put(p, value, &x)
+		return nil
+	})
+}
+
+// decodeStored reads a stored entry into x without copying it (codec's
+// views of v: header copies the strings before v goes), and returns its
+// value.
+func (c *Cache) decodeStored(x *encoder, v []byte) ([]byte, error) {
+	r, err := codec.DecodeRaw(v)
+	if err != nil {
+		return nil, err
+	}
+	c.header(x, r.Kind, r.CreateRev, r.ModRev, r.TreeRev, r.Version, r.Sec, int(r.Nsec), view(r.ContentType), view(r.ModBy))
+	x.props = r.Props
+	return r.Value, nil
+}
+
+// view is b as a string without copying it: only while b is unchanged.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

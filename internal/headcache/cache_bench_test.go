@@ -1,4 +1,4 @@
-package bolt
+package headcache
 
 import (
 	"fmt"
@@ -10,13 +10,11 @@ import (
 
 // BenchmarkHeadCacheLoad reads entries of a head cache of a million keys:
 // one key over and over, and 10,000 keys in turn (what bench/run.sh's
-// random reads at scale ask for); then the 10,000 keys in batches of 4,
-// each batch prefetched first as the fast lane's loops do (ns/op is per
-// key in every case).
+// random reads at scale ask for).
 func BenchmarkHeadCacheLoad(b *testing.B) {
 	const keys = 1_000_000
-	c := &headCache{}
-	c.reset(keys)
+	c := &Cache{}
+	c.Reset(keys)
 	paths := make([]verso.Path, keys)
 	for i := range keys {
 		paths[i] = verso.Path(fmt.Sprintf("/s/n%04d/k%04d", i/1000, i%1000))

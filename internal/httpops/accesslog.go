@@ -1,4 +1,4 @@
-package server
+package httpops
 
 import (
 	"io"
@@ -9,21 +9,21 @@ import (
 	"time"
 )
 
-// accessLog writes one line per request in the Apache combined log format,
+// AccessLog writes one line per request in the Apache combined log format,
 //
 //	host - user [time] "METHOD URI PROTO" status bytes "referer" "user-agent"
 //
-// with the authenticated user (the author of the request's writes, see
-// noteUser) in the user field, so that the log answers who read or changed
+// with the authenticated user (the author of the request's writes) in the
+// user field, so that the log answers who read or changed
 // which key, and when. Each line is written with one Write call.
-type accessLog struct {
+type AccessLog struct {
 	mu  sync.Mutex
 	w   io.Writer
 	buf []byte
 }
 
-// logRequest is what the access log says of one request.
-type logRequest struct {
+// Entry is what the access log says of one request.
+type Entry struct {
 	RemoteAddr string // host:port of the client
 	User       string // authenticated user; "" for anonymous
 	Method     string
@@ -36,17 +36,20 @@ type logRequest struct {
 	Bytes      int64 // of the response body
 }
 
-// fromRequest fills in what r says about itself. The user is the one
-// authentication verified (noteUser), never a name the client merely
-// claimed: without users configured, or on a 401 or 429, it is "-", as
-// Apache logs it.
-func (e *logRequest) fromRequest(r *http.Request, user string) {
+// FromRequest fills in what r says about itself, and user. The user must be
+// the one authentication verified, never a name the client merely claimed:
+// without users configured, or on a 401 or 429, it is "", which the log
+// writes "-", as Apache does.
+func (e *Entry) FromRequest(r *http.Request, user string) {
 	e.RemoteAddr, e.User, e.Method, e.URI, e.Proto = r.RemoteAddr, user, r.Method, r.RequestURI, r.Proto
 	e.Referer, e.UserAgent = r.Referer(), r.UserAgent()
 }
 
-// log writes the line of one request.
-func (l *accessLog) log(e *logRequest) {
+// NewAccessLog returns an access log that writes to w.
+func NewAccessLog(w io.Writer) *AccessLog { return &AccessLog{w: w} }
+
+// Log writes the line of one request.
+func (l *AccessLog) Log(e *Entry) {
 	host, _, err := net.SplitHostPort(e.RemoteAddr)
 	if err != nil {
 		host = e.RemoteAddr

@@ -1,4 +1,4 @@
-package server
+package httpops
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ import (
 // slowloris client opens many connections and trickles header bytes into
 // each, or a byte of a body). A connection that is idle between requests,
 // still reading the header of its first request, or still reading the
-// part of a request body the Server reads before the request takes a slot
-// (readBody; set the http.Server's ConnContext for it), is evictable; one
+// part of a request body BodyLimits.Read reads before the request takes a
+// slot (set the http.Server's ConnContext for it), is evictable; one
 // whose request is being answered is not. When a new connection arrives and max are open, the
 // oldest evictable connection is closed to make room; when none is
 // evictable (max requests are being answered), the new connection waits
@@ -28,16 +28,16 @@ import (
 // client that sends its request at once is never cut before it could, and
 // a client that floods new connections cannot churn through the others
 // faster than max per evictGrace. Each slow connection also ends by itself at the
-// http.Server's ReadHeaderTimeout or IdleTimeout, or the Server's body
-// limits.
+// http.Server's ReadHeaderTimeout or IdleTimeout, or the body limits
+// (BodyLimits).
 //
-// Get one from Server.Listener and set the http.Server's ConnState and
+// Get one from NewListener and set the http.Server's ConnState and
 // ConnContext to its methods of those names, which tell it what each
 // connection is doing.
 type Listener struct {
 	net.Listener
 	max int
-	ops *operations
+	ops *Metrics
 
 	mu     sync.Mutex
 	conns  map[net.Conn]*limitedConn // open connections, by the conn the server sees
@@ -46,14 +46,14 @@ type Listener struct {
 	once   sync.Once
 }
 
-// Listener wraps ln so that at most max client connections are open at
-// once (max <= 0: no cap, but connections are still counted in the
-// metrics). See the Listener type.
-func (s *Server) Listener(ln net.Listener, max int) *Listener {
+// NewListener wraps ln so that at most max client connections are open at
+// once (max <= 0: no cap, but connections are still counted in m). See the
+// Listener type.
+func NewListener(ln net.Listener, max int, m *Metrics) *Listener {
 	return &Listener{
 		Listener: ln,
 		max:      max,
-		ops:      s.ops,
+		ops:      m,
 		conns:    make(map[net.Conn]*limitedConn),
 		freed:    make(chan struct{}, 1),
 		closed:   make(chan struct{}),
@@ -216,9 +216,9 @@ func (l *Listener) Close() error {
 }
 
 // ConnContext is the http.Server's ConnContext hook (set it with
-// ConnState): it lets the Server tell the Listener when a request is still
-// reading its body, during which its connection is evictable as one
-// reading its header is (Server.ServeHTTP, readBody).
+// ConnState): it lets BodyLimits.Read tell the Listener when a request is
+// still reading its body, during which its connection is evictable as one
+// reading its header is.
 func (l *Listener) ConnContext(ctx context.Context, c net.Conn) context.Context {
 	if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // TLS, or handed over by a Front
 		c = nc.NetConn()
@@ -250,51 +250,44 @@ func readingBody(ctx context.Context, reading bool) {
 	lc.l.mu.Unlock()
 }
 
-// The defaults of Options.BodyTimeout, BodyMinRate and BodyGrace.
-const (
-	defaultBodyTimeout = 60 * time.Second
-	defaultBodyMinRate = 1 << 10 // bytes a second
-	defaultBodyGrace   = 10 * time.Second
-)
-
-// bodyBuffered is how much of a request body ServeHTTP reads before the
-// request takes one of Options.MaxRequests' slots: every body verso's
+// bodyBuffered is how much of a request body BodyLimits.Read reads before
+// the request takes a slot of the cap on concurrent requests: every body verso's
 // WebDAV and JSON requests carry in practice (XML documents, transactions,
 // values of a few KiB) is read in full, so that a client trickling its
 // body holds no slot; the rest of a larger body is read by the handler,
 // with its slot, under the same deadline and rate.
 const bodyBuffered = 64 << 10
 
-// bodyLimits bound how long a request body may take to arrive: all of it
-// within timeout of the end of the request's head, and, after grace, at
-// least rate bytes a second on average since then. Zero disables a limit.
-type bodyLimits struct {
-	timeout time.Duration
-	rate    int64
-	grace   time.Duration
+// BodyLimits bound how long a request body may take to arrive: all of it
+// within Timeout of the end of the request's head, and, after Grace, at
+// least Rate bytes a second on average since then. Zero disables a limit.
+type BodyLimits struct {
+	Timeout time.Duration
+	Rate    int64
+	Grace   time.Duration
 }
 
-// begin returns the moment from which a body whose head ended now is
+// Begin returns the moment from which a body whose head ended now is
 // timed: now plus a random part of half the grace, so that the bodies of
 // many connections that stalled together are not all ended together (and
 // their clients do not all come back at once).
-func (b bodyLimits) begin() time.Time {
+func (b BodyLimits) Begin() time.Time {
 	now := time.Now()
-	if b.rate <= 0 || b.grace < 2 {
+	if b.Rate <= 0 || b.Grace < 2 {
 		return now
 	}
-	return now.Add(rand.N(b.grace / 2))
+	return now.Add(rand.N(b.Grace / 2))
 }
 
-// deadline returns when the body timed from start (begin) must have sent
+// Deadline returns when the body timed from start (Begin) must have sent
 // more than n bytes (zero: never).
-func (b bodyLimits) deadline(start time.Time, n int64) time.Time {
+func (b BodyLimits) Deadline(start time.Time, n int64) time.Time {
 	var d time.Time
-	if b.timeout > 0 {
-		d = start.Add(b.timeout)
+	if b.Timeout > 0 {
+		d = start.Add(b.Timeout)
 	}
-	if b.rate > 0 {
-		r := start.Add(b.grace + time.Duration(float64(n)/float64(b.rate)*float64(time.Second)))
+	if b.Rate > 0 {
+		r := start.Add(b.Grace + time.Duration(float64(n)/float64(b.Rate)*float64(time.Second)))
 		if d.IsZero() || r.Before(d) {
 			d = r
 		}
@@ -302,16 +295,16 @@ func (b bodyLimits) deadline(start time.Time, n int64) time.Time {
 	return d
 }
 
-// errBodyTimeout answers a request whose body missed its deadline.
-var errBodyTimeout = errorf(http.StatusRequestTimeout,
-	"request body too slow: it must arrive in full within the body timeout, and at the minimum rate after the grace period")
+// ErrBodyTimeout is the error of a request body that missed its deadline:
+// its request is answered 408 Request Timeout.
+var ErrBodyTimeout = errors.New("request body too slow: it must arrive in full within the body timeout, and at the minimum rate after the grace period")
 
-// timedBody reads a request body under bodyLimits, by moving the
+// timedBody reads a request body under BodyLimits, by moving the
 // connection's read deadline as the body arrives.
 type timedBody struct {
 	body   io.ReadCloser
 	rc     *http.ResponseController
-	limits bodyLimits
+	limits BodyLimits
 	start  time.Time
 	n      int64
 	set    time.Time // the deadline last set
@@ -322,7 +315,7 @@ func (b *timedBody) Read(p []byte) (int, error) {
 	if b.done {
 		return b.body.Read(p)
 	}
-	if d := b.limits.deadline(b.start, b.n); !d.Equal(b.set) {
+	if d := b.limits.Deadline(b.start, b.n); !d.Equal(b.set) {
 		b.set = d
 		b.rc.SetReadDeadline(d)
 	}
@@ -333,7 +326,7 @@ func (b *timedBody) Read(p []byte) (int, error) {
 	} else if errors.Is(err, os.ErrDeadlineExceeded) {
 		// The deadline stays: net/http, finishing the request, must
 		// not wait for the rest of the body either.
-		return n, errBodyTimeout
+		return n, ErrBodyTimeout
 	}
 	return n, err
 }
@@ -352,23 +345,23 @@ func (b *timedBody) finish() {
 
 func (b *timedBody) Close() error { return b.body.Close() }
 
-// readBody puts r's body under the server's body limits and, unless it is
-// announced larger than a value may be, reads up to bodyBuffered bytes of
-// it, with the connection evictable meanwhile (see
-// Listener), so that the request takes no slot of Options.MaxRequests
-// while its client is slow to send it. It returns errBodyTimeout, or the
-// error reading it, for the request to be refused.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) error {
+// Read puts r's body under the limits b and, unless it is announced
+// larger than max (the largest value a write may carry), reads up to 64 KiB
+// of it, with the connection evictable meanwhile (see Listener), so that
+// the request takes no slot of the cap on concurrent requests while its
+// client is slow to send it. It returns ErrBodyTimeout, or the error
+// reading it, for the request to be refused.
+func (b BodyLimits) Read(w http.ResponseWriter, r *http.Request, max int64) error {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
 	br := &timedBody{
 		body:   r.Body,
 		rc:     http.NewResponseController(w),
-		limits: s.body,
-		start:  s.body.begin(),
+		limits: b,
+		start:  b.Begin(),
 	}
-	if r.ContentLength > s.max {
+	if r.ContentLength > max {
 		// Larger than any value: refused by its length at once (a PUT
 		// of a key) or an import or a transaction, whose handler reads
 		// it with its slot, under the same limits.

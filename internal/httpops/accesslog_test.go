@@ -1,4 +1,4 @@
-package server
+package httpops
 
 import (
 	"bytes"
@@ -53,10 +53,10 @@ func TestAccessLog_Format(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			l := &accessLog{w: &buf}
-			e := &logRequest{Start: start, Status: tc.status, Bytes: tc.n}
-			e.fromRequest(tc.req(), tc.user)
-			l.log(e)
+			l := NewAccessLog(&buf)
+			e := &Entry{Start: start, Status: tc.status, Bytes: tc.n}
+			e.FromRequest(tc.req(), tc.user)
+			l.Log(e)
 			if got := buf.String(); got != tc.want {
 				t.Errorf("access log line:\n got %q\nwant %q", got, tc.want)
 			}

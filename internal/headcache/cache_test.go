@@ -1,4 +1,4 @@
-package bolt
+package headcache
 
 import (
 	"bytes"
@@ -59,10 +59,10 @@ func randomEntry(r *rand.Rand, p verso.Path, i int) *verso.Entry {
 	return e
 }
 
-func TestHeadCache_Model(t *testing.T) {
+func TestCache_Model(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	var c headCache
-	c.reset(10)
+	var c Cache
+	c.Reset(10)
 	want := map[verso.Path]*verso.Entry{}
 	check := func(step int) {
 		t.Helper()
@@ -133,12 +133,12 @@ func entryDiff(want, got *verso.Entry) string {
 	return cmp.Diff(&w, &g)
 }
 
-// TestHeadCache_DecodeStored loads entries from their stored form as Open
-// does, and compares them with what codec decodes.
-func TestHeadCache_DecodeStored(t *testing.T) {
+// TestCache_DecodeStored loads entries from their stored form as the
+// bolt store's Open does, and compares them with what codec decodes.
+func TestCache_DecodeStored(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	var c headCache
-	c.reset(0)
+	var c Cache
+	c.Reset(0)
 	for i := range 500 {
 		p := verso.Path(fmt.Sprintf("/k%d", i))
 		stored := codec.EncodeEntry(randomEntry(r, p, i))
@@ -162,29 +162,5 @@ func TestHeadCache_DecodeStored(t *testing.T) {
 		if _, err := c.decodeStored(&x, bad); !errors.Is(err, codec.ErrCorrupt) {
 			t.Errorf("decodeStored(%x) = %v, want ErrCorrupt", bad, err)
 		}
-	}
-}
-
-func TestStore_HeadEntry(t *testing.T) {
-	s := mustOpen(t, nil)
-	mustCommit(t, s, mkcol("/a"), put("/a/k", "v"))
-	for _, p := range []verso.Path{"/", "/a", "/a/k", "/a/nope"} {
-		got, ok := s.HeadEntry(p)
-		want, err := s.Get(t.Context(), p, verso.Head)
-		if ok != (err == nil) {
-			t.Fatalf("HeadEntry(%q) ok = %v, Get error %v", p, ok, err)
-		}
-		if ok {
-			if diff := cmp.Diff(want, &got); diff != "" {
-				t.Errorf("HeadEntry(%q) (-Get +HeadEntry):\n%s", p, diff)
-			}
-		}
-	}
-	if n := testing.AllocsPerRun(100, func() { s.HeadEntry("/a/k") }); n != 0 {
-		t.Errorf("HeadEntry allocates %v times, want 0", n)
-	}
-	s.Close()
-	if _, ok := s.HeadEntry("/a/k"); ok {
-		t.Error("HeadEntry after Close found an entry")
 	}
 }
