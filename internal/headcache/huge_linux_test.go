@@ -1,3 +1,5 @@
+//go:build !verso_nohugepages
+
 package headcache
 
 import (
