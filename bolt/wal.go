@@ -302,6 +302,8 @@ type wal struct {
 	// noSync skips the fsync of appends; tests that build large
 	// fixtures set it.
 	noSync bool
+	// buf is the last record's buffer, for the next (up to maxLogBuf).
+	buf []byte
 }
 
 // createWAL starts a new log with header h, in place of the old one: it
@@ -378,7 +380,11 @@ func (w *wal) append(first, last verso.Revision, writes []byte) error {
 		return fmt.Errorf("append to log: an earlier sync failed")
 	}
 	n := 16 + len(writes)
-	rec := make([]byte, 8, 8+n)
+	rec := w.buf[:0]
+	if cap(rec) < 8+n {
+		rec = make([]byte, 0, 8+n)
+	}
+	rec = rec[:8] // the length and the CRC, set below
 	rec = binary.BigEndian.AppendUint64(rec, uint64(first))
 	rec = binary.BigEndian.AppendUint64(rec, uint64(last))
 	rec = append(rec, writes...)
@@ -403,6 +409,9 @@ func (w *wal) append(first, last verso.Revision, writes []byte) error {
 	}
 	w.off += int64(len(rec))
 	w.recs++
+	if cap(rec) <= maxLogBuf {
+		w.buf = rec[:0]
+	}
 	return nil
 }
 
