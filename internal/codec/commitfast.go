@@ -151,8 +151,8 @@ func (d *fastDecoder) optNum(key string) int64 {
 // appendCommitFast appends to b the record of c as encoding/json writes it
 // (encodeCommitJSON), byte for byte, for the records the stores write
 // on every commit: ok is false, and b is to be ignored, when a string
-// holds a byte encoding/json would escape or check (a control character,
-// '"', '\\', '<', '>', '&', or any byte of a non-ASCII character).
+// holds a byte encoding/json would escape or check (a control character or
+// DEL, '"', '\\', '<', '>', '&', or any byte of a non-ASCII character).
 func appendCommitFast(b []byte, c *verso.Commit, group string) (_ []byte, ok bool) {
 	ok = true
 	str := func(s string) {
