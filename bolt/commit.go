@@ -460,6 +460,11 @@ func (s *Store) awaitGroup(batch *[]*request, want int, wait time.Duration) (ste
 // maxGroupWait caps how long the committer waits for a group to fill.
 const maxGroupWait = 2 * time.Millisecond
 
+// maxLogBuf caps the log record buffer the committer keeps from one group
+// to the next (Store.logBuf): a group of large values does not keep its
+// buffer.
+const maxLogBuf = 1 << 20
+
 // commitBatch commits the transactions of batch, each as its own revision:
 // it plans and writes them into the open bbolt write transaction, appends
 // the group's record to the log and syncs it, then publishes them and
@@ -511,6 +516,7 @@ func (s *Store) commitBatch(batch []*request) {
 	// run a function again).
 	start, head := s.txHead, s.txHead
 	w := newWriter(tx, s.wal != nil)
+	w.log = s.logBuf[:0]
 	// guard: a damaged page met while planning or writing is an error
 	// (it stops the store below), not the end of the process.
 	err = guard(func() error {
@@ -598,6 +604,9 @@ func (s *Store) commitBatch(batch []*request) {
 		}
 		s.txAcked += int(head - start)
 		s.txBytes += len(w.log)
+		if cap(w.log) <= maxLogBuf {
+			s.logBuf = w.log[:0]
+		}
 	}
 
 	for _, r := range batch {

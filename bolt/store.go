@@ -99,6 +99,9 @@ type Store struct {
 	// change them).
 	lastCheckpoint     time.Time
 	walIdle, walMaxAge time.Duration
+	// logBuf is the buffer the committer gathers a group's log record
+	// in, kept for the next group (up to maxLogBuf).
+	logBuf []byte
 	// failed is set when the log and the data file may disagree (a
 	// failed fsync of the log, or a group the log holds that bbolt
 	// failed to commit): commits fail from then on, and the next Open

@@ -264,6 +264,14 @@ type changeRecord struct {
 // EncodeCommit returns the stored form of c, with the id of the group that
 // writes it ("" for none).
 func EncodeCommit(c *verso.Commit, group string) ([]byte, error) {
+	if b, ok := appendCommitFast(nil, c, group); ok {
+		return b, nil
+	}
+	return encodeCommitJSON(c, group)
+}
+
+// encodeCommitJSON is EncodeCommit with encoding/json, for any record.
+func encodeCommitJSON(c *verso.Commit, group string) ([]byte, error) {
 	r := commitRecord{Rev: c.Rev, Author: c.Author, Sec: c.Time.Unix(), Nsec: int64(c.Time.Nanosecond()), Message: c.Message, Group: group}
 	for _, ch := range c.Changes {
 		r.Changes = append(r.Changes, changeRecord{Path: ch.Path, Kind: uint8(ch.Kind), Action: ch.Action, From: ch.From, FromRev: ch.FromRev, Mods: uint8(ch.Mods)})

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -145,4 +146,73 @@ func (d *fastDecoder) optNum(key string) int64 {
 		return d.num()
 	}
 	return 0
+}
+
+// appendCommitFast appends to b the record of c as encoding/json writes it
+// (encodeCommitJSON), byte for byte, for the records the stores write
+// on every commit: ok is false, and b is to be ignored, when a string
+// holds a byte encoding/json would escape or check (a control character or
+// DEL, '"', '\\', '<', '>', '&', or any byte of a non-ASCII character).
+func appendCommitFast(b []byte, c *verso.Commit, group string) (_ []byte, ok bool) {
+	ok = true
+	str := func(s string) {
+		for i := 0; i < len(s); i++ {
+			if ch := s[i]; ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\' || ch == '<' || ch == '>' || ch == '&' {
+				ok = false
+				return
+			}
+		}
+		b = append(b, '"')
+		b = append(b, s...)
+		b = append(b, '"')
+	}
+	b = append(b, `{"rev":`...)
+	b = strconv.AppendInt(b, int64(c.Rev), 10)
+	if c.Author != "" {
+		b = append(b, `,"author":`...)
+		str(c.Author)
+	}
+	b = append(b, `,"sec":`...)
+	b = strconv.AppendInt(b, c.Time.Unix(), 10)
+	if ns := c.Time.Nanosecond(); ns != 0 {
+		b = append(b, `,"nsec":`...)
+		b = strconv.AppendInt(b, int64(ns), 10)
+	}
+	if c.Message != "" {
+		b = append(b, `,"msg":`...)
+		str(c.Message)
+	}
+	if len(c.Changes) > 0 {
+		b = append(b, `,"changes":[`...)
+		for i, ch := range c.Changes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"path":`...)
+			str(string(ch.Path))
+			b = append(b, `,"kind":`...)
+			b = strconv.AppendUint(b, uint64(uint8(ch.Kind)), 10)
+			b = append(b, `,"action":`...)
+			str(string(ch.Action))
+			if ch.From != "" {
+				b = append(b, `,"from":`...)
+				str(string(ch.From))
+			}
+			if ch.FromRev != 0 {
+				b = append(b, `,"fromRev":`...)
+				b = strconv.AppendInt(b, int64(ch.FromRev), 10)
+			}
+			if m := uint8(ch.Mods); m != 0 {
+				b = append(b, `,"mods":`...)
+				b = strconv.AppendUint(b, uint64(m), 10)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if group != "" {
+		b = append(b, `,"group":`...)
+		str(group)
+	}
+	return append(b, '}'), ok
 }

@@ -93,3 +93,52 @@ func FuzzDecodeCommitFast(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeCommitFast checks that the fast encoder writes what
+// encoding/json writes, byte for byte, and declines the strings it would
+// escape.
+func TestEncodeCommitFast(t *testing.T) {
+	for _, fc := range fastCommits {
+		checkEncodeCommitFast(t, fc.c, fc.group)
+	}
+	for _, s := range []string{"line\n", "<b>", "a & b", `"q"`, `back\slash`, "é", "\x7f", "\xff", "\u2028"} {
+		c := &verso.Commit{Rev: 3, Message: s, Time: time.Unix(5, 0).UTC()}
+		if _, ok := appendCommitFast(nil, c, ""); ok {
+			t.Errorf("appendCommitFast took the message %q", s)
+		}
+		checkEncodeCommitFast(t, c, "")
+		checkEncodeCommitFast(t, &verso.Commit{Rev: 4, Time: time.Unix(-5, 7), Changes: []verso.Change{{Path: verso.Path("/" + s), Action: verso.Added}}}, s)
+	}
+}
+
+func checkEncodeCommitFast(t *testing.T, c *verso.Commit, group string) {
+	t.Helper()
+	want, err := encodeCommitJSON(c, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := EncodeCommit(c, group)
+	if err != nil || string(got) != string(want) {
+		t.Errorf("EncodeCommit(%+v, %q) = %s, %v; encoding/json writes %s", c, group, got, err, want)
+	}
+}
+
+// FuzzEncodeCommitFast: whatever record the fast encoder writes,
+// encoding/json writes the same bytes.
+func FuzzEncodeCommitFast(f *testing.F) {
+	f.Add(int64(1), "alice", int64(1764000000), int64(123), "PUT /ns/key", "/ns/key", uint8(1), "modified", "", int64(0), uint8(3), "")
+	f.Add(int64(99), "", int64(-1), int64(0), "a\n<b>", "/b", uint8(2), "copied", "/a", int64(98), uint8(0), "g-1")
+	f.Fuzz(func(t *testing.T, rev int64, author string, sec, nsec int64, msg, path string, kind uint8, action, from string, fromRev int64, mods uint8, group string) {
+		c := &verso.Commit{Rev: verso.Revision(rev), Author: author, Time: time.Unix(sec, nsec%1e9).UTC(), Message: msg}
+		if path != "" {
+			c.Changes = []verso.Change{{Path: verso.Path(path), Kind: verso.Kind(kind), Action: verso.Action(action), From: verso.Path(from), FromRev: verso.Revision(fromRev), Mods: verso.Mods(mods)}}
+		}
+		want, err := encodeCommitJSON(c, group)
+		if err != nil {
+			t.Skip()
+		}
+		if got, ok := appendCommitFast(nil, c, group); ok && string(got) != string(want) {
+			t.Fatalf("appendCommitFast = %s, encoding/json writes %s", got, want)
+		}
+	})
+}

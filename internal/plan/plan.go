@@ -176,15 +176,30 @@ type view struct {
 	// above one: the paths whose TreeRev the transaction moves to its own
 	// revision.
 	touched map[verso.Path]struct{}
+	// bases holds the committed entries read so far (nil for a path that
+	// does not exist): a plan asks for the same few paths (the parent, the
+	// root, a namespace's schema key) several times, and each read of the
+	// state decodes the entry again.
+	bases map[verso.Path]*verso.Entry
 }
 
 // base returns p's entry in the committed state, or nil.
 func (v *view) base(p verso.Path) (*verso.Entry, error) {
-	e, err := v.state.Get(p)
-	if e == nil && err == nil && p == verso.Root {
-		return RootEntry(), nil
+	if e, ok := v.bases[p]; ok {
+		return e, nil
 	}
-	return e, err
+	e, err := v.state.Get(p)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil && p == verso.Root {
+		e = RootEntry()
+	}
+	if v.bases == nil {
+		v.bases = make(map[verso.Path]*verso.Entry)
+	}
+	v.bases[p] = e
+	return e, nil
 }
 
 func (v *view) get(p verso.Path) (*verso.Entry, error) {
@@ -538,7 +553,7 @@ func plan(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, 
 	p := &Plan{Rev: t.rev, Commit: &verso.Commit{Rev: t.rev, Author: txn.Author, Time: now, Message: txn.Message}}
 	var conflicts []verso.Path // changed paths that some revision after Base changed too
 	var absent []verso.Path    // changed paths that did not exist before
-	for _, path := range slices.Sorted(maps.Keys(t.over)) {
+	for _, path := range sortedPaths(t.over) {
 		after := t.over[path]
 		before, err := t.base(path)
 		if err != nil {
@@ -640,7 +655,8 @@ func plan(st State, head verso.Revision, txn *verso.Txn, now time.Time) (*Plan, 
 // indexes these; pruning, which drops a revision's index entries, finds
 // them the same way.
 func IndexedPaths(c *verso.Commit) []verso.Path {
-	indexed := map[verso.Path]bool{verso.Root: true}
+	indexed := make(map[verso.Path]bool, 2*len(c.Changes)+1)
+	indexed[verso.Root] = true
 	for _, ch := range c.Changes {
 		indexed[ch.Path] = true
 		for q := ch.Path; q != verso.Root; {
@@ -651,5 +667,17 @@ func IndexedPaths(c *verso.Commit) []verso.Path {
 			indexed[q] = true
 		}
 	}
-	return slices.Sorted(maps.Keys(indexed))
+	return sortedPaths(indexed)
+}
+
+// sortedPaths returns the keys of m in order. (slices.Sorted(maps.Keys(m))
+// grows its slice from nothing: several allocations for the few paths a
+// plan holds, one here.)
+func sortedPaths[V any](m map[verso.Path]V) []verso.Path {
+	out := make([]verso.Path, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -501,3 +501,35 @@ func TestTxn_RecordedCopy(t *testing.T) {
 		t.Errorf("a put recorded as a copy without FromRev: %v, want ErrInvalidOp", err)
 	}
 }
+
+// countingState is a mapState that counts the reads of each path.
+type countingState struct {
+	*mapState
+	gets map[verso.Path]int
+}
+
+func (s *countingState) Get(p verso.Path) (*verso.Entry, error) {
+	s.gets[p]++
+	return s.mapState.Get(p)
+}
+
+// TestTxn_ReadsOnce checks that a plan reads each committed path once: a
+// store decodes the entry at every read, and a PUT of one key asks for
+// its parent, the root and the schema keys above it several times.
+func TestTxn_ReadsOnce(t *testing.T) {
+	for _, txn := range []*verso.Txn{
+		{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/app/sub/b", Value: []byte("x")}}},
+		{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/app/new", Value: []byte("x")}, {Kind: verso.OpDelete, Path: "/top"}}},
+		{Ops: []verso.Op{{Kind: verso.OpCopy, From: "/app/sub", Path: "/copy", Depth: -1}}},
+	} {
+		st := &countingState{mapState: newState(), gets: map[verso.Path]int{}}
+		if _, err := Txn(st, 3, txn, t0); err != nil {
+			t.Fatalf("Txn(%+v): %v", txn.Ops, err)
+		}
+		for p, n := range st.gets {
+			if n > 1 {
+				t.Errorf("Txn(%+v) read %s %d times", txn.Ops, p, n)
+			}
+		}
+	}
+}

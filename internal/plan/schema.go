@@ -3,7 +3,6 @@ package plan
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -175,7 +174,7 @@ type delta struct {
 func (t *txnState) checkSchemas(cache *SchemaCache) (*schemaCheck, error) {
 	c := &schemaCheck{t: t, cache: cache}
 	var violations []verso.Violation
-	for _, p := range slices.Sorted(maps.Keys(t.touched)) {
+	for _, p := range sortedPaths(t.touched) {
 		if p.IsSchema() {
 			if e, err := t.get(p); err != nil {
 				return nil, err

@@ -272,7 +272,14 @@ type File struct {
 	// NoSync skips the fsync of appends; tests that build large
 	// fixtures set it.
 	NoSync bool
+	// buf is the last record's buffer, kept for the next (up to
+	// maxBuf).
+	buf []byte
 }
+
+// maxBuf caps the record buffer a File keeps from one append to the
+// next: a group of large values does not keep its buffer.
+const maxBuf = 1 << 20
 
 // Create starts a new log with header h, in place of the old one: it
 // writes the new log beside it, syncs it, renames it over the old one and
@@ -349,7 +356,11 @@ func (w *File) Append(first, last verso.Revision, writes []byte) error {
 		return fmt.Errorf("append to log: an earlier sync failed")
 	}
 	n := 16 + len(writes)
-	rec := make([]byte, 8, 8+n)
+	rec := w.buf[:0]
+	if cap(rec) < 8+n {
+		rec = make([]byte, 0, 8+n)
+	}
+	rec = rec[:8] // the length and the CRC, set below
 	rec = binary.BigEndian.AppendUint64(rec, uint64(first))
 	rec = binary.BigEndian.AppendUint64(rec, uint64(last))
 	rec = append(rec, writes...)
@@ -374,6 +385,9 @@ func (w *File) Append(first, last verso.Revision, writes []byte) error {
 	}
 	w.off += int64(len(rec))
 	w.recs++
+	if cap(rec) <= maxBuf {
+		w.buf = rec[:0]
+	}
 	return nil
 }
 
