@@ -122,6 +122,12 @@ func writeCmd(args []string) error {
 	if err := w.setup(ctx); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
+	// Every writer starts on a connection of its own, not on the one the
+	// setup request left idle: the writers measured send writes only.
+	// (verso's fast lane hands a connection that sent another request,
+	// such as the setup's MKCOL, to net/http for good, so one writer in
+	// sixteen used to pay net/http's cost per PUT; see docs/PERFORMANCE.md.)
+	hc.CloseIdleConnections()
 	run := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
 
 	acks := make([][]ack, *clients)
