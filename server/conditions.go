@@ -55,6 +55,11 @@ func (c checked) guard(cur *verso.Entry) verso.Cond {
 func (s *Server) preconditions(r *http.Request, p verso.Path, cur *verso.Entry, lw lockWrite) (checked, error) {
 	var c checked
 	h := r.Header
+	// Locks granted through other servers of a cluster before this
+	// request: the If header's tokens and the lock check below see them.
+	if err := s.locks.Sync(r.Context()); err != nil {
+		return c, err
+	}
 	if im := h.Get("If-Match"); im != "" {
 		c.conditional = true
 		if cur == nil || !etagMatch(im, cur.ETag()) {
