@@ -19,6 +19,11 @@ import (
 // plans again. A record with a TTL may also disappear by itself once that
 // time has passed, which does not raise the version: its holder counts the
 // record's expiry itself, in the record.
+//
+// A LockTable store is also a ConsistentReader, and its GetConsistent
+// syncs the table as SyncLocks does (in the same quorum read): a write
+// that reads what it checks with GetConsistent, and then checks the locks
+// in Locks, sees every change made before it began.
 type LockTable interface {
 	// Locks returns the table as this server knows it: every change made
 	// through this server, and those made through others as soon as the

@@ -150,7 +150,8 @@ func New(store verso.Store, opts *Options) *Server {
 
 		body: bodyLimits{timeout: max(o.BodyTimeout, 0), rate: max(o.BodyMinRate, 0), grace: o.BodyGrace},
 	}
-	if lt, ok := store.(verso.LockTable); ok {
+	_, consistent := store.(verso.ConsistentReader)
+	if lt, ok := store.(verso.LockTable); ok && consistent {
 		s.locks = dav.NewSharedLocks(lt, o.Clock)
 	} else {
 		s.locks = dav.NewLockManager(o.Clock)
