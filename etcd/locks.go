@@ -177,6 +177,13 @@ func (s *Store) followLocks(wch clientv3.WatchChan) (progressed bool, err error)
 				next.leases[rk] = clientv3.LeaseID(ev.Kv.Lease)
 			}
 		}
+		if h := s.lockHold.Load(); h != nil {
+			select {
+			case <-*h:
+			case <-s.ctx.Done():
+				return progressed, nil
+			}
+		}
 		s.publishLocks(next)
 		progressed = true
 	}

@@ -95,3 +95,44 @@ func TestLockTable(t *testing.T) {
 	default:
 	}
 }
+
+// TestLockTable_ConsistentReadWaits holds back one store's watch of the
+// lock table while the other changes it: a consistent read of the tree,
+// and SyncLocks, wait until the change has arrived, so a write that reads
+// what it checks consistently sees every lock granted before it.
+func TestLockTable_ConsistentReadWaits(t *testing.T) {
+	prefix := newPrefix()
+	a, b := mustOpen(t, &Options{Prefix: prefix}), mustOpen(t, &Options{Prefix: prefix})
+	ctx := t.Context()
+	hold := make(chan struct{})
+	b.lockHold.Store(&hold)
+	if _, err := a.UpdateLocks(ctx, 0, []verso.LockRecord{{Key: "one", Value: []byte("1")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Locks().Records["one"]; ok {
+		t.Fatal("the held watch delivered the change: the test proves nothing")
+	}
+	done := make(chan error, 2)
+	go func() {
+		_, err := b.GetConsistent(ctx, verso.Root)
+		done <- err
+	}()
+	go func() {
+		_, err := b.SyncLocks(ctx)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("a consistent read or SyncLocks returned (%v) before the store had the lock table's change", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(hold)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := b.Locks().Records["one"]; !ok {
+		t.Fatal("after the consistent read returned, the table in memory lacks the change")
+	}
+}

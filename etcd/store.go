@@ -115,6 +115,9 @@ type Store struct {
 	lockMu   sync.Mutex
 	lockCh   chan struct{}
 	lockDone chan struct{}
+	// lockHold, if set (by tests), holds the changes the lock table's
+	// watch delivers until the channel is closed.
+	lockHold atomic.Pointer[chan struct{}]
 
 	// batchHook, if set (by tests, before the first Commit), is called by
 	// the committer with the number of verso transactions of each etcd
