@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 var _ verso.LockTable = (*Store)(nil)
@@ -265,7 +268,11 @@ func (s *Store) UpdateLocks(ctx context.Context, version int64, puts []verso.Loc
 	}
 	old := s.lockSt.Load().leases
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
-	if err != nil {
+	switch {
+	case errors.Is(err, rpctypes.ErrRequestTooLarge) || status.Code(err) == codes.ResourceExhausted:
+		revoke(granted)
+		return nil, fmt.Errorf("update locks: %w: a lock is more than etcd takes in one request (its --max-request-bytes): %v", verso.ErrTooLarge, err)
+	case err != nil:
 		revoke(granted)
 		return nil, fmt.Errorf("update locks: %w", err)
 	}
