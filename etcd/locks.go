@@ -78,7 +78,29 @@ func (s *Store) publishLocks(st *lockState) {
 }
 
 // waitLocks blocks until ok holds for the table in memory and returns it.
+// If the watch has not brought it within the store's request timeout, it
+// reads the whole table again (the watch seems stuck) and checks that.
 func (s *Store) waitLocks(ctx context.Context, ok func(*lockState) bool) (*lockState, error) {
+	wctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	st, err := s.waitLocksUntil(wctx, ok)
+	if err == nil || errors.Is(err, verso.ErrClosed) || ctx.Err() != nil {
+		return st, err
+	}
+	lctx, lcancel := context.WithTimeout(ctx, s.timeout)
+	defer lcancel()
+	fresh, lerr := s.loadLocks(lctx)
+	if lerr != nil {
+		return nil, lerr
+	}
+	s.publishLocks(fresh)
+	if st := s.lockSt.Load(); ok(st) {
+		return st, nil
+	}
+	return nil, err
+}
+
+func (s *Store) waitLocksUntil(ctx context.Context, ok func(*lockState) bool) (*lockState, error) {
 	for {
 		s.lockMu.Lock()
 		ch := s.lockCh
@@ -204,9 +226,9 @@ func (s *Store) SyncLocks(ctx context.Context) (*verso.LockView, error) {
 	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	rctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	resp, err := s.cli.Get(ctx, s.k.lockVersion())
+	resp, err := s.cli.Get(rctx, s.k.lockVersion())
 	if err != nil {
 		return nil, fmt.Errorf("read the lock table's version: %w", err)
 	}
@@ -229,6 +251,7 @@ func (s *Store) UpdateLocks(ctx context.Context, version int64, puts []verso.Loc
 	if err := s.queue.Ready(ctx); err != nil {
 		return nil, err
 	}
+	wait := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var granted []clientv3.LeaseID
@@ -288,7 +311,7 @@ func (s *Store) UpdateLocks(ctx context.Context, version int64, puts []verso.Loc
 		stale = append(stale, old[d])
 	}
 	revoke(stale)
-	st, err := s.waitLocks(ctx, func(st *lockState) bool { return st.etcdRev >= resp.Header.Revision })
+	st, err := s.waitLocks(wait, func(st *lockState) bool { return st.etcdRev >= resp.Header.Revision })
 	if err != nil {
 		return nil, err
 	}

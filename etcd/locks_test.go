@@ -136,3 +136,31 @@ func TestLockTable_ConsistentReadWaits(t *testing.T) {
 		t.Fatal("after the consistent read returned, the table in memory lacks the change")
 	}
 }
+
+// TestLockTable_StuckWatch holds one store's watch of the lock table for
+// good: after its request timeout, a sync reads the table again instead of
+// failing.
+func TestLockTable_StuckWatch(t *testing.T) {
+	prefix := newPrefix()
+	a, b := mustOpen(t, &Options{Prefix: prefix}), mustOpen(t, &Options{Prefix: prefix, RequestTimeout: 500 * time.Millisecond})
+	ctx := t.Context()
+	hold := make(chan struct{})
+	b.lockHold.Store(&hold)
+	defer close(hold)
+	if _, err := a.UpdateLocks(ctx, 0, []verso.LockRecord{{Key: "one", Value: []byte("1")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, err := b.SyncLocks(ctx)
+	if err != nil {
+		t.Fatalf("SyncLocks with a stuck watch: %v", err)
+	}
+	if _, ok := v.Records["one"]; !ok {
+		t.Fatalf("SyncLocks with a stuck watch = %+v, want the change", v)
+	}
+	if _, err := b.UpdateLocks(ctx, v.Version, []verso.LockRecord{{Key: "two", Value: []byte("2")}}, nil); err != nil {
+		t.Fatalf("UpdateLocks with a stuck watch: %v", err)
+	}
+	if _, ok := b.Locks().Records["two"]; !ok {
+		t.Fatalf("after UpdateLocks with a stuck watch, the table in memory lacks the change")
+	}
+}

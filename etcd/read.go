@@ -475,11 +475,11 @@ func (s *Store) GetConsistent(ctx context.Context, p verso.Path) (*verso.Entry, 
 	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 {
 		locks = kvs[0].ModRevision
 	}
-	wctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if _, err := s.waitLocks(wctx, func(st *lockState) bool { return st.view.Version >= locks }); err != nil {
+	if _, err := s.waitLocks(ctx, func(st *lockState) bool { return st.view.Version >= locks }); err != nil {
 		return nil, err
 	}
+	wctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	snap, err := s.waitFor(wctx, func(snap *snapshot) bool { return snap.head >= want })
 	if err != nil {
 		if errors.Is(err, verso.ErrClosed) || ctx.Err() != nil {
