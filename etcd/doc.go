@@ -37,6 +37,11 @@ Every key lives under Options.Prefix (default "/verso/"):
     transaction), each journal attached to its own etcd lease. They sort
     after every key of the tree, and the watch that follows the tree stops
     before them.
+  - ~l/v, ~l/r/<token>: the lock table of verso.LockTable (locks.go), the
+    WebDAV locks every server shares: a key whose mod revision is the
+    table's version, and one record per lock, bound to an etcd lease when
+    the lock has a timeout. Outside the tree and its history too, and
+    followed by a watch of its own.
 
 History lives in h/, i/ and c/, not in etcd's own revisions, so etcd may
 compact (and should: see docs/CLUSTER.md) without verso losing any.

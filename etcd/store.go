@@ -107,6 +107,18 @@ type Store struct {
 	done      chan struct{}            // closed when the committer exits
 	watchDone chan struct{}            // closed when the watcher exits
 
+	// lockSt is the lock table as this process knows it (locks.go),
+	// published under lockMu, which also guards lockCh (closed and
+	// replaced with each change); lockDone is closed when its watch
+	// exits.
+	lockSt   atomic.Pointer[lockState]
+	lockMu   sync.Mutex
+	lockCh   chan struct{}
+	lockDone chan struct{}
+	// lockHold, if set (by tests), holds the changes the lock table's
+	// watch delivers until the channel is closed.
+	lockHold atomic.Pointer[chan struct{}]
+
 	// batchHook, if set (by tests, before the first Commit), is called by
 	// the committer with the number of verso transactions of each etcd
 	// transaction it sends.
@@ -185,11 +197,17 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		queue:     commitq.New[*request](o.MaxBatch),
 		done:      make(chan struct{}),
 		watchDone: make(chan struct{}),
+		lockCh:    make(chan struct{}),
+		lockDone:  make(chan struct{}),
 
 		pruneBudget: pruneBudget,
 	}
 	lctx, lcancel := context.WithTimeout(ctx, o.DialTimeout+o.RequestTimeout)
 	snap, err := s.load(lctx)
+	var locks *lockState
+	if err == nil {
+		locks, err = s.loadLocks(lctx)
+	}
 	lcancel()
 	if err != nil {
 		cancel()
@@ -197,8 +215,10 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("open etcd store %q: %w", o.Prefix, err)
 	}
 	s.snap.Store(snap)
+	s.lockSt.Store(locks)
 	go s.commitLoop()
 	go s.watchLoop()
+	go s.lockLoop()
 	return s, nil
 }
 
@@ -218,6 +238,7 @@ func (s *Store) Close() error {
 	<-s.done
 	s.cancel()
 	<-s.watchDone
+	<-s.lockDone
 	if err := s.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("close etcd client: %w", err)
 	}

@@ -51,7 +51,11 @@ func (c checked) guard(cur *verso.Entry) verso.Cond {
 // at p (nil if none): the HTTP ones (If-Match, If-None-Match,
 // If-Unmodified-Since: 412 when false), WebDAV's If header (400 when
 // malformed, 412 when false), and then the locks on what the write changes
-// (423 unless the request submitted their tokens).
+// (423 unless the request submitted their tokens). cur must come from
+// s.current of the same request: on a cluster, that consistent read has
+// also brought the shared lock table up to date (verso.LockTable), so the
+// If header's tokens and the lock check see every lock granted before the
+// request, through any server.
 func (s *Server) preconditions(r *http.Request, p verso.Path, cur *verso.Entry, lw lockWrite) (checked, error) {
 	var c checked
 	h := r.Header

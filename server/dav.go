@@ -283,7 +283,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if _, err := s.commit(w, r, "DELETE "+string(p), verso.Op{Kind: verso.OpDelete, Path: p, If: pre.guard(cur)}); err != nil {
 		return err
 	}
-	s.locks.RemoveSubtree(p)
+	s.removeLocks(r, p)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -362,7 +362,7 @@ func (s *Server) handleCopyMove(w http.ResponseWriter, r *http.Request, src vers
 		return s.explainNoParent(r, dst, err)
 	}
 	if move {
-		s.locks.RemoveSubtree(src)
+		s.removeLocks(r, src)
 	}
 	w.Header().Set("Location", s.href(dst, cur.IsNamespace()))
 	if old != nil {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,7 +13,8 @@ import (
 )
 
 // Lock timeouts: what a LOCK without a Timeout header gets, and the most a
-// client may ask for. Locks live in the server's memory (docs/HTTP.md).
+// client may ask for. Locks live in the server's memory, or on a cluster
+// in the store's lock table (docs/HTTP.md).
 const (
 	defaultLockTimeout = time.Hour
 	maxLockTimeout     = 7 * 24 * time.Hour
@@ -59,14 +62,16 @@ func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path
 			return errorf(http.StatusBadRequest, "malformed If header: %v", err)
 		}
 	}
-	l, err := s.locks.Create(p, infinite, li.Shared, li.Owner, timeout)
-	if err != nil {
+	l, err := s.locks.Create(r.Context(), dav.Lock{Root: p, Infinite: infinite, Shared: li.Shared, Owner: li.Owner, Timeout: timeout})
+	if errors.Is(err, dav.ErrLocked) {
 		return errorf(http.StatusLocked, "%s is locked by another lock that conflicts with this one", s.href(p, cur != nil && cur.IsNamespace()))
+	} else if err != nil {
+		return err
 	}
 	status := http.StatusOK
 	if cur == nil {
 		if _, err := s.commit(w, r, "LOCK "+string(p), verso.Op{Kind: verso.OpPut, Path: p, Value: []byte{}, ContentType: "application/octet-stream", If: verso.Cond{Absent: true}}); err != nil {
-			s.locks.Unlock(p, l.Token)
+			s.locks.Unlock(context.WithoutCancel(r.Context()), p, l.Token)
 			return s.explainNoParent(r, p, err)
 		}
 		status = http.StatusCreated
@@ -86,13 +91,15 @@ func (s *Server) refreshLock(w http.ResponseWriter, r *http.Request, p verso.Pat
 		return errorf(http.StatusBadRequest, "malformed If header: %v", err)
 	}
 	for _, tok := range ifh.Tokens() {
-		old, ok := s.locks.Lookup(tok)
+		old, ok := s.locks.Lookup(r.Context(), tok)
 		if !ok || !old.Covers(p) {
 			continue
 		}
-		l, err := s.locks.Refresh(tok, timeout)
-		if err != nil {
+		l, err := s.locks.Refresh(r.Context(), tok, timeout)
+		if errors.Is(err, dav.ErrNoSuchLock) {
 			continue
+		} else if err != nil {
+			return err
 		}
 		cur, _ := s.current(r, l.Root)
 		return s.writeLockResponse(w, http.StatusOK, l, cur != nil && cur.IsNamespace())
@@ -132,9 +139,20 @@ func (s *Server) handleUnlock(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if len(tok) < 3 || tok[0] != '<' || tok[len(tok)-1] != '>' {
 		return errorf(http.StatusBadRequest, "UNLOCK needs a Lock-Token header: <token>")
 	}
-	if err := s.locks.Unlock(p, tok[1:len(tok)-1]); err != nil {
+	if err := s.locks.Unlock(r.Context(), p, tok[1:len(tok)-1]); errors.Is(err, dav.ErrNoSuchLock) {
 		return errorf(http.StatusConflict, "no lock with token %s covers %s", tok, s.href(p, false))
+	} else if err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// removeLocks drops the locks rooted at p or below it, after p was deleted
+// or moved away. The write is done: a failure (of a cluster's lock table)
+// is logged, and the locks stay until they expire or are unlocked.
+func (s *Server) removeLocks(r *http.Request, p verso.Path) {
+	if err := s.locks.RemoveSubtree(context.WithoutCancel(r.Context()), p); err != nil {
+		s.log.Error("verso: drop the locks of a deleted path", "path", string(p), "err", err)
+	}
 }

@@ -75,7 +75,7 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 	if exists && cur.Kind != verso.KindKey {
 		return fastlane.PutResult{}, false
 	}
-	if s.locks.Confirm(p, false, !exists, nil) != nil {
+	if s.locks.Sync(context.Background()) != nil || s.locks.Confirm(p, false, !exists, nil) != nil {
 		return fastlane.PutResult{}, false
 	}
 	ops := s.ops

@@ -96,7 +96,7 @@ type Server struct {
 	max   int64
 	log   *slog.Logger
 	now   func() time.Time
-	locks *dav.LockManager
+	locks dav.Locks // in memory, or in the store's verso.LockTable
 	api   *http.ServeMux
 	auth  *auth.Auth // nil: everyone may do everything (access.go)
 
@@ -152,12 +152,17 @@ func New(store verso.Store, opts *Options) *Server {
 		max:   o.MaxValueSize,
 		log:   o.Logger,
 		now:   o.Clock,
-		locks: dav.NewLockManager(o.Clock),
 		auth:  o.Auth,
 
 		console: o.Console,
 
 		body: httpops.BodyLimits{Timeout: max(o.BodyTimeout, 0), Rate: max(o.BodyMinRate, 0), Grace: o.BodyGrace},
+	}
+	_, consistent := store.(verso.ConsistentReader)
+	if lt, ok := store.(verso.LockTable); ok && consistent {
+		s.locks = dav.NewSharedLocks(lt, o.Clock)
+	} else {
+		s.locks = dav.NewLockManager(o.Clock)
 	}
 	s.ops = newOperations(s, &o)
 	s.watch = s.newWatchHub(o.WatchBuffer, o.WatchHeartbeat)

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/auth"
+	"github.com/verso-config/verso/internal/dav"
 	"github.com/verso-config/verso/svn"
 )
 
@@ -52,27 +55,39 @@ func (a svnAccess) CanWrite(r *http.Request, p verso.Path, tree bool) bool {
 // svnLocks gives svn lock and unlock the WebDAV locks (davlock.go).
 type svnLocks struct{ s *Server }
 
-func (l svnLocks) Lock(p verso.Path, owner string) (string, error) {
-	lk, err := l.s.locks.Create(p, false, false, owner, 0)
-	if err != nil {
+func (l svnLocks) Lock(ctx context.Context, p verso.Path, owner, meta string) (string, error) {
+	lk, err := l.s.locks.Create(ctx, dav.Lock{Root: p, Owner: owner, Meta: meta})
+	if errors.Is(err, dav.ErrLocked) {
 		return "", svn.ErrLocked
 	}
-	return lk.Token, nil
+	return lk.Token, err
 }
 
-func (l svnLocks) Unlock(p verso.Path, token string, force bool) error {
+func (l svnLocks) Unlock(ctx context.Context, p verso.Path, token string, force bool) error {
 	if !force {
-		return l.s.locks.Unlock(p, token)
+		err := l.s.locks.Unlock(ctx, p, token)
+		if errors.Is(err, dav.ErrNoSuchLock) {
+			return svn.ErrNoLock
+		}
+		return err
+	}
+	if err := l.s.locks.Sync(ctx); err != nil {
+		return err
 	}
 	for _, lk := range l.s.locks.Covering(p) {
 		if lk.Root == p {
-			l.s.locks.Unlock(p, lk.Token)
+			if err := l.s.locks.Unlock(ctx, p, lk.Token); err != nil && !errors.Is(err, dav.ErrNoSuchLock) {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (l svnLocks) Confirm(p verso.Path, subtree, membership bool, tokens []string) error {
+func (l svnLocks) Confirm(ctx context.Context, p verso.Path, subtree, membership bool, tokens []string) error {
+	if err := l.s.locks.Sync(ctx); err != nil {
+		return err
+	}
 	if l.s.locks.Confirm(p, subtree, membership, tokens) != nil {
 		return svn.ErrLocked
 	}
@@ -83,13 +98,13 @@ func (l svnLocks) Held(p verso.Path, below bool) []svn.HeldLock {
 	var out []svn.HeldLock
 	for _, lk := range l.s.locks.Covering(p) {
 		if lk.Root == p {
-			out = append(out, svn.HeldLock{Path: lk.Root, Token: lk.Token, Owner: lk.Owner})
+			out = append(out, svn.HeldLock{Path: lk.Root, Token: lk.Token, Owner: lk.Owner, Meta: lk.Meta})
 		}
 	}
 	if below {
 		for _, lk := range l.s.locks.Below(p) {
 			if lk.Root != p {
-				out = append(out, svn.HeldLock{Path: lk.Root, Token: lk.Token, Owner: lk.Owner})
+				out = append(out, svn.HeldLock{Path: lk.Root, Token: lk.Token, Owner: lk.Owner, Meta: lk.Meta})
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package svn
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -17,18 +19,21 @@ import (
 
 // Locks are the server's WebDAV write locks, which svn lock takes and
 // svn unlock releases: a WebDAV client sees an svn user's lock, and the
-// other way round, and both kinds hold off the other's writes.
+// other way round, and both kinds hold off the other's writes. On a
+// cluster they are the locks every server shares.
 type Locks interface {
 	// Lock takes an exclusive lock of p alone for owner (an XML text
-	// naming the user and the comment), one that does not expire, and
-	// returns its token. It fails with ErrLocked if p is locked already.
-	Lock(p verso.Path, owner string) (token string, err error)
+	// naming the user and the comment), one that does not expire, keeps
+	// meta with it, and returns its token. It fails with ErrLocked if p
+	// is locked already.
+	Lock(ctx context.Context, p verso.Path, owner, meta string) (token string, err error)
 	// Unlock releases the lock of token on p; with force, any lock of p.
-	Unlock(p verso.Path, token string, force bool) error
+	Unlock(ctx context.Context, p verso.Path, token string, force bool) error
 	// Confirm returns ErrLocked unless tokens hold every lock that
 	// protects a write to p (with subtree, below p too; with membership,
-	// p's parent, whose members change).
-	Confirm(p verso.Path, subtree, membership bool, tokens []string) error
+	// p's parent, whose members change), among the locks granted through
+	// any server before the call.
+	Confirm(ctx context.Context, p verso.Path, subtree, membership bool, tokens []string) error
 	// Held returns the locks rooted at p and, with below, under it.
 	Held(p verso.Path, below bool) []HeldLock
 }
@@ -38,13 +43,15 @@ type HeldLock struct {
 	Path  verso.Path
 	Token string
 	Owner string // the WebDAV owner text (XML)
+	Meta  string // what Lock kept with it
 }
 
-// lockMeta is what svn says of a lock svn took: its user, comment and
-// time (a WebDAV lock has only its owner text).
+// lockMeta is what svn says of a lock svn took, kept with the lock: its
+// user, comment and time (a WebDAV lock has only its owner text).
 type lockMeta struct {
-	user, comment string
-	created       time.Time
+	User    string    `json:"user"`
+	Comment string    `json:"comment,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 // svnLock is a lock as svn shows it.
@@ -68,11 +75,9 @@ func (h *Handler) heldLocks(r *http.Request, p verso.Path, below bool) []svnLock
 			continue
 		}
 		sl := svnLock{path: l.Path, token: l.Token, owner: svnfs.PropText(l.Owner)}
-		h.lockMu.Lock()
-		m, ok := h.lockMeta[l.Token]
-		h.lockMu.Unlock()
-		if ok {
-			sl.owner, sl.comment, sl.created = m.user, m.comment, m.created
+		var m lockMeta
+		if l.Meta != "" && json.Unmarshal([]byte(l.Meta), &m) == nil {
+			sl.owner, sl.comment, sl.created = m.User, m.Comment, m.Created
 		}
 		out = append(out, sl)
 	}
@@ -125,8 +130,13 @@ func (h *Handler) lockDiscovery(w http.ResponseWriter, r *http.Request, p verso.
 	return string(b.bytes())
 }
 
-// ErrLocked is what Locks returns for a path locked by someone else.
-var ErrLocked = errors.New("locked")
+// ErrLocked is what Locks returns for a path locked by someone else,
+// ErrNoLock for a token that names no lock of the path; other errors are
+// the lock table's failures.
+var (
+	ErrLocked = errors.New("locked")
+	ErrNoLock = errors.New("no such lock")
+)
 
 // SVN_ERR_FS_PATH_ALREADY_LOCKED, SVN_ERR_FS_NO_SUCH_LOCK,
 // SVN_ERR_FS_OUT_OF_DATE.
@@ -154,9 +164,11 @@ func (h *Handler) confirmLocks(r *http.Request, t *txn, p verso.Path, subtree, m
 	if h.o.Locks == nil {
 		return nil, nil
 	}
-	if err := h.o.Locks.Confirm(p, subtree, membership, append(ifTokens(r), t.tokens...)); err != nil {
+	if err := h.o.Locks.Confirm(r.Context(), p, subtree, membership, append(ifTokens(r), t.tokens...)); errors.Is(err, ErrLocked) {
 		return nil, &Error{Status: http.StatusLocked, Code: errFSLocked,
 			Msg: fmt.Sprintf("'%s' is locked (svn lock or a WebDAV client's LOCK), and this commit does not hold the lock", p)}
+	} else if err != nil {
+		return nil, err
 	}
 	return ifTokens(r), nil
 }
@@ -193,7 +205,9 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request, res resource) err
 	user := h.userOf(r)
 	steal := strings.Contains(r.Header.Get("X-SVN-Options"), "lock-steal")
 	if steal {
-		h.o.Locks.Unlock(p, "", true)
+		if err := h.o.Locks.Unlock(r.Context(), p, "", true); err != nil {
+			return err
+		}
 	}
 	var ob bytes.Buffer
 	xml.EscapeText(&ob, []byte(user))
@@ -203,25 +217,17 @@ func (h *Handler) lock(w http.ResponseWriter, r *http.Request, res resource) err
 		xml.EscapeText(&ob, []byte(comment))
 		owner = strings.TrimSpace(owner + " " + ob.String())
 	}
-	tok, err := h.o.Locks.Lock(p, owner)
-	if err != nil {
+	created := time.Now().UTC()
+	meta, _ := json.Marshal(lockMeta{User: user, Comment: comment, Created: created}) // strings and a time: cannot fail
+	tok, err := h.o.Locks.Lock(r.Context(), p, owner, string(meta))
+	if errors.Is(err, ErrLocked) {
 		return &Error{Status: http.StatusLocked, Code: errFSLocked, Msg: fmt.Sprintf("path '%s' is already locked", p)}
+	} else if err != nil {
+		return err
 	}
-	live := map[string]bool{}
-	for _, l := range h.o.Locks.Held(verso.Root, true) {
-		live[l.Token] = true
-	}
-	h.lockMu.Lock()
-	for t := range h.lockMeta { // forget locks released meanwhile
-		if !live[t] {
-			delete(h.lockMeta, t)
-		}
-	}
-	h.lockMeta[tok] = lockMeta{user: user, comment: comment, created: time.Now()}
-	h.lockMu.Unlock()
 	hd := w.Header()
 	hd.Set("Lock-Token", "<"+tok+">")
-	hd.Set("X-SVN-Creation-Date", svnfs.Time(time.Now()))
+	hd.Set("X-SVN-Creation-Date", svnfs.Time(created))
 	if user != "" {
 		hd.Set("X-SVN-Lock-Owner", user)
 	}
@@ -299,8 +305,10 @@ func (h *Handler) unlock(w http.ResponseWriter, r *http.Request, res resource) e
 	if tok == "" && !force {
 		return badRequest("UNLOCK needs a Lock-Token header")
 	}
-	if err := h.o.Locks.Unlock(p, tok, force); err != nil {
+	if err := h.o.Locks.Unlock(r.Context(), p, tok, force); errors.Is(err, ErrNoLock) {
 		return &Error{Status: http.StatusForbidden, Code: errFSNoLock, Msg: fmt.Sprintf("no lock on '%s' with that token", p)}
+	} else if err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -346,7 +354,7 @@ func (h *Handler) releaseLocks(r *http.Request, base verso.Path, body []byte) {
 		}
 		p, err := joinRel(base, paths[i])
 		if err == nil {
-			h.o.Locks.Unlock(p, tokens[i], false)
+			h.o.Locks.Unlock(r.Context(), p, tokens[i], false)
 		}
 	}
 }

@@ -32,7 +32,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/internal/svnfs"
@@ -90,8 +89,6 @@ type Handler struct {
 	uuid string    // see UUID
 	txns *txnTable // open commits (commit.go)
 
-	lockMu   sync.Mutex
-	lockMeta map[string]lockMeta // svn's locks, by token (lock.go)
 }
 
 // New returns a Handler reading store.
@@ -106,7 +103,7 @@ func New(store verso.Store, o Options) *Handler {
 	if o.MaxValueSize <= 0 {
 		o.MaxValueSize = 1 << 20
 	}
-	h := &Handler{store: store, o: o, uuid: o.UUID, txns: &txnTable{m: map[string]*txn{}}, lockMeta: map[string]lockMeta{}}
+	h := &Handler{store: store, o: o, uuid: o.UUID, txns: &txnTable{m: map[string]*txn{}}}
 	if j, ok := store.(verso.Journals); ok {
 		h.txns.j = j // servers sharing the store share open commits (txn.go)
 	}

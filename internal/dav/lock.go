@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 	"github.com/verso-config/verso"
 )
 
-// WebDAV write locks (RFC 4918 sections 6 and 7). They live in the server's
-// memory only: a restart forgets them, which clients see as an expired lock.
+// WebDAV write locks (RFC 4918 sections 6 and 7). A server alone keeps
+// them in its memory (LockManager): a restart forgets them, which clients
+// see as an expired lock. Servers that share a store offering a
+// verso.LockTable keep them there (SharedLocks, shared.go).
 
 var (
 	// ErrLocked: a lock that protects the resource was not submitted, or a
@@ -28,13 +31,15 @@ var (
 // Lock is one write lock. Root is the locked resource; an infinite lock also
 // covers everything below it. Timeout is what the lock was granted or last
 // refreshed with (0 means it never expires); Expires is then the moment it
-// lapses (zero when Timeout is 0).
+// lapses (zero when Timeout is 0). Meta is kept with the lock for its
+// creator (svn's user, comment and date), and shown to no WebDAV client.
 type Lock struct {
 	Token    string
 	Root     verso.Path
 	Infinite bool
 	Shared   bool
 	Owner    string
+	Meta     string
 	Timeout  time.Duration
 	Expires  time.Time
 }
@@ -49,14 +54,156 @@ func (l Lock) overlaps(o Lock) bool {
 	return l.Covers(o.Root) || o.Covers(l.Root)
 }
 
-// LockManager holds the live locks. It is safe for concurrent use. Locks
-// past their expiry are dropped lazily, the next time the manager is used
-// after the earliest expiry; its clock is injected so tests never sleep.
+// Locks is the lock table a server consults: LockManager on one server,
+// SharedLocks on the servers of a cluster. Errors other than ErrLocked and
+// ErrNoSuchLock are the shared table's failures (etcd unreachable).
+type Locks interface {
+	// Create grants the lock l describes (Root, Infinite, Shared, Owner,
+	// Meta, Timeout) or fails with ErrLocked if it conflicts with a live
+	// lock: an exclusive lock conflicts with every lock whose scope
+	// overlaps its own (a lock on root, an infinite lock above root, or,
+	// when the new lock is infinite, any lock below root); a shared lock
+	// conflicts only with exclusive ones. A timeout of 0 or less never
+	// expires. It returns the lock with its Token and Expires.
+	Create(ctx context.Context, l Lock) (Lock, error)
+	// Refresh restarts the timeout of the live lock named by token, with
+	// the new timeout (0 or less: never expires). An unknown or expired
+	// token is ErrNoSuchLock.
+	Refresh(ctx context.Context, token string, timeout time.Duration) (Lock, error)
+	// Unlock removes the lock named by token. As RFC 4918 section 9.11
+	// allows UNLOCK on any resource in the lock's scope, p must lie in it;
+	// otherwise, or if the token names no live lock, the answer is
+	// ErrNoSuchLock.
+	Unlock(ctx context.Context, p verso.Path, token string) error
+	// Lookup returns the live lock named by token.
+	Lookup(ctx context.Context, token string) (Lock, bool)
+	// Sync makes Covering, Below and Confirm hold every lock change made,
+	// through any server, before Sync was called.
+	Sync(ctx context.Context) error
+	// Covering returns the live locks whose scope includes p, sorted by
+	// token.
+	Covering(p verso.Path) []Lock
+	// Below returns the live locks rooted at p or below it, sorted by
+	// token.
+	Below(p verso.Path) []Lock
+	// Confirm reports ErrLocked unless every lock that protects a write to
+	// p is satisfied by one of the submitted tokens (see confirm).
+	Confirm(p verso.Path, subtree, membership bool, tokens []string) error
+	// RemoveSubtree drops every lock rooted at p or below it, after p was
+	// deleted or moved away. Infinite locks above p stay.
+	RemoveSubtree(ctx context.Context, p verso.Path) error
+}
+
+var _ Locks = (*LockManager)(nil)
+
+// table is a set of locks by token; the functions below read one.
+type table map[string]*Lock
+
+// conflict returns ErrLocked if l conflicts with a lock of t.
+func (t table) conflict(l Lock) error {
+	for _, o := range t {
+		if l.overlaps(*o) && (!l.Shared || !o.Shared) {
+			return fmt.Errorf("%w: %s is locked by %s", ErrLocked, l.Root, o.Token)
+		}
+	}
+	return nil
+}
+
+func (t table) covering(p verso.Path) []Lock {
+	var ls []Lock
+	for _, l := range t {
+		if l.Covers(p) {
+			ls = append(ls, *l)
+		}
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Token < ls[j].Token })
+	return ls
+}
+
+func (t table) below(p verso.Path) []Lock {
+	var ls []Lock
+	for _, l := range t {
+		if p.Contains(l.Root) {
+			ls = append(ls, *l)
+		}
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Token < ls[j].Token })
+	return ls
+}
+
+// confirm reports ErrLocked unless every lock that protects a write to p
+// is satisfied by one of the submitted tokens. The write touches these
+// resources, and each needs one submitted token among the locks covering
+// it (there is either one exclusive lock or any number of shared ones; any
+// one of the shared suffices):
+//   - p itself;
+//   - with subtree (DELETE or MOVE of a namespace), the root of every lock
+//     below p;
+//   - with membership (p is being created or removed), p's parent, whose
+//     member list changes: a depth-0 lock on a namespace protects it.
+func (t table) confirm(p verso.Path, subtree, membership bool, tokens []string) error {
+	if len(t) == 0 {
+		return nil
+	}
+	submitted := make(map[string]bool, len(tokens))
+	for _, tok := range tokens {
+		submitted[tok] = true
+	}
+	check := func(r verso.Path) error {
+		ls := t.covering(r)
+		if len(ls) == 0 {
+			return nil
+		}
+		for _, l := range ls {
+			if submitted[l.Token] {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s is locked by %s", ErrLocked, r, ls[0].Token)
+	}
+	if err := check(p); err != nil {
+		return err
+	}
+	if subtree {
+		var roots []verso.Path
+		for _, l := range t {
+			if l.Root != p && p.Contains(l.Root) {
+				roots = append(roots, l.Root)
+			}
+		}
+		sort.Slice(roots, func(i, j int) bool { return roots[i] < roots[j] })
+		for _, r := range roots {
+			if err := check(r); err != nil {
+				return err
+			}
+		}
+	}
+	if membership && !p.IsRoot() {
+		if err := check(p.Parent()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setTimeout gives l the timeout from now (0 or less: none).
+func setTimeout(l *Lock, now time.Time, timeout time.Duration) {
+	if timeout <= 0 {
+		l.Timeout, l.Expires = 0, time.Time{}
+		return
+	}
+	l.Timeout, l.Expires = timeout, now.Add(timeout)
+}
+
+// LockManager holds the live locks of one server in its memory. It is
+// safe for concurrent use. Locks past their expiry are dropped lazily, the
+// next time the manager is used after the earliest expiry; its clock is
+// injected so tests never sleep. Its context arguments are unused.
 type LockManager struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	byToken map[string]*Lock
+	byToken table
 	// sweepAt is the earliest expiry of any lock (zero when none expires).
 	sweepAt time.Time
 }
@@ -65,7 +212,7 @@ func NewLockManager(now func() time.Time) *LockManager {
 	if now == nil {
 		now = time.Now
 	}
-	return &LockManager{now: now, byToken: make(map[string]*Lock)}
+	return &LockManager{now: now, byToken: make(table)}
 }
 
 // expire drops locks that have expired by now. The caller holds m.mu.
@@ -93,45 +240,29 @@ func (m *LockManager) noteExpiry(t time.Time) {
 	}
 }
 
-// Create grants a new lock on root, or fails with ErrLocked if it conflicts
-// with a live lock: an exclusive lock conflicts with every lock whose scope
-// overlaps its own (a lock on root, an infinite lock above root, or, when
-// the new lock is infinite, any lock below root); a shared lock conflicts
-// only with exclusive ones. A timeout of 0 or less never expires.
-func (m *LockManager) Create(root verso.Path, infinite, shared bool, owner string, timeout time.Duration) (Lock, error) {
+// Create grants a new lock (Locks.Create).
+func (m *LockManager) Create(_ context.Context, l Lock) (Lock, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
 	m.expire(now)
-	l := Lock{Root: root, Infinite: infinite, Shared: shared, Owner: owner}
-	for _, o := range m.byToken {
-		if l.overlaps(*o) && (!shared || !o.Shared) {
-			return Lock{}, fmt.Errorf("%w: %s is locked by %s", ErrLocked, root, o.Token)
-		}
+	l.Token, l.Expires = "", time.Time{}
+	if err := m.byToken.conflict(l); err != nil {
+		return Lock{}, err
 	}
 	tok, err := newLockToken()
 	if err != nil {
 		return Lock{}, err
 	}
 	l.Token = tok
-	m.setTimeout(&l, now, timeout)
+	setTimeout(&l, now, l.Timeout)
+	m.noteExpiry(l.Expires)
 	m.byToken[tok] = &l
 	return l, nil
 }
 
-func (m *LockManager) setTimeout(l *Lock, now time.Time, timeout time.Duration) {
-	if timeout <= 0 {
-		l.Timeout, l.Expires = 0, time.Time{}
-		return
-	}
-	l.Timeout, l.Expires = timeout, now.Add(timeout)
-	m.noteExpiry(l.Expires)
-}
-
-// Refresh restarts the timeout of the live lock named by token, with the
-// new timeout (0 or less: never expires). An unknown or expired token is
-// ErrNoSuchLock.
-func (m *LockManager) Refresh(token string, timeout time.Duration) (Lock, error) {
+// Refresh restarts a lock's timeout (Locks.Refresh).
+func (m *LockManager) Refresh(_ context.Context, token string, timeout time.Duration) (Lock, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -140,14 +271,13 @@ func (m *LockManager) Refresh(token string, timeout time.Duration) (Lock, error)
 	if !ok {
 		return Lock{}, fmt.Errorf("%w: %s", ErrNoSuchLock, token)
 	}
-	m.setTimeout(l, now, timeout)
+	setTimeout(l, now, timeout)
+	m.noteExpiry(l.Expires)
 	return *l, nil
 }
 
-// Unlock removes the lock named by token. As RFC 4918 section 9.11 allows
-// UNLOCK on any resource in the lock's scope, p must lie in it; otherwise,
-// or if the token names no live lock, the answer is ErrNoSuchLock.
-func (m *LockManager) Unlock(p verso.Path, token string) error {
+// Unlock removes a lock (Locks.Unlock).
+func (m *LockManager) Unlock(_ context.Context, p verso.Path, token string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
@@ -162,81 +292,23 @@ func (m *LockManager) Unlock(p verso.Path, token string) error {
 	return nil
 }
 
+// Sync does nothing: one server's memory is always current.
+func (m *LockManager) Sync(context.Context) error { return nil }
+
 // Covering returns the live locks whose scope includes p, sorted by token.
 func (m *LockManager) Covering(p verso.Path) []Lock {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
-	return m.coveringLocked(p)
+	return m.byToken.covering(p)
 }
 
-func (m *LockManager) coveringLocked(p verso.Path) []Lock {
-	var ls []Lock
-	for _, l := range m.byToken {
-		if l.Covers(p) {
-			ls = append(ls, *l)
-		}
-	}
-	sort.Slice(ls, func(i, j int) bool { return ls[i].Token < ls[j].Token })
-	return ls
-}
-
-// Confirm reports ErrLocked unless every lock that protects a write to p is
-// satisfied by one of the submitted tokens. The write touches these
-// resources, and each needs one submitted token among the locks covering it
-// (there is either one exclusive lock or any number of shared ones; any one
-// of the shared suffices):
-//   - p itself;
-//   - with subtree (DELETE or MOVE of a namespace), the root of every lock
-//     below p;
-//   - with membership (p is being created or removed), p's parent, whose
-//     member list changes: a depth-0 lock on a namespace protects it.
+// Confirm checks the locks on a write (Locks.Confirm).
 func (m *LockManager) Confirm(p verso.Path, subtree, membership bool, tokens []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
-	if len(m.byToken) == 0 {
-		return nil
-	}
-	submitted := make(map[string]bool, len(tokens))
-	for _, t := range tokens {
-		submitted[t] = true
-	}
-	check := func(r verso.Path) error {
-		ls := m.coveringLocked(r)
-		if len(ls) == 0 {
-			return nil
-		}
-		for _, l := range ls {
-			if submitted[l.Token] {
-				return nil
-			}
-		}
-		return fmt.Errorf("%w: %s is locked by %s", ErrLocked, r, ls[0].Token)
-	}
-	if err := check(p); err != nil {
-		return err
-	}
-	if subtree {
-		var roots []verso.Path
-		for _, l := range m.byToken {
-			if l.Root != p && p.Contains(l.Root) {
-				roots = append(roots, l.Root)
-			}
-		}
-		sort.Slice(roots, func(i, j int) bool { return roots[i] < roots[j] })
-		for _, r := range roots {
-			if err := check(r); err != nil {
-				return err
-			}
-		}
-	}
-	if membership && !p.IsRoot() {
-		if err := check(p.Parent()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.byToken.confirm(p, subtree, membership, tokens)
 }
 
 // Below returns the live locks rooted at p or below it, sorted by token.
@@ -244,19 +316,11 @@ func (m *LockManager) Below(p verso.Path) []Lock {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
-	var ls []Lock
-	for _, l := range m.byToken {
-		if p.Contains(l.Root) {
-			ls = append(ls, *l)
-		}
-	}
-	sort.Slice(ls, func(i, j int) bool { return ls[i].Token < ls[j].Token })
-	return ls
+	return m.byToken.below(p)
 }
 
-// RemoveSubtree drops every lock rooted at p or below it, after p was
-// deleted or moved away. Infinite locks above p stay.
-func (m *LockManager) RemoveSubtree(p verso.Path) {
+// RemoveSubtree drops the locks rooted at p or below (Locks.RemoveSubtree).
+func (m *LockManager) RemoveSubtree(_ context.Context, p verso.Path) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for tok, l := range m.byToken {
@@ -264,10 +328,11 @@ func (m *LockManager) RemoveSubtree(p verso.Path) {
 			delete(m.byToken, tok)
 		}
 	}
+	return nil
 }
 
 // Lookup returns the live lock named by token.
-func (m *LockManager) Lookup(token string) (Lock, bool) {
+func (m *LockManager) Lookup(_ context.Context, token string) (Lock, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())

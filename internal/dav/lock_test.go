@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -35,6 +36,13 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+var ctx = context.Background()
+
+// create calls m.Create with the lock's fields.
+func create(m *LockManager, root verso.Path, infinite, shared bool, owner string, timeout time.Duration) (Lock, error) {
+	return m.Create(ctx, Lock{Root: root, Infinite: infinite, Shared: shared, Owner: owner, Timeout: timeout})
+}
+
 // lockSpec describes a lock to create in a test.
 type lockSpec struct {
 	root     string
@@ -55,7 +63,7 @@ func (s lockSpec) String() string {
 
 func mustCreate(t *testing.T, m *LockManager, s lockSpec, timeout time.Duration) Lock {
 	t.Helper()
-	l, err := m.Create(verso.MustPath(s.root), s.infinite, s.shared, "owner", timeout)
+	l, err := create(m, verso.MustPath(s.root), s.infinite, s.shared, "owner", timeout)
 	if err != nil {
 		t.Fatalf("create(%v): %v", s, err)
 	}
@@ -106,7 +114,7 @@ func TestLockManager_CreateConflicts(t *testing.T) {
 		t.Run(fmt.Sprintf("%v then %v", tt.existing, tt.new), func(t *testing.T) {
 			m := NewLockManager(newFakeClock().now)
 			mustCreate(t, m, tt.existing, time.Hour)
-			_, err := m.Create(verso.MustPath(tt.new.root), tt.new.infinite, tt.new.shared, "", time.Hour)
+			_, err := create(m, verso.MustPath(tt.new.root), tt.new.infinite, tt.new.shared, "", time.Hour)
 			if tt.conflict && !errors.Is(err, ErrLocked) {
 				t.Errorf("create(%v) over %v: err = %v, want ErrLocked", tt.new, tt.existing, err)
 			}
@@ -126,19 +134,19 @@ func TestLockManager_DoubleSharedLock(t *testing.T) {
 	if a.Token == b.Token {
 		t.Fatalf("two locks share the token %s", a.Token)
 	}
-	if _, err := m.Create("/lockme", false, false, "", time.Hour); !errors.Is(err, ErrLocked) {
+	if _, err := create(m, "/lockme", false, false, "", time.Hour); !errors.Is(err, ErrLocked) {
 		t.Errorf("exclusive lock over two shared: err = %v, want ErrLocked", err)
 	}
-	if err := m.Unlock("/lockme", b.Token); err != nil {
+	if err := m.Unlock(ctx, "/lockme", b.Token); err != nil {
 		t.Fatalf("unlock second shared lock: %v", err)
 	}
-	if _, err := m.Create("/lockme", false, false, "", time.Hour); !errors.Is(err, ErrLocked) {
+	if _, err := create(m, "/lockme", false, false, "", time.Hour); !errors.Is(err, ErrLocked) {
 		t.Errorf("exclusive lock over one shared: err = %v, want ErrLocked", err)
 	}
-	if err := m.Unlock("/lockme", a.Token); err != nil {
+	if err := m.Unlock(ctx, "/lockme", a.Token); err != nil {
 		t.Fatalf("unlock first shared lock: %v", err)
 	}
-	if _, err := m.Create("/lockme", false, false, "", time.Hour); err != nil {
+	if _, err := create(m, "/lockme", false, false, "", time.Hour); err != nil {
 		t.Errorf("exclusive lock after unlocking both: %v", err)
 	}
 }
@@ -146,7 +154,7 @@ func TestLockManager_DoubleSharedLock(t *testing.T) {
 func TestLockManager_Create(t *testing.T) {
 	clock := newFakeClock()
 	m := NewLockManager(clock.now)
-	l, err := m.Create("/app/db", true, false, "<href xmlns=\"DAV:\">anna</href>", 90*time.Second)
+	l, err := create(m, "/app/db", true, false, "<href xmlns=\"DAV:\">anna</href>", 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +169,14 @@ func TestLockManager_Create(t *testing.T) {
 	if diff := cmp.Diff(want, l); diff != "" {
 		t.Errorf("create mismatch (-want +got):\n%s", diff)
 	}
-	got, ok := m.Lookup(l.Token)
+	got, ok := m.Lookup(ctx, l.Token)
 	if !ok {
 		t.Fatalf("lookup(%q) found nothing", l.Token)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("lookup mismatch (-want +got):\n%s", diff)
 	}
-	if _, ok := m.Lookup("urn:uuid:00000000-0000-4000-8000-000000000000"); ok {
+	if _, ok := m.Lookup(ctx, "urn:uuid:00000000-0000-4000-8000-000000000000"); ok {
 		t.Error("lookup of an unknown token found a lock")
 	}
 
@@ -193,7 +201,7 @@ func TestLockManager_Expiry(t *testing.T) {
 	}
 
 	clock.advance(9 * time.Second)
-	if _, ok := m.Lookup(short.Token); !ok {
+	if _, ok := m.Lookup(ctx, short.Token); !ok {
 		t.Fatal("lock gone before its timeout")
 	}
 	if err := m.Confirm("/a", false, false, nil); !errors.Is(err, ErrLocked) {
@@ -201,25 +209,25 @@ func TestLockManager_Expiry(t *testing.T) {
 	}
 
 	clock.advance(time.Second)
-	if _, ok := m.Lookup(short.Token); ok {
+	if _, ok := m.Lookup(ctx, short.Token); ok {
 		t.Error("lock still there at its expiry")
 	}
 	if err := m.Confirm("/a", false, false, nil); err != nil {
 		t.Errorf("confirm(/a) after expiry: %v", err)
 	}
-	if _, err := m.Create("/a", false, false, "", time.Hour); err != nil {
+	if _, err := create(m, "/a", false, false, "", time.Hour); err != nil {
 		t.Errorf("create over an expired lock: %v", err)
 	}
-	if err := m.Unlock("/a", short.Token); !errors.Is(err, ErrNoSuchLock) {
+	if err := m.Unlock(ctx, "/a", short.Token); !errors.Is(err, ErrNoSuchLock) {
 		t.Errorf("unlock of an expired lock: err = %v, want ErrNoSuchLock", err)
 	}
-	if _, err := m.Refresh(short.Token, time.Hour); !errors.Is(err, ErrNoSuchLock) {
+	if _, err := m.Refresh(ctx, short.Token, time.Hour); !errors.Is(err, ErrNoSuchLock) {
 		t.Errorf("refresh of an expired lock: err = %v, want ErrNoSuchLock", err)
 	}
 
 	// Refreshing restarts the timeout from now.
 	clock.advance(40 * time.Second) // 50 s into long's minute
-	r, err := m.Refresh(long.Token, time.Minute)
+	r, err := m.Refresh(ctx, long.Token, time.Minute)
 	if err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
@@ -237,14 +245,14 @@ func TestLockManager_Expiry(t *testing.T) {
 
 	// A lock granted without a timeout never expires.
 	clock.advance(1000 * time.Hour)
-	if _, ok := m.Lookup(forever.Token); !ok {
+	if _, ok := m.Lookup(ctx, forever.Token); !ok {
 		t.Error("lock without timeout expired")
 	}
 }
 
 func TestLockManager_RefreshUnknown(t *testing.T) {
 	m := NewLockManager(newFakeClock().now)
-	if _, err := m.Refresh("urn:uuid:nope", time.Hour); !errors.Is(err, ErrNoSuchLock) {
+	if _, err := m.Refresh(ctx, "urn:uuid:nope", time.Hour); !errors.Is(err, ErrNoSuchLock) {
 		t.Errorf("refresh(unknown) err = %v, want ErrNoSuchLock", err)
 	}
 }
@@ -272,11 +280,11 @@ func TestLockManager_Unlock(t *testing.T) {
 			if tok == "" {
 				tok = l.Token
 			}
-			err := m.Unlock(verso.MustPath(tt.path), tok)
+			err := m.Unlock(ctx, verso.MustPath(tt.path), tok)
 			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 				t.Fatalf("unlock(%s, %s) = %v, want %v", tt.path, tok, err, tt.want)
 			}
-			_, still := m.Lookup(l.Token)
+			_, still := m.Lookup(ctx, l.Token)
 			if still != (tt.want != nil) {
 				t.Errorf("after unlock(%s): lock present = %v, want %v", tt.path, still, tt.want != nil)
 			}
@@ -458,12 +466,12 @@ func TestLockManager_RemoveSubtree(t *testing.T) {
 	at := mustCreate(t, m, lockSpec{"/a/b", false, true}, time.Hour)
 	below := mustCreate(t, m, lockSpec{"/a/b/c", true, true}, time.Hour)
 	sibling := mustCreate(t, m, lockSpec{"/a/bc", false, true}, time.Hour)
-	m.RemoveSubtree("/a/b")
+	m.RemoveSubtree(ctx, "/a/b")
 	for _, tc := range []struct {
 		l    Lock
 		want bool
 	}{{above, true}, {at, false}, {below, false}, {sibling, true}} {
-		if _, ok := m.Lookup(tc.l.Token); ok != tc.want {
+		if _, ok := m.Lookup(ctx, tc.l.Token); ok != tc.want {
 			t.Errorf("after removeSubtree(/a/b): lock on %s present = %v, want %v", tc.l.Root, ok, tc.want)
 		}
 	}
@@ -478,7 +486,7 @@ func TestLockManager_Concurrent(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
 				p := verso.MustPath(fmt.Sprintf("/g%d/k%d", g, i))
-				l, err := m.Create(p, false, false, "", time.Minute)
+				l, err := create(m, p, false, false, "", time.Minute)
 				if err != nil {
 					t.Errorf("create(%s): %v", p, err)
 					return
@@ -487,10 +495,10 @@ func TestLockManager_Concurrent(t *testing.T) {
 					t.Errorf("confirm(%s): %v", p, err)
 				}
 				m.Covering(p)
-				if _, err := m.Refresh(l.Token, time.Hour); err != nil {
+				if _, err := m.Refresh(ctx, l.Token, time.Hour); err != nil {
 					t.Errorf("refresh: %v", err)
 				}
-				if err := m.Unlock(p, l.Token); err != nil {
+				if err := m.Unlock(ctx, p, l.Token); err != nil {
 					t.Errorf("unlock(%s): %v", p, err)
 				}
 			}

@@ -1,0 +1,197 @@
+package server_test
+
+// WebDAV and svn locks shared by the servers of a cluster: two verso
+// servers on one etcd, a lock taken through one holding off writes through
+// the other.
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/verso-config/verso"
+)
+
+// seedCluster commits /team and /team/k through the first server's store
+// and waits until every server has it.
+func seedCluster(t *testing.T, servers []*testServer, keys ...string) {
+	t.Helper()
+	ops := []verso.Op{{Kind: verso.OpMkcol, Path: "/team"}}
+	for _, k := range keys {
+		ops = append(ops, verso.Op{Kind: verso.OpPut, Path: verso.MustPath(k), Value: []byte("v1\n")})
+	}
+	c, err := servers[0].store.Commit(context.Background(), &verso.Txn{Author: "seed", Message: "seed", Ops: ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitHead(t, servers, c.Rev)
+}
+
+const lockDiscovery = `<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>`
+
+// TestLocks_AcrossServers takes, honours, refreshes and releases a WebDAV
+// lock through different servers of a cluster.
+func TestLocks_AcrossServers(t *testing.T) {
+	servers, _, _ := newClusterServers(t, 2)
+	a, b := servers[0], servers[1]
+	seedCluster(t, servers, "/team/k")
+
+	code, body, h := a.as(t, "alice", "LOCK", "/config/team/k", lockBody, "Timeout", "Second-600")
+	tok := h.Get("Lock-Token")
+	if code != 200 || tok == "" {
+		t.Fatalf("LOCK through A = %d %q\n%s", code, tok, body)
+	}
+	if code, body, _ := b.as(t, "alice", "PUT", "/config/team/k", "through B\n"); code != 423 {
+		t.Errorf("PUT through B without the token of A's lock = %d, want 423\n%s", code, body)
+	}
+	if code, body, _ := b.as(t, "alice", "DELETE", "/config/team", ""); code != 423 {
+		t.Errorf("DELETE of the namespace above A's lock through B = %d, want 423\n%s", code, body)
+	}
+	if code, _, _ := b.as(t, "alice", "LOCK", "/config/team/k", lockBody); code != 423 {
+		t.Errorf("a second exclusive LOCK through B = %d, want 423", code)
+	}
+	code, body, _ = b.as(t, "alice", "PROPFIND", "/config/team/k", lockDiscovery, "Depth", "0")
+	if code != 207 || !strings.Contains(body, strings.Trim(tok, "<>")) {
+		t.Errorf("PROPFIND lockdiscovery through B = %d, want A's lock %s\n%s", code, tok, body)
+	}
+	if code, body, _ := b.as(t, "alice", "PUT", "/config/team/k", "through B with the token\n", "If", "("+tok+")"); code != 204 {
+		t.Errorf("PUT through B with the token = %d, want 204\n%s", code, body)
+	}
+	code, body, _ = b.as(t, "alice", "LOCK", "/config/team/k", "", "If", "("+tok+")", "Timeout", "Second-900")
+	if code != 200 || !strings.Contains(body, "Second-9") {
+		t.Errorf("refresh of A's lock through B = %d, want 200 with the new timeout\n%s", code, body)
+	}
+	if code, body, _ := b.as(t, "alice", "UNLOCK", "/config/team/k", "", "Lock-Token", tok); code != 204 {
+		t.Errorf("UNLOCK through B = %d, want 204\n%s", code, body)
+	}
+	if code, body, _ := a.as(t, "alice", "PUT", "/config/team/k", "through A, unlocked\n"); code != 204 {
+		t.Errorf("PUT through A after UNLOCK through B = %d, want 204\n%s", code, body)
+	}
+	if code, _, _ := a.as(t, "alice", "UNLOCK", "/config/team/k", "", "Lock-Token", tok); code != 409 {
+		t.Errorf("second UNLOCK through A = %d, want 409", code)
+	}
+
+	// A lock on a key that does not exist creates it, and holds off the
+	// namespace's membership (a depth-0 lock on the namespace).
+	code, _, h = a.as(t, "alice", "LOCK", "/config/team", lockBody, "Depth", "0")
+	if code != 200 {
+		t.Fatalf("depth-0 LOCK of /team through A = %d", code)
+	}
+	if code, _, _ := b.as(t, "alice", "PUT", "/config/team/new", "x\n"); code != 423 {
+		t.Errorf("PUT of a new key in a namespace locked through A, through B = %d, want 423", code)
+	}
+	if code, _, _ := b.as(t, "alice", "UNLOCK", "/config/team", "", "Lock-Token", h.Get("Lock-Token")); code != 204 {
+		t.Errorf("UNLOCK of /team through B = %d, want 204", code)
+	}
+
+	// A lock deleted with its key through one server is gone on the other.
+	code, _, h = a.as(t, "alice", "LOCK", "/config/team/k", lockBody)
+	if code != 200 {
+		t.Fatalf("LOCK through A = %d", code)
+	}
+	if code, _, _ := a.as(t, "alice", "DELETE", "/config/team/k", "", "If", "("+h.Get("Lock-Token")+")"); code != 204 {
+		t.Fatalf("DELETE with the token through A = %d", code)
+	}
+	if code, body, _ := b.as(t, "alice", "PUT", "/config/team/k", "new\n"); code != 201 {
+		t.Errorf("PUT through B after the locked key was deleted through A = %d, want 201\n%s", code, body)
+	}
+}
+
+// TestLocks_ExpiryAcrossServers lets a lock taken through one server with a
+// short timeout lapse, and writes through the other.
+func TestLocks_ExpiryAcrossServers(t *testing.T) {
+	servers, _, _ := newClusterServers(t, 2)
+	a, b := servers[0], servers[1]
+	seedCluster(t, servers, "/team/k")
+	code, _, _ := a.as(t, "alice", "LOCK", "/config/team/k", lockBody, "Timeout", "Second-1")
+	if code != 200 {
+		t.Fatalf("LOCK through A = %d", code)
+	}
+	if code, _, _ := b.as(t, "alice", "PUT", "/config/team/k", "x\n"); code != 423 {
+		t.Fatalf("PUT through B right after the LOCK = %d, want 423", code)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body, _ := b.as(t, "alice", "PUT", "/config/team/k", "x\n")
+		if code == 204 {
+			break
+		}
+		if code != 423 || time.Now().After(deadline) {
+			t.Fatalf("PUT through B after the lock's timeout = %d, want 204\n%s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _, _ := b.as(t, "alice", "LOCK", "/config/team/k", lockBody); code != 200 {
+		t.Errorf("LOCK through B after A's lock lapsed = %d, want 200", code)
+	}
+}
+
+// TestLocks_ConcurrentAcrossServers sends two LOCKs of one key at once, one
+// to each server: exactly one is granted.
+func TestLocks_ConcurrentAcrossServers(t *testing.T) {
+	servers, _, _ := newClusterServers(t, 2)
+	seedCluster(t, servers)
+	for i := range 10 {
+		path := "/config/team/k" + strings.Repeat("x", i)
+		var wg sync.WaitGroup
+		codes := make([]int, 2)
+		for j, s := range servers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[j], _, _ = s.as(t, "alice", "LOCK", path, lockBody)
+			}()
+		}
+		wg.Wait()
+		granted := 0
+		for _, c := range codes {
+			switch c {
+			case 200, 201:
+				granted++
+			case 423:
+			default:
+				t.Fatalf("LOCK %s = %v, want one granted and one 423", path, codes)
+			}
+		}
+		if granted != 1 {
+			t.Fatalf("LOCK %s through both servers at once = %v: %d granted, want exactly one", path, codes, granted)
+		}
+	}
+}
+
+// TestSVN_LockAcrossServers takes an svn lock through one server and
+// commits from another working copy through the other.
+func TestSVN_LockAcrossServers(t *testing.T) {
+	svn := newSVN(t)
+	servers, _, _ := newClusterServers(t, 2)
+	a, b := servers[0], servers[1]
+	seedCluster(t, servers, "/team/k")
+	dir := t.TempDir()
+	alice, bob := svn.as("alice"), svn.as("bob")
+	wa, wb := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	alice.must(t, dir, "checkout", a.URL+"/config/team", wa)
+	bob.must(t, dir, "checkout", b.URL+"/config/team", wb)
+
+	out := alice.must(t, wa, "lock", "-m", "editing", "k")
+	wantContains(t, "svn lock through A", out, "'k' locked by user 'alice'")
+	writeFile(t, filepath.Join(wb, "k"), []byte("bob's\n"))
+	out = bob.fails(t, wb, "commit", "-m", "bob")
+	wantContains(t, "bob's commit through B of a key alice locked through A", out, "locked")
+	out = bob.must(t, wb, "status", "-u")
+	wantContains(t, "bob's svn status -u through B", out, "O ")
+	out = bob.must(t, dir, "info", b.URL+"/config/team/k")
+	wantContains(t, "svn info through B", out, "Lock Owner: alice", "Lock Comment (1 line):\nediting")
+	if code, _, _ := b.as(t, "alice", "PUT", "/config/team/k", "by curl\n"); code != 423 {
+		t.Errorf("PUT through B without the token of svn's lock through A = %d, want 423", code)
+	}
+	// alice's working copy talks to A; she breaks nothing and unlocks
+	// through B by URL.
+	alice.must(t, dir, "unlock", b.URL+"/config/team/k")
+	bob.must(t, wb, "commit", "-m", "bob")
+	if e := entryOf(t, b, "/team/k"); string(e.Value) != "bob's\n" {
+		t.Errorf("/team/k after bob's commit = %q", e.Value)
+	}
+}
