@@ -55,7 +55,6 @@ type Conn struct {
 	mu       sync.Mutex
 	pend     [][]byte // what is not yet written, oldest first
 	flushing bool     // a goroutine is writing pend
-	ending   bool     // no more writes: End was called
 	closing  bool     // close once pend is written
 	closed   bool
 }
@@ -86,7 +85,7 @@ func (c *Conn) Pending() int {
 // shared by many connections).
 func (c *Conn) Send(b []byte) Status {
 	c.mu.Lock()
-	if c.closed || c.closing || c.ending {
+	if c.closed || c.closing {
 		c.mu.Unlock()
 		return Gone
 	}
@@ -114,56 +113,22 @@ func (c *Conn) Send(b []byte) Status {
 	return Sent
 }
 
-// End writes final after what is pending as the last bytes of the
-// connection, without waiting: when nothing is pending and the socket
-// takes final whole now, final and the end of the stream (the socket's
-// writing side shut) reach the client together, in one segment, so that
-// it is woken once for both. The connection itself stays open until
-// Close, which may come later: letting go of a socket costs the server
-// some CPU but tells the client nothing more.
-func (c *Conn) End(final []byte) Status {
-	c.mu.Lock()
-	if c.closed || c.closing || c.ending {
-		c.mu.Unlock()
-		return Gone
-	}
-	c.ending = true
-	if len(c.pend) == 0 && c.raw != nil {
-		n, err := tryEnd(c.raw, final)
-		switch {
-		case err == nil:
-			c.mu.Unlock()
-			return Sent
-		case err != errAgain:
-			// The client has gone: Close lets go of the socket. (End
-			// may be called under the hub's lock, which done may take.)
-			c.mu.Unlock()
-			return Gone
-		}
-		final = final[n:]
-	}
-	if len(final) > 0 {
-		c.pend = append(c.pend, final)
-		if !c.flushing {
-			c.flushing = true
-			go c.flush()
-		}
-	}
-	c.mu.Unlock()
-	return Sent
-}
-
-// Close ends the connection with final (End), unless it has ended
-// already, then closes it once what is pending is written. It does not wait
-// for the writes.
+// Close writes final (if any) after what is pending, then closes the
+// connection. It does not wait for the writes.
 func (c *Conn) Close(final []byte) {
-	c.End(final)
 	c.mu.Lock()
 	if c.closed || c.closing {
 		c.mu.Unlock()
 		return
 	}
 	c.closing = true
+	if len(final) > 0 {
+		c.pend = append(c.pend, final)
+	}
+	if len(c.pend) > 0 && !c.flushing {
+		c.flushing = true
+		go c.flush()
+	}
 	flushing := c.flushing
 	c.mu.Unlock()
 	if !flushing {

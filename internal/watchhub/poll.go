@@ -204,12 +204,11 @@ func (h *Hub) answers(polls []*Poll) []delivery {
 	return out
 }
 
-// send writes the poll's answer without waiting, as the last bytes of the
-// connection (End): what the socket does not take now is written by a
-// goroutine, before the connection closes.
+// send writes the poll's answer without waiting: what the socket does not
+// take now is written by a goroutine, before the connection closes.
 func (p *Poll) send(b []byte) {
 	p.out = New(p.conn, 1, nil)
-	p.out.End(b)
+	p.out.Send(b)
 }
 
 // closePolls closes the connections of answered polls (each once its

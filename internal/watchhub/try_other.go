@@ -10,11 +10,6 @@ func tryWrite(raw syscall.RawConn, b []byte) (int, error) {
 	return 0, errAgain
 }
 
-// tryEnd leaves the last write to the connection's goroutine too.
-func tryEnd(raw syscall.RawConn, b []byte) (int, error) {
-	return 0, errAgain
-}
-
 // alive cannot tell without waiting here: the client is taken to be there
 // until a write fails.
 func alive(raw syscall.RawConn) bool { return true }

@@ -33,37 +33,6 @@ func tryWrite(raw syscall.RawConn, b []byte) (int, error) {
 	return n, werr
 }
 
-// tryEnd writes b on the socket once, as tryWrite, and if the socket took
-// all of it, shuts the socket's writing side: b and the end of the stream
-// then leave together (sendMore holds b back until the shutdown sends it).
-func tryEnd(raw syscall.RawConn, b []byte) (int, error) {
-	var n int
-	var werr error
-	err := raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, err := sendMore(int(fd), b[n:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == syscall.EAGAIN {
-				werr = errAgain
-				return true
-			}
-			if err != nil {
-				werr = err
-				return true
-			}
-			n += m
-		}
-		werr = syscall.Shutdown(int(fd), syscall.SHUT_WR)
-		return true
-	})
-	if err != nil {
-		return n, err
-	}
-	return n, werr
-}
-
 // alive reads the socket once without waiting: end of file or an error
 // (other than nothing to read) means the client is gone.
 func alive(raw syscall.RawConn) bool {
