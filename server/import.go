@@ -122,6 +122,10 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if err != nil {
 		return err
 	}
+	// Locks (apilocks.go): what the import creates, replaces and deletes.
+	if _, err := s.confirmOps(r, pl.ops); err != nil {
+		return err
+	}
 	c, err := s.store.Commit(r.Context(), &verso.Txn{Author: s.author(r), Message: msg, Base: pl.head, Ops: pl.ops})
 	if err != nil {
 		return err

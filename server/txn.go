@@ -41,6 +41,14 @@ func (s *Server) handleTxn(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusBadRequest, "base revision %d is beyond the head (%d)", txn.Base, head)
 		}
 	}
+	// Locks (apilocks.go): every path the operations change, with the
+	// tokens of the If header.
+	if i, err := s.confirmOps(r, txn.Ops); err != nil {
+		if i >= 0 {
+			err = &verso.OpError{Index: i, Kind: txn.Ops[i].Kind, Err: err}
+		}
+		return err
+	}
 	c, err := s.store.Commit(ctx, txn)
 	if err != nil {
 		return txnStatus(err)
