@@ -1,7 +1,8 @@
 package server
 
 // The locks on the JSON API's writes: a transaction (txn.go), a revert
-// (history.go) and an import (import.go) change nothing a WebDAV lock
+// (history.go), an import (import.go) and a schema's setting or removal
+// (schema.go) change nothing a WebDAV lock
 // protects unless the request submits the lock's token, by the rules of
 // WebDAV's own writes (preconditions, conditions.go).
 

@@ -191,3 +191,21 @@ func TestAPILocks_AcrossServers(t *testing.T) {
 		t.Errorf("txn through B with A's token = %d %s, want 200", code, body)
 	}
 }
+
+// TestAPILocks_Schema checks that a lock on a namespace holds off setting
+// and removing its schema, which is a key of the namespace.
+func TestAPILocks_Schema(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustTxn(t, `{"ops": [{"op": "mkcol", "path": "/svc"}]}`)
+	const sch = `{"type": "object"}`
+	tok := ts.lockPath(t, "/config/svc/", "infinity")
+	rev := int64(ts.head(t))
+	code, body := ts.apiWrite(t, "PUT", "/api/v1/schema?path=/svc", "application/schema+json", sch)
+	ts.refusedLocked(t, "schema set in a locked namespace", code, body, "/config/svc/.schema", rev)
+	if code, body := ts.apiWrite(t, "PUT", "/api/v1/schema?path=/svc", "application/schema+json", sch, "If", tok); code != http.StatusOK {
+		t.Fatalf("schema set with the lock's token = %d %s, want 200", code, body)
+	}
+	rev = int64(ts.head(t))
+	code, body = ts.apiWrite(t, "DELETE", "/api/v1/schema?path=/svc", "application/json", "")
+	ts.refusedLocked(t, "schema removal in a locked namespace", code, body, "/config/svc/.schema", rev)
+}
