@@ -55,9 +55,11 @@ func TestAPILocks_Txn(t *testing.T) {
 	put := `{"ops": [{"op": "put", "path": "/app/other", "value": "o2"}, {"op": "put", "path": "/app/k", "value": "v2"}]}`
 	code, body := ts.apiWrite(t, "POST", "/api/v1/txn", "application/json", put)
 	ts.refusedLocked(t, "txn putting a locked key", code, body, "/config/app/k", rev)
-	if !strings.Contains(body, `"op": 1`) {
-		t.Errorf("txn putting a locked key: %s, want it to name operation 1", body)
+	if !strings.Contains(body, `"op": 1`) || !strings.Contains(body, `"path": "/app/k"`) {
+		t.Errorf("txn putting a locked key: %s, want it to name operation 1 and its path", body)
 	}
+	code, body = ts.apiWrite(t, "POST", "/api/v1/txn?dry_run=true", "application/json", put)
+	ts.refusedLocked(t, "dry run of a txn putting a locked key", code, body, "/config/app/k", rev)
 	if got, _ := ts.must(t, 200, "GET", "/config/app/other", ""); got != "o1" {
 		t.Errorf("/app/other = %q after a refused txn, want o1", got)
 	}
@@ -151,6 +153,8 @@ func TestAPILocks_Import(t *testing.T) {
 		code, body = ts.apiWrite(t, method, "/config/imp/?sync=1", "application/json", `{}`)
 		ts.refusedLocked(t, method+" import deleting below a locked namespace", code, body, "/config/imp/a", rev)
 	}
+	code, body := ts.apiWrite(t, "POST", "/config/imp/?dry_run=true", "application/json", `{"a": "2"}`)
+	ts.refusedLocked(t, "dry run of an import onto a locked namespace", code, body, "/config/imp/a", rev)
 	if code, body := ts.apiWrite(t, "PUT", "/config/imp/", "application/json", `{"a": "2"}`, "If", tok); code != http.StatusOK {
 		t.Errorf("import onto a locked namespace with its token = %d %s, want 200", code, body)
 	}
@@ -159,7 +163,7 @@ func TestAPILocks_Import(t *testing.T) {
 	// leaves it as it is.
 	ts.lockPath(t, "/config/keys/locked", "0")
 	rev = int64(ts.head(t))
-	code, body := ts.apiWrite(t, "POST", "/config/keys/", "application/json", `{"locked": "2", "free": "2"}`)
+	code, body = ts.apiWrite(t, "POST", "/config/keys/", "application/json", `{"locked": "2", "free": "2"}`)
 	ts.refusedLocked(t, "import replacing a locked key", code, body, "/config/keys/locked", rev)
 	if code, body := ts.apiWrite(t, "POST", "/config/keys/", "application/json", `{"locked": "1", "free": "2"}`); code != http.StatusOK {
 		t.Errorf("import leaving a locked key as it is = %d %s, want 200", code, body)

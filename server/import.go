@@ -108,6 +108,13 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if err != nil {
 		return err
 	}
+	// Locks (apilocks.go): what the import creates, replaces and deletes.
+	// A dry run answers what the commit would.
+	if len(pl.ops) > 0 {
+		if _, err := s.confirmOps(r, pl.ops); err != nil {
+			return err
+		}
+	}
 	if dry, err := wantsDryRun(r); err != nil || dry {
 		if err != nil {
 			return err
@@ -120,10 +127,6 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, p verso.Pa
 	}
 	msg, err := message(r, "IMPORT "+string(p))
 	if err != nil {
-		return err
-	}
-	// Locks (apilocks.go): what the import creates, replaces and deletes.
-	if _, err := s.confirmOps(r, pl.ops); err != nil {
 		return err
 	}
 	c, err := s.store.Commit(r.Context(), &verso.Txn{Author: s.author(r), Message: msg, Base: pl.head, Ops: pl.ops})
