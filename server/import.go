@@ -108,6 +108,13 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if err != nil {
 		return err
 	}
+	// Locks (apilocks.go): what the import creates, replaces and deletes.
+	// A dry run answers what the commit would.
+	if len(pl.ops) > 0 {
+		if _, err := s.confirmOps(r, pl.ops); err != nil {
+			return err
+		}
+	}
 	if dry, err := wantsDryRun(r); err != nil || dry {
 		if err != nil {
 			return err

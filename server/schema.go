@@ -111,7 +111,11 @@ func (s *Server) handleSchemaPut(w http.ResponseWriter, r *http.Request) error {
 	if _, err := schema.Compile(body); err != nil {
 		return withStatus(http.StatusBadRequest, err)
 	}
-	c, err := s.commit(w, r, "SCHEMA SET "+string(ns), verso.Op{Kind: verso.OpPut, Path: key, Value: body, ContentType: "application/schema+json"})
+	op := verso.Op{Kind: verso.OpPut, Path: key, Value: body, ContentType: "application/schema+json"}
+	if _, err := s.confirmOps(r, []verso.Op{op}); err != nil { // locks (apilocks.go)
+		return err
+	}
+	c, err := s.commit(w, r, "SCHEMA SET "+string(ns), op)
 	if errors.Is(err, verso.ErrNoParent) {
 		return errorf(http.StatusNotFound, "no namespace %s", ns)
 	}
@@ -130,7 +134,11 @@ func (s *Server) handleSchemaDelete(w http.ResponseWriter, r *http.Request) erro
 	if err := s.authorize(r, key, Write); err != nil {
 		return err
 	}
-	c, err := s.commit(w, r, "SCHEMA RM "+string(ns), verso.Op{Kind: verso.OpDelete, Path: key})
+	op := verso.Op{Kind: verso.OpDelete, Path: key}
+	if _, err := s.confirmOps(r, []verso.Op{op}); err != nil { // locks (apilocks.go)
+		return err
+	}
+	c, err := s.commit(w, r, "SCHEMA RM "+string(ns), op)
 	if errors.Is(err, verso.ErrNotFound) {
 		return errorf(http.StatusNotFound, "namespace %s has no schema", ns)
 	}

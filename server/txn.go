@@ -25,6 +25,14 @@ func (s *Server) handleTxn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Locks (apilocks.go): every path the operations change, with the
+	// tokens of the If header. A dry run answers what the commit would.
+	if i, err := s.confirmOps(r, txn.Ops); err != nil {
+		if i >= 0 {
+			err = &verso.OpError{Index: i, Kind: txn.Ops[i].Kind, Err: err}
+		}
+		return err
+	}
 	if dry, err := wantsDryRun(r); err != nil || dry {
 		if err != nil {
 			return err
