@@ -282,8 +282,8 @@ func (h *Hub) dropAll(skip *verso.Revision, why error) {
 // has gone (checked every second, or every heartbeat if that is shorter),
 // until the hub is closed. Each period it checks a tenth of the watchers
 // every tenth of the period rather than all at once: the check is a
-// system call per watcher (about 3 ms of CPU per 10,000), and a commit's
-// deliveries should never wait behind the whole of it.
+// system call per watcher, and a commit's deliveries should never wait
+// behind the whole of it (docs/PERFORMANCE.md, Watch at fleet scale).
 func (h *Hub) beat() {
 	heart := time.NewTicker(h.cfg.Heartbeat)
 	defer heart.Stop()
