@@ -84,12 +84,16 @@ func (l svnLocks) Unlock(ctx context.Context, p verso.Path, token string, force 
 	return nil
 }
 
-func (l svnLocks) Confirm(ctx context.Context, p verso.Path, subtree, membership bool, tokens []string) error {
+// Confirm brings this server's copy of the lock table up to date once,
+// then checks every scope against it.
+func (l svnLocks) Confirm(ctx context.Context, scopes []svn.LockScope, tokens []string) error {
 	if err := l.s.locks.Sync(ctx); err != nil {
 		return err
 	}
-	if l.s.locks.Confirm(p, subtree, membership, tokens) != nil {
-		return svn.ErrLocked
+	for _, sc := range scopes {
+		if l.s.locks.Confirm(sc.Path, sc.Subtree, sc.Membership, tokens) != nil {
+			return &svn.LockedError{Path: sc.Path}
+		}
 	}
 	return nil
 }

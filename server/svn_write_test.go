@@ -334,3 +334,66 @@ func TestSVN_CommitRace(t *testing.T) {
 	ts.must(t, 204, "DELETE", "/config/!svn/txn/"+txn, "")
 	ts.must(t, 404, "DELETE", "/config/!svn/txn/"+txn, "")
 }
+
+// TestSVN_MergeChecksLocks checks the locks again when the transaction is
+// committed, as Subversion does: a lock taken after a change was sent and
+// before the MERGE refuses the MERGE, writing nothing, unless the MERGE
+// body lists its token; the transaction stays open.
+func TestSVN_MergeChecksLocks(t *testing.T) {
+	ts := newAccessServer(t, nil)
+	head := ts.head(t)
+	code, _, h := ts.as(t, "alice", "POST", "/config/!svn/me", "( create-txn-with-props ( svn:log 5 locks ) )", "Content-Type", "application/vnd.svn-skel")
+	txn := h.Get("SVN-Txn-Name")
+	if code != 201 || txn == "" {
+		t.Fatalf("POST create-txn = %d, SVN-Txn-Name %q", code, txn)
+	}
+	full := "SVN\x00\x00\x00\x03\x01\x03\x83v2\n" // svndiff0: new data "v2\n"
+	if code, body, _ := ts.as(t, "alice", "PUT", "/config/!svn/txr/"+txn+"/team/k", full, "X-SVN-Version-Name", revStr(entryOf(t, ts, "/team/k").ModRev)); code != 204 {
+		t.Fatalf("PUT of /team/k into the transaction = %d %s", code, body)
+	}
+	if code, body, _ := ts.as(t, "alice", "PUT", "/config/!svn/txr/"+txn+"/team/new", full); code != 201 {
+		t.Fatalf("PUT of the new /team/new into the transaction = %d %s", code, body)
+	}
+	lock := func(p string, header ...string) string {
+		t.Helper()
+		code, body, h := ts.as(t, "bob", "LOCK", "/config"+p, lockBody, header...)
+		if code != 200 || h.Get("Lock-Token") == "" {
+			t.Fatalf("bob's LOCK of %s = %d\n%s", p, code, body)
+		}
+		return strings.Trim(h.Get("Lock-Token"), "<>")
+	}
+	merge := func(tokens map[string]string) (int, string) {
+		t.Helper()
+		list := ""
+		for p, tok := range tokens {
+			list += "<S:lock><S:lock-path>" + p + "</S:lock-path><S:lock-token>" + tok + "</S:lock-token></S:lock>"
+		}
+		if list != "" {
+			list = `<S:lock-token-list xmlns:S="svn:">` + list + "</S:lock-token-list>"
+		}
+		code, body, _ := ts.as(t, "alice", "MERGE", "/config/", `<?xml version="1.0" encoding="utf-8"?><D:merge xmlns:D="DAV:"><D:source><D:href>/config/!svn/txn/`+txn+`</D:href></D:source><D:no-auto-merge/><D:no-checkout/>`+list+`</D:merge>`)
+		return code, body
+	}
+	refused := func(what string, tokens map[string]string) {
+		t.Helper()
+		code, body := merge(tokens)
+		if code != 423 || !strings.Contains(body, `errcode="160035"`) || !strings.Contains(body, "is locked") {
+			t.Errorf("MERGE %s = %d\n%s\nwant 423, svn's locked error", what, code, body)
+		}
+		if got := ts.head(t); got != head {
+			t.Fatalf("head = %d, want %d: the refused MERGE %s wrote", got, head, what)
+		}
+	}
+
+	kTok := lock("/team/k")
+	refused("after bob locked a key it changes", nil)
+	refused("with a token that is not the lock's", map[string]string{"team/k": "opaquelocktoken:nope"})
+	nsTok := lock("/team", "Depth", "0") // holds off the namespace's membership
+	refused("with the key's token, after bob locked the membership of the namespace it adds a key to", map[string]string{"team/k": kTok})
+	if code, body := merge(map[string]string{"team/k": kTok, "team": nsTok}); code != 200 {
+		t.Fatalf("MERGE with the locks' tokens = %d\n%s", code, body)
+	}
+	if got := ts.head(t); got != head+1 || string(entryOf(t, ts, "/team/k").Value) != "v2\n" || string(entryOf(t, ts, "/team/new").Value) != "v2\n" {
+		t.Errorf("head = %d, want %d with the transaction's changes", got, head+1)
+	}
+}

@@ -356,7 +356,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, res resource) erro
 		if err != nil {
 			return err
 		}
-		tokens, err := h.confirmLocks(r, t, p, false, !exists)
+		tokens, err := h.confirmLocks(r, t, verso.Op{Kind: verso.OpPut, Path: p}, !exists)
 		if err != nil {
 			return err
 		}
@@ -428,7 +428,7 @@ func (h *Handler) mkcol(w http.ResponseWriter, r *http.Request, res resource) er
 		return err
 	}
 	return h.withTxn(r, res.txn, func(t *txn) error {
-		tokens, err := h.confirmLocks(r, t, p, false, true)
+		tokens, err := h.confirmLocks(r, t, verso.Op{Kind: verso.OpMkcol, Path: p}, true)
 		if err != nil {
 			return err
 		}
@@ -457,7 +457,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, res resource) e
 		return err
 	}
 	return h.withTxn(r, res.txn, func(t *txn) error {
-		tokens, err := h.confirmLocks(r, t, p, true, true)
+		tokens, err := h.confirmLocks(r, t, verso.Op{Kind: verso.OpDelete, Path: p}, false)
 		if err != nil {
 			return err
 		}
@@ -546,7 +546,7 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, res resource) err
 		if err != nil && !errors.Is(err, verso.ErrNotFound) {
 			return err
 		}
-		tokens, err := h.confirmLocks(r, t, dst, true, true)
+		tokens, err := h.confirmLocks(r, t, verso.Op{Kind: verso.OpCopy, Path: dst, From: src}, true)
 		if err != nil {
 			return err
 		}

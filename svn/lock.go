@@ -30,12 +30,38 @@ type Locks interface {
 	// Unlock releases the lock of token on p; with force, any lock of p.
 	Unlock(ctx context.Context, p verso.Path, token string, force bool) error
 	// Confirm returns ErrLocked unless tokens hold every lock that
-	// protects a write to p (with subtree, below p too; with membership,
-	// p's parent, whose members change), among the locks granted through
-	// any server before the call.
-	Confirm(ctx context.Context, p verso.Path, subtree, membership bool, tokens []string) error
+	// protects the writes of scopes, among the locks granted through any
+	// server before the call.
+	Confirm(ctx context.Context, scopes []LockScope, tokens []string) error
 	// Held returns the locks rooted at p and, with below, under it.
 	Held(p verso.Path, below bool) []HeldLock
+}
+
+// LockScope is what one change writes, as locks see it: Path; with
+// Subtree, everything below it too; with Membership, the members of Path's
+// parent (a path added or removed).
+type LockScope struct {
+	Path                verso.Path
+	Subtree, Membership bool
+}
+
+// opLocks returns what op writes (isNew: it makes its path), the rules
+// both the check of each change and the check at MERGE go by: a put or a
+// property change writes its path, and a new path's parent's membership;
+// a new directory, that membership; a delete, copy or move, the subtree
+// at its path and that membership, and a move its source's too.
+func opLocks(op verso.Op, isNew bool) []LockScope {
+	switch op.Kind {
+	case verso.OpPut, verso.OpProps:
+		return []LockScope{{Path: op.Path, Membership: isNew}}
+	case verso.OpMkcol:
+		return []LockScope{{Path: op.Path, Membership: true}}
+	case verso.OpDelete, verso.OpCopy:
+		return []LockScope{{Path: op.Path, Subtree: true, Membership: true}}
+	case verso.OpMove:
+		return []LockScope{{Path: op.Path, Subtree: true, Membership: true}, {Path: op.From, Subtree: true, Membership: true}}
+	}
+	return nil
 }
 
 // HeldLock is one lock Locks.Held reports.
@@ -138,6 +164,13 @@ var (
 	ErrNoLock = errors.New("no such lock")
 )
 
+// LockedError is how Locks.Confirm tells which path a lock holds off; it
+// is ErrLocked.
+type LockedError struct{ Path verso.Path }
+
+func (e *LockedError) Error() string        { return fmt.Sprintf("'%s' is locked", e.Path) }
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
 // SVN_ERR_FS_PATH_ALREADY_LOCKED, SVN_ERR_FS_NO_SUCH_LOCK,
 // SVN_ERR_FS_OUT_OF_DATE.
 const (
@@ -157,20 +190,46 @@ func ifTokens(r *http.Request) []string {
 	return out
 }
 
-// confirmLocks refuses a write to p that a lock holds off, unless the
-// request or the transaction submits its token; it returns the tokens
-// the request submits, for the record of its change to add to t.
-func (h *Handler) confirmLocks(r *http.Request, t *txn, p verso.Path, subtree, membership bool) (tokens []string, err error) {
+// confirmLocks refuses op (isNew: it makes its path) if a lock holds it
+// off, unless the request or the transaction submits the lock's token; it
+// returns the tokens the request submits, for the record of its change to
+// add to t.
+func (h *Handler) confirmLocks(r *http.Request, t *txn, op verso.Op, isNew bool) (tokens []string, err error) {
 	if h.o.Locks == nil {
 		return nil, nil
 	}
-	if err := h.o.Locks.Confirm(r.Context(), p, subtree, membership, append(ifTokens(r), t.tokens...)); errors.Is(err, ErrLocked) {
-		return nil, &Error{Status: http.StatusLocked, Code: errFSLocked,
-			Msg: fmt.Sprintf("'%s' is locked (svn lock or a WebDAV client's LOCK), and this commit does not hold the lock", p)}
-	} else if err != nil {
+	if err := h.lockError(h.o.Locks.Confirm(r.Context(), opLocks(op, isNew), append(ifTokens(r), t.tokens...))); err != nil {
 		return nil, err
 	}
 	return ifTokens(r), nil
+}
+
+// mergeConfirmLocks refuses the commit of t if a lock granted since its
+// changes were checked holds one of them off, unless the MERGE (tokens,
+// from its body) or the transaction submits the lock's token.
+func (h *Handler) mergeConfirmLocks(ctx context.Context, t *txn, tokens []string) error {
+	if h.o.Locks == nil {
+		return nil
+	}
+	var scopes []LockScope
+	for _, op := range t.ops {
+		scopes = append(scopes, opLocks(op, t.added[op.Path])...)
+	}
+	return h.lockError(h.o.Locks.Confirm(ctx, scopes, append(tokens, t.tokens...)))
+}
+
+// lockError maps Locks.Confirm's ErrLocked to svn's error, which svn
+// shows as the path being locked.
+func (h *Handler) lockError(err error) error {
+	if !errors.Is(err, ErrLocked) {
+		return err
+	}
+	what := "a path this commit changes"
+	if le := (*LockedError)(nil); errors.As(err, &le) {
+		what = "'" + string(le.Path) + "'"
+	}
+	return &Error{Status: http.StatusLocked, Code: errFSLocked,
+		Msg: what + " is locked (svn lock or a WebDAV client's LOCK), and this commit does not hold the lock"}
 }
 
 // lock answers svn lock: LOCK of a file's public URL.

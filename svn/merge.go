@@ -56,11 +56,21 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) e
 		if err := h.record(r.Context(), t, &txnRec{Kind: recMerge}); err != nil {
 			return err
 		}
-		c, err = h.store.Commit(r.Context(), &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops})
-		if err != nil {
+		unmerge := func() {
 			if uerr := h.record(context.WithoutCancel(r.Context()), t, &txnRec{Kind: recUnmerge}); uerr != nil {
 				h.o.Logger.Warn("verso: svn commit failed and stays refused", "txn", t.name, "err", uerr)
 			}
+		}
+		// locks granted since the changes were checked, as Subversion
+		// checks them when it commits, with the tokens the MERGE lists
+		_, tokens := mergeLocks(body)
+		if err := h.mergeConfirmLocks(r.Context(), t, tokens); err != nil {
+			unmerge()
+			return err
+		}
+		c, err = h.store.Commit(r.Context(), &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops})
+		if err != nil {
+			unmerge()
 			return h.commitError(r, err)
 		}
 		if h.txns.j != nil {

@@ -119,7 +119,7 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request, res resource
 		}
 	}
 	return h.withTxn(r, res.txn, func(t *txn) error {
-		tokens, err := h.confirmLocks(r, t, p, false, false)
+		tokens, err := h.confirmLocks(r, t, verso.Op{Kind: verso.OpProps, Path: p}, false)
 		if err != nil {
 			return err
 		}
