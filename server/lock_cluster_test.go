@@ -195,3 +195,42 @@ func TestSVN_LockAcrossServers(t *testing.T) {
 		t.Errorf("/team/k after bob's commit = %q", e.Value)
 	}
 }
+
+// TestSVN_MergeChecksLocksAcrossServers checks, at MERGE, a lock taken
+// through another server after the change was sent.
+func TestSVN_MergeChecksLocksAcrossServers(t *testing.T) {
+	servers, _, _ := newClusterServers(t, 2)
+	a, b := servers[0], servers[1]
+	seedCluster(t, servers, "/team/k")
+	head := a.head(t)
+	code, _, h := a.as(t, "alice", "POST", "/config/!svn/me", "( create-txn )", "Content-Type", "application/vnd.svn-skel")
+	txn := h.Get("SVN-Txn-Name")
+	if code != 201 || txn == "" {
+		t.Fatalf("POST create-txn through A = %d, SVN-Txn-Name %q", code, txn)
+	}
+	full := "SVN\x00\x00\x00\x03\x01\x03\x83v2\n" // svndiff0: new data "v2\n"
+	if code, body, _ := a.as(t, "alice", "PUT", "/config/!svn/txr/"+txn+"/team/k", full, "X-SVN-Version-Name", revStr(head)); code != 204 {
+		t.Fatalf("PUT into the transaction through A = %d %s", code, body)
+	}
+	code, body, h := b.as(t, "bob", "LOCK", "/config/team/k", lockBody)
+	tok := strings.Trim(h.Get("Lock-Token"), "<>")
+	if code != 200 || tok == "" {
+		t.Fatalf("bob's LOCK through B = %d\n%s", code, body)
+	}
+	merge := func(list string) (int, string) {
+		code, body, _ := a.as(t, "alice", "MERGE", "/config/", `<?xml version="1.0" encoding="utf-8"?><D:merge xmlns:D="DAV:"><D:source><D:href>/config/!svn/txn/`+txn+`</D:href></D:source><D:no-auto-merge/><D:no-checkout/>`+list+`</D:merge>`)
+		return code, body
+	}
+	if code, body := merge(""); code != 423 || !strings.Contains(body, `errcode="160035"`) {
+		t.Errorf("MERGE through A after bob's LOCK through B = %d\n%s\nwant 423, svn's locked error", code, body)
+	}
+	if got := a.head(t); got != head {
+		t.Fatalf("head = %d, want %d: the refused MERGE wrote", got, head)
+	}
+	if code, body := merge(`<S:lock-token-list xmlns:S="svn:"><S:lock><S:lock-path>team/k</S:lock-path><S:lock-token>` + tok + `</S:lock-token></S:lock></S:lock-token-list>`); code != 200 {
+		t.Fatalf("MERGE through A with the lock's token = %d\n%s", code, body)
+	}
+	if e := entryOf(t, a, "/team/k"); string(e.Value) != "v2\n" {
+		t.Errorf("/team/k after the MERGE = %q", e.Value)
+	}
+}
