@@ -287,7 +287,7 @@ func (h *Hub) dropAll(skip *verso.Revision, why error) {
 func (h *Hub) beat() {
 	heart := time.NewTicker(h.cfg.Heartbeat)
 	defer heart.Stop()
-	tick := time.NewTicker(min(time.Second, h.cfg.Heartbeat) / sweepSteps)
+	tick := time.NewTicker(max(time.Millisecond, min(time.Second, h.cfg.Heartbeat)/sweepSteps))
 	defer tick.Stop()
 	var subs []*Sub
 	done, step := 0, 0

@@ -110,3 +110,30 @@ func TestHub_PollViewsAreLetGo(t *testing.T) {
 	client.Close()
 	settled("after a poll's client went away")
 }
+
+// TestHub_TinyHeartbeat: a heartbeat shorter than the sweep's ten slices
+// can divide (here 5 ns) still runs the sweep, on a floor of a
+// millisecond, rather than ending the process with a zero-length ticker.
+func TestHub_TinyHeartbeat(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := NewHub(Config{
+		Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Buffer: 4, Heartbeat: 5 * time.Nanosecond,
+		Event: func(context.Context, string, verso.Path, bool, *verso.Commit) ([]byte, error) {
+			return []byte("event\n\n"), nil
+		},
+		Wakes:  func(string, verso.Path, *verso.Commit) bool { return true },
+		Answer: func(v *PollView) *Response { return NewResponse(false) },
+	})
+	defer h.Close()
+	sub, _, err := h.Subscribe(context.Background(), verso.Root) // starts the hub
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unsubscribe(sub)
+	time.Sleep(20 * time.Millisecond)
+}
