@@ -75,7 +75,11 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 	if exists && cur.Kind != verso.KindKey {
 		return fastlane.PutResult{}, false
 	}
-	if s.locks.Sync(context.Background()) != nil || s.locks.Confirm(p, false, !exists, nil) != nil {
+	// The parent's membership is checked whether or not the key exists
+	// here: on a cluster this server's copy of the tree may not have a
+	// delete through another server yet, so a lock on the namespace's
+	// members sends the PUT to net/http, whose consistent read decides.
+	if s.locks.Sync(context.Background()) != nil || s.locks.Confirm(p, false, true, nil) != nil {
 		return fastlane.PutResult{}, false
 	}
 	ops := s.ops
