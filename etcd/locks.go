@@ -268,6 +268,7 @@ func (s *Store) UpdateLocks(ctx context.Context, version int64, puts []verso.Loc
 	ops := []clientv3.Op{clientv3.OpPut(s.k.lockVersion(), "")}
 	for _, p := range puts {
 		if p.Key == "" {
+			revoke(granted)
 			return nil, fmt.Errorf("update locks: %w: a record without a key", verso.ErrInvalidOp)
 		}
 		var opts []clientv3.OpOption
@@ -296,7 +297,10 @@ func (s *Store) UpdateLocks(ctx context.Context, version int64, puts []verso.Loc
 		revoke(granted)
 		return nil, fmt.Errorf("update locks: %w: a lock is more than etcd takes in one request (its --max-request-bytes): %v", verso.ErrTooLarge, err)
 	case err != nil:
-		revoke(granted)
+		// The transaction may have applied although the answer was lost
+		// (a timeout): a refreshed lock would then be bound to these
+		// leases, and revoking them would end it. They lapse by
+		// themselves a second after their TTL if unused.
 		return nil, fmt.Errorf("update locks: %w", err)
 	}
 	if !resp.Succeeded {
