@@ -90,6 +90,11 @@ func (s *Server) refreshLock(w http.ResponseWriter, r *http.Request, p verso.Pat
 	if err != nil {
 		return errorf(http.StatusBadRequest, "malformed If header: %v", err)
 	}
+	// One sync for the whole If header, however many tokens it names:
+	// then each is looked up in this server's copy.
+	if err := s.locks.Sync(r.Context()); err != nil {
+		return err
+	}
 	for _, tok := range ifh.Tokens() {
 		old, ok := s.locks.Lookup(r.Context(), tok)
 		if !ok || !old.Covers(p) {

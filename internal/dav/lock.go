@@ -75,7 +75,8 @@ type Locks interface {
 	// otherwise, or if the token names no live lock, the answer is
 	// ErrNoSuchLock.
 	Unlock(ctx context.Context, p verso.Path, token string) error
-	// Lookup returns the live lock named by token.
+	// Lookup returns the live lock named by token, as of the last Sync
+	// (call Sync first to see locks taken through other servers).
 	Lookup(ctx context.Context, token string) (Lock, bool)
 	// Sync makes Covering, Below and Confirm hold every lock change made,
 	// through any server, before Sync was called.

@@ -218,17 +218,12 @@ func (m *SharedLocks) RemoveSubtree(ctx context.Context, p verso.Path) error {
 	})
 }
 
-// Lookup returns the live lock named by token; one this server has not
-// seen yet is looked for again in a synced table.
-func (m *SharedLocks) Lookup(ctx context.Context, token string) (Lock, bool) {
+// Lookup returns the live lock named by token in this server's copy of
+// the table: a caller that must see locks taken through other servers
+// calls Sync first, once, however many tokens it looks up (a refresh may
+// name thousands in one If header).
+func (m *SharedLocks) Lookup(_ context.Context, token string) (Lock, bool) {
 	if l, ok := m.current()[token]; ok {
-		return *l, true
-	}
-	v, err := m.table.SyncLocks(ctx)
-	if err != nil {
-		return Lock{}, false
-	}
-	if l, ok := m.live(v, m.now())[token]; ok {
 		return *l, true
 	}
 	return Lock{}, false
