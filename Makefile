@@ -58,7 +58,7 @@ FUZZ_TARGETS = \
 	svn:FuzzParseDocument svn:FuzzParseURI svn:FuzzReport \
 	svn:FuzzSkel svn:FuzzPropertyUpdate \
 	internal/svndiff:FuzzSvndiff internal/svndump:FuzzLoad \
-	internal/codec:FuzzDecodeCommitFast
+	internal/codec:FuzzDecodeCommitFast internal/codec:FuzzEncodeCommitFast
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
