@@ -6,13 +6,20 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/auth"
+	"github.com/verso-config/verso/etcd"
+	"github.com/verso-config/verso/etcd/etcdtest"
+	"github.com/verso-config/verso/server"
 )
 
 // seedCluster commits /team and /team/k through the first server's store
@@ -232,5 +239,66 @@ func TestSVN_MergeChecksLocksAcrossServers(t *testing.T) {
 	}
 	if e := entryOf(t, a, "/team/k"); string(e.Value) != "v2\n" {
 		t.Errorf("/team/k after the MERGE = %q", e.Value)
+	}
+}
+
+// countingStore is an etcd store that counts its lock table's syncs (each
+// a quorum read of etcd).
+type countingStore struct {
+	*etcd.Store
+	syncs atomic.Int64
+}
+
+func (c *countingStore) SyncLocks(ctx context.Context) (*verso.LockView, error) {
+	c.syncs.Add(1)
+	return c.Store.SyncLocks(ctx)
+}
+
+// TestLocks_RefreshSyncsOnce: a refresh LOCK syncs the shared lock table
+// once for its whole If header, however many tokens it names; the tokens
+// a server has not seen must not each cost a quorum read of etcd.
+func TestLocks_RefreshSyncsOnce(t *testing.T) {
+	endpoints := etcdEndpoints
+	if endpoints == nil {
+		endpoints = etcdtest.Start(t)
+	}
+	prefix := fmt.Sprintf("/verso-server-test/cluster-%d/", etcdPrefixes.Add(1))
+	users, rules := accessFiles(t)
+	a, err := auth.New(&auth.Options{Users: users, Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	st, err := etcd.Open(ctx, &etcd.Options{Endpoints: endpoints, Prefix: prefix, MaxTxnOps: etcdtest.MaxTxnOps})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: st}
+	hs := httptest.NewServer(server.New(cs, &server.Options{Auth: a}))
+	t.Cleanup(func() {
+		hs.Close()
+		st.Close()
+	})
+	ts := &testServer{Server: hs, store: st}
+	seedCluster(t, []*testServer{ts}, "/team/k")
+
+	code, body, h := ts.as(t, "alice", "LOCK", "/config/team/k", lockBody, "Timeout", "Second-600")
+	tok := h.Get("Lock-Token")
+	if code != 200 || tok == "" {
+		t.Fatalf("LOCK = %d %q\n%s", code, tok, body)
+	}
+	var ih strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&ih, "(<opaquelocktoken:not-ours-%d>) ", i)
+	}
+	ih.WriteString("(" + tok + ")")
+	before := cs.syncs.Load()
+	code, body, _ = ts.as(t, "alice", "LOCK", "/config/team/k", "", "If", ih.String(), "Timeout", "Second-900")
+	if code != 200 {
+		t.Fatalf("refresh with 501 tokens = %d, want 200\n%s", code, body)
+	}
+	if n := cs.syncs.Load() - before; n > 2 {
+		t.Errorf("a refresh naming 501 tokens synced the lock table %d times, want at most 2", n)
 	}
 }
