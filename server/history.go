@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -118,7 +119,7 @@ func describeDiff(d verso.Difference, from, to verso.Revision) diffChangeJSON {
 		c.Status, c.Kind, oldV = "deleted", d.Old.Kind, d.Old.Value
 	default:
 		c.Status, c.Kind, oldV, newV = "modified", d.New.Kind, d.Old.Value, d.New.Value
-		c.Props = !propsEqual(d.Old.Props, d.New.Props)
+		c.Props = !maps.Equal(d.Old.Props, d.New.Props)
 	}
 	if c.Kind == verso.KindNamespace {
 		return c
@@ -137,18 +138,6 @@ func describeDiff(d verso.Difference, from, to verso.Revision) diffChangeJSON {
 		c.New = summarize(newV)
 	}
 	return c
-}
-
-func propsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // isText reports whether a value can be shown as a line diff.

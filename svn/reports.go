@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -417,7 +418,7 @@ func (h *Handler) mods(ctx context.Context, c *verso.Commit, ch verso.Change, fr
 		if before, err = svnfs.GetOrNil(ctx, h.store, from, fromRev); err != nil {
 			return false, false, err
 		}
-		return text, !svnfs.EqualProps(svnfs.Props(before), svnfs.Props(now)), nil
+		return text, !maps.Equal(svnfs.Props(before), svnfs.Props(now)), nil
 	}
 	if from != "" {
 		if before, err = svnfs.GetOrNil(ctx, h.store, from, fromRev); err != nil {
@@ -438,7 +439,7 @@ func (h *Handler) mods(ctx context.Context, c *verso.Commit, ch verso.Change, fr
 	if before == nil {
 		return file, len(svnfs.Props(now)) > 0, nil
 	}
-	return file && string(before.Value) != string(now.Value), !svnfs.EqualProps(svnfs.Props(before), svnfs.Props(now)), nil
+	return file && string(before.Value) != string(now.Value), !maps.Equal(svnfs.Props(before), svnfs.Props(now)), nil
 }
 
 // ancestorIn returns the value of the nearest ancestor of p (not p

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 
@@ -163,7 +164,7 @@ func dumpRevision(ctx context.Context, store verso.Store, w *bufio.Writer, rev v
 		h = append(h, [2]string{"Node-action", action})
 		var props, text []byte
 		hasText := false
-		if before == nil || !svnfs.EqualProps(svnfs.Props(before), svnfs.Props(e)) {
+		if before == nil || !maps.Equal(svnfs.Props(before), svnfs.Props(e)) {
 			if !(before == nil && len(svnfs.Props(e)) == 0 && action == "change") {
 				props = entryProps(e)
 			}

@@ -122,16 +122,3 @@ func XMLText(s string) string {
 	xml.EscapeText(&b, []byte(s))
 	return b.String()
 }
-
-// EqualProps reports whether a and b hold the same properties.
-func EqualProps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
