@@ -7,7 +7,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,10 +15,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
-	"github.com/verso-config/verso/auth"
 	"github.com/verso-config/verso/etcd"
-	"github.com/verso-config/verso/etcd/etcdtest"
-	"github.com/verso-config/verso/server"
 )
 
 // seedCluster commits /team and /team/k through the first server's store
@@ -258,30 +254,13 @@ func (c *countingStore) SyncLocks(ctx context.Context) (*verso.LockView, error) 
 // once for its whole If header, however many tokens it names; the tokens
 // a server has not seen must not each cost a quorum read of etcd.
 func TestLocks_RefreshSyncsOnce(t *testing.T) {
-	endpoints := etcdEndpoints
-	if endpoints == nil {
-		endpoints = etcdtest.Start(t)
-	}
-	prefix := fmt.Sprintf("/verso-server-test/cluster-%d/", etcdPrefixes.Add(1))
-	users, rules := accessFiles(t)
-	a, err := auth.New(&auth.Options{Users: users, Rules: rules})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	st, err := etcd.Open(ctx, &etcd.Options{Endpoints: endpoints, Prefix: prefix, MaxTxnOps: etcdtest.MaxTxnOps})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := &countingStore{Store: st}
-	hs := httptest.NewServer(server.New(cs, &server.Options{Auth: a}))
-	t.Cleanup(func() {
-		hs.Close()
-		st.Close()
+	var cs *countingStore
+	servers, _, _ := newWrappedClusterServers(t, 1, func(st *etcd.Store) verso.Store {
+		cs = &countingStore{Store: st}
+		return cs
 	})
-	ts := &testServer{Server: hs, store: st}
-	seedCluster(t, []*testServer{ts}, "/team/k")
+	ts := servers[0]
+	seedCluster(t, servers, "/team/k")
 
 	code, body, h := ts.as(t, "alice", "LOCK", "/config/team/k", lockBody, "Timeout", "Second-600")
 	tok := h.Get("Lock-Token")

@@ -55,6 +55,13 @@ func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // own), with the access files, and a round-robin proxy in front of them.
 func newClusterServers(t *testing.T, n int) ([]*testServer, *roundRobin, *httptest.Server) {
 	t.Helper()
+	return newWrappedClusterServers(t, n, nil)
+}
+
+// newWrappedClusterServers is newClusterServers with each server serving
+// wrap(store) instead of the store itself (nil: the store).
+func newWrappedClusterServers(t *testing.T, n int, wrap func(*etcd.Store) verso.Store) ([]*testServer, *roundRobin, *httptest.Server) {
+	t.Helper()
 	endpoints := etcdEndpoints
 	if endpoints == nil {
 		endpoints = etcdtest.Start(t)
@@ -74,7 +81,11 @@ func newClusterServers(t *testing.T, n int) ([]*testServer, *roundRobin, *httpte
 		if err != nil {
 			t.Fatalf("open etcd store: %v", err)
 		}
-		hs := httptest.NewServer(server.New(st, &server.Options{Auth: a}))
+		var served verso.Store = st
+		if wrap != nil {
+			served = wrap(st)
+		}
+		hs := httptest.NewServer(server.New(served, &server.Options{Auth: a}))
 		t.Cleanup(func() {
 			hs.Close()
 			st.Close()

@@ -20,13 +20,19 @@ import (
 // wakes every long-poll, and long-polls are answered "ok".
 func newTestHub(t *testing.T) (*Hub, verso.Store) {
 	t.Helper()
+	return newTestHubBeat(t, 50*time.Millisecond)
+}
+
+// newTestHubBeat is newTestHub with the given heartbeat.
+func newTestHubBeat(t *testing.T, heartbeat time.Duration) (*Hub, verso.Store) {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := NewHub(Config{
 		Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Buffer: 4, Heartbeat: 50 * time.Millisecond,
+		Buffer: 4, Heartbeat: heartbeat,
 		Event: func(context.Context, string, verso.Path, bool, *verso.Commit) ([]byte, error) {
 			return []byte("event\n\n"), nil
 		},
@@ -115,21 +121,7 @@ func TestHub_PollViewsAreLetGo(t *testing.T) {
 // can divide (here 5 ns) still runs the sweep, on a floor of a
 // millisecond, rather than ending the process with a zero-length ticker.
 func TestHub_TinyHeartbeat(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	h := NewHub(Config{
-		Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Buffer: 4, Heartbeat: 5 * time.Nanosecond,
-		Event: func(context.Context, string, verso.Path, bool, *verso.Commit) ([]byte, error) {
-			return []byte("event\n\n"), nil
-		},
-		Wakes:  func(string, verso.Path, *verso.Commit) bool { return true },
-		Answer: func(v *PollView) *Response { return NewResponse(false) },
-	})
-	defer h.Close()
+	h, _ := newTestHubBeat(t, 5*time.Nanosecond)
 	sub, _, err := h.Subscribe(context.Background(), verso.Root) // starts the hub
 	if err != nil {
 		t.Fatal(err)
