@@ -37,11 +37,7 @@ func lockTokens(r *http.Request) ([]string, error) {
 // table cannot be read.
 //
 // Each operation is checked as the WebDAV method that makes the same
-// change: put as PUT (the key, and its parent's membership when the key is
-// new), mkcol as MKCOL (membership), delete as DELETE (the subtree and
-// membership), copy as COPY (the destination's subtree and membership),
-// move as MOVE (the same, for the source and the destination), props as
-// PROPPATCH (the path); a check changes nothing.
+// change (dav.OpScopes, the rules svn commits go by too).
 //
 // On a cluster the lock table is synced first, as the fast lane's PUT
 // does: these writes plan against this server's copy of the tree
@@ -64,28 +60,24 @@ func (s *Server) confirmOps(r *http.Request, ops []verso.Op) (int, error) {
 		return -1, nil // no lock at all: nothing to check, whatever the ops
 	}
 	for i, op := range ops {
-		var err error
-		switch op.Kind {
-		case verso.OpCheck:
-		case verso.OpPut:
-			err = s.confirmPut(r, op, tokens)
-		case verso.OpMkcol:
-			err = s.confirmWrite(r, op, lockWrite{path: op.Path, membership: true}, tokens)
-		case verso.OpProps:
-			err = s.confirmWrite(r, op, lockWrite{path: op.Path}, tokens)
-		case verso.OpMove:
-			err = s.confirmWrite(r, op, lockWrite{path: op.From, subtree: true, membership: true}, tokens)
-			if err == nil {
-				err = s.confirmWrite(r, op, lockWrite{path: op.Path, subtree: true, membership: true}, tokens)
-			}
-		default: // delete, copy, and whatever else may change a tree
-			err = s.confirmWrite(r, op, lockWrite{path: op.Path, subtree: true, membership: true}, tokens)
-		}
-		if err != nil {
+		if err := s.confirmOp(r, op, tokens); err != nil {
 			return i, err
 		}
 	}
 	return -1, nil
+}
+
+// confirmOp checks the locks on what op changes (dav.OpScopes).
+func (s *Server) confirmOp(r *http.Request, op verso.Op, tokens []string) error {
+	if op.Kind == verso.OpPut {
+		return s.confirmPut(r, op, tokens)
+	}
+	for _, sc := range dav.OpScopes(op, false) {
+		if err := s.confirmWrite(r, op, lockWrite{path: sc.Path, subtree: sc.Subtree, membership: sc.Membership}, tokens); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // confirmPut checks a put: the key, and its parent's membership if the key

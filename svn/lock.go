@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/dav"
 	"github.com/verso-config/verso/internal/svnfs"
 )
 
@@ -37,32 +38,8 @@ type Locks interface {
 	Held(p verso.Path, below bool) []HeldLock
 }
 
-// LockScope is what one change writes, as locks see it: Path; with
-// Subtree, everything below it too; with Membership, the members of Path's
-// parent (a path added or removed).
-type LockScope struct {
-	Path                verso.Path
-	Subtree, Membership bool
-}
-
-// opLocks returns what op writes (isNew: it makes its path), the rules
-// both the check of each change and the check at MERGE go by: a put or a
-// property change writes its path, and a new path's parent's membership;
-// a new directory, that membership; a delete, copy or move, the subtree
-// at its path and that membership, and a move its source's too.
-func opLocks(op verso.Op, isNew bool) []LockScope {
-	switch op.Kind {
-	case verso.OpPut, verso.OpProps:
-		return []LockScope{{Path: op.Path, Membership: isNew}}
-	case verso.OpMkcol:
-		return []LockScope{{Path: op.Path, Membership: true}}
-	case verso.OpDelete, verso.OpCopy:
-		return []LockScope{{Path: op.Path, Subtree: true, Membership: true}}
-	case verso.OpMove:
-		return []LockScope{{Path: op.Path, Subtree: true, Membership: true}, {Path: op.From, Subtree: true, Membership: true}}
-	}
-	return nil
-}
+// LockScope is what one change writes, as locks see it (dav.Scope).
+type LockScope = dav.Scope
 
 // HeldLock is one lock Locks.Held reports.
 type HeldLock struct {
@@ -198,7 +175,7 @@ func (h *Handler) confirmLocks(r *http.Request, t *txn, op verso.Op, isNew bool)
 	if h.o.Locks == nil {
 		return nil, nil
 	}
-	if err := h.lockError(h.o.Locks.Confirm(r.Context(), opLocks(op, isNew), append(ifTokens(r), t.tokens...))); err != nil {
+	if err := h.lockError(h.o.Locks.Confirm(r.Context(), dav.OpScopes(op, isNew), append(ifTokens(r), t.tokens...))); err != nil {
 		return nil, err
 	}
 	return ifTokens(r), nil
@@ -213,7 +190,7 @@ func (h *Handler) mergeConfirmLocks(ctx context.Context, t *txn, tokens []string
 	}
 	var scopes []LockScope
 	for _, op := range t.ops {
-		scopes = append(scopes, opLocks(op, t.added[op.Path])...)
+		scopes = append(scopes, dav.OpScopes(op, t.added[op.Path])...)
 	}
 	return h.lockError(h.o.Locks.Confirm(ctx, scopes, append(tokens, t.tokens...)))
 }

@@ -395,3 +395,33 @@ func ActiveLockXML(l Lock, rootHref string, now time.Time) string {
 	b.WriteString("</D:href></D:lockroot></D:activelock>")
 	return b.String()
 }
+
+// Scope is what one write changes, as locks see it (Confirm's arguments):
+// Path; with Subtree, everything below it too; with Membership, the
+// members of Path's parent (a path added or removed).
+type Scope struct {
+	Path                verso.Path
+	Subtree, Membership bool
+}
+
+// OpScopes returns what op changes (isNew: it makes its path), by the
+// rules of the WebDAV method that makes the same change: a put or a
+// property change (PUT, PROPPATCH) its path, and a new path's parent's
+// membership; a new namespace (MKCOL) that membership; a delete, copy or
+// move (DELETE, COPY, MOVE) the subtree at its path and that membership,
+// and a move its source's too, first. A check changes nothing. Every
+// surface that commits operations (svn commits, the JSON API) goes by it.
+func OpScopes(op verso.Op, isNew bool) []Scope {
+	switch op.Kind {
+	case verso.OpPut, verso.OpProps:
+		return []Scope{{Path: op.Path, Membership: isNew}}
+	case verso.OpMkcol:
+		return []Scope{{Path: op.Path, Membership: true}}
+	case verso.OpCheck:
+		return nil
+	case verso.OpMove:
+		return []Scope{{Path: op.From, Subtree: true, Membership: true}, {Path: op.Path, Subtree: true, Membership: true}}
+	default: // delete, copy, and whatever else may change a tree
+		return []Scope{{Path: op.Path, Subtree: true, Membership: true}}
+	}
+}
