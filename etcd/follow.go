@@ -63,10 +63,6 @@ func (s *Store) publish(snap *snapshot) bool {
 		return false
 	}
 	s.snap.Store(snap)
-	s.mu.Lock()
-	close(s.changeCh)
-	s.changeCh = make(chan struct{})
-	s.mu.Unlock()
 	return true
 }
 
@@ -94,29 +90,10 @@ func (s *Store) waitFor(ctx context.Context, ok func(*snapshot) bool) (*snapshot
 // waitUntil is waitFor; the committer, which finishes its work after Close,
 // waits with stopOnClose false.
 func (s *Store) waitUntil(ctx context.Context, stopOnClose bool, ok func(*snapshot) bool) (*snapshot, error) {
-	closeCh := s.closeCh
 	if !stopOnClose {
-		closeCh = nil
+		return s.snap.wait(ctx, nil, nil, ok)
 	}
-	for {
-		if stopOnClose && s.queue.Closed() {
-			return nil, verso.ErrClosed
-		}
-		s.mu.Lock()
-		ch := s.changeCh
-		s.mu.Unlock()
-		snap := s.snap.Load()
-		if ok(snap) {
-			return snap, nil
-		}
-		select {
-		case <-ch:
-		case <-closeCh:
-			return nil, verso.ErrClosed
-		case <-ctx.Done():
-			return snap, ctx.Err()
-		}
-	}
+	return s.snap.wait(ctx, s.queue.Closed, s.closeCh, ok)
 }
 
 // watchLoop follows every change under the prefix, from the etcd revision

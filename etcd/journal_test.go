@@ -16,9 +16,7 @@ func TestJournal(t *testing.T) {
 	prefix := newPrefix()
 	a, b := mustOpen(t, &Options{Prefix: prefix}), mustOpen(t, &Options{Prefix: prefix})
 	ctx := t.Context()
-	b.mu.Lock()
-	changed := b.changeCh // closed when b publishes a new snapshot
-	b.mu.Unlock()
+	changed := b.snap.changed() // closed when b publishes a new snapshot
 	id, err := a.OpenJournal(ctx, time.Hour)
 	if err != nil {
 		t.Fatal(err)

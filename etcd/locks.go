@@ -73,8 +73,6 @@ func (s *Store) publishLocks(st *lockState) {
 		return
 	}
 	s.lockSt.Store(st)
-	close(s.lockCh)
-	s.lockCh = make(chan struct{})
 }
 
 // waitLocks blocks until ok holds for the table in memory and returns it.
@@ -83,9 +81,13 @@ func (s *Store) publishLocks(st *lockState) {
 func (s *Store) waitLocks(ctx context.Context, ok func(*lockState) bool) (*lockState, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	st, err := s.waitLocksUntil(wctx, ok)
-	if err == nil || errors.Is(err, verso.ErrClosed) || ctx.Err() != nil {
+	st, err := s.lockSt.wait(wctx, nil, s.closeCh, ok)
+	if err == nil || errors.Is(err, verso.ErrClosed) {
 		return st, err
+	}
+	err = fmt.Errorf("wait for the lock table: %w", err)
+	if ctx.Err() != nil {
+		return nil, err
 	}
 	lctx, lcancel := context.WithTimeout(ctx, s.timeout)
 	defer lcancel()
@@ -98,25 +100,6 @@ func (s *Store) waitLocks(ctx context.Context, ok func(*lockState) bool) (*lockS
 		return st, nil
 	}
 	return nil, err
-}
-
-func (s *Store) waitLocksUntil(ctx context.Context, ok func(*lockState) bool) (*lockState, error) {
-	for {
-		s.lockMu.Lock()
-		ch := s.lockCh
-		s.lockMu.Unlock()
-		st := s.lockSt.Load()
-		if ok(st) {
-			return st, nil
-		}
-		select {
-		case <-ch:
-		case <-s.closeCh:
-			return nil, verso.ErrClosed
-		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for the lock table: %w", ctx.Err())
-		}
-	}
 }
 
 // lockLoop follows the table's changes, from the etcd revision after the

@@ -17,9 +17,7 @@ func TestLockTable(t *testing.T) {
 	prefix := newPrefix()
 	a, b := mustOpen(t, &Options{Prefix: prefix}), mustOpen(t, &Options{Prefix: prefix})
 	ctx := t.Context()
-	b.mu.Lock()
-	changed := b.changeCh // closed when b publishes a new snapshot of the tree
-	b.mu.Unlock()
+	changed := b.snap.changed() // closed when b publishes a new snapshot of the tree
 
 	v0 := a.Locks()
 	if v0.Version != 0 || len(v0.Records) != 0 {

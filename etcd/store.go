@@ -83,7 +83,7 @@ type Store struct {
 	maxBytes int
 
 	// snap is the newest state this process knows; see snapshot.
-	snap atomic.Pointer[snapshot]
+	snap watched[snapshot]
 	// start is the start of history as this process knows it (the start
 	// key, followed by the watch and read with every read of history): it
 	// only grows. Reads answered from memory check it.
@@ -96,9 +96,7 @@ type Store struct {
 	// their trees.
 	applyMu sync.Mutex
 
-	mu       sync.Mutex    // guards changeCh
-	changeCh chan struct{} // closed and replaced when a snapshot is published
-	closeCh  chan struct{} // closed by Close, ends Wait
+	closeCh chan struct{} // closed by Close, ends Wait
 
 	ctx    context.Context // ends when the store closes (after commits)
 	cancel context.CancelFunc
@@ -108,12 +106,9 @@ type Store struct {
 	watchDone chan struct{}            // closed when the watcher exits
 
 	// lockSt is the lock table as this process knows it (locks.go),
-	// published under lockMu, which also guards lockCh (closed and
-	// replaced with each change); lockDone is closed when its watch
-	// exits.
-	lockSt   atomic.Pointer[lockState]
+	// published under lockMu; lockDone is closed when its watch exits.
+	lockSt   watched[lockState]
 	lockMu   sync.Mutex
-	lockCh   chan struct{}
 	lockDone chan struct{}
 	// lockHold, if set (by tests), holds the changes the lock table's
 	// watch delivers until the channel is closed.
@@ -190,14 +185,12 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		maxBatch:  o.MaxBatch,
 		maxOps:    o.MaxTxnOps,
 		maxBytes:  o.MaxTxnBytes,
-		changeCh:  make(chan struct{}),
 		closeCh:   make(chan struct{}),
 		ctx:       sctx,
 		cancel:    cancel,
 		queue:     commitq.New[*request](o.MaxBatch),
 		done:      make(chan struct{}),
 		watchDone: make(chan struct{}),
-		lockCh:    make(chan struct{}),
 		lockDone:  make(chan struct{}),
 
 		pruneBudget: pruneBudget,
@@ -230,9 +223,7 @@ func (s *Store) Close() error {
 	if !s.queue.Stop() {
 		return verso.ErrClosed
 	}
-	s.mu.Lock()
 	close(s.closeCh)
-	s.mu.Unlock()
 
 	s.queue.Drain()
 	<-s.done
