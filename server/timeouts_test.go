@@ -169,41 +169,77 @@ func TestLimits_StalledBodies(t *testing.T) {
 	}{{netHTTP, 0}, {netHTTP, maxConns}, {loops, maxConns}} {
 		t.Run(fmt.Sprintf("%v, max-conns %d", tc.ln, tc.maxConns), func(t *testing.T) {
 			addr := startTimed(t, tc.ln, 10*time.Second, opts, tc.maxConns)
-			ctx, stop := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			for range stalled {
-				wg.Add(1)
-				go func() { // one stalled body, sent again whenever it is cut
-					defer wg.Done()
-					for ctx.Err() == nil {
-						c, err := net.Dial("tcp", addr)
-						if err != nil {
-							time.Sleep(10 * time.Millisecond)
-							continue
-						}
-						fmt.Fprintf(c, "PROPFIND /config/ HTTP/1.1\r\nHost: x\r\nDepth: 1\r\nContent-Length: 100\r\n\r\n<")
-						go func() { <-ctx.Done(); c.Close() }()
-						io.Copy(io.Discard, c)
-						c.Close()
-					}
-				}()
-			}
+			stop := stallBodies(addr, stalled)
 			time.Sleep(time.Second) // let the stalled bodies fill the caps
 
-			cl := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 3 * time.Second}
-			for i := range 5 {
-				resp, err := cl.Get("http://" + addr + "/config/")
+			answeredGETs(t, addr, 5, fmt.Sprintf("among %d stalled bodies", stalled))
+			stop()
+		})
+	}
+}
+
+// stallBodies keeps n connections to addr open, each sending the head of a
+// PROPFIND and one byte of its body of 100, and each opened again whenever
+// the server ends it, until the function it returns is called; that
+// function returns once they are all closed.
+func stallBodies(addr string, n int) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				c, err := net.Dial("tcp", addr)
 				if err != nil {
-					t.Errorf("GET %d among %d stalled bodies: %v", i, stalled, err)
+					time.Sleep(10 * time.Millisecond)
 					continue
 				}
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					t.Errorf("GET %d among %d stalled bodies = %d, want 200", i, stalled, resp.StatusCode)
-				}
+				fmt.Fprintf(c, "PROPFIND /config/ HTTP/1.1\r\nHost: x\r\nDepth: 1\r\nContent-Length: 100\r\n\r\n<")
+				go func() { <-ctx.Done(); c.Close() }()
+				io.Copy(io.Discard, c)
+				c.Close()
 			}
-			stop()
-			wg.Wait()
+		}()
+	}
+	return func() { cancel(); wg.Wait() }
+}
+
+// TestLimits_WaitedForRoom: a connection that waits for room under the
+// connection cap is safe from eviction for the grace from when it gets in,
+// not from when it arrived. At a cap of one, each GET waits for the
+// stalled body holding the place to be closed, whose client comes back at
+// once: the GET must still be answered, on every lane (the fast lane
+// tells the cap what a connection is doing later than net/http does, so
+// it needs the whole grace).
+func TestLimits_WaitedForRoom(t *testing.T) {
+	opts := &server.Options{BodyTimeout: 10 * time.Second, BodyGrace: 5 * time.Second}
+	for _, ln := range []lane{netHTTP, loops, goroutines} {
+		t.Run(ln.String(), func(t *testing.T) {
+			addr := startTimed(t, ln, 10*time.Second, opts, 1)
+			stop := stallBodies(addr, 1)
+			defer stop()
+			time.Sleep(100 * time.Millisecond) // let the stalled body in first
+			answeredGETs(t, addr, 5, "behind a stalled body at a cap of one connection")
 		})
+	}
+}
+
+// answeredGETs sends n GETs of /config/ to addr, each on a connection of
+// its own, and fails t for each not answered 200 within 3s; during says
+// what else is going on.
+func answeredGETs(t *testing.T, addr string, n int, during string) {
+	t.Helper()
+	cl := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 3 * time.Second}
+	for i := range n {
+		resp, err := cl.Get("http://" + addr + "/config/")
+		if err != nil {
+			t.Errorf("GET %d %s: %v", i, during, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %d %s = %d, want 200", i, during, resp.StatusCode)
+		}
 	}
 }

@@ -60,8 +60,9 @@ func NewListener(ln net.Listener, max int, m *Metrics) *Listener {
 	}
 }
 
-// evictGrace is how long a connection is safe from eviction after it was
-// accepted or became idle.
+// evictGrace is how long a connection is safe from eviction after it got
+// in (Accept returned it, having waited for room if it had to) or became
+// idle.
 const evictGrace = 200 * time.Millisecond
 
 // limitedConn is a connection counted by a Listener.
@@ -119,7 +120,6 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc := &limitedConn{Conn: c, l: l, evictable: true, since: time.Now()}
 	for l.max > 0 {
 		l.mu.Lock()
 		if len(l.conns) < l.max {
@@ -150,6 +150,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, net.ErrClosed
 		}
 	}
+	// Its grace runs from now, when it gets in, not from its arrival: one
+	// that waited for room is not to be the oldest at once, and cut before
+	// the server has even read its request.
+	lc := &limitedConn{Conn: c, l: l, evictable: true, since: time.Now()}
 	l.mu.Lock()
 	l.conns[lc] = lc
 	l.mu.Unlock()
