@@ -237,36 +237,41 @@ func (s *Store) nearMapEnd(tx *bbolt.Tx, extra int) bool {
 }
 
 // init creates the buckets of a new file and checks the buckets and the
-// format of an existing one.
+// format of an existing one. It writes nothing to an existing file: a
+// missing bucket or format there is damage, not something to create, and
+// a write would rewrite the pages on its way, damaged ones too.
 func (s *Store) init() error {
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		if k, _ := tx.Cursor().First(); k != nil {
-			// Not a new file: a missing bucket is damage, not something
-			// to create empty.
-			for _, name := range allBuckets {
-				if tx.Bucket(name) == nil {
-					return fmt.Errorf("bucket %q is missing: %w", name, errCorrupt)
-				}
-			}
+	fresh := false
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if k, _ := tx.Cursor().First(); k == nil {
+			fresh = true
+			return nil
 		}
 		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("bucket %q is missing: %w", name, errCorrupt)
+			}
+		}
+		if v := tx.Bucket(bucketMeta).Get(keyFormat); len(v) != 8 || decodeRev(v) != formatVersion {
+			return fmt.Errorf("data file format %x is not %d: %w", v, formatVersion, errCorrupt)
+		}
+		return nil
+	})
+	if err != nil || !fresh {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucket(name); err != nil {
 				return fmt.Errorf("create bucket %q: %w", name, err)
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keyFormat); v != nil {
-			if len(v) != 8 || decodeRev(v) != formatVersion {
-				return fmt.Errorf("data file format %x is not %d: %w", v, formatVersion, errCorrupt)
-			}
-			return nil
-		}
 		if err := meta.Put(keyFormat, revKey(formatVersion)); err != nil {
 			return fmt.Errorf("put format: %w", err)
 		}
 		return meta.Put(keyHead, revKey(0))
 	})
-	return err
 }
 
 // readHead returns the head revision recorded in tx.

@@ -334,6 +334,40 @@ func TestOpen_TreeCycle(t *testing.T) {
 	}
 }
 
+// TestOpen_MissingFormat opens a file whose meta bucket lost its format
+// key. Only a new, empty file is given one: on any other the key's
+// absence is damage, and Open refuses the file without writing to it (a
+// write would rewrite the damaged page, whose sizes may say gigabytes).
+func TestOpen_MissingFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, s, put("/k", "v"))
+	s.Close()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyFormat) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before := mustRead(t, path)
+	s, err = Open(path, nil)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a file without its format key succeeded")
+	}
+	if !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "format") || !strings.Contains(err.Error(), path) {
+		t.Errorf("Open = %v, want the missing format reported as damage, naming %s", err, path)
+	}
+	if !bytes.Equal(mustRead(t, path), before) {
+		t.Error("Open of a damaged file wrote to it")
+	}
+}
+
 // TestCheckFile_HugeHead checks a file whose head revision says a number
 // no loop could count up to: the missing commit records are one range.
 func TestCheckFile_HugeHead(t *testing.T) {
