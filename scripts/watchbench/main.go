@@ -3,11 +3,23 @@
 // the hosts of a fleet would be, half server-sent event streams and half
 // long-polls; and, side by side in the same run, N etcd watchers on one
 // etcd member, each on its own gRPC connection. For each N it prints how
-// long connecting took, the server's memory per idle watcher, how long one
-// commit took to reach every watcher (p50, p99, max) and the CPU time the
-// server spent meanwhile per watcher, and, for verso, the
-// rate of durable PUTs and a plain GET's p99 with no watcher and with N
-// connected.
+// long connecting took, the server's memory per idle watcher, and how
+// long one commit took to reach every watcher (p50, p99, max), twice:
+//
+//   - reads held: the watchers' sockets are out of the client's poller
+//     and nobody reads until the server has sent the change to every
+//     watcher, as if each were a host of its own; the times are when the
+//     server sent each watcher its change, stamped by the kernel in a
+//     capture on the loopback interface (needs CAP_NET_RAW). etcd's
+//     connections belong to its gRPC client, which reads them all the
+//     time: they cannot be held, and its times are from the capture
+//     while its watchers read as it comes.
+//   - read as it comes: every watcher reads at once, on the same two
+//     cores as the server; the times are when each read its change.
+//
+// With each, the CPU time the server spent per watcher, and, for verso,
+// the rate of durable PUTs and a plain GET's p99 with no watcher and with
+// N connected.
 //
 //	go run ./scripts/watchbench -n 1000,4000,10000,16000
 //
@@ -29,6 +41,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +74,7 @@ func main() {
 	etcdBin := flag.String("etcd", "etcd", "etcd binary to compare with (\"\" to skip)")
 	sources := flag.Int("sources", 16, "loopback source addresses to spread client connections over (127.0.0.2, ...)")
 	limit := flag.Duration("timeout", 15*time.Minute, "bound on the whole run")
+	verbose = flag.Bool("v", false, "print the quantiles of each delivery for streams and long-polls apart")
 	flag.Parse()
 	nSources = *sources
 	time.AfterFunc(*limit, func() { log.Fatalf("watchbench: still running after %v", *limit) })
@@ -102,17 +116,25 @@ type row struct {
 	// loopback work for its writes included) from the PUT until every
 	// watcher had it, per watcher: unlike the delivery times, it hardly
 	// grows with other load on the machine.
-	cpuPer        time.Duration // etcd: to 10 ms over all its watchers
-	p50, p99, max time.Duration
-	putAlone      float64 // durable PUTs per second, no watcher
-	putWith       float64 // the same with the watchers connected
-	getAlone      time.Duration
-	getWith       time.Duration // a plain GET's p99
+	cpuPer time.Duration // etcd: to 10 ms over all its watchers
+	// read: one commit, the watchers reading as it comes (their reads'
+	// times); held: another, the watchers' reads held until the server
+	// was done (the arrival times), with the server's CPU per watcher.
+	read, held times
+	heldCPUPer time.Duration
+	putAlone   float64 // durable PUTs per second, no watcher
+	putWith    float64 // the same with the watchers connected
+	getAlone   time.Duration
+	getWith    time.Duration // a plain GET's p99
 }
 
 func printRow(r row) {
-	fmt.Printf("%-5s %6d watchers: connected in %v; %.2f KiB RSS per watcher; one commit reached all in p50 %v, p99 %v, max %v, with %.1f µs of server CPU per watcher",
-		r.system, r.n, r.connect.Round(time.Millisecond), r.rssPer/1024, ms(r.p50), ms(r.p99), ms(r.max), float64(r.cpuPer.Nanoseconds())/1e3)
+	fmt.Printf("%-5s %6d watchers: connected in %v; %.2f KiB RSS per watcher; "+
+		"one commit read by all in p50 %v, p99 %v, max %v, with %v of server CPU per watcher; "+
+		"reads held: sent to all in p50 %v, p99 %v, max %v, with %v",
+		r.system, r.n, r.connect.Round(time.Millisecond), r.rssPer/1024,
+		ms(r.read.p50), ms(r.read.p99), ms(r.read.max), us(r.cpuPer),
+		ms(r.held.p50), ms(r.held.p99), ms(r.held.max), us(r.heldCPUPer))
 	if r.system == "verso" {
 		fmt.Printf("; heap %.2f KiB and %.2f goroutines per watcher; PUT %.0f/s alone, %.0f/s with watchers; GET p99 %v alone, %v with watchers",
 			r.heapPer/1024, r.goroutines, r.putAlone, r.putWith, ms(r.getAlone), ms(r.getWith))
@@ -121,17 +143,23 @@ func printRow(r row) {
 }
 
 func printTable(rows []row) {
-	fmt.Println("| watchers | server | connected in | RSS per idle watcher | one commit to all: p50 / p99 / max | durable PUT/s alone → with watchers | GET p99 alone → with watchers |")
-	fmt.Println("|---:|---|---:|---:|---|---|---|")
+	fmt.Println("| watchers | server | connected in | RSS per idle watcher | one commit, read as it comes: p50 / p99 / max | server CPU per watcher | one commit, sent (verso: reads held) p50 / p99 / max | durable PUT/s alone → with watchers | GET p99 alone → with watchers |")
+	fmt.Println("|---:|---|---:|---:|---|---:|---|---|---|")
 	for _, r := range rows {
 		put, get := "", ""
 		if r.system == "verso" {
 			put = fmt.Sprintf("%.0f → %.0f", r.putAlone, r.putWith)
 			get = fmt.Sprintf("%v → %v", ms(r.getAlone), ms(r.getWith))
 		}
-		fmt.Printf("| %d | %s | %.2f s | %.2f KiB | %v / %v / %v | %s | %s |\n",
-			r.n, r.system, r.connect.Seconds(), r.rssPer/1024, ms(r.p50), ms(r.p99), ms(r.max), put, get)
+		fmt.Printf("| %d | %s | %.2f s | %.2f KiB | %v / %v / %v | %s | %v / %v / %v | %s | %s |\n",
+			r.n, r.system, r.connect.Seconds(), r.rssPer/1024,
+			ms(r.read.p50), ms(r.read.p99), ms(r.read.max), us(r.cpuPer),
+			ms(r.held.p50), ms(r.held.p99), ms(r.held.max), put, get)
 	}
+}
+
+func us(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1e3)
 }
 
 func ms(d time.Duration) string {
@@ -147,17 +175,12 @@ func raiseFileLimit() {
 	}
 }
 
+var verbose *bool
+
 var (
 	nSources int
 	dialSeq  atomic.Uint32
 )
-
-// dial connects to addr from the next loopback source address.
-func dial(ctx context.Context, addr string) (net.Conn, error) {
-	i := dialSeq.Add(1)
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(i%uint32(nSources)/250), byte(2+i%uint32(nSources)%250))}}
-	return d.DialContext(ctx, "tcp", addr)
-}
 
 // serve is the child: a verso server on a bolt file in dir. It prints its
 // address, then answers "mem" on stdin with its memory, until stdin ends.
@@ -351,22 +374,33 @@ func benchVerso(n int) (row, error) {
 		return r, err
 	}
 
-	got := make([]chan time.Time, len(more))
-	for i, w := range more {
-		got[i] = make(chan time.Time, 1)
-		go w.await(got[i])
+	put := func(v string) func() error {
+		return func() error {
+			req, _ := http.NewRequest("PUT", base+"/config/bench/key", strings.NewReader(v))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil
+		}
 	}
-	time.Sleep(300 * time.Millisecond) // let every reader block
-	cpu0 := cpu()
-	t0 := time.Now()
-	req, _ := http.NewRequest("PUT", base+"/config/bench/key", strings.NewReader("1"))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	if r.held, r.heldCPUPer, err = deliver(more, portOf(addr), put("1"), true, cpu); err != nil {
 		return r, err
 	}
-	resp.Body.Close()
-	r.p50, r.p99, r.max, err = collect(t0, got)
-	r.cpuPer = (cpu() - cpu0) / time.Duration(n)
+	// The answered long-polls ask again, past the revision they had.
+	if head, err = headOf(base); err != nil {
+		return r, err
+	}
+	for i := 1; i < len(more); i += 2 {
+		more[i].conn.Close()
+		if more[i], err = dialVerso(addr, true, head); err != nil {
+			return r, err
+		}
+		ws[2+i] = more[i] // to be closed at the end
+	}
+	time.Sleep(2 * time.Second)
+	r.read, r.cpuPer, err = deliver(more, portOf(addr), put("2"), false, cpu)
 	return r, err
 }
 
@@ -395,9 +429,72 @@ func connectAll(n int, open func(i int) (*watcher, error)) ([]*watcher, error) {
 	return ws, first
 }
 
-// collect waits for every watcher's event and returns the quantiles of
-// their delays after t0.
-func collect(t0 time.Time, got []chan time.Time) (p50, p99, max time.Duration, err error) {
+// times are the quantiles of when one commit reached every watcher, after
+// it was sent.
+type times struct{ p50, p99, max time.Duration }
+
+// deliver sends one commit (put) past watchers ws of the server on port,
+// waits until every one has it and returns the quantiles and the server's
+// CPU time per watcher meanwhile.
+//
+// Without hold, every watcher reads at once and the times are those of
+// their reads. With hold, the watchers' sockets are detached (those that
+// can be) and no watcher reads until the server is idle again (its CPU
+// time stops growing); the times are when the server sent each watcher
+// its change, from a capture on the loopback interface.
+func deliver(ws []*watcher, port uint16, put func() error, hold bool, cpu func() time.Duration) (t times, cpuPer time.Duration, err error) {
+	var capt *capture
+	if hold {
+		holdReads()
+		defer releaseReads()
+		for _, w := range ws {
+			if w.sock != nil {
+				if err := w.sock.detach(); err != nil {
+					return t, 0, err
+				}
+			}
+		}
+		if capt, err = startCapture(port); err != nil {
+			return t, 0, err
+		}
+	}
+	got := make([]chan time.Time, len(ws))
+	for i, w := range ws {
+		got[i] = make(chan time.Time, 1)
+		go func() {
+			if at, ok := w.await(); ok {
+				got[i] <- at
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // let every reader block
+	cpu0 := cpu()
+	t0 := time.Now()
+	if err := put(); err != nil {
+		return t, 0, err
+	}
+	if hold {
+		// The delivery is over once the server is idle again: under an
+		// eighth of a core (its sweep of parked sockets costs about 3 µs
+		// a watcher a second), or after 20 s.
+		for last := cpu0; time.Since(t0) < 20*time.Second; {
+			time.Sleep(200 * time.Millisecond)
+			now := cpu()
+			if now-last < 25*time.Millisecond && time.Since(t0) > time.Second {
+				break
+			}
+			last = now
+		}
+		cpuPer = (cpu() - cpu0) / time.Duration(len(ws))
+		for _, w := range ws {
+			if w.sock != nil {
+				if err := w.sock.attach(); err != nil {
+					return t, 0, err
+				}
+			}
+		}
+		releaseReads()
+	}
 	lat := make([]time.Duration, len(got))
 	timeout := time.After(60 * time.Second)
 	for i := range got {
@@ -405,12 +502,52 @@ func collect(t0 time.Time, got []chan time.Time) (p50, p99, max time.Duration, e
 		case at := <-got[i]:
 			lat[i] = at.Sub(t0)
 		case <-timeout:
-			return 0, 0, 0, fmt.Errorf("watcher %d got no event within 60s", i)
+			return t, 0, fmt.Errorf("watcher %d got no event within 60s", i)
 		}
 	}
+	if !hold {
+		cpuPer = (cpu() - cpu0) / time.Duration(len(ws))
+	} else {
+		sent, err := capt.sent(t0)
+		if err != nil {
+			return t, 0, err
+		}
+		for i, w := range ws {
+			at, ok := sent[w.local()]
+			if !ok {
+				return t, 0, fmt.Errorf("no segment to watcher %d (%v) was captured", i, w.local())
+			}
+			lat[i] = at.Sub(t0)
+		}
+	}
+	if *verbose {
+		// Even watchers are streams, odd ones long-polls (etcd: all
+		// watches).
+		for k, name := range []string{"even", "odd"} {
+			var l []time.Duration
+			for i := k; i < len(lat); i += 2 {
+				l = append(l, lat[i])
+			}
+			slices.Sort(l)
+			var q []string
+			for _, p := range []float64{0, .01, .1, .25, .5, .75, .9, .99, 1} {
+				q = append(q, ms(l[int(p*float64(len(l)-1))]))
+			}
+			log.Printf("held %v, %s watchers: min, p1, p10, p25, p50, p75, p90, p99, max: %s", hold, name, strings.Join(q, " "))
+		}
+	}
+	t.p50, t.p99, t.max = quantiles(lat)
+	return t, cpuPer, nil
+}
+
+func portOf(addr string) uint16 {
+	return netip.MustParseAddrPort(addr).Port()
+}
+
+func quantiles(lat []time.Duration) (p50, p99, max time.Duration) {
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
-	return q(0.50), q(0.99), lat[len(lat)-1], nil
+	return q(0.50), q(0.99), lat[len(lat)-1]
 }
 
 func headOf(base string) (int64, error) {
@@ -426,7 +563,11 @@ func headOf(base string) (int64, error) {
 // etcd watch.
 type watcher struct {
 	conn  io.Closer
-	await func(at chan<- time.Time) // sends when the next change arrives
+	await func() (time.Time, bool) // waits for the next change; when it was read
+	local func() netip.AddrPort    // the client's address
+	// sock is the client's socket, which a held delivery detaches (nil:
+	// it cannot be, its reads only wait).
+	sock *clientConn
 }
 
 // dialVerso opens a watch stream of /bench (poll false), read up to its
@@ -441,11 +582,10 @@ func dialVerso(addr string, poll bool, index int64) (*watcher, error) {
 	rd := bufio.NewReaderSize(conn, 512)
 	if poll {
 		fmt.Fprintf(conn, "GET /config/bench/key?index=%d&wait=10m HTTP/1.1\r\nHost: %s\r\n\r\n", index, addr)
-		return &watcher{conn: conn, await: func(at chan<- time.Time) {
-			if line, err := rd.ReadString('\n'); err == nil && strings.Contains(line, " 200 ") {
-				at <- time.Now()
-			}
-		}}, nil
+		return &watcher{conn: conn, await: func() (time.Time, bool) {
+			line, err := rd.ReadString('\n')
+			return time.Now(), err == nil && strings.Contains(line, " 200 ")
+		}, local: conn.local, sock: conn}, nil
 	}
 	fmt.Fprintf(conn, "GET /api/v1/watch?path=/bench HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", addr)
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -459,11 +599,10 @@ func dialVerso(addr string, poll bool, index int64) (*watcher, error) {
 		return nil, err
 	}
 	conn.SetReadDeadline(time.Time{})
-	return &watcher{conn: conn, await: func(at chan<- time.Time) {
-		if until(rd, []byte("event: commit")) == nil {
-			at <- time.Now()
-		}
-	}}, nil
+	return &watcher{conn: conn, await: func() (time.Time, bool) {
+		err := until(rd, []byte("event: commit"))
+		return time.Now(), err == nil
+	}, local: conn.local, sock: conn}, nil
 }
 
 // until reads lines until one starts with prefix.
@@ -498,12 +637,26 @@ func benchEtcd(bin string, n int) (row, error) {
 		return r, err
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	newConn := func() (*grpc.ClientConn, error) {
-		return grpc.NewClient("passthrough:///"+client,
+	// newConn returns a client connection and, once it has connected,
+	// its socket.
+	newConn := func() (*grpc.ClientConn, *atomic.Pointer[clientConn], error) {
+		var sock atomic.Pointer[clientConn]
+		cc, err := grpc.NewClient("passthrough:///"+client,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithContextDialer(dial))
+			grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+				c, err := dial(ctx, addr)
+				if err != nil {
+					return nil, err
+				}
+				// gRPC owns the connection and reads it all the time:
+				// its reads cannot be held.
+				c.free = true
+				sock.Store(c)
+				return c, nil
+			}))
+		return cc, &sock, err
 	}
-	admin, err := newConn()
+	admin, _, err := newConn()
 	if err != nil {
 		return r, err
 	}
@@ -522,7 +675,7 @@ func benchEtcd(bin string, n int) (row, error) {
 		}
 	}
 	openWatch := func(int) (*watcher, error) {
-		cc, err := newConn()
+		cc, sock, err := newConn()
 		if err != nil {
 			return nil, err
 		}
@@ -537,18 +690,17 @@ func benchEtcd(bin string, n int) (row, error) {
 			cc.Close()
 			return nil, err
 		}
-		return &watcher{conn: cc, await: func(at chan<- time.Time) {
+		return &watcher{conn: cc, await: func() (time.Time, bool) {
 			for {
 				resp, err := stream.Recv()
 				if err != nil {
-					return
+					return time.Time{}, false
 				}
 				if len(resp.Events) > 0 {
-					at <- time.Now()
-					return
+					return time.Now(), true
 				}
 			}
-		}}, nil
+		}, local: func() netip.AddrPort { return sock.Load().local() }}, nil
 	}
 	warm, err := openWatch(0)
 	if err != nil {
@@ -571,19 +723,17 @@ func benchEtcd(bin string, n int) (row, error) {
 	time.Sleep(2 * time.Second)
 	r.rssPer = float64(rss(cmd.Process.Pid)-before) / float64(n)
 
-	got := make([]chan time.Time, len(ws))
-	for i, w := range ws {
-		got[i] = make(chan time.Time, 1)
-		go w.await(got[i])
+	put := func(v string) func() error {
+		return func() error {
+			_, err := kv.Put(context.Background(), &pb.PutRequest{Key: key, Value: []byte(v)})
+			return err
+		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	cpu0 := procCPU(cmd.Process.Pid)
-	t0 := time.Now()
-	if _, err := kv.Put(context.Background(), &pb.PutRequest{Key: key, Value: []byte("1")}); err != nil {
+	cpu := func() time.Duration { return procCPU(cmd.Process.Pid) }
+	if r.held, r.heldCPUPer, err = deliver(ws, portOf(client), put("1"), true, cpu); err != nil {
 		return r, err
 	}
-	r.p50, r.p99, r.max, err = collect(t0, got)
-	r.cpuPer = (procCPU(cmd.Process.Pid) - cpu0) / time.Duration(n)
+	r.read, r.cpuPer, err = deliver(ws, portOf(client), put("2"), false, cpu)
 	return r, err
 }
 
