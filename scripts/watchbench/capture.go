@@ -71,11 +71,13 @@ func startCapture(port uint16) (*capture, error) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
+func (c *capture) close() { unix.Close(c.fd) }
+
 // sent returns, for each client address, when the first segment with
 // data at or after t0 was sent to it: what has been captured so far. It
 // ends the capture.
 func (c *capture) sent(t0 time.Time) (map[netip.AddrPort]time.Time, error) {
-	defer unix.Close(c.fd)
+	defer c.close()
 	out := map[netip.AddrPort]time.Time{}
 	buf := make([]byte, 64)
 	oob := make([]byte, 64)
