@@ -45,8 +45,9 @@ func newPrefix() string {
 	return fmt.Sprintf("/verso-test/%d/", prefixCounter.Add(1))
 }
 
-// mustOpen opens a store on the test cluster. A nil opts gets a new,
-// empty prefix; a store opened with the same Prefix shares its tree.
+// mustOpen opens a store on the test cluster (on every member, unless
+// opts names some). A nil opts gets a new, empty prefix; a store opened
+// with the same Prefix shares its tree.
 func mustOpen(t testing.TB, opts *Options) *Store {
 	t.Helper()
 	var o Options
@@ -56,7 +57,9 @@ func mustOpen(t testing.TB, opts *Options) *Store {
 	if o.Prefix == "" {
 		o.Prefix = newPrefix()
 	}
-	o.Endpoints = cluster.Endpoints()
+	if len(o.Endpoints) == 0 {
+		o.Endpoints = cluster.Endpoints()
+	}
 	if o.MaxTxnOps == 0 {
 		o.MaxTxnOps = testMaxTxnOps
 	}

@@ -100,14 +100,49 @@ func (s *Store) waitUntil(ctx context.Context, stopOnClose bool, ok func(*snapsh
 // after the newest snapshot, and applies it to the state in memory. When
 // etcd has compacted the revisions it needs, it loads the tree again.
 func (s *Store) watchLoop() {
-	defer close(s.watchDone)
+	s.keepWatching(follower{
+		done: s.watchDone,
+		rev:  func() int64 { return s.snap.Load().etcdRev },
+		watch: func(ctx context.Context, start int64) (bool, error) {
+			// the tree's keys all sort before "~"; journals (journal.go) after
+			return s.follow(s.cli.Watch(ctx, s.k.prefix, clientv3.WithRange(s.k.prefix+"~"), clientv3.WithRev(start)))
+		},
+		reload: func(start int64) error {
+			s.log.Warn("verso: etcd compacted revisions the watch needed; reloading the tree", "prefix", s.k.prefix, "from", start)
+			return s.reload(s.ctx)
+		},
+		reloadFailed: "verso: reload tree",
+		ended:        "verso: etcd watch ended; restarting",
+	})
+}
+
+// A follower is what keepWatching needs to keep one state in memory (the
+// tree's snapshot, the lock table) following etcd.
+type follower struct {
+	done chan<- struct{} // closed when keepWatching returns
+	rev  func() int64    // the etcd revision the state reflects
+	// watch follows etcd from start and applies what comes to the state
+	// until the watch ends; progressed tells whether it applied anything.
+	watch func(ctx context.Context, start int64) (progressed bool, err error)
+	// reload reads the state again when etcd has compacted the revisions
+	// the watch needed.
+	reload       func(start int64) error
+	reloadFailed string // logged when reload fails
+	ended        string // logged when a watch ends with another error
+}
+
+// keepWatching runs f's watch from the revision after f's state, and again
+// each time it ends, until the store closes; then it closes f.done. After
+// a compaction it reloads the state and watches again at once; after a
+// failed reload, or any other end, it waits first: 10ms, doubling up to
+// 1s, and 10ms again once a watch has applied something.
+func (s *Store) keepWatching(f follower) {
+	defer close(f.done)
 	backoff := 10 * time.Millisecond
 	for s.ctx.Err() == nil {
-		start := s.snap.Load().etcdRev + 1
+		start := f.rev() + 1
 		ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(s.ctx))
-		// the tree's keys all sort before "~"; journals (journal.go) after
-		wch := s.cli.Watch(ctx, s.k.prefix, clientv3.WithRange(s.k.prefix+"~"), clientv3.WithRev(start))
-		progressed, err := s.follow(wch)
+		progressed, err := f.watch(ctx, start)
 		cancel()
 		if s.ctx.Err() != nil {
 			return
@@ -116,14 +151,13 @@ func (s *Store) watchLoop() {
 			backoff = 10 * time.Millisecond
 		}
 		if errors.Is(err, errCompacted) {
-			s.log.Warn("verso: etcd compacted revisions the watch needed; reloading the tree", "prefix", s.k.prefix, "from", start)
-			if err := s.reload(s.ctx); err != nil {
-				s.log.Error("verso: reload tree", "prefix", s.k.prefix, "err", err)
+			if err := f.reload(start); err != nil {
+				s.log.Error(f.reloadFailed, "prefix", s.k.prefix, "err", err)
 			} else {
 				continue
 			}
 		} else if err != nil {
-			s.log.Warn("verso: etcd watch ended; restarting", "prefix", s.k.prefix, "from", start, "err", err)
+			s.log.Warn(f.ended, "prefix", s.k.prefix, "from", start, "err", err)
 		}
 		select {
 		case <-time.After(backoff):

@@ -75,6 +75,20 @@ func (s *Store) publishLocks(st *lockState) {
 	s.lockSt.Store(st)
 }
 
+// reloadLocks replaces the table in memory with a fresh read of etcd:
+// after a compaction made the watch lose events, or when the watch seems
+// stuck.
+func (s *Store) reloadLocks(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	st, err := s.loadLocks(ctx)
+	if err != nil {
+		return err
+	}
+	s.publishLocks(st)
+	return nil
+}
+
 // waitLocks blocks until ok holds for the table in memory and returns it.
 // If the watch has not brought it within the store's request timeout, it
 // reads the whole table again (the watch seems stuck) and checks that.
@@ -89,13 +103,9 @@ func (s *Store) waitLocks(ctx context.Context, ok func(*lockState) bool) (*lockS
 	if ctx.Err() != nil {
 		return nil, err
 	}
-	lctx, lcancel := context.WithTimeout(ctx, s.timeout)
-	defer lcancel()
-	fresh, lerr := s.loadLocks(lctx)
-	if lerr != nil {
+	if lerr := s.reloadLocks(ctx); lerr != nil {
 		return nil, lerr
 	}
-	s.publishLocks(fresh)
 	if st := s.lockSt.Load(); ok(st) {
 		return st, nil
 	}
@@ -106,39 +116,16 @@ func (s *Store) waitLocks(ctx context.Context, ok func(*lockState) bool) (*lockS
 // one in memory; when etcd has compacted the revisions it needs, it reads
 // the table again.
 func (s *Store) lockLoop() {
-	defer close(s.lockDone)
-	backoff := 10 * time.Millisecond
-	for s.ctx.Err() == nil {
-		start := s.lockSt.Load().etcdRev + 1
-		ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(s.ctx))
-		wch := s.cli.Watch(ctx, s.k.locks(), clientv3.WithRange(s.k.locksEnd()), clientv3.WithRev(start))
-		progressed, err := s.followLocks(wch)
-		cancel()
-		if s.ctx.Err() != nil {
-			return
-		}
-		if progressed {
-			backoff = 10 * time.Millisecond
-		}
-		if errors.Is(err, errCompacted) {
-			lctx, lcancel := context.WithTimeout(s.ctx, s.timeout)
-			st, err := s.loadLocks(lctx)
-			lcancel()
-			if err == nil {
-				s.publishLocks(st)
-				continue
-			}
-			s.log.Error("verso: reload the lock table", "prefix", s.k.prefix, "err", err)
-		} else if err != nil {
-			s.log.Warn("verso: etcd watch of the lock table ended; restarting", "prefix", s.k.prefix, "from", start, "err", err)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-s.ctx.Done():
-			return
-		}
-		backoff = min(2*backoff, time.Second)
-	}
+	s.keepWatching(follower{
+		done: s.lockDone,
+		rev:  func() int64 { return s.lockSt.Load().etcdRev },
+		watch: func(ctx context.Context, start int64) (bool, error) {
+			return s.followLocks(s.cli.Watch(ctx, s.k.locks(), clientv3.WithRange(s.k.locksEnd()), clientv3.WithRev(start)))
+		},
+		reload:       func(int64) error { return s.reloadLocks(s.ctx) },
+		reloadFailed: "verso: reload the lock table",
+		ended:        "verso: etcd watch of the lock table ended; restarting",
+	})
 }
 
 // followLocks applies the events of wch, one etcd revision at a time.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -270,6 +271,85 @@ func TestStore_WatchCompacted(t *testing.T) {
 	if cs, err := a.Log(ctx, verso.LogQuery{Path: "/k"}); err != nil || len(cs) != 2 {
 		t.Errorf("Log(/k) after compaction = %v, %v; want 2 commits", cs, err)
 	}
+}
+
+// TestStore_WatchesRestart cuts one store off etcd (the only member it
+// talks to stops) while another store changes the tree and the lock table
+// and etcd compacts those revisions away. When the member is back, both
+// of the cut store's watches find the revisions they need compacted, read
+// their state again and follow on: the changes made before, during and
+// after the cut all reach its memory, with no read of its own.
+func TestStore_WatchesRestart(t *testing.T) {
+	down := -1
+	for i := range cluster.Len() {
+		if i != cluster.Leader() && !cluster.Down(i) {
+			down = i
+			break
+		}
+	}
+	if down < 0 {
+		t.Fatal("no running etcd member that does not lead")
+	}
+	var others []string
+	for i, ep := range cluster.Endpoints() {
+		if i != down {
+			others = append(others, ep)
+		}
+	}
+	prefix := newPrefix()
+	a := mustOpen(t, &Options{Prefix: prefix, Endpoints: others})
+	b := mustOpen(t, &Options{Prefix: prefix, Endpoints: cluster.Endpoints()[down : down+1], Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	t.Cleanup(func() { // before b closes
+		if cluster.Down(down) {
+			if err := cluster.Restart(down); err != nil {
+				t.Errorf("restart etcd member %d: %v", down, err)
+			}
+		}
+	})
+	ctx := t.Context()
+	var version int64
+	change := func(v string) {
+		t.Helper()
+		mustCommit(t, a, put("/k", v))
+		lv, err := a.UpdateLocks(ctx, version, []verso.LockRecord{{Key: v, Value: []byte(v)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		version = lv.Version
+	}
+	arrives := func(v string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			e, ok := b.HeadEntry(verso.MustPath("/k"))
+			_, locked := b.Locks().Records[v]
+			if ok && string(e.Value) == v && locked {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 20s, the cut store has /k = %q, want %q; holds lock %q: %v", e.Value, v, v, locked)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	change("1")
+	arrives("1")
+	cluster.Stop(down)
+	change("2")
+	resp, err := a.cli.Put(ctx, "/verso-test/other", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.cli.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatalf("Compact(%d): %v", resp.Header.Revision, err)
+	}
+	if err := cluster.Restart(down); err != nil {
+		t.Fatalf("restart etcd member %d: %v", down, err)
+	}
+	arrives("2") // by reading the state again
+	change("3")
+	arrives("3") // by the watches started after that
 }
 
 // TestStore_OpenErrors checks Open's refusals.
