@@ -123,7 +123,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 		}
 	}
 	if v := tx.Bucket(bucketMeta).Get(keyFormat); len(v) != 8 || decodeRev(v) != formatVersion {
-		c.addf("format is %x, want %d", v, formatVersion)
+		c.addf("format is %x, want %d", shown(v), formatVersion)
 	}
 	head, err := readHead(tx)
 	if err != nil {
@@ -133,13 +133,13 @@ func (c *checker) check(tx *bbolt.Tx) {
 	c.head = head
 	if v := tx.Bucket(bucketMeta).Get(keyStart); v != nil {
 		if len(v) != 8 || decodeRev(v) > head {
-			c.addf("start of history %x is not a revision up to head %d", v, head)
+			c.addf("start of history %x is not a revision up to head %d", shown(v), head)
 		} else {
 			c.start = decodeRev(v)
 		}
 	}
 	if v := tx.Bucket(bucketMeta).Get(keyPruned); v != nil && (len(v) != 16 || decodeRev(v[:8]) > head) {
-		c.addf("pruning progress %x is not a revision up to head %d and a count", v, head)
+		c.addf("pruning progress %x is not a revision up to head %d and a count", shown(v), head)
 	}
 	start := c.start
 
@@ -158,7 +158,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 	}
 	err = tx.Bucket(bucketRevs).ForEach(func(k, v []byte) error {
 		if len(k) != 8 {
-			c.addf("revs: key %x is not a revision", k)
+			c.addf("revs: key %x is not a revision", shown(k))
 			return nil
 		}
 		rev := decodeRev(k)
@@ -204,7 +204,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 	for k, v := hc.First(); k != nil; k, v = hc.Next() {
 		tk, rev, ok := splitHistKey(k)
 		if !ok || len(tk) < 2 {
-			c.addf("hist: malformed key %q", k)
+			c.addf("hist: malformed key %q", shown(k))
 			continue
 		}
 		p := pathFromTreeKey(tk)
@@ -264,7 +264,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 	err = tx.Bucket(bucketIndex).ForEach(func(k, _ []byte) error {
 		p, rev, ok := splitIndexKey(k)
 		if !ok {
-			c.addf("index: malformed key %q", k)
+			c.addf("index: malformed key %q", shown(k))
 			return nil
 		}
 		if !wantIndex[string(k)] && rev >= start {
@@ -287,7 +287,7 @@ func (c *checker) check(tx *bbolt.Tx) {
 	c.tree = make(map[verso.Path]*verso.Entry)
 	err = tx.Bucket(bucketTree).ForEach(func(k, v []byte) error {
 		if len(k) < 2 {
-			c.addf("tree: malformed key %q", k)
+			c.addf("tree: malformed key %q", shown(k))
 			return nil
 		}
 		p := pathFromTreeKey(k)

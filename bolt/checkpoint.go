@@ -253,7 +253,7 @@ func (s *Store) init() error {
 			}
 		}
 		if v := tx.Bucket(bucketMeta).Get(keyFormat); len(v) != 8 || decodeRev(v) != formatVersion {
-			return fmt.Errorf("data file format %x is not %d: %w", v, formatVersion, errCorrupt)
+			return fmt.Errorf("data file format %x is not %d: %w", shown(v), formatVersion, errCorrupt)
 		}
 		return nil
 	})

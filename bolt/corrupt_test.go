@@ -368,6 +368,43 @@ func TestOpen_MissingFormat(t *testing.T) {
 	}
 }
 
+// TestOpen_HugeFormat opens a file whose format key holds 64 MiB instead
+// of 8 bytes, as damage can make it seem to: Open refuses it with a short
+// message, instead of writing the value out in hex (which took seconds,
+// and a message of 128 MiB, before), and Check reports it the same way.
+func TestOpen_HugeFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verso.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyFormat, bytes.Repeat([]byte{0xab}, 64<<20))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = Open(path, nil)
+	if err == nil || !errors.Is(err, errCorrupt) {
+		t.Fatalf("Open = %.200v, want the format refused as damage", err)
+	}
+	if len(err.Error()) > 1000 || !strings.Contains(err.Error(), "67108864 bytes") {
+		t.Errorf("Open's error is %d bytes long (%.200s…), want a short one that gives the value's length", len(err.Error()), err)
+	}
+	err = CheckFile(path, time.Second)
+	if err == nil {
+		t.Fatal("CheckFile of a file with a 64 MiB format = nil")
+	}
+	if len(err.Error()) > 4000 || !strings.Contains(err.Error(), "67108864 bytes") {
+		t.Errorf("CheckFile's error is %d bytes long (%.200s…), want a short one that gives the value's length", len(err.Error()), err)
+	}
+}
+
 // TestCheckFile_HugeHead checks a file whose head revision says a number
 // no loop could count up to: the missing commit records are one range.
 func TestCheckFile_HugeHead(t *testing.T) {

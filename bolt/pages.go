@@ -159,7 +159,7 @@ func (w *pageWalker) elements(b []byte, id uint64, want uint16, depth int, what 
 		if !isBucket(eflags) {
 			continue
 		}
-		name := fmt.Sprintf("bucket %q", key)
+		name := fmt.Sprintf("bucket %q", shown(key))
 		if len(v) < bucketHeader {
 			w.addf("%s: page %d: %s: header of %d bytes", what, id, name, len(v))
 			continue
@@ -184,10 +184,10 @@ func (w *pageWalker) elements(b []byte, id uint64, want uint16, depth int, what 
 func (w *pageWalker) keyOrder(id uint64, i int, key, prev, hi []byte, what string) {
 	switch c := bytes.Compare(prev, key); {
 	case i == 0 && prev != nil && c > 0, i > 0 && c >= 0:
-		w.addf("%s: page %d: key %d (%x) is not above the key before it (%x)", what, id, i, key, prev)
+		w.addf("%s: page %d: key %d (%x) is not above the key before it (%x)", what, id, i, shown(key), shown(prev))
 	}
 	if hi != nil && bytes.Compare(key, hi) >= 0 {
-		w.addf("%s: page %d: key %d (%x) is not below its parent's next key (%x)", what, id, i, key, hi)
+		w.addf("%s: page %d: key %d (%x) is not below its parent's next key (%x)", what, id, i, shown(key), shown(hi))
 	}
 }
 
@@ -267,7 +267,7 @@ func checkBranches(f io.ReaderAt, m fileMeta, names ...[]byte) []error {
 			continue
 		}
 		if id, _, ok := bucketRoot(v); ok && id != 0 {
-			w.branches(id, fmt.Sprintf("bucket %q", name))
+			w.branches(id, fmt.Sprintf("bucket %q", shown(name)))
 		}
 	}
 	return w.problems
@@ -316,5 +316,24 @@ func (w *pageWalker) branches(root uint64, what string) {
 			}
 		}
 		level = next
+	}
+}
+
+// shown is bytes read from a damaged file, in a message: at most 32 of
+// them, then their length when there are more. Damage can make a key or a
+// value seem to be gigabytes long.
+type shown []byte
+
+const shownMax = 32
+
+// Format prints the bytes with the verb given (%x, %q), shortened.
+func (b shown) Format(f fmt.State, verb rune) {
+	s := []byte(b)
+	if len(s) > shownMax {
+		s = s[:shownMax]
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), s)
+	if len(b) > shownMax {
+		fmt.Fprintf(f, "… (%d bytes)", len(b))
 	}
 }

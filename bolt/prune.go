@@ -244,7 +244,7 @@ func histPrefix(p verso.Path) []byte {
 func deleteKeys(b *bbolt.Bucket, keys [][]byte) error {
 	for _, k := range keys {
 		if err := b.Delete(k); err != nil {
-			return fmt.Errorf("delete %q: %w", k, err)
+			return fmt.Errorf("delete %q: %w", shown(k), err)
 		}
 	}
 	return nil

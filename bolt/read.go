@@ -339,7 +339,7 @@ func (r *revReader) children(ns verso.Path) ([]*verso.Entry, error) {
 	for k != nil && bytes.HasPrefix(k, prefix) {
 		tk, _, ok := splitHistKey(k)
 		if !ok {
-			return nil, fmt.Errorf("hist key %q: %w", k, errCorrupt)
+			return nil, fmt.Errorf("hist key %q: %w", shown(k), errCorrupt)
 		}
 		tk = bytes.Clone(tk)
 		e, err := r.histAt(tk)
