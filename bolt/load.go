@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/verso-config/verso"
 	bbolt "go.etcd.io/bbolt"
@@ -21,12 +22,14 @@ func (s *Store) loadHead() error {
 			return err
 		}
 		root.TreeRev = head
+		keys := 0
 		if r := uint64(tree.Root()); r != 0 && s.layout.known { // 0: an inline bucket, in its parent's page
 			prefetchTree(s.dbf, s.db.Info().Data, tx.Size(), s.pageSize, r)
+			keys = treeKeys(s.dbf, tx.Size(), s.pageSize, r)
 		}
-		// Counting the keys first (it reads only the pages' headers)
-		// saves growing the table while loading it.
-		s.cache.Reset(tree.Stats().KeyN + 1)
+		// Sizing the table for the keys first saves growing it while
+		// loading them.
+		s.cache.Reset(keys + 1)
 		s.cache.Store(verso.Root, root)
 		err = s.cache.LoadStored(func(add func(p, stored []byte) error) error {
 			return tree.ForEach(func(k, v []byte) error {
@@ -64,4 +67,33 @@ func (s *Store) HeadEntry(p verso.Path) (e verso.Entry, ok bool) {
 	}
 	ok = s.cache.LoadInto(p, &e)
 	return e, ok
+}
+
+// treeKeys estimates how many keys the tree bucket whose root page is root
+// holds, to size the head cache: its leaves (walkTree) times the keys of
+// up to 16 of them, evenly spread. It reads through f, never bbolt's map,
+// and counts no sub-bucket: bbolt's own count (Bucket.Stats) follows
+// elements that damage marks as buckets, and one that leads back into
+// itself recurses until the stack overflows, which no recover catches.
+func treeKeys(f io.ReaderAt, size int64, pageSize int, root uint64) int {
+	var leaves []uint64
+	walkTree(f, size, pageSize, root, func(level []uint64) { leaves = level })
+	if len(leaves) == 0 {
+		return 0
+	}
+	const samples = 16
+	step := max(1, len(leaves)/samples)
+	n, keys := 0, 0
+	for i := 0; i < len(leaves); i += step {
+		p, _, err := readWholePage(f, leaves[i], pageSize, pageCount(size, pageSize))
+		if err != nil || readHeader(p).flags != leafPageFlag {
+			continue
+		}
+		n++
+		keys += int(readHeader(p).count)
+	}
+	if n == 0 {
+		return 0
+	}
+	return keys * len(leaves) / n
 }

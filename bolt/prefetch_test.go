@@ -67,7 +67,15 @@ func TestWalkTree(t *testing.T) {
 		if r.reads != st.BranchPageN+1 {
 			t.Errorf("%d pages read, want the %d branch pages and one leaf", r.reads, st.BranchPageN)
 		}
+		// The head cache is sized by treeKeys, an estimate from a sample
+		// of the leaves: near bbolt's count, without its recursion.
+		if n := treeKeys(f, tx.Size(), db.Info().PageSize, uint64(tree.Root())); n < st.KeyN*3/4 || n > st.KeyN*4/3 {
+			t.Errorf("treeKeys = %d, bbolt counts %d keys", n, st.KeyN)
+		}
 		for _, root := range []uint64{0, 1, uint64(tx.Size()) / uint64(db.Info().PageSize)} {
+			if n := treeKeys(f, tx.Size(), db.Info().PageSize, root); n != 0 {
+				t.Errorf("root %d: treeKeys = %d, want 0", root, n)
+			}
 			walkTree(f, tx.Size(), db.Info().PageSize, root, func([]uint64) { t.Errorf("root %d: walked", root) })
 		}
 		return nil
