@@ -24,8 +24,8 @@ func (s *Store) loadHead() error {
 		root.TreeRev = head
 		keys := 0
 		if r := uint64(tree.Root()); r != 0 && s.layout.known { // 0: an inline bucket, in its parent's page
-			prefetchTree(s.dbf, s.db.Info().Data, tx.Size(), s.pageSize, r)
-			keys = treeKeys(s.dbf, tx.Size(), s.pageSize, r)
+			leaves := prefetchTree(s.dbf, s.db.Info().Data, tx.Size(), s.pageSize, r)
+			keys = treeKeys(s.dbf, tx.Size(), s.pageSize, leaves)
 		}
 		// Sizing the table for the keys first saves growing it while
 		// loading them.
@@ -69,15 +69,13 @@ func (s *Store) HeadEntry(p verso.Path) (e verso.Entry, ok bool) {
 	return e, ok
 }
 
-// treeKeys estimates how many keys the tree bucket whose root page is root
-// holds, to size the head cache: its leaves (walkTree) times the keys of
-// up to 16 of them, evenly spread. It reads through f, never bbolt's map,
+// treeKeys estimates how many keys a tree bucket holds, to size the head
+// cache: its leaves (prefetchTree's walk) times the keys of up to 16 of
+// them, evenly spread. It reads through f, never bbolt's map,
 // and counts no sub-bucket: bbolt's own count (Bucket.Stats) follows
 // elements that damage marks as buckets, and one that leads back into
 // itself recurses until the stack overflows, which no recover catches.
-func treeKeys(f io.ReaderAt, size int64, pageSize int, root uint64) int {
-	var leaves []uint64
-	walkTree(f, size, pageSize, root, func(level []uint64) { leaves = level })
+func treeKeys(f io.ReaderAt, size int64, pageSize int, leaves []uint64) int {
 	if len(leaves) == 0 {
 		return 0
 	}

@@ -14,9 +14,14 @@ import (
 // lets it serve the pages in parallel (docs/PERFORMANCE.md, Scale, has
 // what it gains at a million keys). It is a hint only
 // (madvise MADV_WILLNEED on the mapping at data), reading nothing but the
-// tree's branch pages (walkTree).
-func prefetchTree(f io.ReaderAt, data uintptr, size int64, pageSize int, root uint64) {
-	walkTree(f, size, pageSize, root, func(level []uint64) { willNeed(data, pageSize, level) })
+// tree's branch pages (walkTree). It returns the last level walkTree
+// reached: the leaves, when the tree is sound.
+func prefetchTree(f io.ReaderAt, data uintptr, size int64, pageSize int, root uint64) (leaves []uint64) {
+	walkTree(f, size, pageSize, root, func(level []uint64) {
+		willNeed(data, pageSize, level)
+		leaves = level
+	})
+	return leaves
 }
 
 // willNeed advises the pages ids, one madvise per run of adjacent pages.
