@@ -206,13 +206,8 @@ func TestSVN_MergeChecksLocksAcrossServers(t *testing.T) {
 	a, b := servers[0], servers[1]
 	seedCluster(t, servers, "/team/k")
 	head := a.head(t)
-	code, _, h := a.as(t, "alice", "POST", "/config/!svn/me", "( create-txn )", "Content-Type", "application/vnd.svn-skel")
-	txn := h.Get("SVN-Txn-Name")
-	if code != 201 || txn == "" {
-		t.Fatalf("POST create-txn through A = %d, SVN-Txn-Name %q", code, txn)
-	}
-	full := "SVN\x00\x00\x00\x03\x01\x03\x83v2\n" // svndiff0: new data "v2\n"
-	if code, body, _ := a.as(t, "alice", "PUT", "/config/!svn/txr/"+txn+"/team/k", full, "X-SVN-Version-Name", revStr(head)); code != 204 {
+	txn := a.beginSvnTxn(t, "alice", "( create-txn )")
+	if code, body, _ := a.as(t, "alice", "PUT", "/config/!svn/txr/"+txn+"/team/k", svndiffV2, "X-SVN-Version-Name", revStr(head)); code != 204 {
 		t.Fatalf("PUT into the transaction through A = %d %s", code, body)
 	}
 	code, body, h := b.as(t, "bob", "LOCK", "/config/team/k", lockBody)

@@ -319,7 +319,7 @@ func TestSVN_CommitRace(t *testing.T) {
 	if txn == "" {
 		t.Fatalf("POST create-txn: no SVN-Txn-Name")
 	}
-	full := "SVN\x00\x00\x00\x03\x01\x03\x83v2\n" // svndiff0: new data "v2\n"
+	full := svndiffV2
 	ts.must(t, 204, "PUT", "/config/!svn/txr/"+txn+"/ns/key", full, "X-SVN-Version-Name", "2")
 	ts.must(t, 201, "PUT", "/config/!svn/txr/"+txn+"/ns/new", full)
 	ts.must(t, 204, "PUT", "/config/ns/key", "by curl\n") // r3, meanwhile
@@ -342,12 +342,8 @@ func TestSVN_CommitRace(t *testing.T) {
 func TestSVN_MergeChecksLocks(t *testing.T) {
 	ts := newAccessServer(t, nil)
 	head := ts.head(t)
-	code, _, h := ts.as(t, "alice", "POST", "/config/!svn/me", "( create-txn-with-props ( svn:log 5 locks ) )", "Content-Type", "application/vnd.svn-skel")
-	txn := h.Get("SVN-Txn-Name")
-	if code != 201 || txn == "" {
-		t.Fatalf("POST create-txn = %d, SVN-Txn-Name %q", code, txn)
-	}
-	full := "SVN\x00\x00\x00\x03\x01\x03\x83v2\n" // svndiff0: new data "v2\n"
+	txn := ts.beginSvnTxn(t, "alice", "( create-txn-with-props ( svn:log 5 locks ) )")
+	full := svndiffV2
 	if code, body, _ := ts.as(t, "alice", "PUT", "/config/!svn/txr/"+txn+"/team/k", full, "X-SVN-Version-Name", revStr(entryOf(t, ts, "/team/k").ModRev)); code != 204 {
 		t.Fatalf("PUT of /team/k into the transaction = %d %s", code, body)
 	}
@@ -396,4 +392,20 @@ func TestSVN_MergeChecksLocks(t *testing.T) {
 	if got := ts.head(t); got != head+1 || string(entryOf(t, ts, "/team/k").Value) != "v2\n" || string(entryOf(t, ts, "/team/new").Value) != "v2\n" {
 		t.Errorf("head = %d, want %d with the transaction's changes", got, head+1)
 	}
+}
+
+// svndiffV2 is an svndiff0 delta whose new data is "v2\n".
+const svndiffV2 = "SVN\x00\x00\x00\x03\x01\x03\x83v2\n"
+
+// beginSvnTxn opens an svn commit transaction as user with the skel
+// command create (create-txn, or create-txn-with-props) and returns its
+// name.
+func (ts *testServer) beginSvnTxn(t *testing.T, user, create string) string {
+	t.Helper()
+	code, _, h := ts.as(t, user, "POST", "/config/!svn/me", create, "Content-Type", "application/vnd.svn-skel")
+	txn := h.Get("SVN-Txn-Name")
+	if code != 201 || txn == "" {
+		t.Fatalf("POST %s = %d, SVN-Txn-Name %q", create, code, txn)
+	}
+	return txn
 }
