@@ -142,12 +142,7 @@ func TestCheckFile(t *testing.T) {
 		t.Errorf("CheckFile(garbage) = nil, want an error")
 	}
 
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketIndex).Delete(indexKey("/a", 2)) })
-	db.Close()
+	mustUpdateFile(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bucketIndex).Delete(indexKey("/a", 2)) })
 	if err := CheckFile(path, 0); err == nil || !strings.Contains(err.Error(), "index /a@2: missing") {
 		t.Errorf("CheckFile(corrupted) = %v, want 'index /a@2: missing'", err)
 	}

@@ -346,14 +346,7 @@ func TestOpen_MissingFormat(t *testing.T) {
 	}
 	mustCommit(t, s, put("/k", "v"))
 	s.Close()
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyFormat) }); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	mustUpdateFile(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyFormat) })
 	before := mustRead(t, path)
 	s, err = Open(path, nil)
 	if err == nil {
@@ -379,16 +372,9 @@ func TestOpen_HugeFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
+	mustUpdateFile(t, path, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keyFormat, bytes.Repeat([]byte{0xab}, 64<<20))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	})
 	_, err = Open(path, nil)
 	if err == nil || !errors.Is(err, errCorrupt) {
 		t.Fatalf("Open = %.200v, want the format refused as damage", err)
@@ -412,13 +398,8 @@ func TestCheckFile_HugeHead(t *testing.T) {
 	if err := os.WriteFile(path, mustCleanFile(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyHead, revKey(1<<60)) })
-	db.Close()
-	err = CheckFile(path, 0)
+	mustUpdateFile(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyHead, revKey(1<<60)) })
+	err := CheckFile(path, 0)
 	if err == nil || !strings.Contains(err.Error(), "commit records missing") {
 		t.Errorf("CheckFile = %.300v, want the missing records as one range", err)
 	}
@@ -511,4 +492,18 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// mustUpdateFile changes the closed data file at path with bbolt alone,
+// as damage or another program would, in one transaction.
+func mustUpdateFile(t *testing.T, path string, fn func(*bbolt.Tx) error) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
 }
