@@ -11,7 +11,7 @@ func tryWrite(raw syscall.RawConn, b []byte) (int, error) {
 	var werr error
 	err := raw.Write(func(fd uintptr) bool {
 		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
+			m, err := writeNow(int(fd), b[n:])
 			if err == syscall.EINTR {
 				continue
 			}
