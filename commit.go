@@ -118,6 +118,12 @@ type Txn struct {
 	Base Revision
 	// Ops are applied in order, each seeing the effect of those before it.
 	Ops []Op
+	// LocksAt, when not nil, is the version of the store's lock table
+	// (LockTable) that the caller checked this change against: the
+	// commit fails with ErrLocksChanged, changing nothing, if the table
+	// has changed since, so that a lock granted after the check, through
+	// any server, is never ignored. Stores without a lock table ignore it.
+	LocksAt *int64
 }
 
 // Action says what a commit did to one path.

@@ -43,6 +43,9 @@ var (
 	// ErrConflict: a path the transaction touches changed after the
 	// transaction's base revision.
 	ErrConflict = errors.New("verso: conflict")
+	// ErrLocksChanged: the store's lock table changed after the version
+	// the transaction was checked against (Txn.LocksAt); check it again.
+	ErrLocksChanged = errors.New("verso: the lock table changed since the write was checked")
 	// ErrSamePath: a COPY or MOVE whose source and destination overlap.
 	ErrSamePath = errors.New("verso: source and destination overlap")
 	// ErrRoot: the operation would replace or delete the root namespace.

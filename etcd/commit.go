@@ -160,6 +160,10 @@ func (s *Store) commitGroup(reqs []*request) []*request {
 			return rest
 		}
 		s.catchUp(g.seenMod)
+		if g.checksLocks && g.seenLocks != g.locksAt {
+			// The lock table changed: its transactions are checked again.
+			s.waitLocks(s.ctx, func(st *lockState) bool { return st.view.Version >= g.seenLocks })
+		}
 		time.Sleep(time.Duration(rand.Int64N(int64(min(attempt+1, 20)) * int64(time.Millisecond))))
 	}
 }
@@ -179,6 +183,14 @@ type group struct {
 	// seenMod is the mod revision of the rev key etcd reported when the
 	// transaction's comparison failed.
 	seenMod int64
+	// locksAt is the lock table's version as this process knew it when
+	// the group was planned. When a transaction of the group was checked
+	// against the locks (verso.Txn.LocksAt), checksLocks is set and the
+	// group commits only if the table is still at that version; seenLocks
+	// is the version etcd reported when the comparison failed.
+	locksAt     int64
+	checksLocks bool
+	seenLocks   int64
 }
 
 // reset forgets the outcome of every request of the group.
@@ -212,7 +224,7 @@ func (s *Store) planGroup(reqs []*request) *group {
 
 	var id [12]byte
 	crand.Read(id[:])
-	g := &group{id: hex.EncodeToString(id[:]), snap: snap, work: work}
+	g := &group{id: hex.EncodeToString(id[:]), snap: snap, work: work, locksAt: s.Locks().Version}
 
 	head := snap.head
 	treeOps := map[string]clientv3.Op{} // t/ keys: etcd refuses a key twice in one txn
@@ -223,6 +235,12 @@ func (s *Store) planGroup(reqs []*request) *group {
 	for _, r := range reqs {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
+			g.decided = append(g.decided, r)
+			continue
+		}
+		if at := r.txn.LocksAt; at != nil && *at != g.locksAt {
+			r.err = fmt.Errorf("commit: %w (version %d, now %d)", verso.ErrLocksChanged, *at, g.locksAt)
+			g.failed++
 			g.decided = append(g.decided, r)
 			continue
 		}
@@ -262,6 +280,7 @@ func (s *Store) planGroup(reqs []*request) *group {
 		head = p.Rev
 		r.plan = p
 		g.planned++
+		g.checksLocks = g.checksLocks || r.txn.LocksAt != nil
 		g.decided = append(g.decided, r)
 	}
 	if g.planned > 0 {
@@ -357,8 +376,11 @@ const (
 // saw it, Then write everything. Every verso commit rewrites the rev key,
 // so the comparison holds only if no commit, through any server, came
 // after the snapshot: the plans are exact, and each revision is handed out
-// once. A group with no plans sends the comparison alone, which confirms
-// that the failures it planned were read from the head.
+// once. A group with a transaction checked against the locks
+// (verso.Txn.LocksAt) also compares the lock table's version, so that no
+// lock granted since, through any server, is ignored. A group with no
+// plans sends the comparison alone, which confirms that the failures it
+// planned were read from the head.
 //
 // When etcd does not answer (a timeout, a member lost), the transaction
 // may or may not have been applied. send sends the same transaction again
@@ -367,13 +389,16 @@ const (
 // group's id.
 func (s *Store) send(g *group) (outcome, error) {
 	first := g.snap.head + 1
-	cmp := clientv3.Compare(clientv3.ModRevision(s.k.rev()), "=", g.snap.headMod)
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.k.rev()), "=", g.snap.headMod)}
+	if g.checksLocks {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(s.k.lockVersion()), "=", g.locksAt))
+	}
 	deadline := time.Now().Add(resolveFor)
 	backoff := 20 * time.Millisecond
 	for tries := 0; ; tries++ {
 		ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
-		resp, err := s.cli.Txn(ctx).If(cmp).Then(g.ops...).Else(
-			clientv3.OpGet(s.k.rev()), clientv3.OpGet(s.k.commit(first)),
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(g.ops...).Else(
+			clientv3.OpGet(s.k.rev()), clientv3.OpGet(s.k.commit(first)), clientv3.OpGet(s.k.lockVersion()),
 		).Commit()
 		cancel()
 		switch {
@@ -383,6 +408,9 @@ func (s *Store) send(g *group) (outcome, error) {
 		case err == nil:
 			if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 				g.seenMod = kvs[0].ModRevision
+			}
+			if kvs := resp.Responses[2].GetResponseRange().Kvs; len(kvs) > 0 {
+				g.seenLocks = kvs[0].ModRevision
 			}
 			if kvs := resp.Responses[1].GetResponseRange().Kvs; tries > 0 && len(kvs) > 0 && g.planned > 0 {
 				if _, id, err := codec.DecodeCommit(kvs[0].Value); err == nil && id == g.id {

@@ -162,3 +162,49 @@ func TestLockTable_StuckWatch(t *testing.T) {
 		t.Fatalf("after UpdateLocks with a stuck watch, the table in memory lacks the change")
 	}
 }
+
+// TestCommit_LocksAt: a commit checked against the lock table at a
+// version is refused with ErrLocksChanged, changing nothing, once the
+// table has changed, through any store; etcd compares the version in the
+// commit's own transaction, so the refusal holds even while this store
+// has not yet followed the change.
+func TestCommit_LocksAt(t *testing.T) {
+	prefix := newPrefix()
+	a := mustOpen(t, &Options{Prefix: prefix, RequestTimeout: 500 * time.Millisecond})
+	b := mustOpen(t, &Options{Prefix: prefix})
+	ctx := t.Context()
+	put := func(value string, at int64) error {
+		_, err := a.Commit(ctx, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/k", Value: []byte(value)}}, LocksAt: &at})
+		return err
+	}
+	v := a.Locks().Version
+	if err := put("1", v); err != nil {
+		t.Fatalf("a commit checked at the table's version: %v", err)
+	}
+
+	// a's watch of the table is stuck: it does not learn of b's change,
+	// and only etcd's comparison can refuse its commit.
+	hold := make(chan struct{})
+	a.lockHold.Store(&hold)
+	defer close(hold)
+	if _, err := b.UpdateLocks(ctx, v, []verso.LockRecord{{Key: "l", Value: []byte("x")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("2", v); !errors.Is(err, verso.ErrLocksChanged) {
+		t.Fatalf("a commit checked before another store changed the table = %v, want ErrLocksChanged", err)
+	}
+	if e, err := a.Get(ctx, "/k", verso.Head); err != nil || string(e.Value) != "1" {
+		t.Fatalf("after the refused commit, /k = %v, %v; want 1", e, err)
+	}
+	nv, err := a.SyncLocks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := put("3", nv.Version); err != nil {
+		t.Fatalf("a commit checked again at the new version: %v", err)
+	}
+	// Without LocksAt, the table is not looked at.
+	if _, err := a.Commit(ctx, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/k", Value: []byte("4")}}}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -56,15 +56,20 @@ func (s *Server) confirmOps(r *http.Request, ops []verso.Op) (int, error) {
 	if err := s.locks.Sync(r.Context()); err != nil {
 		return -1, err
 	}
-	if len(s.locks.Below(verso.Root)) == 0 {
-		return -1, nil // no lock at all: nothing to check, whatever the ops
-	}
-	for i, op := range ops {
-		if err := s.confirmOp(r, op, tokens); err != nil {
-			return i, err
+	failed := -1
+	err = s.checkLocks(r.Context(), func() error {
+		if len(s.locks.Below(verso.Root)) == 0 {
+			return nil // no lock at all: nothing to check, whatever the ops
 		}
-	}
-	return -1, nil
+		for i, op := range ops {
+			if err := s.confirmOp(r, op, tokens); err != nil {
+				failed = i
+				return err
+			}
+		}
+		return nil
+	})
+	return failed, err
 }
 
 // confirmOp checks the locks on what op changes (dav.OpScopes).

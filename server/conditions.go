@@ -88,10 +88,14 @@ func (s *Server) preconditions(r *http.Request, p verso.Path, cur *verso.Entry, 
 		}
 		c.tokens = ifh.Tokens()
 	}
-	if err := s.locks.Confirm(lw.path, lw.subtree, lw.membership, c.tokens); err != nil {
-		return c, errLockedAt(s.href(lw.path, false), err)
-	}
-	return c, nil
+	tokens := c.tokens
+	err := s.checkLocks(r.Context(), func() error {
+		if err := s.locks.Confirm(lw.path, lw.subtree, lw.membership, tokens); err != nil {
+			return errLockedAt(s.href(lw.path, false), err)
+		}
+		return nil
+	})
+	return c, err
 }
 
 // errLockedAt says which path a missing lock token protects.

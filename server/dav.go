@@ -126,7 +126,7 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, generated string
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.store.Commit(r.Context(), &verso.Txn{Author: s.author(r), Message: msg, Ops: ops})
+	c, err := s.commitTxn(r.Context(), &verso.Txn{Author: s.author(r), Message: msg, Ops: ops})
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +341,8 @@ func (s *Server) handleCopyMove(w http.ResponseWriter, r *http.Request, src vers
 		return err
 	}
 	if move {
-		if err := s.locks.Confirm(src, true, true, pre.tokens); err != nil {
+		err := s.checkLocks(r.Context(), func() error { return s.locks.Confirm(src, true, true, pre.tokens) })
+		if err != nil {
 			return err
 		}
 	}

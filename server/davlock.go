@@ -51,12 +51,15 @@ func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path
 	if err != nil {
 		return err
 	}
+	var tokens []string
 	if cur == nil {
 		// Creating the empty key changes the parent's membership, which
 		// a lock on the parent protects.
-		if _, err := s.preconditions(r, p, nil, lockWrite{path: p, membership: true}); err != nil {
+		pre, err := s.preconditions(r, p, nil, lockWrite{path: p, membership: true})
+		if err != nil {
 			return err
 		}
+		tokens = pre.tokens
 	} else if ih := r.Header.Get("If"); ih != "" {
 		if _, err := dav.ParseIfHeader(ih); err != nil {
 			return errorf(http.StatusBadRequest, "malformed If header: %v", err)
@@ -70,7 +73,22 @@ func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path
 	}
 	status := http.StatusOK
 	if cur == nil {
-		if _, err := s.commit(w, r, "LOCK "+string(p), verso.Op{Kind: verso.OpPut, Path: p, Value: []byte{}, ContentType: "application/octet-stream", If: verso.Cond{Absent: true}}); err != nil {
+		// The key is made under the new lock: the check its commit makes
+		// again, now that a lock was granted, submits the lock's token.
+		if lc := lockChecksOf(r.Context()); lc != nil {
+			*lc = lockChecks{}
+		}
+		tokens := append(tokens, l.Token)
+		err := s.checkLocks(r.Context(), func() error {
+			if err := s.locks.Confirm(p, false, true, tokens); err != nil {
+				return errLockedAt(s.href(p, false), err)
+			}
+			return nil
+		})
+		if err == nil {
+			_, err = s.commit(w, r, "LOCK "+string(p), verso.Op{Kind: verso.OpPut, Path: p, Value: []byte{}, ContentType: "application/octet-stream", If: verso.Cond{Absent: true}})
+		}
+		if err != nil {
 			s.locks.Unlock(context.WithoutCancel(r.Context()), p, l.Token)
 			return s.explainNoParent(r, p, err)
 		}

@@ -72,7 +72,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, verso.ErrNoSpace):
 		return http.StatusInsufficientStorage
-	case errors.Is(err, verso.ErrClosed):
+	case errors.Is(err, verso.ErrClosed), errors.Is(err, verso.ErrLocksChanged):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable

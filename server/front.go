@@ -79,7 +79,14 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 	// here: on a cluster this server's copy of the tree may not have a
 	// delete through another server yet, so a lock on the namespace's
 	// members sends the PUT to net/http, whose consistent read decides.
-	if s.locks.Sync(context.Background()) != nil || s.locks.Confirm(p, false, true, nil) != nil {
+	var checked lockChecks
+	if s.locks.Sync(context.Background()) != nil ||
+		checked.check(s, func() error {
+			if err := s.locks.Confirm(p, false, true, nil); err != nil {
+				return errLockedAt(s.href(p, false), err)
+			}
+			return nil
+		}) != nil {
 		return fastlane.PutResult{}, false
 	}
 	ops := s.ops
@@ -96,10 +103,12 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 	if int64(len(value)) > s.max {
 		return ls.refused(req, errorf(http.StatusRequestEntityTooLarge, "value of %d bytes exceeds the limit of %d bytes", len(value), s.max))
 	}
-	c, err := s.store.Commit(context.Background(), &verso.Txn{
+	// A lock granted since the check is found by the commit, which then
+	// answers 423 as handlePut would (lockcommit.go).
+	c, err := s.commitChecked(context.Background(), &verso.Txn{
 		Message: "PUT " + string(p),
 		Ops:     []verso.Op{{Kind: verso.OpPut, Path: p, Value: value, ContentType: detectType(req.ContentType, value)}},
-	})
+	}, &checked)
 	if err != nil {
 		return ls.refused(req, err)
 	}

@@ -264,7 +264,7 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.confirmOps(r, ops); err != nil { // locks (apilocks.go)
 		return err
 	}
-	c, err := s.store.Commit(ctx, &verso.Txn{Author: s.author(r), Message: msg, Base: base, Ops: ops})
+	c, err := s.commitTxn(ctx, &verso.Txn{Author: s.author(r), Message: msg, Base: base, Ops: ops})
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, p verso.Pa
 	if err != nil {
 		return err
 	}
-	c, err := s.store.Commit(r.Context(), &verso.Txn{Author: s.author(r), Message: msg, Base: pl.head, Ops: pl.ops})
+	c, err := s.commitTxn(r.Context(), &verso.Txn{Author: s.author(r), Message: msg, Base: pl.head, Ops: pl.ops})
 	if err != nil {
 		return err
 	}

@@ -276,3 +276,74 @@ func TestLocks_RefreshSyncsOnce(t *testing.T) {
 		t.Errorf("a refresh naming 501 tokens synced the lock table %d times, want at most 2", n)
 	}
 }
+
+// lockingStore grants, once armed, a lock through another server when a
+// commit arrives: after the write checked the locks, before it commits.
+type lockingStore struct {
+	*etcd.Store
+	lock func() // armed: run once by the next commit
+	mu   sync.Mutex
+}
+
+func (ls *lockingStore) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, error) {
+	ls.mu.Lock()
+	lock := ls.lock
+	ls.lock = nil
+	ls.mu.Unlock()
+	if lock != nil {
+		lock()
+	}
+	return ls.Store.Commit(ctx, txn)
+}
+
+// TestLocks_GrantedBetweenCheckAndCommitAcrossServers: a lock granted
+// through B after a write through A checked the locks, and before its
+// commit, holds the write off: the commit compares the lock table's
+// version in the same etcd transaction, and the write, checked again, is
+// refused.
+func TestLocks_GrantedBetweenCheckAndCommitAcrossServers(t *testing.T) {
+	var ls *lockingStore
+	servers, _, _ := newWrappedClusterServers(t, 2, func(st *etcd.Store) verso.Store {
+		if ls != nil {
+			return st
+		}
+		ls = &lockingStore{Store: st}
+		return ls
+	})
+	a, b := servers[0], servers[1]
+	seedCluster(t, servers, "/team/k")
+
+	for _, c := range []struct {
+		name, method, path, body string
+		header                   []string
+	}{
+		{"PUT", "PUT", "/config/team/k", "v2\n", nil},
+		{"DELETE", "DELETE", "/config/team/k", "", nil},
+		{"transaction", "POST", "/api/v1/txn", `{"ops":[{"op":"put","path":"/team/k","value":"v2\n"}]}`, []string{"Content-Type", "application/json"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var tok string
+			ls.mu.Lock()
+			ls.lock = func() {
+				code, body, h := b.as(t, "alice", "LOCK", "/config/team/k", lockBody, "Timeout", "Second-60")
+				if code != 200 {
+					t.Errorf("LOCK through B = %d\n%s", code, body)
+				}
+				tok = h.Get("Lock-Token")
+			}
+			ls.mu.Unlock()
+			if code, body, _ := a.as(t, "alice", c.method, c.path, c.body, c.header...); code != 423 {
+				t.Errorf("%s through A, checked before B's LOCK and committed after it = %d, want 423\n%s", c.name, code, body)
+			}
+			if code, body, _ := b.as(t, "alice", "GET", "/config/team/k", ""); code != 200 || body != "v1\n" {
+				t.Errorf("GET after the refused write = %d %q, want v1", code, body)
+			}
+			if code, body, _ := a.as(t, "alice", "UNLOCK", "/config/team/k", "", "Lock-Token", tok); code != 204 {
+				t.Errorf("UNLOCK = %d\n%s", code, body)
+			}
+		})
+	}
+	if code, body, _ := a.as(t, "alice", "PUT", "/config/team/k", "v3\n"); code != 204 {
+		t.Errorf("PUT through A with no lock = %d, want 204\n%s", code, body)
+	}
+}

@@ -198,10 +198,11 @@ func (s *Server) storeReady(ctx context.Context) error {
 // there), so that what is learnt while answering it reaches the access log
 // even though handlers work on requests derived from the one ServeHTTP saw.
 type requestInfo struct {
-	user   string    // the authenticated user, once known
-	srv    *Server   // for answers that depend on what the user may read (schema.go)
-	start  time.Time // when the request arrived
-	parked bool      // a long-poll the watch hub answers later (watch.go)
+	user   string     // the authenticated user, once known
+	srv    *Server    // for answers that depend on what the user may read (schema.go)
+	start  time.Time  // when the request arrived
+	parked bool       // a long-poll the watch hub answers later (watch.go)
+	locks  lockChecks // the lock checks its write made (lockcommit.go)
 }
 
 type requestInfoKey struct{}

@@ -97,8 +97,11 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	locks dav.Locks // in memory, or in the store's verso.LockTable
-	api   *http.ServeMux
-	auth  *auth.Auth // nil: everyone may do everything (access.go)
+	// locksChecked, in tests, runs between a write's lock checks and its
+	// commit (lockcommit.go).
+	locksChecked func()
+	api          *http.ServeMux
+	auth         *auth.Auth // nil: everyone may do everything (access.go)
 
 	watch       *watchhub.Hub // watch streams and long-polls (watch.go)
 	visibleRevs visibleRevs   // namespaces' revisions as users see them (visible.go)

@@ -90,12 +90,20 @@ func (l svnLocks) Confirm(ctx context.Context, scopes []svn.LockScope, tokens []
 	if err := l.s.locks.Sync(ctx); err != nil {
 		return err
 	}
-	for _, sc := range scopes {
-		if l.s.locks.Confirm(sc.Path, sc.Subtree, sc.Membership, tokens) != nil {
-			return &svn.LockedError{Path: sc.Path}
+	return l.s.checkLocks(ctx, func() error {
+		for _, sc := range scopes {
+			if l.s.locks.Confirm(sc.Path, sc.Subtree, sc.Membership, tokens) != nil {
+				return &svn.LockedError{Path: sc.Path}
+			}
 		}
-	}
-	return nil
+		return nil
+	})
+}
+
+// Commit commits txn after the checks Confirm made for the same request,
+// checking again if a lock was granted since (lockcommit.go).
+func (l svnLocks) Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, error) {
+	return l.s.commitTxn(ctx, txn)
 }
 
 func (l svnLocks) Held(p verso.Path, below bool) []svn.HeldLock {

@@ -49,7 +49,7 @@ func (s *Server) handleTxn(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusBadRequest, "base revision %d is beyond the head (%d)", txn.Base, head)
 		}
 	}
-	c, err := s.store.Commit(ctx, txn)
+	c, err := s.commitTxn(ctx, txn)
 	if err != nil {
 		return txnStatus(err)
 	}

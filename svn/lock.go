@@ -34,6 +34,10 @@ type Locks interface {
 	// protects the writes of scopes, among the locks granted through any
 	// server before the call.
 	Confirm(ctx context.Context, scopes []LockScope, tokens []string) error
+	// Commit commits txn, whose changes Confirm checked in the same
+	// request, so that a lock granted since the check, through any
+	// server, still holds off what it locks (its error then is Confirm's).
+	Commit(ctx context.Context, txn *verso.Txn) (*verso.Commit, error)
 	// Held returns the locks rooted at p and, with below, under it.
 	Held(p verso.Path, below bool) []HeldLock
 }

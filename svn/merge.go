@@ -68,9 +68,17 @@ func (h *Handler) merge(w http.ResponseWriter, r *http.Request, mres resource) e
 			unmerge()
 			return err
 		}
-		c, err = h.store.Commit(r.Context(), &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops})
+		txn := &verso.Txn{Author: t.user, Message: t.log, Ops: t.ops}
+		if h.o.Locks != nil {
+			c, err = h.o.Locks.Commit(r.Context(), txn)
+		} else {
+			c, err = h.store.Commit(r.Context(), txn)
+		}
 		if err != nil {
 			unmerge()
+			if errors.Is(err, ErrLocked) {
+				return h.lockError(err)
+			}
 			return h.commitError(r, err)
 		}
 		if h.txns.j != nil {

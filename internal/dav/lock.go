@@ -93,6 +93,17 @@ type Locks interface {
 	// RemoveSubtree drops every lock rooted at p or below it, after p was
 	// deleted or moved away. Infinite locks above p stay.
 	RemoveSubtree(ctx context.Context, p verso.Path) error
+	// Version returns the version of the locks Confirm reads now. It
+	// changes whenever a lock is granted (and may on other changes): a
+	// write checked at a version that is still current needs no check
+	// again.
+	Version() int64
+	// Hold keeps this process from granting a lock until release is
+	// called: a write whose check is still current at Version commits
+	// while it holds, before any lock granted after its check. Locks kept
+	// in a store's lock table (SharedLocks) hold nothing: the store
+	// compares the version at the commit instead (verso.Txn.LocksAt).
+	Hold() (release func())
 }
 
 var _ Locks = (*LockManager)(nil)
@@ -203,10 +214,16 @@ func setTimeout(l *Lock, now time.Time, timeout time.Duration) {
 type LockManager struct {
 	now func() time.Time
 
+	// grant is held shared by the commits of checked writes (Hold) and
+	// alone by Create, so that a lock is granted between commits, never
+	// between a write's commit and the check it made.
+	grant sync.RWMutex
+
 	mu      sync.Mutex
 	byToken table
 	// sweepAt is the earliest expiry of any lock (zero when none expires).
 	sweepAt time.Time
+	granted int64 // locks granted so far: the Version
 }
 
 func NewLockManager(now func() time.Time) *LockManager {
@@ -243,6 +260,8 @@ func (m *LockManager) noteExpiry(t time.Time) {
 
 // Create grants a new lock (Locks.Create).
 func (m *LockManager) Create(_ context.Context, l Lock) (Lock, error) {
+	m.grant.Lock()
+	defer m.grant.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -259,7 +278,21 @@ func (m *LockManager) Create(_ context.Context, l Lock) (Lock, error) {
 	setTimeout(&l, now, l.Timeout)
 	m.noteExpiry(l.Expires)
 	m.byToken[tok] = &l
+	m.granted++
 	return l, nil
+}
+
+// Version counts the locks granted (Locks.Version).
+func (m *LockManager) Version() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.granted
+}
+
+// Hold holds off Create until release (Locks.Hold).
+func (m *LockManager) Hold() (release func()) {
+	m.grant.RLock()
+	return m.grant.RUnlock
 }
 
 // Refresh restarts a lock's timeout (Locks.Refresh).

@@ -246,6 +246,14 @@ func (m *SharedLocks) Below(p verso.Path) []Lock {
 	return m.current().below(p)
 }
 
+// Version is the version of the table as this server knows it
+// (Locks.Version).
+func (m *SharedLocks) Version() int64 { return m.table.Locks().Version }
+
+// Hold holds nothing: the store compares the table's version at the
+// commit (Locks.Hold).
+func (m *SharedLocks) Hold() (release func()) { return func() {} }
+
 // Confirm checks the locks on a write (Locks.Confirm) against the table as
 // this server knows it.
 func (m *SharedLocks) Confirm(p verso.Path, subtree, membership bool, tokens []string) error {
