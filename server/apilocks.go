@@ -31,10 +31,11 @@ func lockTokens(r *http.Request) ([]string, error) {
 }
 
 // confirmOps checks the locks on every path ops change, with the tokens
-// the request submits, before they are committed. It returns the index of
-// the first operation a lock refuses and a 423 naming the locked path, or
-// -1 and nil; -1 and an error when the If header is malformed or the lock
-// table cannot be read.
+// the request submits, before they are committed: a 423 naming the locked
+// path, which indexed (if not nil) gives the index of the operation a lock
+// refuses; another error when the If header is malformed or the lock
+// table cannot be read. The check is made again at the commit if a lock
+// was granted since (lockcommit.go), with the same answer.
 //
 // Each operation is checked as the WebDAV method that makes the same
 // change (dav.OpScopes, the rules svn commits go by too).
@@ -48,28 +49,28 @@ func lockTokens(r *http.Request) ([]string, error) {
 // at; otherwise each costs a look at the table in memory, and whether a
 // put's key is new is read from the store only when a lock protects its
 // parent's membership.
-func (s *Server) confirmOps(r *http.Request, ops []verso.Op) (int, error) {
+func (s *Server) confirmOps(r *http.Request, ops []verso.Op, indexed func(i int, err error) error) error {
 	tokens, err := lockTokens(r)
 	if err != nil {
-		return -1, err
+		return err
 	}
 	if err := s.locks.Sync(r.Context()); err != nil {
-		return -1, err
+		return err
 	}
-	failed := -1
-	err = s.checkLocks(r.Context(), func() error {
+	return s.checkLocks(r.Context(), func() error {
 		if len(s.locks.Below(verso.Root)) == 0 {
 			return nil // no lock at all: nothing to check, whatever the ops
 		}
 		for i, op := range ops {
 			if err := s.confirmOp(r, op, tokens); err != nil {
-				failed = i
+				if indexed != nil {
+					err = indexed(i, err)
+				}
 				return err
 			}
 		}
 		return nil
 	})
-	return failed, err
 }
 
 // confirmOp checks the locks on what op changes (dav.OpScopes).

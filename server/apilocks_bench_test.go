@@ -29,8 +29,8 @@ func BenchmarkConfirmOps(b *testing.B) {
 	r := httptest.NewRequest("POST", "/api/v1/txn", nil)
 	run := func(b *testing.B) {
 		for b.Loop() {
-			if i, err := s.confirmOps(r, ops); err != nil {
-				b.Fatal(i, err)
+			if err := s.confirmOps(r, ops, nil); err != nil {
+				b.Fatal(err)
 			}
 		}
 	}

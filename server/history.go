@@ -261,7 +261,7 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 	if req.Base != nil {
 		base = *req.Base
 	}
-	if _, err := s.confirmOps(r, ops); err != nil { // locks (apilocks.go)
+	if err := s.confirmOps(r, ops, nil); err != nil { // locks (apilocks.go)
 		return err
 	}
 	c, err := s.commitTxn(ctx, &verso.Txn{Author: s.author(r), Message: msg, Base: base, Ops: ops})

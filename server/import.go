@@ -111,7 +111,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request, p verso.Pa
 	// Locks (apilocks.go): what the import creates, replaces and deletes.
 	// A dry run answers what the commit would.
 	if len(pl.ops) > 0 {
-		if _, err := s.confirmOps(r, pl.ops); err != nil {
+		if err := s.confirmOps(r, pl.ops, nil); err != nil {
 			return err
 		}
 	}

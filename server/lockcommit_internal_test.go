@@ -52,10 +52,12 @@ func TestLocks_GrantedBetweenCheckAndCommit(t *testing.T) {
 	for _, c := range []struct {
 		name, method, path, body string
 		header                   []string
+		says                     string
 	}{
-		{"PUT", "PUT", "/config/team/k", "v2\n", nil},
-		{"DELETE", "DELETE", "/config/team/k", "", nil},
-		{"transaction", "POST", "/api/v1/txn", `{"ops":[{"op":"put","path":"/team/k","value":"v2\n"}]}`, []string{"Content-Type", "application/json"}},
+		{"PUT", "PUT", "/config/team/k", "v2\n", nil, "/config/team/k is locked"},
+		{"DELETE", "DELETE", "/config/team/k", "", nil, "/config/team/k is locked"},
+		{"transaction", "POST", "/api/v1/txn", `{"ops":[{"op":"mkcol","path":"/other"},{"op":"put","path":"/team/k","value":"v2\n"}]}`,
+			[]string{"Content-Type", "application/json"}, "operation 1 (put)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var fired atomic.Bool
@@ -70,8 +72,12 @@ func TestLocks_GrantedBetweenCheckAndCommit(t *testing.T) {
 				}
 			}
 			defer func() { s.locksChecked = nil }()
-			if code, body, _ := do(c.method, c.path, c.body, c.header...); code != http.StatusLocked {
+			code, body, _ := do(c.method, c.path, c.body, c.header...)
+			if code != http.StatusLocked {
 				t.Errorf("%s checked before the LOCK, committed after it = %d, want 423\n%s", c.name, code, body)
+			}
+			if !strings.Contains(body, c.says) {
+				t.Errorf("%s refused at its commit says %q, want it to say %q, as the first check does", c.name, body, c.says)
 			}
 			if code, body, _ := do("GET", "/config/team/k", ""); code != http.StatusOK || body != "v1\n" {
 				t.Errorf("GET after the refused write = %d %q, want v1", code, body)

@@ -112,7 +112,7 @@ func (s *Server) handleSchemaPut(w http.ResponseWriter, r *http.Request) error {
 		return withStatus(http.StatusBadRequest, err)
 	}
 	op := verso.Op{Kind: verso.OpPut, Path: key, Value: body, ContentType: "application/schema+json"}
-	if _, err := s.confirmOps(r, []verso.Op{op}); err != nil { // locks (apilocks.go)
+	if err := s.confirmOps(r, []verso.Op{op}, nil); err != nil { // locks (apilocks.go)
 		return err
 	}
 	c, err := s.commit(w, r, "SCHEMA SET "+string(ns), op)
@@ -135,7 +135,7 @@ func (s *Server) handleSchemaDelete(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	op := verso.Op{Kind: verso.OpDelete, Path: key}
-	if _, err := s.confirmOps(r, []verso.Op{op}); err != nil { // locks (apilocks.go)
+	if err := s.confirmOps(r, []verso.Op{op}, nil); err != nil { // locks (apilocks.go)
 		return err
 	}
 	c, err := s.commit(w, r, "SCHEMA RM "+string(ns), op)

@@ -27,10 +27,10 @@ func (s *Server) handleTxn(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Locks (apilocks.go): every path the operations change, with the
 	// tokens of the If header. A dry run answers what the commit would.
-	if i, err := s.confirmOps(r, txn.Ops); err != nil {
-		if i >= 0 {
-			err = &verso.OpError{Index: i, Kind: txn.Ops[i].Kind, Err: err}
-		}
+	err = s.confirmOps(r, txn.Ops, func(i int, err error) error {
+		return &verso.OpError{Index: i, Kind: txn.Ops[i].Kind, Err: err}
+	})
+	if err != nil {
 		return err
 	}
 	if dry, err := wantsDryRun(r); err != nil || dry {
@@ -64,7 +64,8 @@ func txnStatus(err error) error {
 	var oe *verso.OpError
 	switch {
 	case errors.Is(err, verso.ErrPrecondition), errors.Is(err, verso.ErrInvalidOp),
-		errors.Is(err, verso.ErrInvalidPath), errors.Is(err, verso.ErrTooLarge), errors.Is(err, verso.ErrConflict):
+		errors.Is(err, verso.ErrInvalidPath), errors.Is(err, verso.ErrTooLarge), errors.Is(err, verso.ErrConflict),
+		statusOf(err) == http.StatusLocked: // a lock granted since the check (lockcommit.go)
 		return err
 	case errors.As(err, &oe):
 		return withStatus(http.StatusConflict, err)
