@@ -31,6 +31,11 @@ type Options struct {
 	User, Password string
 	// HTTPClient makes the requests; default http.DefaultClient.
 	HTTPClient *http.Client
+	// LockTokens are the tokens of locks the caller holds (Lock, a WebDAV
+	// client's LOCK, svn lock). Every write submits them, so that what
+	// those locks protect may be written; a write to what they do not
+	// protect is not affected.
+	LockTokens []string
 }
 
 // Client talks to one verso server.
@@ -154,6 +159,9 @@ func (c *Client) do(ctx context.Context, method, url string, body io.Reader, hea
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if len(c.opts.LockTokens) > 0 && method != http.MethodGet && method != http.MethodHead && req.Header.Get("If") == "" {
+		req.Header.Set("If", submitTokens(c.opts.LockTokens))
 	}
 	if c.opts.User != "" {
 		req.SetBasicAuth(c.opts.User, c.opts.Password)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -30,6 +31,7 @@ const (
 // asked for without echo.
 type clientFlags struct {
 	server, mount, user string
+	lockTokens          []string
 	getenv              func(string) string
 }
 
@@ -39,6 +41,7 @@ func (f *clientFlags) bind(cmd *cobra.Command) {
 	fs.StringVar(&f.server, "server", defaultServerURL, "`URL` of the verso server (env VERSO_URL)")
 	fs.StringVar(&f.mount, "mount", defaultMount, "URL `PATH` under which the server serves the tree (env VERSO_MOUNT)")
 	fs.StringVar(&f.user, "user", "", "`NAME` to authenticate as; the password is read from VERSO_PASSWORD or asked for (env VERSO_USER)")
+	fs.StringArrayVar(&f.lockTokens, "lock-token", nil, "`TOKEN` of a lock you hold (verso lock), sent with every write; repeat for several (env VERSO_LOCK_TOKEN, space-separated)")
 }
 
 // setting returns the value of a flag, or of its environment variable when
@@ -68,7 +71,14 @@ func (f *clientFlags) connect(cmd *cobra.Command) (*clientConn, error) {
 			return nil, err
 		}
 	}
-	c, err := client.New(server, &client.Options{Mount: mount, User: user, Password: password})
+	tokens := f.lockTokens
+	if !cmd.Flags().Changed("lock-token") {
+		tokens = strings.Fields(f.getenv("VERSO_LOCK_TOKEN"))
+	}
+	for i, t := range tokens {
+		tokens[i] = strings.Trim(t, "<>")
+	}
+	c, err := client.New(server, &client.Options{Mount: mount, User: user, Password: password, LockTokens: tokens})
 	if err != nil {
 		return nil, usageErrorf(cmd, "invalid --server (or VERSO_URL) %q: want a URL like %s", server, defaultServerURL)
 	}
@@ -111,7 +121,11 @@ func (c *clientConn) explain(err error) error {
 	case errors.As(err, &ce):
 		// The server's reasons may start with the store's "verso: ", which
 		// main already prints.
-		return &client.Error{Status: ce.Status, Message: strings.TrimPrefix(ce.Message, "verso: "), Violations: ce.Violations}
+		msg := strings.TrimPrefix(ce.Message, "verso: ")
+		if ce.Status == http.StatusLocked {
+			msg = strings.Replace(msg, "submit the lock token in an If header", "send the lock's token with --lock-token or VERSO_LOCK_TOKEN", 1)
+		}
+		return &client.Error{Status: ce.Status, Message: msg, Violations: ce.Violations}
 	case errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("cannot reach verso at %s: %w", c.url, ue.Err)
 	}

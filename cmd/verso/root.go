@@ -33,8 +33,8 @@ and WebDAV, so plain curl reads and writes it.
 Start the service with 'verso serve'; see 'verso serve --help' for its flags.
 The other commands are clients of a running server (--server or VERSO_URL,
 default http://127.0.0.1:8080; --user or VERSO_USER, the password from
-VERSO_PASSWORD or asked for): get, put, ls, mkdir and rm for everyday work;
-log, diff and revert for history; checkout, status, commit and update for a
+VERSO_PASSWORD or asked for): get, put, ls, mkdir and rm for everyday work,
+lock and unlock to hold off other writers; log, diff and revert for history; checkout, status, commit and update for a
 working copy; watch for changes; export, import, inventory and template for
 programs that consume config; backup. On the server's machine: check,
 restore, passwd, and load and dump (Subversion dump streams). 'verso help
@@ -57,7 +57,7 @@ COMMAND' explains each.`,
 	root.AddCommand(newPasswdCommand())
 	root.AddCommand(newCheckCommand(getenv), newBackupCommand(getenv), newRestoreCommand(getenv), newLoadCommand(getenv), newDumpCommand(getenv))
 	root.AddCommand(newGetCommand(getenv), newPutCommand(getenv), newLsCommand(getenv),
-		newMkdirCommand(getenv), newRmCommand(getenv))
+		newMkdirCommand(getenv), newRmCommand(getenv), newLockCommand(getenv), newUnlockCommand(getenv))
 	root.AddCommand(newLogCommand(getenv), newDiffCommand(getenv), newRevertCommand(getenv))
 	root.AddCommand(newCheckoutCommand(getenv), newStatusCommand(getenv), newCommitCommand(getenv), newUpdateCommand(getenv), newResolveCommand(getenv))
 	root.AddCommand(newWatchCommand(getenv))
