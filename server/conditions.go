@@ -78,11 +78,13 @@ func (s *Server) preconditions(r *http.Request, p verso.Path, cur *verso.Entry, 
 		}
 	}
 	if ih := h.Get("If"); ih != "" {
-		c.conditional = true
 		ifh, err := dav.ParseIfHeader(ih)
 		if err != nil {
 			return c, errorf(http.StatusBadRequest, "malformed If header: %v", err)
 		}
+		// A header that holds whatever the state only submits tokens: the
+		// write does not depend on the state it was checked against.
+		c.conditional = c.conditional || !ifh.AlwaysHolds()
 		if !ifh.Eval(p, s.resolveTag(r), s.resourceState(r)) {
 			return c, errorf(http.StatusPreconditionFailed, "the If header's conditions do not hold for %s", s.href(p, cur != nil && cur.IsNamespace()))
 		}

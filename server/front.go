@@ -109,6 +109,11 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 		Message: "PUT " + string(p),
 		Ops:     []verso.Op{{Kind: verso.OpPut, Path: p, Value: value, ContentType: detectType(req.ContentType, value)}},
 	}, &checked)
+	if statusOf(err) == http.StatusLocked {
+		// A lock granted since the check: net/http checks the locks as
+		// handlePut does (the lane's check is stricter), nothing done.
+		return fastlane.PutResult{}, false
+	}
 	if err != nil {
 		return ls.refused(req, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/verso-config/verso"
+	"github.com/verso-config/verso/internal/dav"
 )
 
 // A write checks the locks on what it changes, then commits: two steps,
@@ -79,7 +80,7 @@ func (s *Server) commitChecked(ctx context.Context, txn *verso.Txn, lc *lockChec
 	if s.locksChecked != nil {
 		s.locksChecked()
 	}
-	_, shared := s.store.(verso.LockTable)
+	_, shared := s.locks.(*dav.SharedLocks)
 	for try := 0; ; try++ {
 		release := s.locks.Hold()
 		if v := s.locks.Version(); v != lc.version {

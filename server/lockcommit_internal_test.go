@@ -12,6 +12,8 @@ import (
 
 	"github.com/verso-config/verso"
 	"github.com/verso-config/verso/bolt"
+	"github.com/verso-config/verso/internal/dav"
+	"github.com/verso-config/verso/internal/fastlane"
 )
 
 // TestLocks_GrantedBetweenCheckAndCommit grants a lock after a write has
@@ -103,5 +105,87 @@ func TestLocks_GrantedBetweenCheckAndCommit(t *testing.T) {
 	s.locksChecked = nil
 	if code, body, _ := do("PUT", "/config/team/k", "v3\n", "If", "("+token+")"); code != http.StatusNoContent {
 		t.Errorf("PUT with the lock's token = %d, want 204\n%s", code, body)
+	}
+}
+
+// TestLocks_TokensOnlyDoNotCondition: an If header that submits lock
+// tokens with a list that always holds (what verso's CLI sends) does not
+// make a write depend on the state it read: a write that races another
+// wins as a plain one does, instead of failing its compare-and-set.
+func TestLocks_TokensOnlyDoNotCondition(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := New(st, nil)
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := st.Commit(ctx, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpMkcol, Path: "/team"}, {Kind: verso.OpPut, Path: "/team/k", Value: []byte("v1\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.locks.Create(ctx, dav.Lock{Root: "/elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ifh  string
+		want int
+	}{
+		{"(<" + l.Token + ">) (Not <DAV:no-lock>)", http.StatusNoContent},
+		{`(["1"])`, http.StatusPreconditionFailed}, // a real condition stays one
+	} {
+		var fired atomic.Bool
+		s.locksChecked = func() {
+			if fired.CompareAndSwap(false, true) {
+				if _, err := st.Commit(ctx, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpPut, Path: "/team/k", Value: []byte("other\n")}}}); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		req, _ := http.NewRequest("PUT", hs.URL+"/config/team/k", strings.NewReader("mine\n"))
+		req.Header.Set("If", c.ifh)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("PUT with If: %s, racing another write = %d, want %d\n%s", c.ifh, resp.StatusCode, c.want, b)
+		}
+	}
+}
+
+// TestLane_LockGrantedBeforeCommit: a PUT on the fast lane that finds at
+// its commit a lock granted since its check leaves the PUT to net/http,
+// nothing done, instead of answering 423 itself: the lane checks more
+// strictly than handlePut (a lock on the parent's membership stops it
+// even for a key that exists).
+func TestLane_LockGrantedBeforeCommit(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := New(st, nil)
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := st.Commit(ctx, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpMkcol, Path: "/team"}, {Kind: verso.OpPut, Path: "/team/k", Value: []byte("v1\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.locksChecked = func() {
+		if _, err := s.locks.Create(ctx, dav.Lock{Root: "/team"}); err != nil {
+			t.Error(err)
+		}
+	}
+	res, ok := laneServer{s}.Put(fastlane.PutRequest{Path: "/team/k", Value: []byte("v2\n")})
+	if ok {
+		t.Fatalf("the lane's PUT with a lock granted before its commit = %+v, answered; want it left to net/http", res)
+	}
+	if e, err := st.Get(ctx, "/team/k", verso.Head); err != nil || string(e.Value) != "v1\n" {
+		t.Errorf("after the lane left the PUT, /team/k = %v, %v; want v1", e, err)
 	}
 }

@@ -90,6 +90,11 @@ func (l svnLocks) Confirm(ctx context.Context, scopes []svn.LockScope, tokens []
 	if err := l.s.locks.Sync(ctx); err != nil {
 		return err
 	}
+	// This check supersedes any the request made before: a MERGE that is
+	// planned again checks its new changes.
+	if lc := lockChecksOf(ctx); lc != nil {
+		*lc = lockChecks{}
+	}
 	return l.s.checkLocks(ctx, func() error {
 		for _, sc := range scopes {
 			if l.s.locks.Confirm(sc.Path, sc.Subtree, sc.Membership, tokens) != nil {

@@ -137,6 +137,8 @@ func (h *Handler) commitError(r *http.Request, err error) error {
 			Msg: fmt.Sprintf("'%s' already exists", path)}
 	case errors.Is(err, verso.ErrTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: errBadRequest, Msg: err.Error()}
+	case errors.Is(err, verso.ErrLocksChanged):
+		return &Error{Status: http.StatusServiceUnavailable, Code: errBadRequest, Msg: "the locks kept changing while the commit was checked against them; commit again"}
 	case errors.Is(err, verso.ErrNotFound), errors.Is(err, verso.ErrNoParent):
 		return &Error{Status: http.StatusConflict, Code: errFSConflict,
 			Msg: fmt.Sprintf("'%s' path not found; try updating", path)}

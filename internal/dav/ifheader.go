@@ -217,6 +217,26 @@ func (h IfHeader) Tokens() []string {
 	return toks
 }
 
+// AlwaysHolds reports whether the header holds whatever the state: it has
+// an untagged list of nothing but "Not <DAV:no-lock>", the list a client
+// adds to submit lock tokens without making its request depend on them
+// (RFC 4918 section 10.4.8).
+func (h IfHeader) AlwaysHolds() bool {
+	for _, l := range h.Lists {
+		if l.Tag != "" || len(l.Conditions) == 0 {
+			continue
+		}
+		always := true
+		for _, c := range l.Conditions {
+			always = always && c.Not && c.Token == noLockToken
+		}
+		if always {
+			return true
+		}
+	}
+	return false
+}
+
 // Eval reports whether the header holds: whether at least one list has all
 // its conditions true. A list is about its tag's resource, found through
 // resolve (a tag that does not resolve, such as another host or a path

@@ -262,3 +262,29 @@ func TestIfHeader_EvalNilResolve(t *testing.T) {
 		t.Error("tagged list held without a resolver")
 	}
 }
+
+// TestIfHeader_AlwaysHolds: only an untagged list of nothing but
+// "Not <DAV:no-lock>" makes a header hold whatever the state.
+func TestIfHeader_AlwaysHolds(t *testing.T) {
+	for _, c := range []struct {
+		h    string
+		want bool
+	}{
+		{"(<urn:uuid:a>) (Not <DAV:no-lock>)", true},
+		{"(Not <DAV:no-lock>)", true},
+		{`(["x"]) (Not <DAV:no-lock> Not <DAV:no-lock>)`, true},
+		{"(<urn:uuid:a>)", false},
+		{"(Not <urn:uuid:a>)", false},
+		{"(<DAV:no-lock>)", false},
+		{`(Not <DAV:no-lock> ["x"])`, false},
+		{"</config/k> (Not <DAV:no-lock>)", false}, // a tag that may not resolve
+	} {
+		h, err := ParseIfHeader(c.h)
+		if err != nil {
+			t.Fatalf("ParseIfHeader(%q): %v", c.h, err)
+		}
+		if got := h.AlwaysHolds(); got != c.want {
+			t.Errorf("AlwaysHolds(%q) = %v, want %v", c.h, got, c.want)
+		}
+	}
+}
