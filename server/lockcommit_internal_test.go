@@ -16,26 +16,36 @@ import (
 	"github.com/verso-config/verso/internal/fastlane"
 )
 
-// TestLocks_GrantedBetweenCheckAndCommit grants a lock after a write has
-// checked the locks and before it commits, on one server (locks in its
-// memory): the write finds the lock at its commit and is refused, for
-// every kind of write that checks locks.
-func TestLocks_GrantedBetweenCheckAndCommit(t *testing.T) {
+// newTeamServer returns a server on a new bolt store holding /team/k
+// ("v1\n"), and an HTTP server in front of it; both close with the test.
+func newTeamServer(t *testing.T) (*Server, *bolt.Store, *httptest.Server) {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
 	s := New(st, nil)
 	hs := httptest.NewServer(s)
-	defer hs.Close()
-	defer s.Close()
+	t.Cleanup(func() {
+		hs.Close()
+		s.Close()
+		st.Close()
+	})
 	if _, err := st.Commit(context.Background(), &verso.Txn{Ops: []verso.Op{
 		{Kind: verso.OpMkcol, Path: "/team"},
 		{Kind: verso.OpPut, Path: "/team/k", Value: []byte("v1\n")},
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	return s, st, hs
+}
+
+// TestLocks_GrantedBetweenCheckAndCommit grants a lock after a write has
+// checked the locks and before it commits, on one server (locks in its
+// memory): the write finds the lock at its commit and is refused, for
+// every kind of write that checks locks.
+func TestLocks_GrantedBetweenCheckAndCommit(t *testing.T) {
+	s, _, hs := newTeamServer(t)
 	do := func(method, path, body string, header ...string) (int, string, http.Header) {
 		req, _ := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
 		for i := 0; i+1 < len(header); i += 2 {
@@ -113,19 +123,8 @@ func TestLocks_GrantedBetweenCheckAndCommit(t *testing.T) {
 // make a write depend on the state it read: a write that races another
 // wins as a plain one does, instead of failing its compare-and-set.
 func TestLocks_TokensOnlyDoNotCondition(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := New(st, nil)
-	hs := httptest.NewServer(s)
-	defer hs.Close()
-	defer s.Close()
+	s, st, hs := newTeamServer(t)
 	ctx := context.Background()
-	if _, err := st.Commit(ctx, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpMkcol, Path: "/team"}, {Kind: verso.OpPut, Path: "/team/k", Value: []byte("v1\n")}}}); err != nil {
-		t.Fatal(err)
-	}
 	l, err := s.locks.Create(ctx, dav.Lock{Root: "/elsewhere"})
 	if err != nil {
 		t.Fatal(err)
@@ -165,17 +164,8 @@ func TestLocks_TokensOnlyDoNotCondition(t *testing.T) {
 // strictly than handlePut (a lock on the parent's membership stops it
 // even for a key that exists).
 func TestLane_LockGrantedBeforeCommit(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "verso.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := New(st, nil)
-	defer s.Close()
+	s, st, _ := newTeamServer(t)
 	ctx := context.Background()
-	if _, err := st.Commit(ctx, &verso.Txn{Ops: []verso.Op{{Kind: verso.OpMkcol, Path: "/team"}, {Kind: verso.OpPut, Path: "/team/k", Value: []byte("v1\n")}}}); err != nil {
-		t.Fatal(err)
-	}
 	s.locksChecked = func() {
 		if _, err := s.locks.Create(ctx, dav.Lock{Root: "/team"}); err != nil {
 			t.Error(err)
