@@ -24,7 +24,7 @@ import (
 // whose request is being answered is not. When a new connection arrives and max are open, the
 // oldest evictable connection is closed to make room; when none is
 // evictable (max requests are being answered), the new connection waits
-// until one closes. A connection is evictable only after evictGrace, so a
+// until one closes or becomes evictable. A connection is evictable only after evictGrace, so a
 // client that sends its request at once is never cut before it could, and
 // a client that floods new connections cannot churn through the others
 // faster than max per evictGrace. Each slow connection also ends by itself at the
@@ -41,7 +41,7 @@ type Listener struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]*limitedConn // open connections, by the conn the server sees
-	freed  chan struct{}             // signalled when a connection closes
+	room   chan struct{}             // signalled when a connection closes or becomes evictable
 	closed chan struct{}             // closed by Close
 	once   sync.Once
 }
@@ -55,7 +55,7 @@ func NewListener(ln net.Listener, max int, m *Metrics) *Listener {
 		max:      max,
 		ops:      m,
 		conns:    make(map[net.Conn]*limitedConn),
-		freed:    make(chan struct{}, 1),
+		room:     make(chan struct{}, 1),
 		closed:   make(chan struct{}),
 	}
 }
@@ -114,7 +114,8 @@ func (c *limitedConn) CloseWrite() error {
 }
 
 // Accept waits for a connection; when max are open, it makes room by
-// closing the oldest evictable one, or waits until one closes.
+// closing the oldest evictable one, or waits until one closes or becomes
+// evictable.
 func (l *Listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
@@ -143,7 +144,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 		}
 		select {
-		case <-l.freed:
+		case <-l.room:
 		case <-wait:
 		case <-l.closed:
 			c.Close()
@@ -183,8 +184,15 @@ func (l *Listener) release(c *limitedConn) {
 		return
 	}
 	l.ops.conns.Dec()
+	l.signal()
+}
+
+// signal wakes an Accept waiting for room: a connection closed, or became
+// evictable. (One that waits with no victim would otherwise wait for a
+// close, which may come only at the body or header timeout.)
+func (l *Listener) signal() {
 	select {
-	case l.freed <- struct{}{}:
+	case l.room <- struct{}{}:
 	default:
 	}
 }
@@ -208,6 +216,9 @@ func (l *Listener) ConnState(c net.Conn, state http.ConnState) {
 		}
 	}
 	l.mu.Unlock()
+	if lc != nil && (state == http.StateNew || state == http.StateIdle) {
+		l.signal()
+	}
 	if lc != nil && state == http.StateClosed {
 		lc.once.Do(func() { l.release(lc) })
 	}
@@ -252,6 +263,9 @@ func readingBody(ctx context.Context, reading bool) {
 		lc.since = time.Now()
 	}
 	lc.l.mu.Unlock()
+	if reading {
+		lc.l.signal()
+	}
 }
 
 // bodyBuffered is how much of a request body BodyLimits.Read reads before
