@@ -75,9 +75,7 @@ func (s *Server) handleLock(w http.ResponseWriter, r *http.Request, p verso.Path
 	if cur == nil {
 		// The key is made under the new lock: the check its commit makes
 		// again, now that a lock was granted, submits the lock's token.
-		if lc := lockChecksOf(r.Context()); lc != nil {
-			*lc = lockChecks{}
-		}
+		lockChecksOf(r.Context()).forget()
 		tokens := append(tokens, l.Token)
 		err := s.checkLocks(r.Context(), func() error {
 			if err := s.locks.Confirm(p, false, true, tokens); err != nil {

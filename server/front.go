@@ -81,12 +81,7 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 	// members sends the PUT to net/http, whose consistent read decides.
 	var checked lockChecks
 	if s.locks.Sync(context.Background()) != nil ||
-		checked.check(s, func() error {
-			if err := s.locks.Confirm(p, false, true, nil); err != nil {
-				return errLockedAt(s.href(p, false), err)
-			}
-			return nil
-		}) != nil {
+		checked.check(s, func() error { return s.locks.Confirm(p, false, true, nil) }) != nil {
 		return fastlane.PutResult{}, false
 	}
 	ops := s.ops
@@ -104,7 +99,7 @@ func (ls laneServer) Put(req fastlane.PutRequest) (fastlane.PutResult, bool) {
 		return ls.refused(req, errorf(http.StatusRequestEntityTooLarge, "value of %d bytes exceeds the limit of %d bytes", len(value), s.max))
 	}
 	// A lock granted since the check is found by the commit, which then
-	// answers 423 as handlePut would (lockcommit.go).
+	// refuses it, nothing done (lockcommit.go).
 	c, err := s.commitChecked(context.Background(), &verso.Txn{
 		Message: "PUT " + string(p),
 		Ops:     []verso.Op{{Kind: verso.OpPut, Path: p, Value: value, ContentType: detectType(req.ContentType, value)}},

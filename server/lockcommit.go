@@ -65,6 +65,14 @@ func (lc *lockChecks) check(s *Server, check func() error) error {
 	return nil
 }
 
+// forget drops the checks kept in lc (which may be nil), for a request
+// whose earlier checks a new one supersedes.
+func (lc *lockChecks) forget() {
+	if lc != nil {
+		*lc = lockChecks{}
+	}
+}
+
 // commitTxn commits txn for the request whose context is ctx, after the
 // lock checks it made (checkLocks).
 func (s *Server) commitTxn(ctx context.Context, txn *verso.Txn) (*verso.Commit, error) {

@@ -92,9 +92,7 @@ func (l svnLocks) Confirm(ctx context.Context, scopes []svn.LockScope, tokens []
 	}
 	// This check supersedes any the request made before: a MERGE that is
 	// planned again checks its new changes.
-	if lc := lockChecksOf(ctx); lc != nil {
-		*lc = lockChecks{}
-	}
+	lockChecksOf(ctx).forget()
 	return l.s.checkLocks(ctx, func() error {
 		for _, sc := range scopes {
 			if l.s.locks.Confirm(sc.Path, sc.Subtree, sc.Membership, tokens) != nil {
